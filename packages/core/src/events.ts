@@ -1,0 +1,92 @@
+/** What each engine event carries. Payloads never contain a secret, code or token. */
+export interface TwoFactorEvents {
+  /** A pending enrollment was created (or replaced). */
+  enrolled: { userId: string; expiresAt: number };
+  /** A pending enrollment was confirmed: two-factor authentication is now on. */
+  confirmed: { userId: string };
+  /** A second factor was accepted. */
+  verified: { userId: string; method: 'totp' | 'recovery-code' };
+  /**
+   * A second factor was refused. `reason` tells a wrong code from a replayed one or a malformed
+   * one; HTTP answers do not (SECURITY.md 13). `failures` is the consecutive count so far.
+   */
+  failed: {
+    userId: string;
+    method: 'totp' | 'recovery-code';
+    reason: 'invalid' | 'malformed' | 'replayed';
+    failures: number;
+  };
+  /** Consecutive failures reached the limit: attempts are refused until `until`. */
+  locked: { userId: string; until: number };
+  /** A recovery code was used; `remaining` are left. */
+  recoveryCodeUsed: { userId: string; remaining: number };
+  /** The recovery codes were replaced by a new set. */
+  recoveryCodesRotated: { userId: string };
+  /** Two-factor authentication was turned off. */
+  disabled: { userId: string; via: 'code' | 'recovery-code' | 'email-recovery' };
+  /** An email recovery link was issued. */
+  recoveryRequested: { userId: string; expiresAt: number };
+  /** A secret sealed under an older key was re-sealed under the current one. */
+  resealed: { userId: string; tag: string };
+}
+
+export type TwoFactorEventName = keyof TwoFactorEvents;
+export type TwoFactorListener<E extends TwoFactorEventName> = (payload: TwoFactorEvents[E]) => unknown;
+
+/**
+ * Delivers events to listeners after the flow has moved on: each listener runs in its own
+ * macrotask, so a throwing, rejecting or slow listener never breaks or delays a flow.
+ */
+export class EventHub {
+  readonly #listeners = new Map<TwoFactorEventName, Set<TwoFactorListener<TwoFactorEventName>>>();
+  readonly #onError: (error: unknown, event: string) => void;
+
+  constructor(onError?: (error: unknown, event: string) => void) {
+    this.#onError =
+      onError ??
+      ((_error, event) =>
+        process.emitWarning(`A twofold "${event}" event listener failed`, {
+          code: 'TWOFOLD_LISTENER_ERROR',
+        }));
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on<E extends TwoFactorEventName>(event: E, listener: TwoFactorListener<E>): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
+    set.add(listener as TwoFactorListener<TwoFactorEventName>);
+    return () => this.off(event, listener);
+  }
+
+  /** Removes a listener added with {@link on}. */
+  off<E extends TwoFactorEventName>(event: E, listener: TwoFactorListener<E>): void {
+    this.#listeners.get(event)?.delete(listener as TwoFactorListener<TwoFactorEventName>);
+  }
+
+  emit<E extends TwoFactorEventName>(event: E, payload: TwoFactorEvents[E]): void {
+    const set = this.#listeners.get(event);
+    if (!set || set.size === 0) return;
+    const frozen = Object.freeze({ ...payload });
+    for (const listener of set) {
+      setImmediate(() => {
+        try {
+          const result = listener(frozen);
+          if (result instanceof Promise) result.catch((error: unknown) => this.#report(error, event));
+        } catch (error) {
+          this.#report(error, event);
+        }
+      });
+    }
+  }
+
+  #report(error: unknown, event: string): void {
+    try {
+      this.#onError(error, event);
+    } catch {
+      // An error handler that throws must not crash the process either.
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * `@twofold/core/http`: the HTTP contract of DESIGN.md without a web framework. The Fastify and
+ * Express packages adapt it; a host on another framework can too.
+ */
+export { clientKey } from './client-key.js';
+export {
+  HTTP_STATUS_BY_CODE,
+  type HttpErrorBody,
+  type HttpErrorResponse,
+  httpError,
+  isServerError,
+  toHttpError,
+} from './errors.js';
+export {
+  type AuthenticateResult,
+  type RecoveryOptions,
+  type ResolvedHttpOptions,
+  resolveHttpOptions,
+  type TwofoldHttpOptions,
+  type TwofoldMail,
+  twofoldHttpOptionsSchema,
+} from './options.js';
+export { type BodySchemaName, bodyJsonSchema, bodySchemas, parseBody } from './schemas.js';
+export {
+  createTwofoldHttp,
+  type HttpResult,
+  type HttpRoute,
+  type RouteInput,
+  type TwofoldHttp,
+} from './service.js';
+export {
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_TYPE,
+  type AccessClaims,
+  type AuthenticationMethod,
+  REFRESH_TOKEN_AUDIENCE,
+  REFRESH_TOKEN_TYPE,
+  type SessionTokens,
+  type TokenPair,
+} from './session-tokens.js';
+/** Redaction paths for pino (Fastify's logger): every body field that can hold a secret. */
+export const REDACT_PATHS: readonly string[] = [
+  'req.headers.authorization',
+  'req.body.code',
+  'req.body.recoveryCode',
+  'req.body.password',
+  'req.body.token',
+  'req.body.challengeToken',
+  'req.body.refreshToken',
+  'req.body.secret',
+  'res.body',
+];

@@ -1,0 +1,161 @@
+/**
+ * Options of the HTTP layer, shared by @twofold/fastify and @twofold/express: the engine (or its
+ * options), the host callbacks, tokens, step-up, email recovery and rate limits. Validated once,
+ * at register time; a wrong option throws a TypeError naming it.
+ */
+import { z } from 'zod';
+import { createTwoFactor, type TwoFactor } from '../engine.js';
+import { parseOptions, twoFactorOptionsSchema } from '../options.js';
+
+const DAY = 86_400;
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const fn = <T>(what: string) =>
+  z.custom<T>((value) => typeof value === 'function', `must be a function (${what})`);
+
+/** What `authenticate` resolves for a correct username and password: the user id. */
+export type AuthenticateResult = string | { userId: string } | null | undefined;
+
+/** A mail the kit asks the host to send. */
+export interface TwofoldMail {
+  kind: 'recovery-link' | 'recovery-completed';
+  userId: string;
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface RecoveryOptions {
+  /** Finds the account of an email address; null when there is none. */
+  findUserByEmail(email: string): Promise<{ userId: string; email: string } | null>;
+  /** The email address of a user, for the confirmation mail; null when unknown. */
+  getUserEmail(userId: string): Promise<string | null>;
+  /** Checks the account password (recovery needs the link AND the password). */
+  verifyPassword(userId: string, password: string): Promise<boolean>;
+  /** Sends a mail. Called after the response, so its time never shows in the answer. */
+  sendMail(mail: TwofoldMail): Promise<void>;
+  /**
+   * The host page that completes recovery. The kit appends `#uid=...&token=...`: a fragment, so the
+   * token never reaches a server log; the page posts both to `POST /recovery/confirm`.
+   */
+  linkUrl: string;
+  /** Recovery mails per account per hour (default 3); more requests are answered the same, but send nothing. */
+  maxRequestsPerHour?: number;
+}
+
+const engineKeys = Object.keys(twoFactorOptionsSchema.shape) as (keyof typeof twoFactorOptionsSchema.shape)[];
+
+const httpOwnShape = {
+  /** An engine made with createTwoFactor; otherwise pass the engine options here directly. */
+  twoFactor: z
+    .custom<TwoFactor>(
+      (value) =>
+        typeof value === 'object' && value !== null && typeof (value as TwoFactor).verify === 'function',
+      'must be an engine made with createTwoFactor()',
+    )
+    .optional(),
+  /** Where the routes live (Fastify; Express mounts the router where the host says). */
+  prefix: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$/, 'must be a path like "/2fa" (no trailing slash)')
+    .default('/2fa'),
+  /** Checks a username and password for POST /login; resolves the user id, or null. */
+  authenticate: fn<(credentials: { username: string; password: string }) => Promise<AuthenticateResult>>(
+    '{ username, password } => userId | null',
+  ).optional(),
+  /** The user of a request, for hosts with their own sessions (instead of the kit's access tokens). */
+  getUserId:
+    fn<(request: never) => string | null | undefined | Promise<string | null | undefined>>(
+      'request => userId | null',
+    ).optional(),
+  /** The account name shown in the authenticator app (default: the user id). */
+  label: fn<(userId: string) => string | Promise<string>>('userId => label').optional(),
+  tokens: z
+    .strictObject({
+      /** Access token lifetime in seconds (default 15 min). */
+      accessTtlSeconds: int(60, DAY).default(900),
+      /** Refresh token lifetime in seconds (default 30 days); each refresh starts it again. */
+      refreshTtlSeconds: int(300, 90 * DAY).default(30 * DAY),
+    })
+    .prefault({}),
+  stepUp: z
+    .strictObject({
+      /** How recent a second factor the step-up guard demands, in seconds (default 5 min). */
+      maxAgeSeconds: int(30, DAY).default(300),
+    })
+    .prefault({}),
+  recovery: z
+    .strictObject({
+      findUserByEmail: fn<RecoveryOptions['findUserByEmail']>('email => { userId, email } | null'),
+      getUserEmail: fn<RecoveryOptions['getUserEmail']>('userId => email | null'),
+      verifyPassword: fn<RecoveryOptions['verifyPassword']>('(userId, password) => boolean'),
+      sendMail: fn<RecoveryOptions['sendMail']>('mail => Promise<void>'),
+      linkUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+      maxRequestsPerHour: int(1, 20).default(3),
+    })
+    .optional(),
+  rateLimit: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        /** Requests per client address per route per window (default 60). */
+        max: int(1, 100_000).default(60),
+        /** The same for routes that check a second factor, a password or send mail (default 10). */
+        sensitiveMax: int(1, 10_000).default(10),
+        /** The window in ms (default 1 min). */
+        timeWindowMs: int(1000, 3_600_000).default(60_000),
+        /** A Redis client (ioredis) so several processes share the counts. */
+        redis: z.unknown().optional(),
+      }),
+    ])
+    .prefault({}),
+  /** Largest accepted request body in bytes (default 16 KiB). */
+  bodyLimit: int(1024, 1_048_576).default(16_384),
+  /** Called with errors of work done after a response (recovery mail); never with a secret. */
+  onBackgroundError: fn<(error: unknown) => void>('error => void').optional(),
+};
+
+const engineShape = Object.fromEntries(engineKeys.map((key) => [key, z.unknown().optional()])) as {
+  [K in (typeof engineKeys)[number]]: z.ZodOptional<z.ZodUnknown>;
+};
+
+export const twofoldHttpOptionsSchema = z.strictObject({ ...engineShape, ...httpOwnShape });
+
+type EngineOptions = z.input<typeof twoFactorOptionsSchema>;
+type OwnOptions = z.input<z.ZodObject<typeof httpOwnShape>>;
+
+/**
+ * Options of the plugins: either `twoFactor` (an engine) or the engine options themselves, plus the
+ * HTTP options. `Request` is the framework's request type (for `getUserId`).
+ */
+export type TwofoldHttpOptions<Request = unknown> = Omit<OwnOptions, 'getUserId' | 'twoFactor'> & {
+  getUserId?: (request: Request) => string | null | undefined | Promise<string | null | undefined>;
+} & ({ twoFactor: TwoFactor } | ({ twoFactor?: undefined } & EngineOptions));
+
+export type ResolvedHttpOptions = Omit<z.output<z.ZodObject<typeof httpOwnShape>>, 'twoFactor'> & {
+  twoFactor: TwoFactor;
+};
+
+/** Validates the plugin options; throws a TypeError naming each wrong option. */
+export function resolveHttpOptions(options: unknown): ResolvedHttpOptions {
+  const parsedOptions = parseOptions(twofoldHttpOptionsSchema, options, 'twofold');
+  const data = parsedOptions as Record<string, unknown>;
+  const engineOptions = Object.fromEntries(
+    engineKeys.filter((key) => data[key] !== undefined).map((key) => [key, data[key]]),
+  );
+  let twoFactor = parsedOptions.twoFactor;
+  if (twoFactor && Object.keys(engineOptions).length > 0) {
+    throw new TypeError(
+      `Invalid twofold options: pass either "twoFactor" or the engine options (${Object.keys(engineOptions).join(', ')}), not both`,
+    );
+  }
+  twoFactor ??= createTwoFactor(engineOptions as EngineOptions);
+  if (!parsedOptions.authenticate && !parsedOptions.getUserId) {
+    throw new TypeError(
+      'Invalid twofold options: "authenticate" (the kit logs users in and issues tokens) or "getUserId" (your own sessions) is required',
+    );
+  }
+  const own = Object.fromEntries(
+    Object.entries(parsedOptions).filter(([key]) => !(engineKeys as string[]).includes(key)),
+  );
+  return { ...(own as Omit<ResolvedHttpOptions, 'twoFactor'>), twoFactor };
+}

@@ -1,0 +1,394 @@
+/**
+ * The HTTP contract of DESIGN.md as a framework-free route table. Each route validates its body,
+ * calls the engine and answers `{ status, body }`; the Fastify and Express packages only adapt
+ * requests and responses, so both serve exactly the same routes, bodies and errors.
+ */
+import { type Enrollment, guardStore, type SecondFactor, type TwoFactor } from '../engine.js';
+import { InvalidCredentialsError, UnauthorizedError } from '../errors.js';
+import { type ResolvedHttpOptions, resolveHttpOptions, type TwofoldHttpOptions } from './options.js';
+import { type BodySchemaName, bodyJsonSchema, parseBody } from './schemas.js';
+import { type AccessClaims, createSessionTokens, type SessionTokens } from './session-tokens.js';
+
+/** What a route answers on success. Errors are thrown and mapped by `toHttpError`. */
+export interface HttpResult {
+  status: number;
+  body?: unknown;
+}
+
+/** What a route gets from the adapter. */
+export interface RouteInput {
+  /** The signed-in user, for routes with `auth`. */
+  userId: string | null;
+  /** The verified access token, when the user came from the kit's own token. */
+  claims: AccessClaims | null;
+  body: unknown;
+}
+
+export interface HttpRoute {
+  /** Stable id, also the rate-limit bucket (never the raw path). */
+  id: string;
+  method: 'GET' | 'POST';
+  /** Path under the prefix. */
+  path: string;
+  /** `user`: needs a signed-in user (getUserId or the access token); `token`: needs the kit's access token. */
+  auth: 'none' | 'user' | 'token';
+  /** Checks a second factor or a password, or sends mail: the stricter rate limit applies. */
+  sensitive: boolean;
+  /** The body schema, or null for routes without a body. */
+  body: BodySchemaName | null;
+  /** For documentation. */
+  summary: string;
+  successStatus: number;
+  handle(input: RouteInput): Promise<HttpResult>;
+}
+
+export interface TwofoldHttp {
+  readonly options: ResolvedHttpOptions;
+  readonly engine: TwoFactor;
+  readonly tokens: SessionTokens;
+  /** The routes to register, in a stable order. */
+  readonly routes: readonly HttpRoute[];
+  /** The JSON Schema of a route's body, for @fastify/swagger. */
+  bodyJsonSchema(route: HttpRoute): Record<string, unknown> | undefined;
+  /** Checks an `Authorization` header value. @throws UnauthorizedError */
+  authorize(header: unknown): Promise<AccessClaims>;
+  /** The step-up check for host routes. @throws StepUpRequiredError */
+  requireStepUp(claims: AccessClaims, maxAgeSeconds?: number): void;
+}
+
+const RECOVERY_REQUESTS_KEY = 'recovery-requests';
+const HOUR_MS = 3_600_000;
+
+/**
+ * Builds the HTTP layer from the plugin options (validated here).
+ * @example const http = createTwofoldHttp({ store: memoryStore(), keyring, issuer: 'Acme', authenticate });
+ */
+export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<Request>): TwofoldHttp {
+  const options = resolveHttpOptions(input);
+  const engine = options.twoFactor;
+  const { keyring, issuer, clock } = engine.options;
+  const store = guardStore(engine.options.store);
+  const tokens = createSessionTokens({
+    keyring,
+    issuer,
+    store,
+    clock,
+    accessTtlSeconds: options.tokens.accessTtlSeconds,
+    refreshTtlSeconds: options.tokens.refreshTtlSeconds,
+  });
+  const background = (error: unknown) =>
+    options.onBackgroundError
+      ? options.onBackgroundError(error)
+      : process.emitWarning(
+          `twofold: background work failed: ${(error as Error)?.message ?? 'unknown error'}`,
+        );
+
+  const label = async (userId: string) => (options.label ? await options.label(userId) : userId);
+  const secondFactor = (body: { code?: unknown; recoveryCode?: unknown }): SecondFactor =>
+    body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode };
+  const userOf = (input: RouteInput): string => {
+    if (input.userId === null) throw new UnauthorizedError();
+    return input.userId;
+  };
+
+  const routes: HttpRoute[] = [
+    {
+      id: 'totp.enroll',
+      method: 'POST',
+      path: '/totp/enroll',
+      auth: 'user',
+      sensitive: false,
+      body: 'empty',
+      summary: 'Start TOTP enrollment: a new secret and its QR code, pending until confirmed',
+      successStatus: 201,
+      async handle(request) {
+        parseBody('empty', request.body);
+        const userId = userOf(request);
+        const enrollment: Enrollment = await engine.enroll(userId, { label: await label(userId) });
+        return {
+          status: 201,
+          body: { ...enrollment, expiresAt: new Date(enrollment.expiresAt).toISOString() },
+        };
+      },
+    },
+    {
+      id: 'totp.confirm',
+      method: 'POST',
+      path: '/totp/confirm',
+      auth: 'user',
+      sensitive: true,
+      body: 'code',
+      summary: 'Confirm the pending enrollment with a code: 2FA is on; the recovery codes are shown once',
+      successStatus: 200,
+      async handle(request) {
+        const body = parseBody('code', request.body);
+        return { status: 200, body: await engine.confirm(userOf(request), body.code) };
+      },
+    },
+    {
+      id: 'totp.disable',
+      method: 'POST',
+      path: '/totp/disable',
+      auth: 'user',
+      sensitive: true,
+      body: 'secondFactor',
+      summary: 'Turn 2FA off; needs a current code or a recovery code',
+      successStatus: 204,
+      async handle(request) {
+        const body = parseBody('secondFactor', request.body);
+        await engine.disable(userOf(request), secondFactor(body));
+        return { status: 204 };
+      },
+    },
+    {
+      id: 'recoveryCodes.rotate',
+      method: 'POST',
+      path: '/recovery-codes/rotate',
+      auth: 'user',
+      sensitive: true,
+      body: 'code',
+      summary: 'Replace the recovery codes; needs a current code',
+      successStatus: 200,
+      async handle(request) {
+        const body = parseBody('code', request.body);
+        return { status: 200, body: await engine.rotateRecoveryCodes(userOf(request), { code: body.code }) };
+      },
+    },
+    {
+      id: 'status',
+      method: 'GET',
+      path: '/status',
+      auth: 'user',
+      sensitive: false,
+      body: null,
+      summary: 'Whether 2FA is on, pending, and how many recovery codes remain',
+      successStatus: 200,
+      async handle(request) {
+        return { status: 200, body: await engine.status(userOf(request)) };
+      },
+    },
+  ];
+
+  const { authenticate } = options;
+  if (authenticate) {
+    routes.push(
+      {
+        id: 'login',
+        method: 'POST',
+        path: '/login',
+        auth: 'none',
+        sensitive: true,
+        body: 'login',
+        summary: 'Password step: tokens, or a challenge token when the account has 2FA',
+        successStatus: 200,
+        async handle(request) {
+          const body = parseBody('login', request.body);
+          const found = await authenticate({ username: body.username, password: body.password });
+          const userId = typeof found === 'string' ? found : found?.userId;
+          if (typeof userId !== 'string' || userId === '') {
+            throw new InvalidCredentialsError();
+          }
+          const status = await engine.status(userId);
+          if (status.enabled) {
+            const challenge = await engine.createChallenge(userId);
+            return {
+              status: 200,
+              body: {
+                twoFactorRequired: true,
+                challengeToken: challenge.challengeToken,
+                expiresIn: challenge.expiresIn,
+              },
+            };
+          }
+          const pair = await tokens.issue(userId, ['pwd'], clock());
+          return { status: 200, body: { twoFactorRequired: false, ...pair } };
+        },
+      },
+      {
+        id: 'login.verify',
+        method: 'POST',
+        path: '/login/verify',
+        auth: 'none',
+        sensitive: true,
+        body: 'loginVerify',
+        summary: 'Second step: the challenge token and a code (or a recovery code) give the tokens',
+        successStatus: 200,
+        async handle(request) {
+          const body = parseBody('loginVerify', request.body);
+          const { userId } = await engine.completeChallenge(body.challengeToken, secondFactor(body));
+          return { status: 200, body: await tokens.issue(userId, ['pwd', 'otp', 'mfa'], clock()) };
+        },
+      },
+      {
+        id: 'token.refresh',
+        method: 'POST',
+        path: '/token/refresh',
+        auth: 'none',
+        sensitive: true,
+        body: 'refresh',
+        summary: 'Spend a refresh token for a new pair; a spent one revokes its whole session',
+        successStatus: 200,
+        async handle(request) {
+          const body = parseBody('refresh', request.body);
+          return { status: 200, body: await tokens.refresh(body.refreshToken) };
+        },
+      },
+      {
+        id: 'token.revoke',
+        method: 'POST',
+        path: '/token/revoke',
+        auth: 'none',
+        sensitive: false,
+        body: 'refresh',
+        summary: 'Log out: end the session of a refresh token',
+        successStatus: 204,
+        async handle(request) {
+          const body = parseBody('refresh', request.body);
+          await tokens.revoke(body.refreshToken);
+          return { status: 204 };
+        },
+      },
+      {
+        id: 'token.verify',
+        method: 'POST',
+        path: '/token/verify',
+        auth: 'none',
+        sensitive: false,
+        body: 'token',
+        summary: 'Check an access token',
+        successStatus: 200,
+        async handle(request) {
+          const body = parseBody('token', request.body);
+          await tokens.verifyAccess(body.token);
+          return { status: 200, body: {} };
+        },
+      },
+      {
+        id: 'stepUp',
+        method: 'POST',
+        path: '/step-up',
+        auth: 'token',
+        sensitive: true,
+        body: 'secondFactor',
+        summary: 'Prove a second factor again: a new access token that passes the step-up guard',
+        successStatus: 200,
+        async handle(request) {
+          const body = parseBody('secondFactor', request.body);
+          if (!request.claims) throw new UnauthorizedError();
+          await engine.verifySecondFactor(request.claims.userId, secondFactor(body));
+          return { status: 200, body: await tokens.stepUp(request.claims) };
+        },
+      },
+    );
+  }
+
+  const { recovery } = options;
+  if (recovery) {
+    async function sendRecoveryLink(email: string): Promise<void> {
+      const user = await recovery!.findUserByEmail(email);
+      if (!user) return;
+      const status = await engine.status(user.userId);
+      if (!status.enabled) return;
+      const now = clock();
+      const requests = await store.incrementCounter(user.userId, RECOVERY_REQUESTS_KEY, HOUR_MS, now);
+      if (requests.count > recovery!.maxRequestsPerHour) return;
+      const { token, expiresAt } = await engine.createRecoveryToken(user.userId);
+      const link = `${recovery!.linkUrl}#uid=${encodeURIComponent(user.userId)}&token=${token}`;
+      const minutes = Math.round((expiresAt - now) / 60_000);
+      await recovery!.sendMail({
+        kind: 'recovery-link',
+        userId: user.userId,
+        to: user.email,
+        subject: `${issuer}: turn off two-factor authentication`,
+        text:
+          `Someone, hopefully you, asked to turn off two-factor authentication for your ${issuer} account ` +
+          `because the authenticator app is lost.\n\nTo do it, open this link within ${minutes} minutes and ` +
+          `enter your password:\n\n${link}\n\nIf it was not you, ignore this mail: nothing changes on your account.\n`,
+      });
+    }
+
+    /**
+     * Requests for one address run one after another in this process, so the mails go out in the
+     * order their tokens were stored: the newest link in the inbox is the one that works.
+     */
+    const pendingLinks = new Map<string, Promise<void>>();
+    function queueRecoveryLink(email: string): void {
+      const key = email.toLowerCase();
+      const previous = pendingLinks.get(key) ?? Promise.resolve();
+      const next = previous
+        .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        .then(() => sendRecoveryLink(email).catch(background));
+      pendingLinks.set(key, next);
+      void next.then(() => {
+        if (pendingLinks.get(key) === next) pendingLinks.delete(key);
+      });
+    }
+
+    async function sendRecoveryConfirmation(userId: string): Promise<void> {
+      const to = await recovery!.getUserEmail(userId);
+      if (!to) return;
+      await recovery!.sendMail({
+        kind: 'recovery-completed',
+        userId,
+        to,
+        subject: `${issuer}: two-factor authentication was turned off`,
+        text:
+          `Two-factor authentication was turned off for your ${issuer} account through an emailed ` +
+          `recovery link, and every session was signed out.\n\nIf it was not you, change your password ` +
+          `now and turn two-factor authentication on again.\n`,
+      });
+    }
+
+    routes.push(
+      {
+        id: 'recovery.request',
+        method: 'POST',
+        path: '/recovery/request',
+        auth: 'none',
+        sensitive: true,
+        body: 'recoveryRequest',
+        summary: 'Lost device: mail a recovery link. Answers the same whether or not the account exists',
+        successStatus: 202,
+        async handle(request) {
+          const body = parseBody('recoveryRequest', request.body);
+          // Everything that depends on the account happens after the answer: same status, body and time.
+          queueRecoveryLink(body.email);
+          return { status: 202, body: {} };
+        },
+      },
+      {
+        id: 'recovery.confirm',
+        method: 'POST',
+        path: '/recovery/confirm',
+        auth: 'none',
+        sensitive: true,
+        body: 'recoveryConfirm',
+        summary: 'Complete recovery with the link and the password: 2FA off, every session signed out',
+        successStatus: 204,
+        async handle(request) {
+          const body = parseBody('recoveryConfirm', request.body);
+          await engine.completeRecovery(body.uid, body.token, {
+            verifyPassword: () => recovery!.verifyPassword(body.uid, body.password),
+          });
+          await tokens.revokeAll(body.uid);
+          setImmediate(() => {
+            sendRecoveryConfirmation(body.uid).catch(background);
+          });
+          return { status: 204 };
+        },
+      },
+    );
+  }
+
+  return {
+    options,
+    engine,
+    tokens,
+    routes,
+    bodyJsonSchema: (route) =>
+      route.body && route.body !== 'empty' ? bodyJsonSchema(route.body) : undefined,
+    authorize: (header) => tokens.authorize(header),
+    requireStepUp: (claims, maxAgeSeconds = options.stepUp.maxAgeSeconds) =>
+      tokens.requireRecentSecondFactor(claims, maxAgeSeconds),
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * Access and refresh tokens of the kit's own sessions, shared by the Fastify and Express plugins so
+ * a token means the same thing in both.
+ *
+ * - Access token: `typ` `twofold-access+jwt`, audience `twofold:access`, short-lived, stateless. Carries
+ *   `amr` (RFC 8176: `pwd`, plus `otp` and `mfa` once a second factor passed) and `auth_time`.
+ * - Refresh token: `typ` `twofold-refresh+jwt`, audience `twofold:refresh`, single use. Each login
+ *   starts a family (`fam`); the store keeps the family's one live token id as the nonce
+ *   `refresh:<fam>`. Refreshing swaps it atomically for the next id; presenting a spent token again
+ *   finds the swap failing and deletes the nonce, which revokes the whole family (the thief's copy
+ *   and the user's).
+ * - `revokeAll(userId)` (email recovery) refuses every refresh token issued before it.
+ *
+ * Each kind signs with its own keyring subkey, so neither verifies as the other, nor as a challenge
+ * token.
+ */
+import { InvalidTokenError, StepUpRequiredError, UnauthorizedError } from '../errors.js';
+import { encodeBase64url } from '../internal/base64url.js';
+import { cryptoRandom, takeRandom } from '../internal/random.js';
+import { createTypedJwt } from '../internal/typed-jwt.js';
+import type { Keyring } from '../keyring.js';
+import type { Store } from '../store.js';
+
+export const ACCESS_TOKEN_TYPE = 'twofold-access+jwt';
+export const ACCESS_TOKEN_AUDIENCE = 'twofold:access';
+export const REFRESH_TOKEN_TYPE = 'twofold-refresh+jwt';
+export const REFRESH_TOKEN_AUDIENCE = 'twofold:refresh';
+
+/** RFC 8176 method references the kit puts in `amr`. */
+export type AuthenticationMethod = 'pwd' | 'otp' | 'mfa';
+
+/** What a verified access token says. */
+export interface AccessClaims {
+  userId: string;
+  /** How the user authenticated (RFC 8176). `mfa` and `otp` mean a second factor passed. */
+  amr: AuthenticationMethod[];
+  /** When the user last authenticated (the password step, or the second factor after it), ms. */
+  authTime: number;
+  /** When the access token expires, ms. */
+  expiresAt: number;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+}
+
+export interface SessionTokens {
+  /** Starts a session (a new refresh family) after a login. */
+  issue(userId: string, amr: AuthenticationMethod[], authTime: number): Promise<TokenPair>;
+  /** Checks an access token. @throws InvalidTokenError */
+  verifyAccess(token: unknown): Promise<AccessClaims>;
+  /** Checks an `Authorization: Bearer` header value. @throws UnauthorizedError */
+  authorize(header: unknown): Promise<AccessClaims>;
+  /** Spends a refresh token for a new pair; a spent one revokes its family. @throws InvalidTokenError */
+  refresh(refreshToken: unknown): Promise<TokenPair>;
+  /** Ends the session of a refresh token (logout). Unknown or spent tokens are ignored. */
+  revoke(refreshToken: unknown): Promise<void>;
+  /** Refuses every refresh token of the user issued until now. */
+  revokeAll(userId: string): Promise<void>;
+  /** A new access token with `auth_time` now and `otp`/`mfa` added, after a step-up. */
+  stepUp(claims: AccessClaims): Promise<{ accessToken: string }>;
+  /** @throws StepUpRequiredError unless a second factor passed within `maxAgeSeconds`. */
+  requireRecentSecondFactor(claims: AccessClaims, maxAgeSeconds: number): void;
+}
+
+export interface SessionTokenOptions {
+  keyring: Keyring;
+  issuer: string;
+  /** A guarded store: failures surface as StoreUnavailableError. */
+  store: Store;
+  clock: () => number;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+}
+
+const AMR_VALUES: ReadonlySet<string> = new Set<AuthenticationMethod>(['pwd', 'otp', 'mfa']);
+const REVOKED_BEFORE_KEY = 'sessions-revoked-before';
+const familyKey = (family: string) => `refresh:${family}`;
+
+export function createSessionTokens(options: SessionTokenOptions): SessionTokens {
+  const { keyring, issuer, store, clock, accessTtlSeconds, refreshTtlSeconds } = options;
+  const access = createTypedJwt(
+    keyring,
+    issuer,
+    {
+      purpose: 'access-token',
+      type: ACCESS_TOKEN_TYPE,
+      audience: ACCESS_TOKEN_AUDIENCE,
+      kind: 'access',
+      noun: 'access token',
+      invalid: (message, errorOptions) => new InvalidTokenError(message, errorOptions),
+    },
+    cryptoRandom,
+  );
+  const refreshJwt = createTypedJwt(
+    keyring,
+    issuer,
+    {
+      purpose: 'refresh-token',
+      type: REFRESH_TOKEN_TYPE,
+      audience: REFRESH_TOKEN_AUDIENCE,
+      kind: 'refresh',
+      noun: 'refresh token',
+      invalid: (message, errorOptions) => new InvalidTokenError(message, errorOptions),
+    },
+    cryptoRandom,
+  );
+
+  function sessionClaims(amr: AuthenticationMethod[], authTime: number) {
+    return { amr, auth_time: Math.floor(authTime / 1000) };
+  }
+
+  async function signPair(
+    userId: string,
+    amr: AuthenticationMethod[],
+    authTime: number,
+    family: string,
+    now: number,
+  ): Promise<{ pair: TokenPair; jti: string; expiresAt: number }> {
+    const claims = sessionClaims(amr, authTime);
+    const accessToken = (await access.sign(userId, claims, now, accessTtlSeconds)).token;
+    const refresh = await refreshJwt.sign(userId, { ...claims, fam: family }, now, refreshTtlSeconds);
+    return {
+      pair: { accessToken, refreshToken: refresh.token },
+      jti: refresh.jti,
+      expiresAt: refresh.expiresAt,
+    };
+  }
+
+  async function readRefresh(token: unknown, now: number) {
+    const payload = await refreshJwt.verify(token, now);
+    const family = payload.fam;
+    if (typeof family !== 'string' || family === '')
+      throw new InvalidTokenError('The refresh token is not valid');
+    return { payload, family, amr: readAmr(payload.amr), authTime: readAuthTime(payload.auth_time) };
+  }
+
+  return {
+    async issue(userId, amr, authTime) {
+      const now = clock();
+      const family = encodeBase64url(takeRandom(cryptoRandom, 16));
+      const { pair, jti, expiresAt } = await signPair(userId, amr, authTime, family, now);
+      await store.putNonce(userId, familyKey(family), jti, expiresAt, now);
+      return pair;
+    },
+
+    async verifyAccess(token) {
+      const payload = await access.verify(token, clock());
+      return {
+        userId: payload.sub,
+        amr: readAmr(payload.amr),
+        authTime: readAuthTime(payload.auth_time),
+        expiresAt: payload.exp * 1000,
+      };
+    },
+
+    async authorize(header) {
+      if (typeof header !== 'string' || !/^Bearer [^\s]+$/i.test(header)) {
+        throw new UnauthorizedError('An Authorization: Bearer access token is required');
+      }
+      try {
+        return await this.verifyAccess(header.slice(7));
+      } catch (error) {
+        if (error instanceof InvalidTokenError) {
+          throw new UnauthorizedError(error.message, { cause: error.cause });
+        }
+        throw error;
+      }
+    },
+
+    async refresh(refreshToken) {
+      const now = clock();
+      const { payload, family, amr, authTime } = await readRefresh(refreshToken, now);
+      const userId = payload.sub;
+      const revokedBefore = await store.getNonce(userId, REVOKED_BEFORE_KEY, now);
+      // `iat` has whole seconds: a token of the same second as the revocation is revoked too (fail closed).
+      if (revokedBefore !== null && payload.iat * 1000 <= Number(revokedBefore)) {
+        await store.deleteNonce(userId, familyKey(family));
+        throw new InvalidTokenError('The refresh token was revoked');
+      }
+      const next = await signPair(userId, amr, authTime, family, now);
+      if (!(await store.swapNonce(userId, familyKey(family), payload.jti, next.jti, next.expiresAt, now))) {
+        // Spent (a replay, perhaps by a thief) or its family already revoked: end the family.
+        await store.deleteNonce(userId, familyKey(family));
+        throw new InvalidTokenError('The refresh token was already used or revoked: its session has ended');
+      }
+      return next.pair;
+    },
+
+    async revoke(refreshToken) {
+      const now = clock();
+      let read: Awaited<ReturnType<typeof readRefresh>>;
+      try {
+        read = await readRefresh(refreshToken, now);
+      } catch (error) {
+        if (error instanceof InvalidTokenError) return;
+        throw error;
+      }
+      await store.takeNonce(read.payload.sub, familyKey(read.family), read.payload.jti, now);
+    },
+
+    async revokeAll(userId) {
+      const now = clock();
+      await store.putNonce(userId, REVOKED_BEFORE_KEY, String(now), now + refreshTtlSeconds * 1000, now);
+    },
+
+    async stepUp(claims) {
+      const now = clock();
+      const amr = [...new Set<AuthenticationMethod>([...claims.amr, 'otp', 'mfa'])];
+      const { token } = await access.sign(claims.userId, sessionClaims(amr, now), now, accessTtlSeconds);
+      return { accessToken: token };
+    },
+
+    requireRecentSecondFactor(claims, maxAgeSeconds) {
+      const recent = clock() - claims.authTime <= maxAgeSeconds * 1000;
+      if (!claims.amr.includes('mfa') || !recent) throw new StepUpRequiredError(maxAgeSeconds);
+    },
+  };
+}
+
+function readAmr(value: unknown): AuthenticationMethod[] {
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string' && AMR_VALUES.has(entry))) {
+    throw new InvalidTokenError('The token is not valid');
+  }
+  return value as AuthenticationMethod[];
+}
+
+function readAuthTime(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidTokenError('The token is not valid');
+  }
+  return value * 1000;
+}

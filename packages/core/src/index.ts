@@ -1,0 +1,56 @@
+export { type ChallengeClaims, createChallengeTokens } from './challenge-token.js';
+export {
+  type Challenge,
+  createTwoFactor,
+  type Enrollment,
+  type SecondFactor,
+  TOTP_AUTHENTICATOR_ID,
+  type TwoFactor,
+  type TwoFactorStatus,
+  type VerifiedFactor,
+} from './engine.js';
+export {
+  AlreadyEnabledError,
+  InvalidChallengeError,
+  InvalidCodeError,
+  InvalidCredentialsError,
+  InvalidInputError,
+  InvalidRecoveryTokenError,
+  InvalidTokenError,
+  isTwofoldError,
+  LockedError,
+  NotEnabledError,
+  NotPendingError,
+  SealBrokenError,
+  StepUpRequiredError,
+  StoreUnavailableError,
+  TwofoldError,
+  type TwofoldErrorCode,
+  UnauthorizedError,
+  UnknownKeyError,
+} from './errors.js';
+export type { TwoFactorEventName, TwoFactorEvents, TwoFactorListener } from './events.js';
+export { createKeyring, generateKey, type Keyring, parseKeyring } from './keyring.js';
+export { memoryStore } from './memory-store.js';
+export {
+  parseOptions,
+  type ResolvedOptions,
+  type TwoFactorOptions,
+  twoFactorOptionsSchema,
+} from './options.js';
+export { renderQrSvg, svgDataUri } from './qr.js';
+export {
+  generateRecoveryCodes,
+  hashRecoveryCode,
+  normalizeRecoveryCode,
+  RECOVERY_CODE_ALPHABET,
+  recoveryCodeHashCandidates,
+} from './recovery-codes.js';
+export type {
+  AuthenticatorAlgorithm,
+  AuthenticatorRecord,
+  ConfirmAuthenticatorInput,
+  CounterState,
+  PendingAuthenticator,
+  Store,
+} from './store.js';

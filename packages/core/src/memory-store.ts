@@ -1,0 +1,295 @@
+import type {
+  AuthenticatorRecord,
+  ConfirmAuthenticatorInput,
+  CounterState,
+  PendingAuthenticator,
+  Store,
+} from './store.js';
+
+/** How often (in store time) a write also sweeps every expired record. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * A flat copy of a string the store keeps for long. Strings built by concatenation (a sealed secret
+ * is `tf1.${tag}.${base64url}`) are trees of pieces in V8, which take more heap than one flat string
+ * for as long as they are held; a JSON round trip gives the same code units (lone surrogates
+ * included) as one flat string. Anything else passes unchanged.
+ */
+function compact<T>(value: T): T {
+  return typeof value === 'string' ? (JSON.parse(JSON.stringify(value)) as T) : value;
+}
+
+/** The stored form of no recovery codes; every list is written by JSON.stringify. */
+const EMPTY_CODES = '[]';
+
+/**
+ * The stored form of a list of recovery code hashes: a JSON array of the distinct ones, made flat
+ * (V8's JSON.stringify returns a longer result as a tree of the chunks it was built in).
+ */
+function encodeCodes(hashes: readonly string[]): string {
+  return compact(JSON.stringify([...new Set(hashes)]));
+}
+
+function decodeCodes(stored: string | undefined): string[] {
+  return stored === undefined ? [] : (JSON.parse(stored) as string[]);
+}
+
+interface Expiring<T> {
+  value: T;
+  expiresAt: number;
+}
+
+/**
+ * Everything the memory store keeps for one user; the parts exist only once used. It is laid out
+ * for a small heap, since an app may hold millions of users: the authenticators are a short array
+ * (a user has one or two; an array of one takes a third of the heap of a Map of one), and the
+ * recovery code hashes one JSON string of the distinct hashes (one flat string of about 500 bytes
+ * for 10 codes, where a Set of 10 strings takes well over 1 KB). Recovery codes are read rarely, and
+ * parsing 10 hashes costs microseconds.
+ */
+interface UserState {
+  authenticators?: AuthenticatorRecord[];
+  recoveryCodes?: string;
+  counters?: Map<string, Expiring<number>>;
+  nonces?: Map<string, Expiring<string>>;
+}
+
+/**
+ * The embedded store: every record in this process's memory. Each operation runs without yielding,
+ * so it is atomic within the process; state is lost on restart and not shared between processes, so
+ * use Redis or SQL when several app processes serve the same users.
+ *
+ * Expired records are dropped when touched, and a sweep at most once a minute (store time) removes
+ * the ones nobody touches again.
+ *
+ * @example
+ * const twoFactor = createTwoFactor({ store: memoryStore(), keyring, issuer: 'Acme' });
+ */
+export function memoryStore(): Store {
+  const users = new Map<string, UserState>();
+  let nextSweepAt = 0;
+
+  function user(userId: string): UserState {
+    let state = users.get(userId);
+    if (!state) {
+      state = {};
+      users.set(userId, state);
+    }
+    return state;
+  }
+
+  function dropIfEmpty(userId: string, state: UserState): void {
+    if (
+      !state.authenticators?.length &&
+      (state.recoveryCodes === undefined || state.recoveryCodes === EMPTY_CODES) &&
+      !state.counters?.size &&
+      !state.nonces?.size
+    ) {
+      users.delete(userId);
+    }
+  }
+
+  function isLive(record: AuthenticatorRecord, now: number): boolean {
+    return record.expiresAt === null || record.expiresAt > now;
+  }
+
+  function sweep(now: number): void {
+    if (now < nextSweepAt) return;
+    nextSweepAt = now + SWEEP_INTERVAL_MS;
+    for (const [userId, state] of users) {
+      if (state.authenticators?.some((record) => !isLive(record, now))) {
+        state.authenticators = state.authenticators.filter((record) => isLive(record, now));
+      }
+      for (const [key, entry] of state.counters ?? []) {
+        if (entry.expiresAt <= now) state.counters!.delete(key);
+      }
+      for (const [key, entry] of state.nonces ?? []) {
+        if (entry.expiresAt <= now) state.nonces!.delete(key);
+      }
+      dropIfEmpty(userId, state);
+    }
+  }
+
+  function liveAuthenticator(userId: string, id: string, now: number): AuthenticatorRecord | undefined {
+    const state = users.get(userId);
+    const index = state?.authenticators?.findIndex((record) => record.id === id) ?? -1;
+    if (index < 0) return undefined;
+    const record = state!.authenticators![index]!;
+    if (isLive(record, now)) return record;
+    state!.authenticators!.splice(index, 1);
+    dropIfEmpty(userId, state!);
+    return undefined;
+  }
+
+  function liveEntry<T>(
+    userId: string,
+    map: 'counters' | 'nonces',
+    key: string,
+    now: number,
+  ): Expiring<T> | undefined {
+    const state = users.get(userId);
+    const entries = state?.[map] as Map<string, Expiring<T>> | undefined;
+    const entry = entries?.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt > now) return entry;
+    entries!.delete(key);
+    dropIfEmpty(userId, state!);
+    return undefined;
+  }
+
+  function setNonce(userId: string, key: string, value: string, expiresAt: number): void {
+    const state = user(userId);
+    state.nonces ??= new Map();
+    state.nonces.set(key, { value, expiresAt });
+  }
+
+  function deleteNonceEntry(userId: string, key: string): void {
+    const state = users.get(userId);
+    if (!state?.nonces?.delete(key)) return;
+    dropIfEmpty(userId, state);
+  }
+
+  const store: Store = {
+    async getAuthenticator(userId, authenticatorId, now) {
+      const record = liveAuthenticator(userId, authenticatorId, now);
+      return record ? { ...record } : null;
+    },
+
+    async savePendingAuthenticator(record: PendingAuthenticator, now) {
+      sweep(now);
+      const existing = liveAuthenticator(record.userId, record.id, now);
+      if (existing?.status === 'active') return false;
+      const state = user(record.userId);
+      const saved = { ...record, sealedSecret: compact(record.sealedSecret) };
+      const others = state.authenticators?.filter((other) => other.id !== record.id) ?? [];
+      // A literal of one element is allocated at its size; an array grown by push is not.
+      state.authenticators = others.length === 0 ? [saved] : [...others, saved];
+      return true;
+    },
+
+    async confirmAuthenticator(userId, authenticatorId, input: ConfirmAuthenticatorInput) {
+      const { now } = input;
+      sweep(now);
+      const record = liveAuthenticator(userId, authenticatorId, now);
+      if (record?.status !== 'pending') return false;
+      record.status = 'active';
+      record.confirmedAt = now;
+      record.lastUsedAt = now;
+      record.lastCounter = input.counter;
+      record.expiresAt = null;
+      user(userId).recoveryCodes = encodeCodes(input.recoveryCodeHashes);
+      return true;
+    },
+
+    async consumeCounter(userId, authenticatorId, counter, now) {
+      const record = liveAuthenticator(userId, authenticatorId, now);
+      if (record?.status !== 'active' || counter <= record.lastCounter) return false;
+      record.lastCounter = counter;
+      record.lastUsedAt = now;
+      return true;
+    },
+
+    async replaceSealedSecret(userId, authenticatorId, expected, next) {
+      const record = users.get(userId)?.authenticators?.find((other) => other.id === authenticatorId);
+      if (record?.sealedSecret !== expected) return false;
+      record.sealedSecret = compact(next);
+      return true;
+    },
+
+    async deleteTwoFactor(userId) {
+      const state = users.get(userId);
+      if (!state) return false;
+      let wasActive = false;
+      for (const record of state.authenticators ?? []) {
+        if (record.status === 'active') wasActive = true;
+      }
+      delete state.authenticators;
+      delete state.recoveryCodes;
+      dropIfEmpty(userId, state);
+      return wasActive;
+    },
+
+    async replaceRecoveryCodes(userId, hashes, now) {
+      sweep(now);
+      const state = users.get(userId);
+      let active = false;
+      for (const record of state?.authenticators ?? []) {
+        if (record.status === 'active') active = true;
+      }
+      if (!active) return false;
+      state!.recoveryCodes = encodeCodes(hashes);
+      return true;
+    },
+
+    async consumeRecoveryCode(userId, hash) {
+      const state = users.get(userId);
+      const codes = decodeCodes(state?.recoveryCodes);
+      const index = codes.indexOf(hash);
+      if (index < 0) return false;
+      codes.splice(index, 1);
+      state!.recoveryCodes = encodeCodes(codes);
+      return true;
+    },
+
+    async countRecoveryCodes(userId) {
+      return decodeCodes(users.get(userId)?.recoveryCodes).length;
+    },
+
+    async incrementCounter(userId, key, ttlMs, now): Promise<CounterState> {
+      sweep(now);
+      const previous = liveEntry<number>(userId, 'counters', key, now);
+      const count = (previous?.value ?? 0) + 1;
+      const expiresAt = now + ttlMs;
+      const state = user(userId);
+      state.counters ??= new Map();
+      state.counters.set(key, { value: count, expiresAt });
+      return { count, expiresAt };
+    },
+
+    async getCounter(userId, key, now) {
+      const entry = liveEntry<number>(userId, 'counters', key, now);
+      return entry ? { count: entry.value, expiresAt: entry.expiresAt } : null;
+    },
+
+    async resetCounter(userId, key) {
+      const state = users.get(userId);
+      if (!state?.counters?.delete(key)) return;
+      dropIfEmpty(userId, state);
+    },
+
+    async putNonce(userId, key, value, expiresAt, now) {
+      sweep(now);
+      setNonce(userId, key, value, expiresAt);
+    },
+
+    async getNonce(userId, key, now) {
+      return liveEntry<string>(userId, 'nonces', key, now)?.value ?? null;
+    },
+
+    async claimNonce(userId, key, value, expiresAt, now) {
+      sweep(now);
+      if (liveEntry<string>(userId, 'nonces', key, now)) return false;
+      setNonce(userId, key, value, expiresAt);
+      return true;
+    },
+
+    async takeNonce(userId, key, value, now) {
+      const entry = liveEntry<string>(userId, 'nonces', key, now);
+      if (entry?.value !== value) return false;
+      deleteNonceEntry(userId, key);
+      return true;
+    },
+
+    async swapNonce(userId, key, expected, next, expiresAt, now) {
+      const entry = liveEntry<string>(userId, 'nonces', key, now);
+      if (entry?.value !== expected) return false;
+      setNonce(userId, key, next, expiresAt);
+      return true;
+    },
+
+    async deleteNonce(userId, key) {
+      deleteNonceEntry(userId, key);
+    },
+  };
+  return store;
+}

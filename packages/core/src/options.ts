@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { type Keyring, parseKeyring } from './keyring.js';
+import type { Store } from './store.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/** Every operation a Store must implement. */
+export const STORE_METHODS = [
+  'getAuthenticator',
+  'savePendingAuthenticator',
+  'confirmAuthenticator',
+  'consumeCounter',
+  'replaceSealedSecret',
+  'deleteTwoFactor',
+  'replaceRecoveryCodes',
+  'consumeRecoveryCode',
+  'countRecoveryCodes',
+  'incrementCounter',
+  'getCounter',
+  'resetCounter',
+  'putNonce',
+  'getNonce',
+  'claimNonce',
+  'takeNonce',
+  'swapNonce',
+  'deleteNonce',
+] as const satisfies readonly (keyof Store)[];
+
+function isStore(value: unknown): value is Store {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    STORE_METHODS.every((method) => typeof (value as Record<string, unknown>)[method] === 'function')
+  );
+}
+
+function isKeyring(value: unknown): value is Keyring {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Keyring).seal === 'function' &&
+    typeof (value as Keyring).open === 'function' &&
+    typeof (value as Keyring).deriveKey === 'function'
+  );
+}
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/**
+ * The options of {@link createTwoFactor}, validated once at creation. Every limit is a hard bound:
+ * an out-of-range security setting is an error, never silently replaced by a default.
+ */
+export const twoFactorOptionsSchema = z.strictObject({
+  /** Where two-factor state lives: memoryStore(), redisStore(...), sqlStore(...) or your own. */
+  store: z.custom<Store>(isStore, 'must be a Store (e.g. memoryStore()) implementing every Store method'),
+  /**
+   * Keys that seal secrets at rest: a Keyring, or its environment-variable form
+   * ("tag:base64url-key,..." with the current key first; make one with generateKey()).
+   */
+  keyring: z.union([
+    z.custom<Keyring>(isKeyring, 'must be a Keyring or a keyring string ("tag:key,...")'),
+    z.string({ error: 'must be a Keyring or a keyring string ("tag:key,...")' }),
+  ]),
+  /** Shown in authenticator apps next to the account; no colon (Key URI format). */
+  issuer: z
+    .string({ error: 'must be a string, the name shown in authenticator apps' })
+    .min(1)
+    .max(64)
+    .refine((issuer) => !issuer.includes(':'), 'must not contain a colon'),
+  totp: z
+    .strictObject({
+      /** HMAC hash; most authenticator apps only honour SHA1. */
+      algorithm: z.enum(['SHA1', 'SHA256', 'SHA512']).default('SHA1'),
+      /** Code length; 6 or 8 in practice. */
+      digits: int(6, 8).default(6),
+      /** Step length in seconds. */
+      period: int(15, 120).default(30),
+      /** Accepted steps before and after the current one (0 = strict). */
+      window: int(0, 3).default(1),
+    })
+    .prefault({}),
+  /** How long an unconfirmed enrollment stays pending, in ms (default 15 min). */
+  enrollmentTtlMs: int(MINUTE, 24 * HOUR).default(15 * MINUTE),
+  recoveryCodes: z
+    .strictObject({
+      /** How many recovery codes confirm and rotate issue. */
+      count: int(4, 32).default(10),
+    })
+    .prefault({}),
+  lockout: z
+    .strictObject({
+      /** Consecutive second-factor failures that lock the account (NIST 800-63B: at most 100). */
+      maxFailures: int(3, 100).default(10),
+      /** How long the lock lasts, counted from the last failure, in ms (default 15 min). */
+      durationMs: int(1000, 24 * HOUR).default(15 * MINUTE),
+    })
+    .prefault({}),
+  challenge: z
+    .strictObject({
+      /** Lifetime of the challenge token of a two-step login, in ms (default 120 s, at most 5 min). */
+      ttlMs: int(10_000, 5 * MINUTE).default(2 * MINUTE),
+      /** Wrong codes one challenge token allows before it is refused. */
+      maxAttempts: int(1, 20).default(5),
+    })
+    .prefault({}),
+  /** Lifetime of an email recovery link, in ms (default 1 h). */
+  recoveryTokenTtlMs: int(5 * MINUTE, 24 * HOUR).default(HOUR),
+  /** Milliseconds since the epoch; injectable for tests. */
+  clock: z.custom<() => number>((value) => typeof value === 'function', 'must be a function').optional(),
+  /** Called when an event listener throws or rejects; the flow is never affected. */
+  onListenerError: z
+    .custom<(error: unknown, event: string) => void>(
+      (value) => typeof value === 'function',
+      'must be a function',
+    )
+    .optional(),
+});
+
+/** Options accepted by {@link createTwoFactor} (defaults filled in when omitted). */
+export type TwoFactorOptions = z.input<typeof twoFactorOptionsSchema>;
+
+/** Options after validation, with every default applied and the keyring parsed. */
+export type ResolvedOptions = Omit<z.output<typeof twoFactorOptionsSchema>, 'keyring' | 'clock'> & {
+  keyring: Keyring;
+  clock: () => number;
+};
+
+/**
+ * Validates options, throwing a TypeError that names each wrong option and what is allowed.
+ * @example resolveOptions({ store: memoryStore(), keyring: process.env.TWOFOLD_KEYS, issuer: 'Acme' })
+ */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  const { keyring, clock, ...rest } = parseOptions(twoFactorOptionsSchema, options, 'twofold');
+  return {
+    ...rest,
+    keyring: typeof keyring === 'string' ? parseKeyringOption(keyring) : keyring,
+    clock: clock ?? Date.now,
+  };
+}
+
+/**
+ * Validates options against a zod schema, or throws one TypeError naming every wrong option and
+ * what is allowed: `Invalid <caller> options: "totp.window" Too big: ...; unknown option "x"`.
+ * The engine, the HTTP layer and the store adapters all report option errors through it.
+ */
+export function parseOptions<Schema extends z.ZodType>(
+  schema: Schema,
+  options: unknown,
+  caller: string,
+): z.output<Schema> {
+  const parsed = schema.safeParse(options);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return `unknown option ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
+    }
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(options)';
+    return `"${path}" ${issue.message}`;
+  });
+  throw new TypeError(`Invalid ${caller} options: ${problems.join('; ')}`);
+}
+
+function parseKeyringOption(text: string): Keyring {
+  try {
+    return parseKeyring(text);
+  } catch (error) {
+    // parseKeyring's messages name the problem without key material.
+    throw new TypeError(`Invalid twofold options: "keyring" ${(error as Error).message}`);
+  }
+}

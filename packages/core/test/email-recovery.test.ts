@@ -1,0 +1,95 @@
+import t from 'tap';
+import { enrolledUser, makeEngine } from './helpers.js';
+
+t.test('a recovery token with the right password turns 2FA off once', async (t) => {
+  const env = makeEngine();
+  const user = await enrolledUser(env);
+  const { token, expiresAt } = await env.twoFactor.createRecoveryToken(user.userId);
+  t.equal(expiresAt, env.clock.now() + 60 * 60_000);
+  t.equal((await env.twoFactor.status(user.userId)).enabled, true, 'asking for recovery changes nothing');
+  await env.twoFactor.completeRecovery(user.userId, token, { verifyPassword: () => true });
+  t.equal((await env.twoFactor.status(user.userId)).enabled, false);
+  await t.rejects(env.twoFactor.completeRecovery(user.userId, token), {
+    code: 'TWOFOLD_INVALID_RECOVERY_TOKEN',
+  });
+});
+
+t.test('the token is stored only hashed', async (t) => {
+  const env = makeEngine();
+  const user = await enrolledUser(env);
+  const { token } = await env.twoFactor.createRecoveryToken(user.userId);
+  const stored = await env.store.getNonce(user.userId, 'recovery-token', env.clock.now());
+  t.ok(stored);
+  t.not(stored, token);
+  t.notMatch(stored!, token);
+});
+
+t.test('a wrong token or a wrong password leaves the emailed token working', async (t) => {
+  const env = makeEngine();
+  const user = await enrolledUser(env);
+  const { token } = await env.twoFactor.createRecoveryToken(user.userId);
+  await t.rejects(env.twoFactor.completeRecovery(user.userId, `${token.slice(0, -1)}A`), {
+    code: 'TWOFOLD_INVALID_RECOVERY_TOKEN',
+  });
+  await t.rejects(env.twoFactor.completeRecovery(user.userId, token, { verifyPassword: async () => false }), {
+    code: 'TWOFOLD_INVALID_RECOVERY_TOKEN',
+  });
+  t.equal((await env.twoFactor.status(user.userId)).enabled, true);
+  await t.resolves(env.twoFactor.completeRecovery(user.userId, token, { verifyPassword: async () => true }));
+});
+
+t.test('a new token revokes the previous one', async (t) => {
+  const env = makeEngine();
+  const user = await enrolledUser(env);
+  const first = await env.twoFactor.createRecoveryToken(user.userId);
+  const second = await env.twoFactor.createRecoveryToken(user.userId);
+  await t.rejects(env.twoFactor.completeRecovery(user.userId, first.token), {
+    code: 'TWOFOLD_INVALID_RECOVERY_TOKEN',
+  });
+  await t.resolves(env.twoFactor.completeRecovery(user.userId, second.token));
+});
+
+t.test('a token expires', async (t) => {
+  const env = makeEngine();
+  const user = await enrolledUser(env);
+  const { token } = await env.twoFactor.createRecoveryToken(user.userId);
+  env.clock.advance(60 * 60_000);
+  await t.rejects(env.twoFactor.completeRecovery(user.userId, token), {
+    code: 'TWOFOLD_INVALID_RECOVERY_TOKEN',
+  });
+});
+
+t.test('a token is bound to its user', async (t) => {
+  const env = makeEngine();
+  const alice = await enrolledUser(env, 'alice');
+  const bob = await enrolledUser(env, 'bob');
+  const { token } = await env.twoFactor.createRecoveryToken(alice.userId);
+  await t.rejects(env.twoFactor.completeRecovery(bob.userId, token), {
+    code: 'TWOFOLD_INVALID_RECOVERY_TOKEN',
+  });
+});
+
+t.test('parallel completions of one token: exactly one success', async (t) => {
+  const env = makeEngine();
+  const user = await enrolledUser(env);
+  const { token } = await env.twoFactor.createRecoveryToken(user.userId);
+  const results = await Promise.allSettled(
+    Array.from({ length: 50 }, () => env.twoFactor.completeRecovery(user.userId, token)),
+  );
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+});
+
+for (const [name, token] of [
+  ['a number', 42],
+  ['an empty string', ''],
+  ['a huge string', 'x'.repeat(10_000)],
+] as const) {
+  t.test(`${name} as a recovery token is refused`, async (t) => {
+    const env = makeEngine();
+    const user = await enrolledUser(env);
+    await env.twoFactor.createRecoveryToken(user.userId);
+    await t.rejects(env.twoFactor.completeRecovery(user.userId, token), {
+      code: 'TWOFOLD_INVALID_RECOVERY_TOKEN',
+    });
+  });
+}

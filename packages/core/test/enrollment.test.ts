@@ -1,0 +1,142 @@
+import { parseUri } from '@twofold/otp';
+import t from 'tap';
+import { renderQrSvg } from '../src/qr.js';
+import { codeAt, enrolledUser, makeEngine, wrongCode } from './helpers.js';
+
+t.test('enroll returns a Key URI, the secret, and the QR code of exactly that URI', async (t) => {
+  const env = makeEngine();
+  const enrollment = await env.twoFactor.enroll('user-1', { label: 'ada@example.com' });
+  const parsed = parseUri(enrollment.otpauthUri);
+  t.equal(parsed.issuer, 'Acme');
+  t.equal(parsed.account, 'ada@example.com');
+  t.equal(Buffer.from(parsed.secret).length, 20, 'SHA-1 secrets are 20 bytes');
+  t.match(enrollment.otpauthUri, `secret=${enrollment.secret}`);
+  t.equal(enrollment.prettySecret.replaceAll(' ', ''), enrollment.secret);
+  t.equal(enrollment.qrSvg, renderQrSvg(enrollment.otpauthUri));
+  t.equal(
+    Buffer.from(enrollment.qrDataUri.replace('data:image/svg+xml;base64,', ''), 'base64').toString(),
+    enrollment.qrSvg,
+  );
+  t.equal(enrollment.expiresAt, env.clock.now() + 15 * 60_000);
+  t.same(await env.twoFactor.status('user-1'), {
+    enabled: false,
+    pending: true,
+    recoveryCodesRemaining: 0,
+    enabledAt: null,
+    lastUsedAt: null,
+  });
+});
+
+t.test('the store holds the secret only sealed', async (t) => {
+  const env = makeEngine();
+  const enrollment = await env.twoFactor.enroll('user-1');
+  const record = await env.store.getAuthenticator('user-1', 'totp', env.clock.now());
+  t.ok(record);
+  t.notMatch(record!.sealedSecret, enrollment.secret);
+  t.notMatch(record!.sealedSecret.toUpperCase(), enrollment.secret);
+  const hex = Buffer.from(parseUri(enrollment.otpauthUri).secret).toString('hex');
+  t.notMatch(record!.sealedSecret, hex);
+});
+
+t.test('confirm with a valid code enables 2FA and returns fresh recovery codes once', async (t) => {
+  const env = makeEngine();
+  const enrollment = await env.twoFactor.enroll('user-1');
+  const { recoveryCodes } = await env.twoFactor.confirm('user-1', codeAt(enrollment.secret, env.clock.now()));
+  t.equal(recoveryCodes.length, 10);
+  t.equal(new Set(recoveryCodes).size, 10);
+  const status = await env.twoFactor.status('user-1');
+  t.equal(status.enabled, true);
+  t.equal(status.pending, false);
+  t.equal(status.recoveryCodesRemaining, 10);
+  t.same(status.enabledAt, new Date(env.clock.now()));
+  t.notMatch(JSON.stringify(status), enrollment.secret, 'status never returns the secret');
+});
+
+t.test('confirm refuses a wrong code and leaves the enrollment pending', async (t) => {
+  const env = makeEngine();
+  const enrollment = await env.twoFactor.enroll('user-1');
+  await t.rejects(env.twoFactor.confirm('user-1', wrongCode(enrollment.secret, env.clock.now())), {
+    code: 'TWOFOLD_INVALID_CODE',
+  });
+  t.equal((await env.twoFactor.status('user-1')).pending, true);
+});
+
+t.test('confirm without a pending enrollment is NOT_PENDING', async (t) => {
+  const env = makeEngine();
+  await t.rejects(env.twoFactor.confirm('nobody', '123456'), { code: 'TWOFOLD_NOT_PENDING' });
+});
+
+t.test('a pending enrollment expires', async (t) => {
+  const env = makeEngine();
+  const enrollment = await env.twoFactor.enroll('user-1');
+  env.clock.advance(15 * 60_000);
+  await t.rejects(env.twoFactor.confirm('user-1', codeAt(enrollment.secret, env.clock.now())), {
+    code: 'TWOFOLD_NOT_PENDING',
+  });
+  t.equal((await env.twoFactor.status('user-1')).pending, false);
+});
+
+t.test('enrolling again replaces the pending secret', async (t) => {
+  const env = makeEngine();
+  const first = await env.twoFactor.enroll('user-1');
+  const second = await env.twoFactor.enroll('user-1');
+  t.not(first.secret, second.secret);
+  await t.rejects(env.twoFactor.confirm('user-1', codeAt(first.secret, env.clock.now())), {
+    code: 'TWOFOLD_INVALID_CODE',
+  });
+  await t.resolves(env.twoFactor.confirm('user-1', codeAt(second.secret, env.clock.now())));
+});
+
+t.test(
+  'enrolling while enabled is refused: replacing the factor needs the current one (disable first)',
+  async (t) => {
+    const env = makeEngine();
+    const user = await enrolledUser(env);
+    await t.rejects(env.twoFactor.enroll(user.userId), { code: 'TWOFOLD_ALREADY_ENABLED' });
+    t.equal((await env.twoFactor.status(user.userId)).enabled, true);
+    await t.resolves(
+      env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())),
+      'old secret still works',
+    );
+  },
+);
+
+t.test('two concurrent confirms with the same code: exactly one succeeds', async (t) => {
+  const env = makeEngine();
+  const enrollment = await env.twoFactor.enroll('user-1');
+  const code = codeAt(enrollment.secret, env.clock.now());
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, () => env.twoFactor.confirm('user-1', code)),
+  );
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+  t.equal((await env.twoFactor.status('user-1')).recoveryCodesRemaining, 10);
+});
+
+t.test('the confirming code cannot be replayed for login', async (t) => {
+  const env = makeEngine();
+  const enrollment = await env.twoFactor.enroll('user-1');
+  const code = codeAt(enrollment.secret, env.clock.now());
+  await env.twoFactor.confirm('user-1', code);
+  await t.rejects(env.twoFactor.verify('user-1', code), { code: 'TWOFOLD_INVALID_CODE' });
+});
+
+t.test('labels with a colon and bad user ids are refused with the field named', async (t) => {
+  const env = makeEngine();
+  await t.rejects(env.twoFactor.enroll('user-1', { label: 'a:b' }), {
+    code: 'TWOFOLD_INVALID_INPUT',
+    field: 'label',
+  });
+  await t.rejects(env.twoFactor.enroll(''), { code: 'TWOFOLD_INVALID_INPUT', field: 'userId' });
+  await t.rejects(env.twoFactor.enroll('x'.repeat(256)), { code: 'TWOFOLD_INVALID_INPUT', field: 'userId' });
+  await t.rejects(env.twoFactor.enroll(42 as never), { code: 'TWOFOLD_INVALID_INPUT', field: 'userId' });
+});
+
+t.test('a configured algorithm, digits and period reach the URI and the codes', async (t) => {
+  const env = makeEngine({ totp: { algorithm: 'SHA256', digits: 8, period: 60 } });
+  const enrollment = await env.twoFactor.enroll('user-1');
+  const parsed = parseUri(enrollment.otpauthUri);
+  t.equal(parsed.algorithm, 'SHA256');
+  t.equal(parsed.digits, 8);
+  t.equal(parsed.period, 60);
+  t.equal(Buffer.from(parsed.secret).length, 32);
+});

@@ -1,0 +1,131 @@
+import t from 'tap';
+import { createSessionTokens } from '../src/http/session-tokens.js';
+import { createChallengeTokens, memoryStore } from '../src/index.js';
+import { fakeClock, testKeyring } from './helpers.js';
+
+function setup() {
+  const clock = fakeClock();
+  const store = memoryStore();
+  const keyring = testKeyring();
+  const tokens = createSessionTokens({
+    keyring,
+    issuer: 'Acme',
+    store,
+    clock: clock.now,
+    accessTtlSeconds: 900,
+    refreshTtlSeconds: 86_400,
+  });
+  return { clock, store, keyring, tokens };
+}
+
+t.test('an access token carries the user, amr and auth_time', async (t) => {
+  const { tokens, clock } = setup();
+  const pair = await tokens.issue('user-1', ['pwd', 'otp', 'mfa'], clock.now());
+  const claims = await tokens.verifyAccess(pair.accessToken);
+  t.equal(claims.userId, 'user-1');
+  t.same(claims.amr, ['pwd', 'otp', 'mfa']);
+  t.equal(claims.authTime, Math.floor(clock.now() / 1000) * 1000);
+  t.equal(claims.expiresAt, Math.floor(clock.now() / 1000) * 1000 + 900_000);
+  clock.advance(900_000);
+  await t.rejects(tokens.verifyAccess(pair.accessToken), {
+    code: 'TWOFOLD_INVALID_TOKEN',
+    message: /expired/,
+  });
+});
+
+t.test('tokens of one kind never pass as another', async (t) => {
+  const { tokens, clock, keyring } = setup();
+  const pair = await tokens.issue('user-1', ['pwd'], clock.now());
+  const challenge = await createChallengeTokens({ keyring, issuer: 'Acme', ttlMs: 120_000 }).sign(
+    'user-1',
+    clock.now(),
+  );
+  await t.rejects(
+    tokens.verifyAccess(pair.refreshToken),
+    { code: 'TWOFOLD_INVALID_TOKEN' },
+    'refresh as access',
+  );
+  await t.rejects(
+    tokens.verifyAccess(challenge.token),
+    { code: 'TWOFOLD_INVALID_TOKEN' },
+    'challenge as access',
+  );
+  await t.rejects(tokens.refresh(pair.accessToken), { code: 'TWOFOLD_INVALID_TOKEN' }, 'access as refresh');
+  await t.rejects(tokens.refresh(challenge.token), { code: 'TWOFOLD_INVALID_TOKEN' }, 'challenge as refresh');
+  await t.rejects(
+    createChallengeTokens({ keyring, issuer: 'Acme', ttlMs: 120_000 }).verify(pair.accessToken, clock.now()),
+    { code: 'TWOFOLD_INVALID_CHALLENGE' },
+    'access as challenge',
+  );
+});
+
+t.test('refresh rotates; a spent refresh token revokes the whole family', async (t) => {
+  const { tokens, clock } = setup();
+  const first = await tokens.issue('user-1', ['pwd'], clock.now());
+  clock.advance(1000);
+  const second = await tokens.refresh(first.refreshToken);
+  t.not(second.refreshToken, first.refreshToken);
+  t.equal((await tokens.verifyAccess(second.accessToken)).userId, 'user-1');
+  // The thief replays the first token: refused, and the user's current one dies with it.
+  await t.rejects(tokens.refresh(first.refreshToken), {
+    code: 'TWOFOLD_INVALID_TOKEN',
+    message: /already used/,
+  });
+  await t.rejects(tokens.refresh(second.refreshToken), { code: 'TWOFOLD_INVALID_TOKEN' });
+});
+
+t.test('of 20 concurrent refreshes with one token, exactly one succeeds', async (t) => {
+  const { tokens, clock } = setup();
+  const pair = await tokens.issue('user-1', ['pwd'], clock.now());
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, () => tokens.refresh(pair.refreshToken)),
+  );
+  t.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
+});
+
+t.test('revoke ends one session; revokeAll ends every session issued before it', async (t) => {
+  const { tokens, clock } = setup();
+  const a = await tokens.issue('user-1', ['pwd'], clock.now());
+  const b = await tokens.issue('user-1', ['pwd'], clock.now());
+  await tokens.revoke(a.refreshToken);
+  await t.rejects(tokens.refresh(a.refreshToken), { code: 'TWOFOLD_INVALID_TOKEN' });
+  await tokens.revoke('garbage');
+  clock.advance(1000);
+  await tokens.revokeAll('user-1');
+  await t.rejects(tokens.refresh(b.refreshToken), { code: 'TWOFOLD_INVALID_TOKEN', message: /revoked/ });
+  clock.advance(1000);
+  const c = await tokens.issue('user-1', ['pwd'], clock.now());
+  t.ok(await tokens.refresh(c.refreshToken), 'a session started afterwards works');
+});
+
+t.test('authorize wants "Bearer <token>" and answers UNAUTHORIZED', async (t) => {
+  const { tokens, clock } = setup();
+  const pair = await tokens.issue('user-1', ['pwd'], clock.now());
+  t.equal((await tokens.authorize(`Bearer ${pair.accessToken}`)).userId, 'user-1');
+  t.equal((await tokens.authorize(`bearer ${pair.accessToken}`)).userId, 'user-1');
+  for (const header of [
+    undefined,
+    '',
+    'Bearer',
+    `Basic ${pair.accessToken}`,
+    `Bearer ${pair.refreshToken}`,
+    42,
+  ]) {
+    await t.rejects(tokens.authorize(header), { code: 'TWOFOLD_UNAUTHORIZED' }, String(header).slice(0, 12));
+  }
+});
+
+t.test('step-up: a recent second factor passes; a password-only or old one does not', async (t) => {
+  const { tokens, clock } = setup();
+  const pwdOnly = await tokens.verifyAccess((await tokens.issue('user-1', ['pwd'], clock.now())).accessToken);
+  t.throws(() => tokens.requireRecentSecondFactor(pwdOnly, 300), { code: 'TWOFOLD_STEP_UP_REQUIRED' });
+  const mfa = await tokens.verifyAccess(
+    (await tokens.issue('user-1', ['pwd', 'otp', 'mfa'], clock.now())).accessToken,
+  );
+  t.doesNotThrow(() => tokens.requireRecentSecondFactor(mfa, 300));
+  clock.advance(301_000);
+  t.throws(() => tokens.requireRecentSecondFactor(mfa, 300), { code: 'TWOFOLD_STEP_UP_REQUIRED' });
+  const stepped = await tokens.verifyAccess((await tokens.stepUp(pwdOnly)).accessToken);
+  t.same(stepped.amr, ['pwd', 'otp', 'mfa']);
+  t.doesNotThrow(() => tokens.requireRecentSecondFactor(stepped, 300));
+});

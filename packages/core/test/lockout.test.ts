@@ -1,0 +1,114 @@
+import t from 'tap';
+import { codeAt, enrolledUser, flushEvents, makeEngine, wrongCode } from './helpers.js';
+
+t.test(
+  'after maxFailures wrong codes every attempt is LOCKED, the right code too, until the lock ends',
+  async (t) => {
+    const env = makeEngine({ lockout: { maxFailures: 5, durationMs: 60_000 } });
+    const user = await enrolledUser(env);
+    const locked: unknown[] = [];
+    env.twoFactor.on('locked', (event) => locked.push(event));
+    for (let i = 0; i < 5; i++) {
+      await t.rejects(env.twoFactor.verify(user.userId, wrongCode(user.secret, env.clock.now())), {
+        code: 'TWOFOLD_INVALID_CODE',
+      });
+    }
+    const lockedAt = env.clock.now();
+    await t.rejects(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
+      code: 'TWOFOLD_LOCKED',
+      retryAfterMs: 60_000,
+    });
+    await t.rejects(env.twoFactor.useRecoveryCode(user.userId, user.recoveryCodes[0]), {
+      code: 'TWOFOLD_LOCKED',
+    });
+    env.clock.advance(59_000);
+    await t.rejects(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
+      code: 'TWOFOLD_LOCKED',
+      retryAfterMs: 1_000,
+    });
+    env.clock.advance(1_000);
+    await t.resolves(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())));
+    await flushEvents();
+    t.same(locked, [{ userId: user.userId, until: lockedAt + 60_000 }]);
+  },
+);
+
+t.test('attempts while locked do not extend the lock (no permanent lock-out)', async (t) => {
+  const env = makeEngine({ lockout: { maxFailures: 3, durationMs: 60_000 } });
+  const user = await enrolledUser(env);
+  for (let i = 0; i < 3; i++)
+    await env.twoFactor.verify(user.userId, wrongCode(user.secret, env.clock.now())).catch(() => {});
+  for (let i = 0; i < 10; i++) {
+    env.clock.advance(5_000);
+    await t.rejects(env.twoFactor.verify(user.userId, wrongCode(user.secret, env.clock.now())), {
+      code: 'TWOFOLD_LOCKED',
+    });
+  }
+  env.clock.advance(10_000);
+  await t.resolves(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())));
+});
+
+t.test('success resets the failure count', async (t) => {
+  const env = makeEngine({ lockout: { maxFailures: 3 } });
+  const user = await enrolledUser(env);
+  for (let round = 0; round < 3; round++) {
+    await env.twoFactor.verify(user.userId, wrongCode(user.secret, env.clock.now())).catch(() => {});
+    await env.twoFactor.verify(user.userId, wrongCode(user.secret, env.clock.now())).catch(() => {});
+    await t.resolves(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())));
+    t.equal(await env.store.getCounter(user.userId, 'failures', env.clock.now()), null);
+    env.clock.advance(30_000);
+  }
+});
+
+t.test('TOTP and recovery-code failures share one per-account counter', async (t) => {
+  const env = makeEngine({ lockout: { maxFailures: 4 } });
+  const user = await enrolledUser(env);
+  await env.twoFactor.verify(user.userId, wrongCode(user.secret, env.clock.now())).catch(() => {});
+  await env.twoFactor.useRecoveryCode(user.userId, 'AAAA-BBBB-CCCC').catch(() => {});
+  await env.twoFactor.verify(user.userId, wrongCode(user.secret, env.clock.now())).catch(() => {});
+  await env.twoFactor.useRecoveryCode(user.userId, 'not a code').catch(() => {});
+  await t.rejects(env.twoFactor.useRecoveryCode(user.userId, user.recoveryCodes[0]), {
+    code: 'TWOFOLD_LOCKED',
+  });
+});
+
+t.test('20 parallel wrong codes with limit 5 count 20, and the next right code is refused', async (t) => {
+  const env = makeEngine({ lockout: { maxFailures: 5 } });
+  const user = await enrolledUser(env);
+  const wrong = wrongCode(user.secret, env.clock.now());
+  await Promise.allSettled(Array.from({ length: 20 }, () => env.twoFactor.verify(user.userId, wrong)));
+  t.equal((await env.store.getCounter(user.userId, 'failures', env.clock.now()))?.count, 20);
+  await t.rejects(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
+    code: 'TWOFOLD_LOCKED',
+  });
+});
+
+t.test('a successful password step (a new challenge) never clears second-factor failures', async (t) => {
+  const env = makeEngine({ lockout: { maxFailures: 3 } });
+  const user = await enrolledUser(env);
+  for (let i = 0; i < 3; i++) {
+    const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+    await env.twoFactor
+      .completeChallenge(challengeToken, { code: wrongCode(user.secret, env.clock.now()) })
+      .catch(() => {});
+  }
+  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+  await t.rejects(
+    env.twoFactor.completeChallenge(challengeToken, { code: codeAt(user.secret, env.clock.now()) }),
+    {
+      code: 'TWOFOLD_LOCKED',
+    },
+  );
+});
+
+t.test('lockout is per account: other users are unaffected', async (t) => {
+  const env = makeEngine({ lockout: { maxFailures: 3 } });
+  const alice = await enrolledUser(env, 'alice');
+  const bob = await enrolledUser(env, 'bob');
+  for (let i = 0; i < 3; i++)
+    await env.twoFactor.verify(alice.userId, wrongCode(alice.secret, env.clock.now())).catch(() => {});
+  await t.rejects(env.twoFactor.verify(alice.userId, codeAt(alice.secret, env.clock.now())), {
+    code: 'TWOFOLD_LOCKED',
+  });
+  await t.resolves(env.twoFactor.verify(bob.userId, codeAt(bob.secret, env.clock.now())));
+});

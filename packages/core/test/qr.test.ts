@@ -1,0 +1,121 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import QRCode from 'qrcode-svg';
+import t from 'tap';
+import { renderQrSvg, svgDataUri } from '../src/qr.js';
+
+const run = promisify(execFile);
+
+const URIS: [string, string][] = [
+  ['short', 'otpauth://totp/Acme:alice?secret=JBSWY3DPEHPK3PXP&issuer=Acme'],
+  [
+    'long issuer with spaces and unicode, percent-encoded',
+    `otpauth://totp/${encodeURIComponent('Société Générale — Zürich Büro')}:${encodeURIComponent('jörg.müller+2fa@exämple.com')}?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=${encodeURIComponent('Société Générale — Zürich Büro')}`,
+  ],
+  [
+    'SHA512, 8 digits, 60 s',
+    'otpauth://totp/Example%20Corp:bob%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNA&issuer=Example%20Corp&algorithm=SHA512&digits=8&period=60',
+  ],
+  ['hotp with counter', 'otpauth://hotp/Acme:carol?secret=JBSWY3DPEHPK3PXP&issuer=Acme&counter=42'],
+];
+
+/** Whether an external tool runs; missing tools fail under CI and skip elsewhere. */
+function missingTools(): string[] {
+  return ['rsvg-convert', 'zbarimg'].filter((tool) => spawnSync(tool, ['--version']).status !== 0);
+}
+
+/** Dark modules of an SVG as "x,y" of each unit square in the joined path. */
+function darkSquares(svg: string): Set<string> {
+  const path = /<path [^>]*d="([^"]*)"/.exec(svg)?.[1] ?? '';
+  return new Set([...path.matchAll(/M(\d+),(\d+) V\d+ H\d+ V\d+ H\d+ Z/g)].map((m) => `${m[1]},${m[2]}`));
+}
+
+const missing = missingTools();
+const missingMessage = `tool missing: ${missing.join(', ')} (Debian packages librsvg2-bin, zbar-tools)`;
+
+t.test(
+  'each otpauth URI renders to a QR code that scans back to exactly the URI',
+  { skip: missing.length > 0 && !process.env.CI ? missingMessage : false },
+  async (t) => {
+    if (missing.length > 0) {
+      t.fail(`CI requires it: ${missingMessage}`);
+      return;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'twofold-qr-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    for (const [index, [name, uri]] of URIS.entries()) {
+      const svgPath = join(dir, `${index}.svg`);
+      const pngPath = join(dir, `${index}.png`);
+      await writeFile(svgPath, renderQrSvg(uri));
+      await run('rsvg-convert', ['-w', '400', '-b', 'white', '-o', pngPath, svgPath]);
+      const { stdout } = await run('zbarimg', ['--raw', '-q', pngPath]);
+      t.equal(stdout.replace(/\n$/, ''), uri, name);
+    }
+  },
+);
+
+t.test(
+  'the SVG draws each dark module upright at (4 + column, 4 + row) in a viewBox of whole modules',
+  async (t) => {
+    for (const [name, uri] of URIS) {
+      const model = new QRCode({ content: uri, ecl: 'M' }).qrcode;
+      const count = model.getModuleCount();
+      const wanted = new Set<string>();
+      for (let row = 0; row < count; row++) {
+        for (let column = 0; column < count; column++) {
+          if (model.modules[row]![column]) wanted.add(`${column + 4},${row + 4}`);
+        }
+      }
+      const svg = renderQrSvg(uri);
+      t.match(svg, new RegExp(`viewBox="0 0 ${count + 8} ${count + 8}"`), `${name}: 4-module quiet zone`);
+      t.same(darkSquares(svg), wanted, `${name}: modules`);
+    }
+  },
+);
+
+t.test('the SVG is black on white, one joined path, standalone, with no text of the URI', async (t) => {
+  const svg = renderQrSvg(URIS[0]![1]);
+  t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]* viewBox="0 0 \d+ \d+">/);
+  t.match(svg, /<rect [^>]*style="fill:#ffffff;/);
+  t.equal(svg.match(/<path /g)?.length, 1);
+  t.match(svg, /<path [^>]*style="fill:#000000;/);
+  t.notOk(svg.includes('JBSWY3DP'), 'the secret is not in the markup');
+  t.notOk(svg.includes('otpauth'));
+});
+
+t.test('error correction is level M', async (t) => {
+  // Level M holds 2331 bytes at version 40; L would take more, Q and H fewer.
+  t.doesNotThrow(() => renderQrSvg('a'.repeat(1800)), 'more than Q allows');
+  t.throws(() => renderQrSvg('a'.repeat(2400)), RangeError, 'more than M allows');
+});
+
+t.test('renderQrSvg refuses empty, non-string and non-ASCII text with a TypeError', async (t) => {
+  for (const text of ['', 'otpauth://totp/Zürich:a?secret=A', 'a\nb', 42, null, undefined]) {
+    t.throws(() => renderQrSvg(text as string), TypeError, JSON.stringify(text));
+  }
+});
+
+t.test('a too-long text is a RangeError whose message does not repeat the text', async (t) => {
+  const text = `otpauth://totp/A:b?secret=${'JBSWY3DP'.repeat(400)}`;
+  const error = t.throws(() => renderQrSvg(text), RangeError) as Error;
+  t.notOk(error.message.includes('JBSWY3DP'));
+});
+
+t.test('svgDataUri wraps the SVG as base64 that decodes back to it', async (t) => {
+  for (const [name, uri] of URIS) {
+    const svg = renderQrSvg(uri);
+    const dataUri = svgDataUri(svg);
+    t.ok(dataUri.startsWith('data:image/svg+xml;base64,'), name);
+    const base64 = dataUri.slice('data:image/svg+xml;base64,'.length);
+    t.match(base64, /^[A-Za-z0-9+/]+={0,2}$/);
+    t.equal(Buffer.from(base64, 'base64').toString('utf8'), svg, name);
+  }
+});
+
+t.test('svgDataUri refuses a non-string or empty SVG', async (t) => {
+  t.throws(() => svgDataUri(''), TypeError);
+  t.throws(() => svgDataUri(undefined as unknown as string), TypeError);
+});
