@@ -1,0 +1,2 @@
+export type { StoreSuiteContext, SuiteClock } from './context.js';
+export { type MakeStore, runStoreSuite, type StoreSuiteOptions } from './run-store-suite.js';

@@ -1,0 +1,235 @@
+import type { PendingAuthenticator } from '@twofold/core';
+import type { BehaviourGroup } from '../behaviour.js';
+import { activate, enroll, PENDING_TTL_MS, pendingRecord } from '../fixtures.js';
+
+/** Field values that must survive a round trip exactly (types, big numbers, odd milliseconds). */
+const ROUND_TRIP_CASES: ReadonlyArray<{ label: string; fields: Partial<PendingAuthenticator> }> = [
+  { label: 'SHA1, 6 digits, 30 s, lastCounter -1', fields: {} },
+  {
+    label: 'SHA256, 8 digits, 60 s, lastCounter 0',
+    fields: { algorithm: 'SHA256', digits: 8, period: 60, lastCounter: 0 },
+  },
+  {
+    label: 'SHA512, lastCounter 2^40',
+    fields: { id: 'tablet', algorithm: 'SHA512', digits: 7, period: 45, lastCounter: 2 ** 40 },
+  },
+  {
+    label: 'lastCounter just below 2^53',
+    fields: { id: 'backup', lastCounter: Number.MAX_SAFE_INTEGER - 1 },
+  },
+];
+
+export const authenticators: BehaviourGroup = {
+  name: 'authenticators',
+  behaviours: [
+    {
+      name: 'getAuthenticator resolves null for an unknown user or authenticator id',
+      async run(t, env) {
+        const userId = env.userId();
+        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'unknown user');
+        await enroll(env, userId);
+        t.equal(await env.store.getAuthenticator(userId, 'other', env.clock.now()), null, 'unknown id');
+      },
+    },
+    {
+      name: 'a pending authenticator round-trips every field exactly',
+      async run(t, env) {
+        for (const { label, fields } of ROUND_TRIP_CASES) {
+          const userId = env.userId();
+          const record = pendingRecord(userId, env.clock.now(), {
+            ...fields,
+            createdAt: env.clock.now() - 4321,
+            expiresAt: env.clock.now() + PENDING_TTL_MS,
+          });
+          t.equal(await env.store.savePendingAuthenticator(record, env.clock.now()), true, `${label}: saved`);
+          t.strictSame(
+            await env.store.getAuthenticator(userId, record.id, env.clock.now()),
+            record,
+            `${label}: read back`,
+          );
+        }
+      },
+    },
+    {
+      name: 'savePendingAuthenticator replaces a pending authenticator with the same ids',
+      async run(t, env) {
+        const userId = env.userId();
+        await enroll(env, userId);
+        env.clock.advance(5_000);
+        const next = pendingRecord(userId, env.clock.now(), { digits: 8 });
+        t.equal(await env.store.savePendingAuthenticator(next, env.clock.now()), true, 'saved');
+        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), next, 'the new one');
+      },
+    },
+    {
+      name: 'savePendingAuthenticator replaces an expired pending authenticator',
+      async run(t, env) {
+        const userId = env.userId();
+        const first = await enroll(env, userId);
+        env.clock.advance(first.expiresAt - env.clock.now() + 1);
+        const next = pendingRecord(userId, env.clock.now());
+        t.equal(await env.store.savePendingAuthenticator(next, env.clock.now()), true, 'saved');
+        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), next, 'the new one');
+      },
+    },
+    {
+      name: 'savePendingAuthenticator refuses while an active one exists and leaves it unchanged',
+      async run(t, env) {
+        const userId = env.userId();
+        const { record: active, codes } = await activate(env, userId);
+        env.clock.advance(1_000);
+        const attempt = pendingRecord(userId, env.clock.now());
+        t.equal(await env.store.savePendingAuthenticator(attempt, env.clock.now()), false, 'refused');
+        t.strictSame(
+          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          active,
+          'active one unchanged',
+        );
+        t.equal(await env.store.countRecoveryCodes(userId), codes.length, 'recovery codes unchanged');
+      },
+    },
+    {
+      name: 'a pending authenticator is live until the millisecond before expiresAt',
+      async run(t, env) {
+        const userId = env.userId();
+        const record = await enroll(env, userId);
+        env.clock.advance(record.expiresAt - 1 - env.clock.now());
+        t.strictSame(
+          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          record,
+          'live at expiresAt - 1',
+        );
+        env.clock.advance(1);
+        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'gone at expiresAt');
+      },
+    },
+    {
+      name: 'an expired pending authenticator reads as absent and cannot be confirmed',
+      async run(t, env) {
+        const userId = env.userId();
+        const record = await enroll(env, userId);
+        env.clock.advance(record.expiresAt - env.clock.now() + 60_000);
+        const input = { counter: 5, recoveryCodeHashes: ['a'.repeat(64)], now: env.clock.now() };
+        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'reads as absent');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'confirm refused');
+        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'still absent');
+        t.equal(await env.store.countRecoveryCodes(userId), 0, 'no recovery codes');
+      },
+    },
+    {
+      name: 'an active authenticator never expires',
+      async run(t, env) {
+        const userId = env.userId();
+        const { record } = await activate(env, userId);
+        env.clock.advance(10 * 366 * 24 * 3600 * 1000);
+        t.strictSame(
+          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          record,
+          'still there ten years later',
+        );
+        t.equal(
+          await env.store.consumeCounter(userId, 'totp', record.lastCounter + 1, env.clock.now()),
+          true,
+          'still accepts a code',
+        );
+      },
+    },
+    {
+      name: 'two authenticators of one user are independent',
+      async run(t, env) {
+        const userId = env.userId();
+        const { record: phone } = await activate(env, userId, { id: 'phone' });
+        const tablet = await enroll(env, userId, { id: 'tablet' });
+        env.clock.advance(1_000);
+        t.equal(
+          await env.store.consumeCounter(userId, 'phone', phone.lastCounter + 1, env.clock.now()),
+          true,
+          'phone accepts a counter',
+        );
+        t.equal(
+          await env.store.replaceSealedSecret(userId, 'phone', phone.sealedSecret, 'v1.k2.phone'),
+          true,
+          'phone re-sealed',
+        );
+        t.strictSame(
+          await env.store.getAuthenticator(userId, 'tablet', env.clock.now()),
+          tablet,
+          'tablet unchanged by the phone',
+        );
+        const refused = pendingRecord(userId, env.clock.now(), { id: 'phone' });
+        t.equal(
+          await env.store.savePendingAuthenticator(refused, env.clock.now()),
+          false,
+          'the active phone still blocks a pending phone',
+        );
+        const nextTablet = pendingRecord(userId, env.clock.now(), { id: 'tablet' });
+        t.equal(
+          await env.store.savePendingAuthenticator(nextTablet, env.clock.now()),
+          true,
+          'the pending tablet is still replaceable',
+        );
+        t.match(
+          await env.store.getAuthenticator(userId, 'phone', env.clock.now()),
+          { status: 'active', lastCounter: phone.lastCounter + 1, sealedSecret: 'v1.k2.phone' },
+          'phone kept its own state',
+        );
+      },
+    },
+    {
+      name: 'authenticators of two users are independent',
+      async run(t, env) {
+        const alice = env.userId();
+        const bob = env.userId();
+        const { record: aliceRecord } = await activate(env, alice);
+        const bobRecord = await enroll(env, bob);
+        env.clock.advance(1_000);
+        t.equal(
+          await env.store.consumeCounter(alice, 'totp', aliceRecord.lastCounter + 1, env.clock.now()),
+          true,
+          'alice accepts a counter',
+        );
+        t.strictSame(
+          await env.store.getAuthenticator(bob, 'totp', env.clock.now()),
+          bobRecord,
+          'bob still pending and unchanged',
+        );
+        t.equal(await env.store.consumeCounter(bob, 'totp', 1, env.clock.now()), false, 'bob is not active');
+      },
+    },
+    {
+      name: 'getAuthenticator resolves a copy: changing it changes nothing stored',
+      async run(t, env) {
+        const userId = env.userId();
+        const { record } = await activate(env, userId);
+        const copy = await env.store.getAuthenticator(userId, 'totp', env.clock.now());
+        if (copy) {
+          copy.lastCounter = 2 ** 50;
+          copy.sealedSecret = 'changed';
+          copy.status = 'pending';
+        }
+        t.strictSame(
+          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          record,
+          'stored record unchanged',
+        );
+      },
+    },
+    {
+      name: 'savePendingAuthenticator stores a copy: changing the input afterwards changes nothing stored',
+      async run(t, env) {
+        const userId = env.userId();
+        const input = pendingRecord(userId, env.clock.now());
+        const expected = { ...input };
+        await env.store.savePendingAuthenticator(input, env.clock.now());
+        input.sealedSecret = 'changed';
+        input.lastCounter = 99;
+        input.expiresAt = env.clock.now() + 1;
+        t.strictSame(
+          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          expected,
+          'stored record unchanged',
+        );
+      },
+    },
+  ],
+};

@@ -1,0 +1,119 @@
+import type { BehaviourGroup } from '../behaviour.js';
+import { activate, enroll, nonceValue, recoveryHashes } from '../fixtures.js';
+
+export const deleteTwoFactor: BehaviourGroup = {
+  name: 'deleteTwoFactor',
+  behaviours: [
+    {
+      name: 'deleteTwoFactor removes the active authenticator and the recovery codes and resolves true',
+      async run(t, env) {
+        const userId = env.userId();
+        const { codes } = await activate(env, userId);
+        t.equal(await env.store.deleteTwoFactor(userId), true, 'an active one existed');
+        t.equal(
+          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          null,
+          'authenticator gone',
+        );
+        t.equal(await env.store.countRecoveryCodes(userId), 0, 'no recovery codes counted');
+        t.equal(await env.store.consumeRecoveryCode(userId, codes[0]!), false, 'a recovery code is gone');
+        t.equal(await env.store.deleteTwoFactor(userId), false, 'a second delete finds nothing active');
+      },
+    },
+    {
+      name: 'deleteTwoFactor removes a pending authenticator and resolves false',
+      async run(t, env) {
+        const userId = env.userId();
+        await enroll(env, userId);
+        t.equal(await env.store.deleteTwoFactor(userId), false, 'no active one existed');
+        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'pending one gone');
+      },
+    },
+    {
+      name: 'deleteTwoFactor removes every authenticator of the user',
+      async run(t, env) {
+        const userId = env.userId();
+        await activate(env, userId, { id: 'phone' });
+        await enroll(env, userId, { id: 'tablet' });
+        t.equal(await env.store.deleteTwoFactor(userId), true, 'an active one existed');
+        t.equal(await env.store.getAuthenticator(userId, 'phone', env.clock.now()), null, 'active one gone');
+        t.equal(
+          await env.store.getAuthenticator(userId, 'tablet', env.clock.now()),
+          null,
+          'pending one gone',
+        );
+      },
+    },
+    {
+      name: 'deleteTwoFactor resolves false for a user without two-factor state',
+      async run(t, env) {
+        const userId = env.userId();
+        t.equal(await env.store.deleteTwoFactor(userId), false, 'nothing existed');
+        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'still nothing');
+      },
+    },
+    {
+      name: 'deleteTwoFactor leaves other users untouched',
+      async run(t, env) {
+        const alice = env.userId();
+        const bob = env.userId();
+        await activate(env, alice);
+        const { record, codes } = await activate(env, bob);
+        const bobPending = await enroll(env, bob, { id: 'tablet' });
+        t.equal(await env.store.deleteTwoFactor(alice), true, 'alice deleted');
+        t.strictSame(
+          await env.store.getAuthenticator(bob, 'totp', env.clock.now()),
+          record,
+          'bob active kept',
+        );
+        t.strictSame(
+          await env.store.getAuthenticator(bob, 'tablet', env.clock.now()),
+          bobPending,
+          'bob pending kept',
+        );
+        t.equal(await env.store.countRecoveryCodes(bob), codes.length, 'bob codes kept');
+      },
+    },
+    {
+      name: "deleteTwoFactor leaves the user's failure counters and nonces",
+      async run(t, env) {
+        const userId = env.userId();
+        await activate(env, userId);
+        const counter = await env.store.incrementCounter(userId, 'failures', 900_000, env.clock.now());
+        const value = nonceValue();
+        const expiresAt = env.clock.now() + 300_000;
+        await env.store.putNonce(userId, 'recovery', value, expiresAt, env.clock.now());
+        await env.store.deleteTwoFactor(userId);
+        t.strictSame(
+          await env.store.getCounter(userId, 'failures', env.clock.now()),
+          counter,
+          'failure counter kept (disabling must not clear a lockout)',
+        );
+        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), value, 'nonce kept');
+      },
+    },
+    {
+      name: 'after deleteTwoFactor a new enrollment starts clean',
+      async run(t, env) {
+        const userId = env.userId();
+        await activate(env, userId, { counter: 5_000 });
+        await env.store.deleteTwoFactor(userId);
+        const pending = await enroll(env, userId);
+        t.strictSame(
+          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          pending,
+          'a new pending one',
+        );
+        const codes = recoveryHashes(4);
+        const input = { counter: 10, recoveryCodeHashes: codes, now: env.clock.now() };
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
+        t.equal(await env.store.countRecoveryCodes(userId), 4, 'only the new codes');
+        t.equal(
+          await env.store.consumeCounter(userId, 'totp', 11, env.clock.now()),
+          true,
+          'the old lastCounter is gone',
+        );
+      },
+    },
+  ],
+};

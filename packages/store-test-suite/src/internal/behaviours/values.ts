@@ -1,0 +1,296 @@
+import type { BehaviourEnv, BehaviourGroup } from '../behaviour.js';
+import { activate, enroll, nonceValue, pendingRecord, recoveryHashes, sealedSecret } from '../fixtures.js';
+
+/**
+ * Strings that break stores which build keys by concatenation, escape badly, match patterns, or
+ * compare with a collation: each is used as a user id suffix, an authenticator id and a key.
+ */
+const TRICKY: ReadonlyArray<{ label: string; text: string }> = [
+  { label: 'Redis hash-tag braces', text: '{tag}' },
+  { label: 'unbalanced braces', text: '}{' },
+  { label: 'colons', text: ':totp:1:' },
+  { label: 'quotes and backslashes', text: `'"\\'` },
+  { label: 'percent signs and underscores', text: '%_%25' },
+  { label: 'glob and regex characters', text: '*?[a-z]^$.+()|' },
+  { label: 'SQL', text: "'); DROP TABLE users;--" },
+  { label: 'unicode', text: 'Zoë-東京-😀-\u0301' },
+  { label: 'spaces', text: ' a  b ' },
+  { label: 'JSON', text: '{"a":[1,null]}' },
+];
+
+/** Strings a case-, accent-, width-, normalization- or space-insensitive collation would merge. */
+const LOOK_ALIKES: ReadonlyArray<{ label: string; texts: readonly string[] }> = [
+  { label: 'letter case', texts: ['-alice', '-Alice', '-ALICE'] },
+  { label: 'trailing spaces', texts: ['-a', '-a ', '-a  '] },
+  { label: 'Unicode normalization (NFC, NFD)', texts: ['-\u00e9', '-e\u0301'] },
+  { label: 'accents', texts: ['-e', '-\u00e9'] },
+  { label: 'full-width letters', texts: ['-a', '-\uff41'] },
+  { label: 'German sharp s', texts: ['-ss', '-\u00df'] },
+];
+
+/** Pairs where one id matches the other under LIKE, glob or prefix matching. */
+const PATTERN_PAIRS: ReadonlyArray<{ label: string; deleted: string; kept: string }> = [
+  { label: 'glob *', deleted: '*', kept: 'x' },
+  { label: 'glob ?', deleted: '?', kept: 'y' },
+  { label: 'glob [..]', deleted: '[xy]', kept: 'x' },
+  { label: 'LIKE %', deleted: '%', kept: 'abc' },
+  { label: 'LIKE _', deleted: '_', kept: 'z' },
+  { label: 'prefix', deleted: '', kept: ':totp' },
+  { label: 'regex .', deleted: '.', kept: 'q' },
+];
+
+/**
+ * A string of exactly `length` UTF-16 code units: `start` padded with `fill` (one or two units),
+ * always ending in one or two ASCII `x` so that its last character can be swapped safely.
+ */
+function padTo(start: string, fill: string, length: number): string {
+  let text = start;
+  while (text.length + fill.length < length) text += fill;
+  return text.padEnd(length, 'x');
+}
+
+/** Writes one of each kind of record for (userId, id/key) and returns what each read should see. */
+async function writeEverything(env: BehaviourEnv, userId: string, key: string) {
+  const { record, codes } = await activate(env, userId, { id: key });
+  const nonce = nonceValue();
+  await env.store.putNonce(userId, key, nonce, env.clock.now() + 60_000, env.clock.now());
+  await env.store.incrementCounter(userId, key, 60_000, env.clock.now());
+  return { record, codes, nonce };
+}
+
+async function readEverything(env: BehaviourEnv, userId: string, key: string) {
+  return {
+    record: await env.store.getAuthenticator(userId, key, env.clock.now()),
+    count: await env.store.countRecoveryCodes(userId),
+    nonce: await env.store.getNonce(userId, key, env.clock.now()),
+    counter: (await env.store.getCounter(userId, key, env.clock.now()))?.count ?? null,
+  };
+}
+
+export const values: BehaviourGroup = {
+  name: 'values',
+  behaviours: [
+    {
+      name: 'user ids with tricky characters each keep their own records',
+      async run(t, env) {
+        const written = [];
+        for (const { label, text } of TRICKY) {
+          const userId = env.userId(text);
+          written.push({ label, userId, ...(await writeEverything(env, userId, 'totp')) });
+        }
+        for (const { label, userId, record, codes, nonce } of written) {
+          t.strictSame(
+            await readEverything(env, userId, 'totp'),
+            { record, count: codes.length, nonce, counter: 1 },
+            label,
+          );
+        }
+      },
+    },
+    {
+      name: 'authenticator ids and keys with tricky characters each keep their own records',
+      async run(t, env) {
+        const userId = env.userId();
+        const written = [];
+        for (const { label, text } of TRICKY) {
+          const nonce = nonceValue();
+          const record = await enroll(env, userId, { id: text });
+          await env.store.putNonce(userId, text, nonce, env.clock.now() + 60_000, env.clock.now());
+          await env.store.incrementCounter(userId, text, 60_000, env.clock.now());
+          written.push({ label, text, record, nonce });
+        }
+        for (const { label, text, record, nonce } of written) {
+          t.strictSame(
+            {
+              record: await env.store.getAuthenticator(userId, text, env.clock.now()),
+              nonce: await env.store.getNonce(userId, text, env.clock.now()),
+              counter: (await env.store.getCounter(userId, text, env.clock.now()))?.count,
+            },
+            { record, nonce, counter: 1 },
+            label,
+          );
+        }
+      },
+    },
+    {
+      name: 'user ids that differ only by case, spaces, accents or normalization are different users',
+      async run(t, env) {
+        for (const { label, texts } of LOOK_ALIKES) {
+          const base = env.userId();
+          const written = [];
+          for (const text of texts) {
+            const userId = `${base}${text}`;
+            written.push({ userId, ...(await writeEverything(env, userId, 'totp')) });
+          }
+          for (const [index, { userId, record, codes, nonce }] of written.entries()) {
+            t.strictSame(
+              await readEverything(env, userId, 'totp'),
+              { record, count: codes.length, nonce, counter: 1 },
+              `${label}: variant ${index}`,
+            );
+          }
+          const [first, ...others] = written;
+          await env.store.deleteTwoFactor(first!.userId);
+          for (const [index, { userId, record }] of others.entries()) {
+            t.strictSame(
+              await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+              record,
+              `${label}: variant ${index + 1} survives deleting variant 0`,
+            );
+          }
+        }
+      },
+    },
+    {
+      name: 'keys that differ only by case, spaces, accents or normalization are different keys',
+      async run(t, env) {
+        const userId = env.userId();
+        for (const { label, texts } of LOOK_ALIKES) {
+          const written = [];
+          for (const text of texts) {
+            const key = `k${text}`;
+            const nonce = nonceValue();
+            await env.store.putNonce(userId, key, nonce, env.clock.now() + 60_000, env.clock.now());
+            written.push({ key, nonce, record: await enroll(env, userId, { id: key }) });
+          }
+          for (const [index, { key, nonce, record }] of written.entries()) {
+            t.equal(
+              await env.store.getNonce(userId, key, env.clock.now()),
+              nonce,
+              `${label}: nonce ${index}`,
+            );
+            t.strictSame(
+              await env.store.getAuthenticator(userId, key, env.clock.now()),
+              record,
+              `${label}: authenticator ${index}`,
+            );
+          }
+        }
+      },
+    },
+    {
+      name: 'deleteTwoFactor matches the user id exactly, never as a pattern or prefix',
+      async run(t, env) {
+        for (const { label, deleted, kept } of PATTERN_PAIRS) {
+          const base = env.userId();
+          const victim = `${base}${kept}`;
+          const { record, codes } = await activate(env, victim);
+          await activate(env, `${base}${deleted}`);
+          t.equal(await env.store.deleteTwoFactor(`${base}${deleted}`), true, `${label}: deleted`);
+          t.strictSame(
+            await env.store.getAuthenticator(victim, 'totp', env.clock.now()),
+            record,
+            `${label}: the other user's authenticator is kept`,
+          );
+          t.equal(await env.store.countRecoveryCodes(victim), codes.length, `${label}: and its codes`);
+        }
+      },
+    },
+    {
+      name: 'user ids and keys joined with a separator never collide',
+      async run(t, env) {
+        const base = env.userId();
+        const pairs = [
+          { userId: base, key: 'a:b' },
+          { userId: `${base}:a`, key: 'b' },
+        ];
+        const written = [];
+        for (const { userId, key } of pairs) {
+          const nonce = nonceValue();
+          await env.store.putNonce(userId, key, nonce, env.clock.now() + 60_000, env.clock.now());
+          const record = await enroll(env, userId, { id: key });
+          written.push({ userId, key, nonce, record });
+        }
+        await env.store.incrementCounter(pairs[0]!.userId, pairs[0]!.key, 60_000, env.clock.now());
+        for (const [index, { userId, key, nonce, record }] of written.entries()) {
+          t.equal(await env.store.getNonce(userId, key, env.clock.now()), nonce, `pair ${index}: nonce`);
+          t.strictSame(
+            await env.store.getAuthenticator(userId, key, env.clock.now()),
+            record,
+            `pair ${index}: authenticator`,
+          );
+        }
+        t.equal(
+          await env.store.getCounter(pairs[1]!.userId, pairs[1]!.key, env.clock.now()),
+          null,
+          'a counter of one pair is not visible under the other',
+        );
+      },
+    },
+    {
+      name: 'user ids of 255 characters work, in ASCII and in multi-byte characters',
+      async run(t, env) {
+        const fills = [
+          { label: 'ASCII', fill: 'x' },
+          { label: 'two-byte UTF-8', fill: '\u00e9' },
+          { label: 'three-byte UTF-8', fill: '\u20ac' },
+          { label: 'four-byte UTF-8 (surrogate pairs)', fill: '😀' },
+        ];
+        for (const { label, fill } of fills) {
+          const userId = padTo(env.userId(), fill, 255);
+          t.equal(userId.length, 255, `${label}: the id has 255 characters`);
+          const { record, codes, nonce } = await writeEverything(env, userId, 'totp');
+          t.strictSame(
+            await readEverything(env, userId, 'totp'),
+            { record, count: codes.length, nonce, counter: 1 },
+            `${label}: records read back`,
+          );
+          const sibling = `${userId.slice(0, 254)}y`;
+          t.equal(
+            await env.store.getAuthenticator(sibling, 'totp', env.clock.now()),
+            null,
+            `${label}: an id differing in the last character is another user`,
+          );
+          t.equal(await env.store.deleteTwoFactor(userId), true, `${label}: deleted`);
+        }
+      },
+    },
+    {
+      name: 'authenticator ids, keys, nonce values and recovery code hashes of 255 characters work',
+      async run(t, env) {
+        const userId = env.userId();
+        const id = padTo('phone-', '\u00e9', 255);
+        const key = padTo('challenge:', '😀', 255);
+        const value = padTo(nonceValue(), 'v', 255);
+        const hashes = recoveryHashes(3).map((hash) => padTo(hash, 'h', 255));
+        const { record } = await activate(env, userId, { id, codes: hashes });
+        t.equal(record.id, id, 'authenticator id');
+        await env.store.putNonce(userId, key, value, env.clock.now() + 60_000, env.clock.now());
+        t.equal(await env.store.getNonce(userId, key, env.clock.now()), value, 'nonce key and value');
+        t.match(
+          await env.store.incrementCounter(userId, key, 60_000, env.clock.now()),
+          { count: 1 },
+          'counter key',
+        );
+        t.equal(await env.store.consumeRecoveryCode(userId, hashes[1]!), true, 'recovery code hash');
+        t.equal(
+          await env.store.consumeRecoveryCode(userId, hashes[1]!.slice(0, 254)),
+          false,
+          'exact match only',
+        );
+      },
+    },
+    {
+      name: 'sealed secrets of 1,000 characters round-trip and compare-and-set exactly',
+      async run(t, env) {
+        const userId = env.userId();
+        const long = sealedSecret(1_000);
+        const record = pendingRecord(userId, env.clock.now(), { sealedSecret: long });
+        t.equal(await env.store.savePendingAuthenticator(record, env.clock.now()), true, 'saved');
+        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), record, 'read back');
+        const next = sealedSecret(1_000);
+        t.equal(
+          await env.store.replaceSealedSecret(userId, 'totp', `${long.slice(0, 999)}!`, next),
+          false,
+          'a secret differing in the last character is not expected',
+        );
+        t.equal(await env.store.replaceSealedSecret(userId, 'totp', long, next), true, 'replaced');
+        t.match(
+          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          { sealedSecret: next },
+          'the new secret reads back',
+        );
+      },
+    },
+  ],
+};

@@ -1,0 +1,116 @@
+import type { Store } from '@twofold/core';
+import tap, { type Test } from 'tap';
+import type { StoreSuiteContext } from './context.js';
+import type { BehaviourGroup } from './internal/behaviour.js';
+import { authenticators } from './internal/behaviours/authenticators.js';
+import { confirm } from './internal/behaviours/confirm.js';
+import { consumeCounter } from './internal/behaviours/consume-counter.js';
+import { counters } from './internal/behaviours/counters.js';
+import { deleteTwoFactor } from './internal/behaviours/delete-two-factor.js';
+import { nonces } from './internal/behaviours/nonces.js';
+import { recoveryCodes } from './internal/behaviours/recovery-codes.js';
+import { replaceSealedSecret } from './internal/behaviours/sealed-secret.js';
+import { values } from './internal/behaviours/values.js';
+import { createContext, createRunId, freshUserId } from './internal/context.js';
+
+/** Creates the store under test; called once per behaviour with a fresh context. */
+export type MakeStore = (ctx: StoreSuiteContext) => Store | Promise<Store>;
+
+/** Options of {@link runStoreSuite}. */
+export interface StoreSuiteOptions {
+  /**
+   * Registers backend-specific tests (as subtests of `t`) after the shared ones; `ctx` is a fresh
+   * context of the same run.
+   */
+  additionalTests?: (t: Test, ctx: StoreSuiteContext) => void | Promise<void>;
+  /** How many calls each race starts at once (an integer from 2 to 10,000). Default 100. */
+  concurrency?: number;
+  /** How many times each race is repeated, each time afresh (an integer from 1 to 1,000). Default 5. */
+  rounds?: number;
+  /**
+   * Skips the whole suite with this reason, e.g. `'PostgreSQL not reachable at 127.0.0.1:5432'`.
+   * Default false.
+   */
+  skip?: string | false;
+}
+
+/** Every part of the Store interface, in the order the suite checks them. */
+const GROUPS: readonly BehaviourGroup[] = [
+  authenticators,
+  confirm,
+  consumeCounter,
+  replaceSealedSecret,
+  deleteTwoFactor,
+  recoveryCodes,
+  counters,
+  nonces,
+  values,
+];
+
+function checkInteger(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`runStoreSuite: options.${option} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/**
+ * Registers the Store conformance suite as one tap test named `name`: a subtest per part of the
+ * interface, and in each a subtest per behaviour of the contracts in `@twofold/core`'s `store.ts`,
+ * including races of `concurrency` simultaneous calls. Every behaviour gets a fresh store from
+ * `makeStore` (closed with `store.close?.()` when it ends), a fresh clock and fresh user ids.
+ *
+ * @param name - The test's name, usually the adapter's (`'redisStore'`).
+ * @param makeStore - Creates the store under test; it may share one client across calls, since
+ *   `close` must never close a client the host passed in.
+ * @param options - `additionalTests`, `concurrency` (default 100), `rounds` (default 5), `skip`.
+ * @throws {TypeError | RangeError} When an argument or option is malformed.
+ * @example
+ * import { runStoreSuite } from '@twofold/store-test-suite';
+ * import { memoryStore } from '@twofold/core';
+ *
+ * runStoreSuite('memoryStore', () => memoryStore());
+ */
+export function runStoreSuite(name: string, makeStore: MakeStore, options: StoreSuiteOptions = {}): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError('runStoreSuite: name must be a non-empty string');
+  }
+  if (typeof makeStore !== 'function') {
+    throw new TypeError('runStoreSuite: makeStore must be a function that returns a Store');
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('runStoreSuite: options must be an object');
+  }
+  const { additionalTests, skip = false } = options;
+  const concurrency = checkInteger('concurrency', options.concurrency ?? 100, 2, 10_000);
+  const rounds = checkInteger('rounds', options.rounds ?? 5, 1, 1_000);
+  if (additionalTests !== undefined && typeof additionalTests !== 'function') {
+    throw new TypeError('runStoreSuite: options.additionalTests must be a function (t, ctx) or undefined');
+  }
+  if (skip !== false && (typeof skip !== 'string' || skip.length === 0)) {
+    throw new TypeError('runStoreSuite: options.skip must be false or a non-empty reason');
+  }
+
+  const runId = createRunId();
+  tap.test(name, { skip }, async (t) => {
+    for (const group of GROUPS) {
+      t.test(group.name, async (t) => {
+        for (const behaviour of group.behaviours) {
+          t.test(behaviour.name, async (t) => {
+            const ctx = createContext(runId);
+            const store = await makeStore(ctx);
+            t.teardown(() => store.close?.());
+            await behaviour.run(t, {
+              store,
+              clock: ctx.clock,
+              userId: (suffix = '') => `${freshUserId(runId)}${suffix}`,
+              concurrency,
+              rounds,
+            });
+          });
+        }
+      });
+    }
+    if (additionalTests) await additionalTests(t, createContext(runId));
+  });
+}

@@ -1,0 +1,125 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import type { NaiveStoreBug } from './fixtures/naive-store.js';
+
+/**
+ * For each bug a real adapter could have, the behaviours of the suite that must fail on a store
+ * with only that bug (others may fail too).
+ */
+const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
+  racy: [
+    'of concurrent confirms exactly one wins, and only its counter and recovery codes are stored',
+    'of concurrent consumeCounter calls with the same counter exactly one succeeds',
+    'concurrent consumeCounter calls with increasing counters leave the highest recorded',
+    'of concurrent replaceSealedSecret calls with the same expected exactly one wins',
+    'replaceSealedSecret racing deleteTwoFactor never leaves an authenticator behind',
+    'of concurrent consumes of one recovery code exactly one succeeds',
+    'concurrent consumes of ten different codes each succeed exactly once',
+    'concurrent replaceRecoveryCodes calls never mix two sets',
+    'countRecoveryCodes never sees a partial set while codes are replaced',
+    '20 parallel increments count exactly 20',
+    'parallel increments at the configured concurrency never lose a count',
+    'of concurrent claims exactly one succeeds, and its value is stored',
+    'of concurrent takes exactly one succeeds',
+    'of concurrent swaps with the same expected exactly one succeeds, and its value is stored',
+  ],
+  'lenient-expiry': [
+    'a pending authenticator is live until the millisecond before expiresAt',
+    'confirm at expiresAt is refused and changes nothing',
+    'a counter is live until the millisecond before expiresAt and gone at it',
+    'an expired counter restarts at 1',
+    'putNonce stores a value that is live until the millisecond before expiresAt',
+    'claimNonce succeeds again once the nonce has expired',
+    'takeNonce refuses an expired or missing nonce',
+    'swapNonce refuses an expired or missing nonce and creates nothing',
+  ],
+  'replay-equal': ['consumeCounter refuses the same counter again and changes nothing'],
+  'int32-counter': [
+    'a pending authenticator round-trips every field exactly',
+    'consumeCounter accepts large jumps and counters beyond 2^32',
+  ],
+  'second-timestamps': [
+    'a pending authenticator round-trips every field exactly',
+    'confirm activates the pending authenticator',
+    'incrementCounter creates an absent counter at 1 expiring at now + ttl',
+    'putNonce stores a value that is live until the millisecond before expiresAt',
+  ],
+  'shared-records': [
+    'getAuthenticator resolves a copy: changing it changes nothing stored',
+    'savePendingAuthenticator stores a copy: changing the input afterwards changes nothing stored',
+  ],
+  'delete-everything': ["deleteTwoFactor leaves the user's failure counters and nonces"],
+  'prefix-delete': ['deleteTwoFactor matches the user id exactly, never as a pattern or prefix'],
+  'case-insensitive': [
+    'user ids that differ only by case, spaces, accents or normalization are different users',
+  ],
+  'joined-keys': ['user ids and keys joined with a separator never collide'],
+  'blind-reseal': ['replaceSealedSecret refuses when the secret differs from expected and changes nothing'],
+  'merge-codes': [
+    'replaceRecoveryCodes replaces the whole set',
+    'replaceRecoveryCodes with an empty set leaves none',
+  ],
+  'codes-without-active': [
+    'replaceRecoveryCodes refuses a user without an authenticator and stores nothing',
+    'replaceRecoveryCodes refuses a user with only a pending authenticator and stores nothing',
+  ],
+  'max-expiry': ['the expiry follows the latest ttl, even a shorter one'],
+  'take-deletes-on-mismatch': ['takeNonce with a different value leaves the nonce in place'],
+  'swap-keeps-expiry': ['swapNonce replaces a live nonce equal to expected, with the new expiry'],
+  'claim-overwrites': [
+    'claimNonce refuses while the nonce is live and changes nothing',
+    'of concurrent claims exactly one succeeds, and its value is stored',
+  ],
+};
+
+/** Reads TAP output: for each top-level test, the names of its failing grandchildren (behaviours). */
+function failingBehaviours(tap: string): Map<string, Set<string>> {
+  const path: string[] = [];
+  const failures = new Map<string, Set<string>>();
+  for (const line of tap.split('\n')) {
+    const subtest = /^( *)# Subtest: (.*)$/.exec(line);
+    if (subtest) {
+      const depth = subtest[1]!.length / 4;
+      path.length = depth;
+      path[depth] = subtest[2]!;
+      continue;
+    }
+    const failed = /^ {8}not ok \d+ - (.*?)(?: # time=.*)?$/.exec(line);
+    if (failed && path[0] !== undefined) {
+      const set = failures.get(path[0]) ?? new Set();
+      set.add(failed[1]!);
+      failures.set(path[0], set);
+    }
+  }
+  return failures;
+}
+
+const bugs = Object.keys(MUST_CATCH) as NaiveStoreBug[];
+const runner = fileURLToPath(new URL('./fixtures/suite-on-buggy-stores.ts', import.meta.url));
+// The child prints plain TAP; drop the variables through which this runner would adopt it.
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !/^(TAP|_TAPJS)/.test(name) && name !== 'NODE_OPTIONS'),
+);
+const child = spawnSync(
+  process.execPath,
+  ['--import=tsx', '--conditions=@twofold/source', runner, ['none', ...bugs].join(',')],
+  { encoding: 'utf8', env, timeout: 120_000, maxBuffer: 256 * 1024 * 1024 },
+);
+const failures = failingBehaviours(child.stdout);
+
+t.test('the suite runs against every buggy store', async (t) => {
+  t.notOk(child.error, 'the child ran to its end');
+  t.match(child.stdout, /^# Subtest: none$/m, 'including once against the store without bugs');
+  t.notOk(failures.has('none'), 'which passed');
+  t.strictSame([...failures.keys()].sort(), [...bugs].sort(), 'every buggy store failed somewhere');
+});
+
+for (const bug of bugs) {
+  t.test(`the suite catches a store with the bug "${bug}"`, async (t) => {
+    const failed = failures.get(bug) ?? new Set();
+    for (const behaviour of MUST_CATCH[bug]) {
+      t.ok(failed.has(behaviour), `fails: ${behaviour}`);
+    }
+  });
+}
