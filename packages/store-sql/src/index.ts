@@ -1,0 +1,12 @@
+export { SchemaMismatchError } from './errors.js';
+export type { MysqlPromisePool, SqlDatabase, SqlDialect } from './internal/connect.js';
+export { type MigrationResult, migrate, SCHEMA_VERSION } from './migrate.js';
+export type { MigrateOptions, SqlStoreOptions } from './options.js';
+export {
+  type ListSealedSecretsOptions,
+  type SealedSecretCursor,
+  type SealedSecretEntry,
+  type SqlStore,
+  type SweepResult,
+  sqlStore,
+} from './sql-store.js';

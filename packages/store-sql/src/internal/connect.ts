@@ -1,0 +1,188 @@
+import {
+  Kysely,
+  MysqlAdapter,
+  MysqlDialect,
+  type MysqlPool,
+  PostgresAdapter,
+  PostgresDialect,
+  type PostgresPool,
+  SqliteAdapter,
+  type SqliteDatabase,
+  SqliteDialect,
+} from 'kysely';
+import type { Database } from './tables.js';
+
+/** The SQL dialects the store speaks. */
+export type SqlDialect = 'postgres' | 'mysql' | 'sqlite';
+
+/** A `mysql2/promise` pool: the callback pool it wraps is its `pool` property. */
+export interface MysqlPromisePool {
+  pool: MysqlPool;
+}
+
+/**
+ * What `db` may be: a Kysely instance (PostgreSQL, MySQL/MariaDB or SQLite dialect), a `pg` Pool,
+ * a `mysql2` pool (callback or promise API) or a `better-sqlite3` Database.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a host's Kysely instance is typed with its own tables.
+export type SqlDatabase = Kysely<any> | PostgresPool | MysqlPool | MysqlPromisePool | SqliteDatabase;
+
+/** The store's view of the database: a Kysely instance without the host's plugins, and its dialect. */
+export interface Connection {
+  db: Kysely<Database>;
+  dialect: SqlDialect;
+}
+
+type Candidate = Record<string, unknown>;
+
+/**
+ * One Kysely instance per wrapped pool or database, shared by every store and migration on it.
+ * This matters for SQLite: a better-sqlite3 Database is one connection, and only a shared instance
+ * (whose mutex hands the connection to one transaction at a time) keeps two transactions from
+ * interleaving on it.
+ */
+const wrapped = new WeakMap<object, Connection>();
+
+function wrap(target: object, create: () => Connection): Connection {
+  let connection = wrapped.get(target);
+  if (!connection) {
+    connection = create();
+    wrapped.set(target, connection);
+  }
+  return connection;
+}
+
+function has(value: Candidate, ...methods: string[]): boolean {
+  return methods.every((method) => typeof value[method] === 'function');
+}
+
+function isKysely(value: Candidate): value is Candidate & Kysely<Database> {
+  return has(value, 'selectFrom', 'getExecutor', 'withoutPlugins', 'transaction');
+}
+
+function isBetterSqlite3(value: Candidate): boolean {
+  return has(value, 'prepare', 'pragma', 'transaction') && typeof value.open === 'boolean';
+}
+
+function isMysql2Pool(value: unknown): value is MysqlPool {
+  const candidate = value as Candidate | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    has(candidate, 'getConnection', 'query', 'end') &&
+    typeof (candidate.config as Candidate | undefined)?.connectionConfig === 'object'
+  );
+}
+
+function isPgPool(value: Candidate): boolean {
+  return has(value, 'connect', 'query', 'end') && typeof value.totalCount === 'number';
+}
+
+const ADAPTERS: ReadonlyArray<[SqlDialect, abstract new () => unknown, string]> = [
+  ['postgres', PostgresAdapter, 'PostgresAdapter'],
+  ['mysql', MysqlAdapter, 'MysqlAdapter'],
+  ['sqlite', SqliteAdapter, 'SqliteAdapter'],
+];
+
+/**
+ * The dialect of a Kysely instance, from its adapter: by class when the host uses this copy of
+ * Kysely, otherwise by the adapter's class names (a dialect package may subclass the built-in one).
+ */
+function kyselyDialect(db: Kysely<Database>): SqlDialect | undefined {
+  const adapter = db.getExecutor().adapter;
+  for (const [dialect, Adapter] of ADAPTERS) {
+    if (adapter instanceof Adapter) return dialect;
+  }
+  for (let proto = Object.getPrototypeOf(adapter); proto; proto = Object.getPrototypeOf(proto)) {
+    const name = (proto.constructor as { name?: unknown } | undefined)?.name;
+    const match = ADAPTERS.find(([, , className]) => className === name);
+    if (match) return match[0];
+  }
+  return undefined;
+}
+
+/**
+ * Turns the `db` option into a Kysely instance and its dialect. A pool or database the host passed
+ * is wrapped, never owned: the returned instance must not be destroyed (that would end the host's
+ * pool). Throws a TypeError naming `option` for anything else.
+ *
+ * @param db what the host passed
+ * @param option the option's name in messages, e.g. `sqlStore({ db })`
+ * @param dialect the dialect of a Kysely instance whose adapter is not recognised
+ */
+export function connect(db: unknown, option: string, dialect?: SqlDialect): Connection {
+  if (typeof db !== 'object' || db === null) throw notADatabase(option);
+  const candidate = db as Candidate;
+  if (isKysely(candidate)) {
+    const detected = dialect ?? kyselyDialect(candidate);
+    if (!detected) {
+      throw new TypeError(
+        `${option}: the Kysely instance uses an unrecognised dialect adapter; pass dialect: 'postgres', 'mysql' or 'sqlite'`,
+      );
+    }
+    // The host's plugins (CamelCasePlugin, WithSchemaPlugin...) would rename the store's columns.
+    return { db: candidate.withoutPlugins(), dialect: detected };
+  }
+  if (dialect !== undefined) {
+    throw new TypeError(`${option}: the dialect option only applies to a Kysely instance`);
+  }
+  if (isBetterSqlite3(candidate)) {
+    return wrap(candidate, () => ({
+      db: new Kysely<Database>({
+        dialect: new SqliteDialect({ database: candidate as unknown as SqliteDatabase }),
+      }),
+      dialect: 'sqlite',
+    }));
+  }
+  const mysqlPool = isMysql2Pool(candidate)
+    ? candidate
+    : isMysql2Pool(candidate.pool)
+      ? candidate.pool
+      : undefined;
+  if (mysqlPool) {
+    return wrap(mysqlPool, () => ({
+      db: new Kysely<Database>({ dialect: new MysqlDialect({ pool: mysqlPool }) }),
+      dialect: 'mysql',
+    }));
+  }
+  if (isPgPool(candidate)) {
+    guardPgClients(candidate);
+    return wrap(candidate, () => ({
+      db: new Kysely<Database>({
+        dialect: new PostgresDialect({ pool: candidate as unknown as PostgresPool }),
+      }),
+      dialect: 'postgres',
+    }));
+  }
+  if (has(candidate, 'connect', 'query')) {
+    throw new TypeError(`${option}: got what looks like a single pg Client; pass a pg Pool instead`);
+  }
+  throw notADatabase(option);
+}
+
+function notADatabase(option: string): TypeError {
+  return new TypeError(
+    `${option} must be a Kysely instance, a pg Pool, a mysql2 pool (callback or promise API) or a better-sqlite3 Database`,
+  );
+}
+
+/** Pools already guarded, so wrapping one pool twice adds one listener. */
+const guardedPools = new WeakSet<object>();
+
+/**
+ * pg's pool listens for errors only on idle clients: when the server drops a connection while a
+ * client is checked out (between two statements of a transaction), the client emits 'error' with
+ * nobody listening and Node ends the process. A listener on every client the pool connects keeps
+ * the process alive; the failing query still rejects, and the store reports StoreUnavailable.
+ * (A Kysely instance the host built itself is the host's to guard: see the README.)
+ */
+function guardPgClients(pool: Candidate): void {
+  const on = (pool as { on?: unknown }).on;
+  if (typeof on !== 'function' || guardedPools.has(pool)) return;
+  guardedPools.add(pool);
+  on.call(pool, 'connect', (client: { on?: (event: string, listener: (error: unknown) => void) => void }) => {
+    client.on?.('error', () => {
+      // Reported through the rejected query; nothing to do here but not crash.
+    });
+  });
+}

@@ -1,0 +1,137 @@
+import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
+import type { SqlDialect } from './connect.js';
+import { isDuplicateIndex } from './failures.js';
+import type { Database, TableNames } from './tables.js';
+
+/** What a migration gets besides the database. */
+export interface MigrationContext {
+  dialect: SqlDialect;
+  /** The prefixed table names. */
+  t: TableNames;
+  /** MySQL only: the binary, no-pad utf8mb4 collation of every table (see {@link mysqlCollation}). */
+  collation: string;
+}
+
+/** One step of the schema; `version` numbers run 1, 2, 3... and never change once released. */
+export interface Migration {
+  version: number;
+  description: string;
+  /**
+   * Applies the step. Written to be re-runnable (IF NOT EXISTS), because MySQL cannot roll DDL back:
+   * a step interrupted there is finished by the next run.
+   */
+  up(db: Kysely<Database>, context: MigrationContext): Promise<void>;
+}
+
+/*
+ * Ids, keys and hashes take up to 255 characters. MySQL limits an index key to 3072 bytes and
+ * counts 4 bytes per utf8mb4 character, so a two-column primary key of them (2040 bytes) fits.
+ */
+const USER_ID = 'varchar(255)';
+const AUTHENTICATOR_ID = 'varchar(255)';
+const KEY = 'varchar(255)';
+const HASH = 'varchar(255)';
+
+/** Binary utf8mb4 collations that do not ignore trailing spaces, best first. */
+const MYSQL_COLLATIONS = ['utf8mb4_0900_bin', 'utf8mb4_nopad_bin', 'utf8mb4_bin'];
+
+/**
+ * The collation of every MySQL table: binary, so ids compare byte for byte ('Alice' and 'alice'
+ * are two users, as in PostgreSQL and SQLite), and NO PAD, so 'alice ' is not 'alice' either.
+ * MySQL 8 has utf8mb4_0900_bin and MariaDB utf8mb4_nopad_bin; utf8mb4_bin (which pads) is only the
+ * fallback of older servers.
+ */
+export async function mysqlCollation(db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ name: string }>`
+    select collation_name as name from information_schema.collations
+    where collation_name in (${sql.join(MYSQL_COLLATIONS)})`.execute(db);
+  const available = new Set(rows.map((row) => row.name));
+  return MYSQL_COLLATIONS.find((name) => available.has(name)) ?? 'utf8mb4_bin';
+}
+
+/** CREATE TABLE IF NOT EXISTS; on MySQL an InnoDB table in the binary collation of the context. */
+export function createTable(
+  db: Kysely<Database>,
+  { dialect, collation }: MigrationContext,
+  name: string,
+): CreateTableBuilder<string> {
+  const builder = db.schema.createTable(name).ifNotExists();
+  return dialect === 'mysql'
+    ? builder.modifyEnd(sql`engine = InnoDB default character set utf8mb4 collate ${sql.raw(collation)}`)
+    : builder;
+}
+
+/** CREATE INDEX IF NOT EXISTS, which MySQL 8 lacks: there a duplicate name means it exists. */
+async function createIndex(
+  db: Kysely<Database>,
+  { dialect }: MigrationContext,
+  table: string,
+  column: string,
+): Promise<void> {
+  const builder = db.schema.createIndex(`${table}_${column}_idx`).on(table).column(column);
+  if (dialect !== 'mysql') {
+    await builder.ifNotExists().execute();
+    return;
+  }
+  try {
+    await builder.execute();
+  } catch (error) {
+    if (!isDuplicateIndex(error)) throw error;
+  }
+}
+
+/** Every migration, in order. The last one's version is the schema version this code needs. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'authenticators, recovery codes, counters and nonces',
+    async up(db, context) {
+      const { t } = context;
+      await createTable(db, context, t.authenticators)
+        .addColumn('user_id', USER_ID, (c) => c.notNull())
+        .addColumn('id', AUTHENTICATOR_ID, (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('sealed_secret', 'text', (c) => c.notNull())
+        .addColumn('algorithm', 'varchar(16)', (c) => c.notNull())
+        .addColumn('digits', 'integer', (c) => c.notNull())
+        .addColumn('period', 'integer', (c) => c.notNull())
+        .addColumn('last_counter', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('confirmed_at', 'bigint')
+        .addColumn('last_used_at', 'bigint')
+        .addColumn('expires_at', 'bigint')
+        .addPrimaryKeyConstraint(`${t.authenticators}_pk`, ['user_id', 'id'])
+        .addCheckConstraint(`${t.authenticators}_status_check`, sql`status in ('pending', 'active')`)
+        .execute();
+      // The sweep of expired pending enrollments.
+      await createIndex(db, context, t.authenticators, 'expires_at');
+
+      await createTable(db, context, t.recovery_codes)
+        .addColumn('user_id', USER_ID, (c) => c.notNull())
+        .addColumn('code_hash', HASH, (c) => c.notNull())
+        .addPrimaryKeyConstraint(`${t.recovery_codes}_pk`, ['user_id', 'code_hash'])
+        .execute();
+
+      await createTable(db, context, t.counters)
+        .addColumn('user_id', USER_ID, (c) => c.notNull())
+        .addColumn('key', KEY, (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint(`${t.counters}_pk`, ['user_id', 'key'])
+        .execute();
+      await createIndex(db, context, t.counters, 'expires_at');
+
+      await createTable(db, context, t.nonces)
+        .addColumn('user_id', USER_ID, (c) => c.notNull())
+        .addColumn('key', KEY, (c) => c.notNull())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint(`${t.nonces}_pk`, ['user_id', 'key'])
+        .execute();
+      await createIndex(db, context, t.nonces, 'expires_at');
+    },
+  },
+];
+
+/** The schema version this code reads and writes. */
+export const LATEST_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;

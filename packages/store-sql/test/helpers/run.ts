@@ -1,0 +1,36 @@
+import { runStoreSuite } from '@twofold/store-test-suite';
+import tap from 'tap';
+import { migrate, sqlStore } from '../../src/index.js';
+import { type SqlTarget, sqlAdapterTests } from './adapter-tests.js';
+import { dropTables, uniquePrefix } from './databases.js';
+
+/**
+ * Runs the Store conformance suite on `target` under a table prefix of this run (migrated before the
+ * first store, dropped at the end), with the SQL store's own tests as additional tests; skips it all
+ * with `skip` when the database is missing.
+ */
+export function runSqlSuite(name: string, target: SqlTarget | undefined, skip: string | false): void {
+  const prefix = uniquePrefix('tfs');
+  let migrated: Promise<unknown> | undefined;
+  if (target) {
+    tap.teardown(async () => {
+      await dropTables(target.db, target.dialect, prefix);
+      await target.close();
+    });
+  }
+  runStoreSuite(
+    name,
+    async () => {
+      if (!target) throw new Error('no database');
+      migrated ??= migrate(target.db, { prefix });
+      await migrated;
+      return sqlStore({ db: target.db, prefix });
+    },
+    {
+      skip,
+      additionalTests: (t) => {
+        if (target) sqlAdapterTests(t, target);
+      },
+    },
+  );
+}
