@@ -1,0 +1,161 @@
+/**
+ * `twofold(options)`: an Express Router with every route of the HTTP contract, adapted from the
+ * framework-free route table of @twofold/core/http. Only plumbing lives here: body parsing, rate
+ * limits, finding the user, writing answers and errors.
+ */
+import { type TwoFactor, TwofoldError } from '@twofold/core';
+import {
+  createTwofoldHttp,
+  type HttpRoute,
+  type RouteInput,
+  type TwofoldHttp,
+  type TwofoldHttpOptions,
+} from '@twofold/core/http';
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import { describeError, errorHandler, safeLog } from './errors.js';
+import { createGuards } from './guards.js';
+import { splitExpressOptions, type TwofoldExpressOptions, type TwofoldLog } from './options.js';
+import { createRateLimiters } from './rate-limit.js';
+
+/** The router, plus what the host needs for its own routes. */
+export interface TwofoldRouter extends Router {
+  /** The engine, for the host's own flows (e.g. its login calling `createChallenge`). */
+  readonly engine: TwoFactor;
+  /** The shared HTTP layer: route table, resolved options, tokens. */
+  readonly http: TwofoldHttp;
+  /**
+   * Middleware: requires a valid kit access token (`Authorization: Bearer ...`) and sets
+   * `request.twofold = { userId, claims }`; otherwise answers 401 TWOFOLD_UNAUTHORIZED.
+   */
+  readonly requireAuth: RequestHandler;
+  /**
+   * Middleware factory: requires an access token whose second factor is at most `maxAgeSeconds`
+   * old (default: the `stepUp.maxAgeSeconds` option, 300); otherwise 401 TWOFOLD_STEP_UP_REQUIRED,
+   * and the client gets a fresh token from `POST /step-up`. Checks the token itself, so it can be
+   * used alone. @throws TypeError for a `maxAgeSeconds` outside 30..86400.
+   */
+  requireStepUp(maxAgeSeconds?: number): RequestHandler;
+}
+
+/**
+ * Builds the router; options are validated here (a wrong one throws a TypeError naming it).
+ *
+ * @example
+ * const auth = twofold({ store: memoryStore(), keyring: process.env.TWOFOLD_KEYS, issuer: 'Acme', authenticate });
+ * app.use('/2fa', auth);
+ * app.get('/account', auth.requireAuth, (req, res) => res.json({ userId: req.twofold!.userId }));
+ * app.post('/account/delete', auth.requireStepUp(), deleteAccount);
+ */
+export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
+  const { httpOptions, log: hostLog } = splitExpressOptions(options);
+  const log = safeLog(hostLog);
+  const withBackgroundLog =
+    hostLog && (httpOptions as { onBackgroundError?: unknown }).onBackgroundError === undefined
+      ? {
+          ...(httpOptions as object),
+          onBackgroundError: (error: unknown) =>
+            log('error', 'twofold: background work failed', { error: describeError(error) }),
+        }
+      : httpOptions;
+  const http = createTwofoldHttp<Request>(withBackgroundLog as TwofoldHttpOptions<Request>);
+  const { bodyLimit } = http.options;
+  const limiters = createRateLimiters(http.routes, http.options.rateLimit, log);
+  const jsonBody = createJsonBody(bodyLimit);
+  const getUserId = http.options.getUserId as ((request: Request) => unknown) | undefined;
+
+  async function routeInput(route: HttpRoute, request: Request): Promise<RouteInput> {
+    if (route.auth === 'user' && getUserId) {
+      const found = await getUserId(request);
+      const userId = typeof found === 'string' && found !== '' ? found : null;
+      if (userId !== null) request.twofold = { userId, claims: null };
+      return { userId, claims: null, body: request.body };
+    }
+    if (route.auth === 'user' || route.auth === 'token') {
+      const claims = await http.authorize(request.headers.authorization);
+      request.twofold = { userId: claims.userId, claims };
+      return { userId: claims.userId, claims, body: request.body };
+    }
+    return { userId: null, claims: null, body: request.body };
+  }
+
+  const router = express.Router();
+  router.use(noStore);
+  // Per route, as in every adapter of the HTTP layer: count the request, read the body, find the
+  // user, run the route. Errors of any step go to the error handler at the end.
+  for (const route of http.routes) {
+    const handlers: RequestHandler[] = [nameRoute(route.id)];
+    const limiter = limiters.get(route.id);
+    if (limiter) handlers.push(limiter);
+    if (route.body !== null) handlers.push(jsonBody);
+    handlers.push(async (request, response) => {
+      const result = await route.handle(await routeInput(route, request));
+      response.status(result.status);
+      if (result.body === undefined) response.end();
+      else response.json(result.body);
+    });
+    if (route.method === 'GET') router.get(route.path, ...handlers);
+    else router.post(route.path, ...handlers);
+  }
+  router.use((request, _response, next) => {
+    next(
+      new TwofoldError(
+        'TWOFOLD_NOT_FOUND',
+        `Route ${request.method} ${request.baseUrl}${request.path} not found`,
+      ),
+    );
+  });
+  router.use(errorHandler({ log, bodyLimit }));
+
+  const guards = createGuards(http, log);
+  return Object.assign(router, {
+    engine: http.engine,
+    http,
+    requireAuth: guards.requireAuth,
+    requireStepUp: guards.requireStepUp,
+  });
+}
+
+/** Secrets, QR codes, recovery codes and tokens must never sit in a cache (SECURITY.md 26). */
+const noStore: RequestHandler = (_request, response, next) => {
+  response.set('Cache-Control', 'no-store');
+  next();
+};
+
+/** Remembers the route id for the error log. */
+function nameRoute(id: string): RequestHandler {
+  return (_request, response, next) => {
+    (response.locals as { twofoldRoute?: string }).twofoldRoute = id;
+    next();
+  };
+}
+
+/** The media types of a JSON body: `application/json` and `application/<something>+json`. */
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+/**
+ * JSON bodies up to `limit` bytes, in UTF-8, uncompressed. A body of another type is 415; a request
+ * without a body goes on with `body` undefined, which the route table turns into `{}` for routes
+ * without fields and a 400 naming the body for the others.
+ */
+function createJsonBody(limit: number): RequestHandler {
+  const parse = express.json({ limit, strict: true, type: JSON_TYPES, inflate: false });
+  return (request, response, next) => {
+    if (hasContent(request) && !request.is(JSON_TYPES)) {
+      next(
+        new TwofoldError(
+          'TWOFOLD_UNSUPPORTED_MEDIA_TYPE',
+          'The request body must be JSON (Content-Type: application/json)',
+        ),
+      );
+      return;
+    }
+    parse(request, response, next);
+  };
+}
+
+function hasContent(request: Request): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+export type { TwofoldLog };

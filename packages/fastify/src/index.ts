@@ -1,0 +1,18 @@
+/**
+ * @twofold/fastify: the twofold 2FA routes, guards and engine in a Fastify 5 app with one
+ * `app.register(twofold, options)`.
+ */
+import { REDACT_PATHS } from '@twofold/core/http';
+import { twofold } from './plugin.js';
+
+export type { TwofoldEngine, TwofoldFastifyOptions, TwofoldGuard, TwofoldUser } from './types.js';
+export { twofold };
+
+/**
+ * Paths for pino's `redact` (Fastify's `logger` option): the Authorization header and every body
+ * field that can hold a code, recovery code, password, secret or token.
+ * @example const app = Fastify({ logger: { level: 'info', redact } });
+ */
+export const redact: string[] = [...REDACT_PATHS];
+
+export default twofold;
