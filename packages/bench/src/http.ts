@@ -1,0 +1,156 @@
+/**
+ * HTTP benchmark (issue 6, DESIGN.md performance targets): a bare Fastify JSON route against
+ * `POST /2fa/login/verify` on memoryStore, in the same run, with autocannon. The server runs in a
+ * child process (http-server.ts); this process only generates load. Rounds alternate bare and
+ * verify; each verify round uses users prepared just before it, one request per user.
+ *
+ * Targets: verify >= 80% of the bare route's requests per second (issue 6; DESIGN.md says 60%),
+ * and verify p99 latency <= 1.3x the bare route's.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { formatRatio, type HarnessOptions, markdownTable } from './harness.js';
+
+export interface Run {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+export const CONNECTIONS = 10;
+
+/**
+ * `sized` is a control: a Fastify route that takes the verify request body and answers a body of
+ * the size of a token pair, doing nothing else. It separates what the larger payloads cost from
+ * what the second factor costs.
+ */
+const CONTENDERS = ['bare', 'sized', 'verify'] as const;
+type Contender = (typeof CONTENDERS)[number];
+const PATHS: Record<Contender, string> = { bare: '/bare', sized: '/sized', verify: '/2fa/login/verify' };
+const LABELS: Record<Contender, string> = {
+  bare: 'bare Fastify JSON route',
+  sized: 'same payload sizes, no work',
+  verify: 'POST /2fa/login/verify',
+};
+
+/** Starts http-server.ts in a child process on `store` (memory, redis or postgres). */
+export function startServer(store = 'memory'): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(fileURLToPath(new URL('./http-server.ts', import.meta.url)), [store], {
+    // BENCH_CPU_PROF=dir writes a V8 CPU profile of the server there (open it in Chrome DevTools).
+    execArgv: [
+      '--conditions=@twofold/source',
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`benchmark server exited with ${code}`)));
+    child.once('message', (message: { port: number }) => resolve({ child, port: message.port }));
+  });
+}
+
+export function prepare(child: ChildProcess, count: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    child.once('message', (message: { bodies: string[] }) => resolve(message.bodies));
+    child.send({ prepare: count });
+  });
+}
+
+export async function load(url: string, bodies: readonly string[], seconds: number): Promise<Run> {
+  let next = 0;
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json' },
+    requests: [
+      {
+        // Past the last prepared body the run would replay codes (and count as failed): prepare enough.
+        setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }),
+      },
+    ],
+  });
+  return {
+    requestsPerSecond: result.requests.total / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export async function runHttpBench(options: HarnessOptions): Promise<boolean> {
+  const quick = options.rounds < 5;
+  const rounds = quick ? 1 : 5;
+  const seconds = quick ? 1 : 5;
+  // More users than the verify route can serve in `seconds` on this kind of machine.
+  const requests = quick ? 4000 : 25_000;
+  const { child, port } = await startServer();
+  try {
+    const runs: Record<Contender, Run[]> = { bare: [], sized: [], verify: [] };
+    const bareBodies = Array.from({ length: requests }, (_, n) => JSON.stringify({ n }));
+    const url = (contender: Contender) => `http://127.0.0.1:${port}${PATHS[contender]}`;
+    // Warm-up: every route, results discarded.
+    await load(url('bare'), bareBodies, 1);
+    const warmBodies = await prepare(child, requests);
+    await load(url('sized'), warmBodies, 1);
+    await load(url('verify'), warmBodies, 1);
+    for (let round = 0; round < rounds; round++) {
+      const started = performance.now();
+      const bodies = await prepare(child, requests);
+      console.error(
+        `http round ${round + 1}/${rounds}: ${requests} users prepared in ${Math.round(performance.now() - started)} ms`,
+      );
+      // Rotate the order so no contender always runs first (or right after preparation).
+      const order = CONTENDERS.map((_, index) => CONTENDERS[(index + round) % CONTENDERS.length]!);
+      for (const contender of order) {
+        runs[contender].push(await load(url(contender), contender === 'bare' ? bareBodies : bodies, seconds));
+      }
+    }
+    const failed = runs.verify.reduce((sum, run) => sum + run.errors + run.non2xx, 0);
+    const rps = (contender: Contender) => median(runs[contender].map((run) => run.requestsPerSecond));
+    const p99 = (contender: Contender) => median(runs[contender].map((run) => run.p99));
+    const rpsRatio = rps('verify') / rps('bare');
+    const p99Ratio = p99('verify') / Math.max(p99('bare'), 1);
+    console.log(
+      `\n${rounds} rounds of ${seconds} s per route, ${CONNECTIONS} connections, server in a child ` +
+        'process; every verify request is a different pre-enrolled user (memoryStore, rate limits off)\n',
+    );
+    console.log(
+      markdownTable(
+        ['route', 'req/s (median)', 'vs bare', 'p50 ms', 'p99 ms (median)'],
+        CONTENDERS.map((contender) => [
+          LABELS[contender],
+          rps(contender).toFixed(0),
+          formatRatio(rps(contender) / rps('bare')),
+          median(runs[contender].map((run) => run.p50)).toFixed(1),
+          p99(contender).toFixed(1),
+        ]),
+      ),
+    );
+    const rpsMet = rpsRatio >= 0.8;
+    const p99Met = p99Ratio <= 1.3;
+    console.log(
+      `\nverify / bare req/s: ${formatRatio(rpsRatio)} (target >= 0.80x): ${rpsMet ? 'met' : 'MISSED'}`,
+    );
+    console.log(
+      `verify / bare p99:   ${formatRatio(p99Ratio)} (target <= 1.30x): ${p99Met ? 'met' : 'MISSED'}`,
+    );
+    if (failed > 0) console.log(`${failed} verify requests failed: the figures are not valid`);
+    return rpsMet && p99Met && failed === 0;
+  } finally {
+    child.send({ stop: true });
+  }
+}

@@ -1,0 +1,75 @@
+/** Command-line parsing on node:util parseArgs, with every mistake turned into a UsageError. */
+import { ALGORITHMS, type Algorithm } from '@twofold/otp';
+import { UsageError } from './errors.js';
+import type { Io } from './io.js';
+
+/** The `--help` / `-h` option every command takes. */
+export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+/**
+ * Runs `parse` (a parseArgs call) and turns its errors into a UsageError of `command`. The
+ * messages of parseArgs name the option and never repeat its value.
+ */
+export function parseOrUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) throw error;
+    const unknown = /^Unknown option '([^']*)'/.exec(String(message));
+    if (unknown) throw new UsageError(`unknown option '${unknown[1]}'`);
+    throw new UsageError(String(message).split('\n')[0]!.replace(/\.$/, ''));
+  }
+}
+
+/** Refuses more positional arguments than `max` (without echoing them: one might be a secret). */
+export function checkPositionals(positionals: readonly string[], max: number, what: string): void {
+  if (positionals.length > max) {
+    throw new UsageError(
+      max === 0
+        ? `this command takes no arguments, got ${positionals.length}`
+        : `expected at most ${max} argument${max === 1 ? '' : 's'} (${what}), got ${positionals.length}`,
+    );
+  }
+}
+
+/** A whole number option from `min` to `max`. */
+export function integerOption(name: string, text: string | undefined, min: number, max: number) {
+  if (text === undefined) return undefined;
+  const value = /^[0-9]+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** An `--algorithm` value, any case: SHA1, SHA256 or SHA512. */
+export function algorithmOption(text: string | undefined): Algorithm | undefined {
+  if (text === undefined) return undefined;
+  const upper = text.trim().toUpperCase().replace('-', '');
+  const found = ALGORITHMS.find((algorithm) => algorithm === upper);
+  if (!found) throw new UsageError(`--algorithm must be one of ${ALGORITHMS.join(', ')}`);
+  return found;
+}
+
+/** A `--time` value: Unix seconds, or a date and time that Date.parse reads (ISO 8601). In ms. */
+export function timeOption(text: string | undefined, now: number): number {
+  if (text === undefined) return now;
+  const trimmed = text.trim();
+  const ms = /^[0-9]+$/.test(trimmed) ? Number(trimmed) * 1000 : Date.parse(trimmed);
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new UsageError('--time must be Unix seconds or an ISO 8601 date and time (2026-01-01T12:00:00Z)');
+  }
+  return ms;
+}
+
+/**
+ * The text of an argument that may be `-`, meaning "read it from standard input" (so a secret
+ * need not appear in the shell history or the process list). Surrounding whitespace is dropped.
+ */
+export async function argumentOrStdin(io: Io, value: string, what: string): Promise<string> {
+  const text = value === '-' ? await io.readStdin() : value;
+  const trimmed = text.trim();
+  if (trimmed === '') throw new UsageError(`${what} is empty`);
+  return trimmed;
+}
