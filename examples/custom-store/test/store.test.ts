@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { PendingAuthenticator } from '@twofold/core';
+import { runStoreSuite, type StoreSuiteContext } from '@twofold/store-test-suite';
+import { type KeyValue, keyValueStore, memoryKeyValue } from '../src/index.js';
+
+/** A backend that records each write, to check what the adapter asks of it. */
+function recordingKeyValue(ctx: StoreSuiteContext) {
+  const inner = memoryKeyValue({ now: ctx.clock.now });
+  const writes: { key: string; deleted: boolean; expiresAt: number | undefined }[] = [];
+  const kv: KeyValue = {
+    get: (key) => inner.get(key),
+    async set(key, value, expiresAt) {
+      writes.push({ key, deleted: false, expiresAt });
+      await inner.set(key, value, expiresAt);
+    },
+    async delete(key) {
+      writes.push({ key, deleted: true, expiresAt: undefined });
+      await inner.delete(key);
+    },
+  };
+  return { kv, writes };
+}
+
+function pending(userId: string, now: number): PendingAuthenticator {
+  return {
+    userId,
+    id: 'totp',
+    status: 'pending',
+    sealedSecret: 'v1.k1.sealed',
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+    lastCounter: -1,
+    createdAt: now,
+    confirmedAt: null,
+    lastUsedAt: null,
+    expiresAt: now + 600_000,
+  };
+}
+
+runStoreSuite(
+  'keyValueStore over memoryKeyValue',
+  // The backend takes the suite's clock, so that its own expiry agrees with the `now` the suite passes.
+  (ctx) => keyValueStore({ kv: memoryKeyValue({ now: ctx.clock.now }), prefix: `test:${ctx.runId}:` }),
+  {
+    additionalTests: (t, ctx) => {
+      const userId = () => `${ctx.runId}-${randomUUID()}`;
+
+      t.test('a document of expiring records reaches the backend with its latest expiry', async (t) => {
+        const { kv, writes } = recordingKeyValue(ctx);
+        const store = keyValueStore({ kv, prefix: 'p:' });
+        const user = userId();
+        const now = ctx.clock.now();
+        await store.claimNonce(user, 'challenge', 'v', now + 300_000, now);
+        await store.incrementCounter(user, 'failures', 900_000, now);
+        t.strictSame(writes.at(-1), { key: `p:${user}`, deleted: false, expiresAt: now + 900_000 });
+        ctx.clock.advance(900_000);
+        t.equal(await kv.get(`p:${user}`), undefined, 'the backend dropped it by itself');
+      });
+
+      t.test('a document holding an active authenticator never expires', async (t) => {
+        const { kv, writes } = recordingKeyValue(ctx);
+        const store = keyValueStore({ kv });
+        const user = userId();
+        const now = ctx.clock.now();
+        await store.savePendingAuthenticator(pending(user, now), now);
+        t.equal(writes.at(-1)?.expiresAt, now + 600_000, 'pending: expires with the enrollment');
+        await store.confirmAuthenticator(user, 'totp', { counter: 1, recoveryCodeHashes: ['h'], now });
+        t.equal(writes.at(-1)?.expiresAt, undefined, 'active: no expiry');
+      });
+
+      t.test('a document left empty is deleted, and an unchanged one is not rewritten', async (t) => {
+        const { kv, writes } = recordingKeyValue(ctx);
+        const store = keyValueStore({ kv });
+        const user = userId();
+        const now = ctx.clock.now();
+        await store.putNonce(user, 'recovery', 'v', now + 60_000, now);
+        t.equal(await store.takeNonce(user, 'recovery', 'wrong', now), false);
+        t.equal(writes.length, 1, 'a refused take wrote nothing');
+        await store.deleteNonce(user, 'recovery');
+        t.strictSame(writes.at(-1), { key: `twofold:${user}`, deleted: true, expiresAt: undefined });
+      });
+
+      t.test('a failing backend rejects with StoreUnavailableError and releases the lock', async (t) => {
+        const inner = memoryKeyValue({ now: ctx.clock.now });
+        let failures = 1;
+        const kv: KeyValue = {
+          ...inner,
+          async get(key) {
+            if (failures-- > 0) throw new Error('connection refused');
+            return inner.get(key);
+          },
+        };
+        const store = keyValueStore({ kv });
+        const user = userId();
+        await t.rejects(store.incrementCounter(user, 'failures', 60_000, ctx.clock.now()), {
+          code: 'TWOFOLD_STORE_UNAVAILABLE',
+        });
+        const counter = await store.incrementCounter(user, 'failures', 60_000, ctx.clock.now());
+        t.equal(counter.count, 1, 'the next call ran, and the failed one changed nothing');
+      });
+
+      t.test('two stores over one backend in one process share the lock', async (t) => {
+        const kv = memoryKeyValue({ now: ctx.clock.now });
+        const stores = [keyValueStore({ kv }), keyValueStore({ kv })];
+        const user = userId();
+        const now = ctx.clock.now();
+        await stores[0]!.savePendingAuthenticator(pending(user, now), now);
+        await stores[0]!.confirmAuthenticator(user, 'totp', { counter: 1, recoveryCodeHashes: [], now });
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, index) => stores[index % 2]!.consumeCounter(user, 'totp', 2, now)),
+        );
+        t.equal(results.filter(Boolean).length, 1, 'exactly one of 100 calls across both stores won');
+      });
+
+      t.test('malformed options are a TypeError naming the option', async (t) => {
+        t.throws(() => keyValueStore(undefined as never), TypeError);
+        t.throws(() => keyValueStore({ kv: {} as KeyValue }), { name: 'TypeError', message: /options\.kv/ });
+        const kv = memoryKeyValue();
+        t.throws(() => keyValueStore({ kv, prefix: 1 as never }), { message: /options\.prefix/ });
+      });
+    },
+  },
+);

@@ -1,0 +1,89 @@
+/**
+ * Everything the two example apps share on the server, assembled from the settings: the databases,
+ * the users, the keyring, the mailer, and the options both plugins take (they adapt the same
+ * HTTP layer, so the options are the same). Each app adds only its framework's plumbing.
+ */
+import type { Store } from '@twofold/core';
+import type { TwofoldMail } from '@twofold/core/http';
+import type { Redis } from 'ioredis';
+import type { ExampleConfig } from './config.js';
+import { loadKeyring } from './keyring.js';
+import type { Log } from './log.js';
+import { outboxMailer } from './mailer.js';
+import { type JsonAnswer, signup } from './signup.js';
+import { openDatabases } from './store.js';
+import { createUsers, type User, type Users } from './users.js';
+
+/** The page a recovery link opens; the kit appends `#uid=...&token=...`. */
+export const RECOVER_PAGE = '/recover.html';
+
+/** The options the example gives @twofold/fastify and @twofold/express alike. */
+export interface SharedTwofoldOptions {
+  store: Store;
+  keyring: string;
+  issuer: string;
+  authenticate(credentials: { username: string; password: string }): Promise<string | null>;
+  label(userId: string): Promise<string>;
+  recovery: {
+    findUserByEmail(email: string): Promise<{ userId: string; email: string } | null>;
+    getUserEmail(userId: string): Promise<string | null>;
+    verifyPassword(userId: string, password: string): Promise<boolean>;
+    sendMail(mail: TwofoldMail): Promise<void>;
+    linkUrl: string;
+  };
+  rateLimit: { redis?: Redis };
+}
+
+export interface Example {
+  config: ExampleConfig;
+  users: Users;
+  /** Spread into the plugin's options. */
+  twofoldOptions: SharedTwofoldOptions;
+  /** Where the 2FA state lives, for the startup log. */
+  storeDescription: string;
+  /** POST /signup. */
+  signup(body: unknown): Promise<JsonAnswer>;
+  /** GET /me: the signed-in user's account (no password hash). */
+  me(userId: string): Promise<User | null>;
+  close(): Promise<void>;
+}
+
+/** Opens the databases (migrating the SQL schema) and builds the shared parts. */
+export async function createExample(config: ExampleConfig, log: Log): Promise<Example> {
+  const keyring = loadKeyring(config, log);
+  const databases = await openDatabases(config);
+  try {
+    const users = await createUsers(databases.usersDb);
+    const twofoldOptions: SharedTwofoldOptions = {
+      store: databases.store,
+      keyring,
+      issuer: config.issuer,
+      authenticate: ({ username, password }) => users.authenticate(username, password),
+      // The account name shown in the authenticator app, next to the issuer.
+      label: async (userId) => (await users.byId(userId))?.username ?? userId,
+      recovery: {
+        findUserByEmail: async (email) => {
+          const user = await users.byEmail(email);
+          return user ? { userId: user.id, email: user.email } : null;
+        },
+        getUserEmail: async (userId) => (await users.byId(userId))?.email ?? null,
+        verifyPassword: (userId, password) => users.checkPassword(userId, password),
+        sendMail: outboxMailer(config.outboxDir, log),
+        linkUrl: `${config.publicUrl}${RECOVER_PAGE}`,
+      },
+      rateLimit: databases.redis ? { redis: databases.redis } : {},
+    };
+    return {
+      config,
+      users,
+      twofoldOptions,
+      storeDescription: databases.description,
+      signup: (body) => signup(users, body),
+      me: (userId) => users.byId(userId),
+      close: () => databases.close(),
+    };
+  } catch (error) {
+    await databases.close();
+    throw error;
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * STORE switches where the 2FA state lives: a user enrolled through the example's store ends up in
+ * SQLite (the users' own file), PostgreSQL, MariaDB or Redis, on the real servers. A missing server
+ * skips its case with a message naming it (under CI=true: fails). An unreachable store stops the
+ * start with a ConfigError naming it.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTwoFactor, generateKey } from '@twofold/core';
+import { Totp } from '@twofold/otp';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import t, { type Test } from 'tap';
+import { ConfigError, createExample, type Example, loadConfig, SQLITE_FILE } from '../src/index.js';
+
+const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const MYSQL_URL = 'mysql://root@127.0.0.1:3306/test';
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const ci = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
+const TABLES = ['authenticators', 'recovery_codes', 'counters', 'nonces', 'schema_version'];
+
+/** A probe: resolves when the server answers. */
+type Probe = () => Promise<void>;
+
+const probes: Record<'postgres' | 'mysql' | 'redis', { probe: Probe; name: string }> = {
+  postgres: {
+    name: 'PostgreSQL at 127.0.0.1:5432',
+    async probe() {
+      const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 });
+      await client.connect();
+      await client.end();
+    },
+  },
+  mysql: {
+    name: 'MariaDB at 127.0.0.1:3306',
+    async probe() {
+      const connection = await mysql.createConnection({ uri: MYSQL_URL, connectTimeout: 3000 });
+      await connection.end();
+    },
+  },
+  redis: {
+    name: 'Redis at 127.0.0.1:6379',
+    async probe() {
+      const client = new Redis(REDIS_URL, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      try {
+        await client.connect();
+        await client.ping();
+      } finally {
+        client.disconnect();
+      }
+    },
+  },
+};
+
+/** false when reachable; otherwise the skip message (and a failure under CI). */
+async function reachable(kind: keyof typeof probes): Promise<false | string> {
+  try {
+    await probes[kind].probe();
+    return false;
+  } catch {
+    const message = `${probes[kind].name} is not reachable`;
+    if (ci) t.fail(`${message} (CI=true requires it)`);
+    return message;
+  }
+}
+
+async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'twofold-example-stores-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const silent = () => {};
+
+/** Creates a user and turns 2FA on through the example's store; returns the user id. */
+async function enrollSomeone(t: Test, example: Example, keys: string): Promise<string> {
+  const name = `u${randomBytes(4).toString('hex')}`;
+  const user = await example.users.create({
+    username: name,
+    email: `${name}@example.com`,
+    password: 'long password',
+  });
+  const engine = createTwoFactor({ store: example.twofoldOptions.store, keyring: keys, issuer: 'Test' });
+  const enrollment = await engine.enroll(user.id, { label: name });
+  await engine.confirm(user.id, Totp.fromUri(enrollment.otpauthUri).generate().token);
+  t.match(await engine.status(user.id), { enabled: true, recoveryCodesRemaining: 10 });
+  t.teardown(() => example.twofoldOptions.store.deleteTwoFactor(user.id));
+  return user.id;
+}
+
+async function start(t: Test, env: Record<string, string>) {
+  const dir = await tempDir(t);
+  const keys = generateKey();
+  const config = loadConfig({ DATA_DIR: 'data', TWOFOLD_KEYS: keys, ...env }, dir, { issuer: 'Test' });
+  const example = await createExample(config, silent);
+  return { config, example, keys };
+}
+
+t.test('STORE=sqlite (default): the 2FA tables sit in the users’ own SQLite file', async (t) => {
+  const { config, example, keys } = await start(t, { TWOFOLD_TABLE_PREFIX: 'tf_example_' });
+  t.teardown(() => example.close());
+  const userId = await enrollSomeone(t, example, keys);
+  const file = new Database(join(config.dataDir, SQLITE_FILE), { readonly: true });
+  t.teardown(() => file.close());
+  const row = file.prepare('SELECT status FROM tf_example_authenticators WHERE user_id = ?').get(userId);
+  t.same(row, { status: 'active' });
+  t.ok(file.prepare('SELECT id FROM users WHERE id = ?').get(userId), 'next to the users table');
+});
+
+const prefix = `tfex${Date.now().toString(36)}_`;
+
+t.test(
+  'STORE=postgres puts the 2FA state in PostgreSQL',
+  { skip: await reachable('postgres') },
+  async (t) => {
+    const { example, keys } = await start(t, {
+      STORE: 'postgres',
+      DATABASE_URL: POSTGRES_URL,
+      TWOFOLD_TABLE_PREFIX: prefix,
+    });
+    const check = new pg.Client({ connectionString: POSTGRES_URL });
+    await check.connect();
+    t.teardown(async () => {
+      await example.close();
+      for (const table of TABLES) await check.query(`DROP TABLE IF EXISTS ${prefix}${table}`);
+      await check.end();
+    });
+    const userId = await enrollSomeone(t, example, keys);
+    const { rows } = await check.query(`SELECT status FROM ${prefix}authenticators WHERE user_id = $1`, [
+      userId,
+    ]);
+    t.same(rows, [{ status: 'active' }]);
+  },
+);
+
+t.test('STORE=mysql puts the 2FA state in MariaDB', { skip: await reachable('mysql') }, async (t) => {
+  const { example, keys } = await start(t, {
+    STORE: 'mysql',
+    DATABASE_URL: MYSQL_URL,
+    TWOFOLD_TABLE_PREFIX: prefix,
+  });
+  const check = await mysql.createConnection({ uri: MYSQL_URL });
+  t.teardown(async () => {
+    await example.close();
+    for (const table of TABLES) await check.query(`DROP TABLE IF EXISTS ${prefix}${table}`);
+    await check.end();
+  });
+  const userId = await enrollSomeone(t, example, keys);
+  const [rows] = await check.query(`SELECT status FROM ${prefix}authenticators WHERE user_id = ?`, [userId]);
+  t.same(rows, [{ status: 'active' }]);
+});
+
+t.test('STORE=redis puts the 2FA state in Redis', { skip: await reachable('redis') }, async (t) => {
+  const { example, keys } = await start(t, { STORE: 'redis', REDIS_URL });
+  const check = new Redis(REDIS_URL);
+  t.teardown(async () => {
+    await example.close();
+    check.disconnect();
+  });
+  const userId = await enrollSomeone(t, example, keys);
+  const tag = Buffer.from(userId, 'utf16le').toString('base64url');
+  t.equal(await check.hget(`twofold-example:{${tag}}:a:totp`, 'status'), 'active');
+  t.ok(example.twofoldOptions.rateLimit.redis, 'the rate-limit counts go to Redis too');
+});
+
+/** A port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+t.test('an unreachable store stops the start with an error naming it', async (t) => {
+  const port = await closedPort();
+  const cases: [Record<string, string>, RegExp][] = [
+    [
+      { STORE: 'postgres', DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test` },
+      /PostgreSQL at DATABASE_URL/,
+    ],
+    [
+      { STORE: 'mysql', DATABASE_URL: `mysql://root@127.0.0.1:${port}/test` },
+      /MySQL\/MariaDB at DATABASE_URL/,
+    ],
+    [{ STORE: 'redis', REDIS_URL: `redis://127.0.0.1:${port}` }, /Redis at REDIS_URL/],
+  ];
+  for (const [env, message] of cases) {
+    const error = await start(t, env).then(
+      () => null,
+      (caught: unknown) => caught,
+    );
+    t.type(error, ConfigError, String(env.STORE));
+    t.match((error as Error).message, message, String(env.STORE));
+  }
+});
