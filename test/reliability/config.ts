@@ -1,0 +1,31 @@
+/** What the test process tells an app process (`server.ts`), and what the app process answers. */
+import type { TwofoldMail } from '@twofold/core/http';
+
+export type StoreSpec =
+  | { kind: 'memory' }
+  | { kind: 'redis'; prefix: string }
+  | { kind: 'postgres'; prefix: string }
+  | { kind: 'sqlite'; file: string; prefix: string };
+
+export interface AppUser {
+  username: string;
+  userId: string;
+  password: string;
+  email: string;
+}
+
+export interface AppConfig {
+  framework: 'fastify' | 'express';
+  store: StoreSpec;
+  /** The keyring string shared by every process of a run. */
+  keyring: string;
+  users: AppUser[];
+  lockout?: { maxFailures?: number; durationMs?: number };
+  challenge?: { ttlMs?: number; maxAttempts?: number };
+  rateLimit: false | { max?: number; sensitiveMax?: number; timeWindowMs?: number };
+  /** Believe X-Forwarded-For from 127.0.0.1. */
+  trustProxy: boolean;
+  linkUrl: string;
+}
+
+export type AppMessage = { type: 'listening'; port: number } | { type: 'mail'; mail: TwofoldMail };
