@@ -1,6 +1,11 @@
 import t from 'tap';
-import { createSessionTokens } from '../src/http/session-tokens.js';
-import { createChallengeTokens, memoryStore } from '../src/index.js';
+import {
+  createSessionTokens,
+  REFRESH_TOKEN_AUDIENCE,
+  REFRESH_TOKEN_TYPE,
+} from '../src/http/session-tokens.js';
+import { createChallengeTokens, InvalidTokenError, memoryStore } from '../src/index.js';
+import { createTypedJwt } from '../src/internal/typed-jwt.js';
 import { fakeClock, testKeyring } from './helpers.js';
 
 function setup() {
@@ -96,6 +101,51 @@ t.test('revoke ends one session; revokeAll ends every session issued before it',
   clock.advance(1000);
   const c = await tokens.issue('user-1', ['pwd'], clock.now());
   t.ok(await tokens.refresh(c.refreshToken), 'a session started afterwards works');
+});
+
+t.test('revokeAll is exact to the millisecond: a session started right after it works', async (t) => {
+  const { tokens, clock, keyring } = setup();
+  clock.advance(100); // 100 ms into a second
+  const before = await tokens.issue('user-1', ['pwd'], clock.now());
+  clock.advance(200);
+  await tokens.revokeAll('user-1');
+  clock.advance(1);
+  // Same second as the revocation: only the millisecond tells the two sessions apart.
+  const after = await tokens.issue('user-1', ['pwd'], clock.now());
+  await t.rejects(tokens.refresh(before.refreshToken), { message: /revoked/ }, 'the older session ends');
+  t.ok(await tokens.refresh(after.refreshToken), 'the session started after the revocation works');
+
+  // A token without a usable `iat_ms` counts as issued at the end of its `iat` second (fail closed).
+  const refreshJwt = createTypedJwt(
+    keyring,
+    'Acme',
+    {
+      purpose: 'refresh-token',
+      type: REFRESH_TOKEN_TYPE,
+      audience: REFRESH_TOKEN_AUDIENCE,
+      kind: 'refresh',
+      noun: 'refresh token',
+      invalid: (message) => new InvalidTokenError(message),
+    },
+    (size) => new Uint8Array(size).fill(1),
+  );
+  for (const [name, extra] of [
+    ['no iat_ms', {}],
+    ['an iat_ms of another second', { iat_ms: clock.now() - 5000 }],
+    ['an iat_ms that is not a number', { iat_ms: 'soon' }],
+  ] as const) {
+    const { token } = await refreshJwt.sign(
+      'user-1',
+      { amr: ['pwd'], auth_time: Math.floor(clock.now() / 1000), fam: `family-${name}`, ...extra },
+      clock.now(),
+      60,
+    );
+    await t.rejects(
+      tokens.refresh(token),
+      { message: /revoked/ },
+      `${name}: refused in the revocation's second`,
+    );
+  }
 });
 
 t.test('authorize wants "Bearer <token>" and answers UNAUTHORIZED', async (t) => {

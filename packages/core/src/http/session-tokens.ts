@@ -120,7 +120,13 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
   ): Promise<{ pair: TokenPair; jti: string; expiresAt: number }> {
     const claims = sessionClaims(amr, authTime);
     const accessToken = (await access.sign(userId, claims, now, accessTtlSeconds)).token;
-    const refresh = await refreshJwt.sign(userId, { ...claims, fam: family }, now, refreshTtlSeconds);
+    // `iat` has whole seconds; `iat_ms` dates the token exactly against a revocation (revokeAll).
+    const refresh = await refreshJwt.sign(
+      userId,
+      { ...claims, fam: family, iat_ms: now },
+      now,
+      refreshTtlSeconds,
+    );
     return {
       pair: { accessToken, refreshToken: refresh.token },
       jti: refresh.jti,
@@ -174,8 +180,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       const { payload, family, amr, authTime } = await readRefresh(refreshToken, now);
       const userId = payload.sub;
       const revokedBefore = await store.getNonce(userId, REVOKED_BEFORE_KEY, now);
-      // `iat` has whole seconds: a token of the same second as the revocation is revoked too (fail closed).
-      if (revokedBefore !== null && payload.iat * 1000 <= Number(revokedBefore)) {
+      if (revokedBefore !== null && issuedAtMs(payload) <= Number(revokedBefore)) {
         await store.deleteNonce(userId, familyKey(family));
         throw new InvalidTokenError('The refresh token was revoked');
       }
@@ -217,6 +222,17 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       if (!claims.amr.includes('mfa') || !recent) throw new StepUpRequiredError(maxAgeSeconds);
     },
   };
+}
+
+/**
+ * When a refresh token was issued, in ms: its `iat_ms`, or for a token without one (or with a value
+ * that disagrees with `iat`) the last ms of its `iat` second, so that a revocation within that
+ * second still ends it (fail closed).
+ */
+function issuedAtMs(payload: { iat: number; iat_ms?: unknown }): number {
+  const { iat, iat_ms: ms } = payload;
+  if (typeof ms === 'number' && Number.isSafeInteger(ms) && Math.floor(ms / 1000) === iat) return ms;
+  return iat * 1000 + 999;
 }
 
 function readAmr(value: unknown): AuthenticationMethod[] {
