@@ -257,8 +257,13 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
     async enroll(userId, enrollOptions = {}) {
       const now = clock();
       checkUserId(userId);
-      const label = enrollOptions.label ?? userId;
-      if (typeof label !== 'string' || label.length === 0 || label.length > 128 || label.includes(':')) {
+      const label = enrollOptions.label ?? defaultLabel(userId);
+      if (
+        typeof label !== 'string' ||
+        label.length === 0 ||
+        label.length > MAX_LABEL_LENGTH ||
+        label.includes(':')
+      ) {
         throw new InvalidInputError('label', 'label must be 1-128 characters without a colon');
       }
       const existing = await store.getAuthenticator(userId, TOTP_AUTHENTICATOR_ID, now);
@@ -471,4 +476,21 @@ export function guardStore(store: Store): Store {
     };
   }
   return guarded as unknown as Store;
+}
+
+/** The longest account name an enrollment takes (what authenticator apps show comfortably). */
+const MAX_LABEL_LENGTH = 128;
+
+/**
+ * The account name when the host gives none: the user id, made fit for a label. A colon separates
+ * issuer from account in an otpauth label, so each becomes "-", and an id past MAX_LABEL_LENGTH is
+ * cut at a character boundary. An explicit label is never altered: it is checked and refused.
+ */
+function defaultLabel(userId: string): string {
+  let label = '';
+  for (const character of userId.replaceAll(':', '-')) {
+    if (label.length + character.length > MAX_LABEL_LENGTH) break;
+    label += character;
+  }
+  return label;
 }

@@ -131,6 +131,21 @@ t.test('labels with a colon and bad user ids are refused with the field named', 
   await t.rejects(env.twoFactor.enroll(42 as never), { code: 'TWOFOLD_INVALID_INPUT', field: 'userId' });
 });
 
+t.test('without a label, the user id is made fit for one: no colon, at most 128 characters', async (t) => {
+  const env = makeEngine();
+  const account = async (userId: string) => parseUri((await env.twoFactor.enroll(userId)).otpauthUri).account;
+  t.equal(await account('github:42'), 'github-42', 'a colon becomes "-"');
+  t.equal(await account('urn:uuid:1f'), 'urn-uuid-1f');
+  t.equal(await account('x'.repeat(255)), 'x'.repeat(128), 'a long id is cut to 128 characters');
+  // 127 characters and then a character of two UTF-16 units: cut before it, never through it.
+  t.equal(await account(`${'y'.repeat(127)}\u{1F510}z`), 'y'.repeat(127));
+  t.equal(await account('ada'), 'ada', 'any other id is the label as it is');
+  await t.rejects(env.twoFactor.enroll('user-2', { label: 'x'.repeat(129) }), {
+    code: 'TWOFOLD_INVALID_INPUT',
+    field: 'label',
+  });
+});
+
 t.test('a configured algorithm, digits and period reach the URI and the codes', async (t) => {
   const env = makeEngine({ totp: { algorithm: 'SHA256', digits: 8, period: 60 } });
   const enrollment = await env.twoFactor.enroll('user-1');

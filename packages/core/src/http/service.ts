@@ -83,7 +83,8 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
           `twofold: background work failed: ${(error as Error)?.message ?? 'unknown error'}`,
         );
 
-  const label = async (userId: string) => (options.label ? await options.label(userId) : userId);
+  // Without a `label` option the engine makes one from the user id.
+  const label = async (userId: string) => (options.label ? await options.label(userId) : undefined);
   const secondFactor = (body: { code?: unknown; recoveryCode?: unknown }): SecondFactor =>
     body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode };
   const userOf = (input: RouteInput): string => {
@@ -104,7 +105,11 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
       async handle(request) {
         parseBody('empty', request.body);
         const userId = userOf(request);
-        const enrollment: Enrollment = await engine.enroll(userId, { label: await label(userId) });
+        const chosen = await label(userId);
+        const enrollment: Enrollment = await engine.enroll(
+          userId,
+          chosen === undefined ? {} : { label: chosen },
+        );
         return {
           status: 201,
           body: { ...enrollment, expiresAt: new Date(enrollment.expiresAt).toISOString() },
