@@ -287,14 +287,21 @@ export function recoveryLink(mail: TwofoldMail, linkUrl: string): { uid: string;
 }
 
 /** Wraps a store; while `failing` is on, every method rejects like a database that went away. */
-export function failingStore(store: Store): { store: Store; setFailing(on: boolean): void } {
+/**
+ * A store whose calls fail while `setFailing(true)`: every call, or only those `which` picks (by
+ * method name and arguments).
+ */
+export function failingStore(
+  store: Store,
+  which: (method: string, args: unknown[]) => boolean = () => true,
+): { store: Store; setFailing(on: boolean): void } {
   let failing = false;
   const wrapped = new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function' || property === 'close') return value;
       return (...args: unknown[]) =>
-        failing
+        failing && which(String(property), args)
           ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1 (contract suite: store down)'))
           : (value as (...a: unknown[]) => unknown).apply(target, args);
     },

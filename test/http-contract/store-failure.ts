@@ -80,4 +80,43 @@ export function storeFailureTests(t: Test, env: SuiteEnv): void {
     const confirm = await ctx.kit.post('/recovery/confirm', { ...recovery, password: ada.password });
     t.strictSame(successProblems(confirm, 204), [], 'the recovery link still works');
   });
+
+  t.test(
+    'recovery/confirm: if signing out every session fails, 2FA stays on and the link still works',
+    async (t) => {
+      let control: ReturnType<typeof failingStore> | undefined;
+      const ctx = await setup(t, env, {
+        // Only the write that revokes every session of the user fails.
+        wrapStore: (store) => {
+          control = failingStore(
+            store,
+            (method, args) => method === 'putNonce' && args[1] === 'sessions-revoked-before',
+          );
+          return control.store;
+        },
+      });
+      const ada = ctx.users.add('ada');
+      await ctx.enable(ada);
+      await ctx.kit.post('/recovery/request', { email: ada.email });
+      const recovery = recoveryLink(await ctx.mail.next((mail) => mail.kind === 'recovery-link'), LINK_URL);
+
+      control!.setFailing(true);
+      const failed = await ctx.kit.post('/recovery/confirm', { ...recovery, password: ada.password });
+      t.strictSame(errorProblems(failed, 503, 'TWOFOLD_STORE_UNAVAILABLE'), [], '503');
+      const blocked = await ctx.kit.post<{ twoFactorRequired: boolean }>('/login', {
+        username: ada.username,
+        password: ada.password,
+      });
+      t.equal(blocked.body.twoFactorRequired, true, '2FA is still on: the password alone is not enough');
+
+      control!.setFailing(false);
+      const confirm = await ctx.kit.post('/recovery/confirm', { ...recovery, password: ada.password });
+      t.strictSame(successProblems(confirm, 204), [], 'the same link works once the store is back');
+      const login = await ctx.kit.post<{ twoFactorRequired: boolean }>('/login', {
+        username: ada.username,
+        password: ada.password,
+      });
+      t.equal(login.body.twoFactorRequired, false, 'and 2FA is off');
+    },
+  );
 }

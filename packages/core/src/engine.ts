@@ -98,13 +98,17 @@ export interface TwoFactor {
   /** Issues an email recovery token (the previous one stops working). */
   createRecoveryToken(userId: string): Promise<{ token: string; expiresAt: number }>;
   /**
-   * Completes email recovery: checks the token, then `verifyPassword` when given, spends the token
-   * and turns 2FA off.
+   * Completes email recovery: checks the token, then `verifyPassword` when given, then runs
+   * `beforeDisable` when given (e.g. signing out every session: if it throws, nothing has changed
+   * and the token still works), spends the token and turns 2FA off.
    */
   completeRecovery(
     userId: string,
     token: unknown,
-    options?: { verifyPassword?: () => boolean | Promise<boolean> },
+    options?: {
+      verifyPassword?: () => boolean | Promise<boolean>;
+      beforeDisable?: () => unknown | Promise<unknown>;
+    },
   ): Promise<void>;
   /** Adds an event listener; returns a function that removes it. */
   on<E extends TwoFactorEventName>(event: E, listener: TwoFactorListener<E>): () => void;
@@ -417,6 +421,7 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
       if (recoveryOptions.verifyPassword && !(await recoveryOptions.verifyPassword())) {
         throw new InvalidRecoveryTokenError('The recovery link or the password is not valid');
       }
+      if (recoveryOptions.beforeDisable) await recoveryOptions.beforeDisable();
       if (!(await store.takeNonce(userId, RECOVERY_TOKEN_KEY, presented, now))) {
         throw new InvalidRecoveryTokenError();
       }

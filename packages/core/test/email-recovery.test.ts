@@ -14,6 +14,46 @@ t.test('a recovery token with the right password turns 2FA off once', async (t) 
   });
 });
 
+t.test(
+  'beforeDisable runs after the checks; if it throws, nothing changed and the token still works',
+  async (t) => {
+    const env = makeEngine();
+    const user = await enrolledUser(env);
+    const { token } = await env.twoFactor.createRecoveryToken(user.userId);
+    const calls: string[] = [];
+    await t.rejects(
+      env.twoFactor.completeRecovery(user.userId, token, {
+        verifyPassword: () => {
+          calls.push('password');
+          return false;
+        },
+        beforeDisable: () => calls.push('before'),
+      }),
+      { code: 'TWOFOLD_INVALID_RECOVERY_TOKEN' },
+    );
+    t.same(calls, ['password'], 'not run for a wrong password');
+    await t.rejects(
+      env.twoFactor.completeRecovery(user.userId, token, {
+        verifyPassword: () => true,
+        beforeDisable: async () => {
+          throw new Error('sessions could not be revoked');
+        },
+      }),
+      { message: 'sessions could not be revoked' },
+    );
+    t.equal((await env.twoFactor.status(user.userId)).enabled, true, '2FA stays on');
+    await env.twoFactor.completeRecovery(user.userId, token, {
+      verifyPassword: () => true,
+      beforeDisable: async () => {
+        calls.push('before');
+        t.equal((await env.twoFactor.status(user.userId)).enabled, true, 'run while 2FA is still on');
+      },
+    });
+    t.same(calls, ['password', 'before']);
+    t.equal((await env.twoFactor.status(user.userId)).enabled, false, 'then 2FA is off');
+  },
+);
+
 t.test('the token is stored only hashed', async (t) => {
   const env = makeEngine();
   const user = await enrolledUser(env);

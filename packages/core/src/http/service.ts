@@ -374,8 +374,9 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
           const body = parseBody('recoveryConfirm', request.body);
           await engine.completeRecovery(body.uid, body.token, {
             verifyPassword: () => recovery!.verifyPassword(body.uid, body.password),
+            // Sessions end before 2FA goes off: if that fails (503), nothing changed and the link still works.
+            beforeDisable: () => tokens.revokeAll(body.uid),
           });
-          await tokens.revokeAll(body.uid);
           setImmediate(() => {
             sendRecoveryConfirmation(body.uid).catch(background);
           });
