@@ -5,15 +5,21 @@
  * (rate-limit-redis) so several processes share the counts.
  */
 import { StoreUnavailableError } from '@twofold/core';
-import { clientKey, type HttpRoute, httpError, type ResolvedHttpOptions } from '@twofold/core/http';
+import {
+  type HttpRoute,
+  httpError,
+  RATE_LIMIT_REDIS_PREFIX,
+  type ResolvedHttpOptions,
+  rateLimitKey,
+} from '@twofold/core/http';
 import type { RequestHandler } from 'express';
 import { type Options as RateLimitOptions, rateLimit, type Store } from 'express-rate-limit';
 import { type RedisReply, RedisStore } from 'rate-limit-redis';
 import { describeError, sendError } from './errors.js';
 import type { TwofoldLog } from './options.js';
 
-/** Where the counts live in Redis: `twofold:rl:<client>:<route id>`. */
-export const REDIS_PREFIX = 'twofold:rl:';
+/** Where the counts live in Redis: `twofold:rl:<client>:<route id>`, the same keys as @twofold/fastify. */
+export const REDIS_PREFIX = RATE_LIMIT_REDIS_PREFIX;
 
 /** The part of an ioredis client (Redis or Cluster) the limiter uses. */
 interface RedisClientLike {
@@ -91,7 +97,7 @@ export function createRateLimiters(
             hint: 'set "trust proxy" to the number of proxies in front of the app, or their addresses',
           });
         }
-        return `${clientKey(request.ip)}:${route.id}`;
+        return rateLimitKey(request.ip, route.id);
       },
       standardHeaders: 'draft-7',
       legacyHeaders: false,

@@ -7,9 +7,10 @@ import rateLimit from '@fastify/rate-limit';
 import { TwofoldError, UnauthorizedError } from '@twofold/core';
 import {
   type AccessClaims,
-  clientKey,
   type HttpRoute,
   httpError,
+  RATE_LIMIT_REDIS_PREFIX,
+  rateLimitKey,
   type TwofoldHttp,
 } from '@twofold/core/http';
 import type { FastifyBodyParser, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -76,13 +77,15 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
       // could vary (`//2fa/login`, a trailing slash, a query string) to get fresh counters.
       keyGenerator: (request) => {
         limiting.add(request);
-        return `${clientKey(request.ip)}:${config(request).twofoldRouteId}`;
+        // A request that matched no route (answered 404) counts under a route id of its own.
+        return rateLimitKey(request.ip, config(request).twofoldRouteId ?? 'no-route');
       },
       errorResponseBuilder: (_request, context) =>
         new TwofoldError('TWOFOLD_RATE_LIMITED', `Too many requests: try again in ${context.after}`),
       skipOnError: false,
       cache: 100_000,
-      ...(redis ? { redis, nameSpace: 'twofold-rate-limit:' } : {}),
+      // The same keys as @twofold/express: mixed deployments share one count.
+      ...(redis ? { redis, nameSpace: RATE_LIMIT_REDIS_PREFIX } : {}),
     });
     scope.addHook('preParsing', async (request) => {
       limiting.delete(request);

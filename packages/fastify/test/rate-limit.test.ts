@@ -147,7 +147,7 @@ if (await isListening(REDIS.host, REDIS.port)) {
       [401, 401, 401, 429],
       'the fourth request, to either app, is the one over the limit',
     );
-    const keys = await clients[0]!.keys(`twofold-rate-limit:*${address.split('::')[0]}*`);
+    const keys = await clients[0]!.keys(`twofold:rl:*${address.split('::')[0]}*`);
     t.equal(keys.length, 1, 'one key: the /64 and the route id');
     t.match(keys[0], /:login$/);
     t.ok((await clients[0]!.pttl(keys[0]!)) > 0, 'it expires with the window');

@@ -1,6 +1,18 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
 /**
+ * Where both adapters keep rate-limit counts in a shared Redis: `twofold:rl:<client>:<route id>`.
+ * Fastify and Express use the same keys and the same fixed window (INCR, PEXPIRE on the first hit),
+ * so a mixed deployment shares one count per client and route.
+ */
+export const RATE_LIMIT_REDIS_PREFIX = 'twofold:rl:';
+
+/** The rate-limit key of a request (after the prefix): the client's address key and the route id. */
+export function rateLimitKey(address: string | undefined, routeId: string): string {
+  return `${clientKey(address)}:${routeId}`;
+}
+
+/**
  * The rate-limit key of a client address: an IPv4 address as is, an IPv6 address by its /64 (one
  * allocation to one subscriber, so rotating inside it does not escape a limit), an IPv4-mapped IPv6
  * address as its IPv4 form. Anything else (a missing address) keys as `unknown`.

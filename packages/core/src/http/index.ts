@@ -2,7 +2,7 @@
  * `@twofold/core/http`: the HTTP contract of DESIGN.md without a web framework. The Fastify and
  * Express packages adapt it; a host on another framework can too.
  */
-export { clientKey } from './client-key.js';
+export { clientKey, RATE_LIMIT_REDIS_PREFIX, rateLimitKey } from './client-key.js';
 export {
   HTTP_STATUS_BY_CODE,
   type HttpErrorBody,
