@@ -1,16 +1,47 @@
 /** Command-line parsing on node:util parseArgs, with every mistake turned into a UsageError. */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ALGORITHMS, type Algorithm } from '@twofold/otp';
 import { UsageError } from './errors.js';
 import type { Io } from './io.js';
 
 /** The `--help` / `-h` option every command takes. */
-export const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+
+type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+type CommandArgs<O extends CommandOptions> = {
+  args: string[];
+  options: typeof HELP_OPTION & O;
+  allowPositionals: true;
+};
+
+/**
+ * Parses a command's arguments: its `options` plus -h/--help, at most `maxPositionals` positionals
+ * (`what` names them in the error). Prints `help` and answers null when it was asked for.
+ */
+export function parseCommand<const O extends CommandOptions>(
+  io: Io,
+  args: string[],
+  spec: { options: O; help: string; maxPositionals: number; what: string },
+): ReturnType<typeof parseArgs<CommandArgs<O>>> | null {
+  const config: CommandArgs<O> = {
+    args,
+    options: { ...HELP_OPTION, ...spec.options },
+    allowPositionals: true,
+  };
+  const parsed = parseOrUsage(() => parseArgs(config));
+  if ((parsed.values as { help?: boolean }).help) {
+    io.stdout.write(spec.help);
+    return null;
+  }
+  checkPositionals(parsed.positionals, spec.maxPositionals, spec.what);
+  return parsed;
+}
 
 /**
  * Runs `parse` (a parseArgs call) and turns its errors into a UsageError of `command`. The
  * messages of parseArgs name the option and never repeat its value.
  */
-export function parseOrUsage<T>(parse: () => T): T {
+function parseOrUsage<T>(parse: () => T): T {
   try {
     return parse();
   } catch (error) {

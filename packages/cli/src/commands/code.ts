@@ -1,14 +1,5 @@
-import { parseArgs } from 'node:util';
 import { decodeSecret, Hotp, OtpError, parseUri, Totp } from '@twofold/otp';
-import {
-  algorithmOption,
-  argumentOrStdin,
-  checkPositionals,
-  HELP_OPTION,
-  integerOption,
-  parseOrUsage,
-  timeOption,
-} from '../args.js';
+import { algorithmOption, argumentOrStdin, integerOption, parseCommand, timeOption } from '../args.js';
 import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 
@@ -42,27 +33,22 @@ const MIN_SECRET_BYTES = 10;
 
 /** `twofold code`: prints the current code of a secret or otpauth URI. */
 export async function codeCommand(io: Io, args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(() =>
-    parseArgs({
-      args,
-      options: {
-        ...HELP_OPTION,
-        algorithm: { type: 'string' },
-        digits: { type: 'string' },
-        period: { type: 'string' },
-        hex: { type: 'boolean' },
-        counter: { type: 'string' },
-        time: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      allowPositionals: true,
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(codeHelp);
-    return 0;
-  }
-  checkPositionals(positionals, 1, 'a secret or an otpauth URI');
+  const parsed = parseCommand(io, args, {
+    options: {
+      algorithm: { type: 'string' },
+      digits: { type: 'string' },
+      period: { type: 'string' },
+      hex: { type: 'boolean' },
+      counter: { type: 'string' },
+      time: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    help: codeHelp,
+    maxPositionals: 1,
+    what: 'a secret or an otpauth URI',
+  });
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length === 0)
     throw new UsageError('missing the secret or otpauth URI (or - to read stdin)');
   const input = await argumentOrStdin(io, positionals[0]!, 'the secret or otpauth URI');

@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { checkPositionals, HELP_OPTION, parseOrUsage } from '../args.js';
+import { parseCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 
@@ -23,18 +22,14 @@ Exit codes: 0 printed, 2 usage error.
 
 /** `twofold keygen`: prints a new `tag:key` keyring entry. */
 export async function keygen(io: Io, args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(() =>
-    parseArgs({
-      args,
-      options: { ...HELP_OPTION, tag: { type: 'string' }, env: { type: 'boolean' } },
-      allowPositionals: true,
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(keygenHelp);
-    return 0;
-  }
-  checkPositionals(positionals, 0, '');
+  const parsed = parseCommand(io, args, {
+    options: { tag: { type: 'string' }, env: { type: 'boolean' } },
+    help: keygenHelp,
+    maxPositionals: 0,
+    what: '',
+  });
+  if (parsed === null) return 0;
+  const { values } = parsed;
   const { generateKey } = await import('@twofold/core');
   let entry: string;
   try {

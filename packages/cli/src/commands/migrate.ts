@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { checkPositionals, HELP_OPTION, parseOrUsage } from '../args.js';
+import { parseCommand } from '../args.js';
 import { describeTarget, openDatabase, parseDatabaseUrl, URL_FORMS } from '../database.js';
 import type { Io } from '../io.js';
 import { prefixOption, storeFailure } from '../store-errors.js';
@@ -23,18 +22,14 @@ version, 2 usage error.
 
 /** `twofold migrate`: runs the SQL store's migrations. */
 export async function migrateCommand(io: Io, args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(() =>
-    parseArgs({
-      args,
-      options: { ...HELP_OPTION, url: { type: 'string' }, prefix: { type: 'string' } },
-      allowPositionals: true,
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(migrateHelp);
-    return 0;
-  }
-  checkPositionals(positionals, 0, '');
+  const parsed = parseCommand(io, args, {
+    options: { url: { type: 'string' }, prefix: { type: 'string' } },
+    help: migrateHelp,
+    maxPositionals: 0,
+    what: '',
+  });
+  if (parsed === null) return 0;
+  const { values } = parsed;
   const target = parseDatabaseUrl(values.url ?? io.env.TWOFOLD_DATABASE_URL);
   const prefix = prefixOption(values.prefix);
   const where = describeTarget(target);

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import type { Keyring } from '@twofold/core';
-import { checkPositionals, HELP_OPTION, integerOption, parseOrUsage } from '../args.js';
+import { integerOption, parseCommand } from '../args.js';
 import { describeTarget, openDatabase, parseDatabaseUrl, URL_FORMS } from '../database.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { Io, StopSignal } from '../io.js';
@@ -49,26 +48,21 @@ Exit codes: 0 every secret is under the current key (--dry-run: every secret ope
 
 /** `twofold rotate-keys`: re-seals every stored secret under the current key. */
 export async function rotateKeysCommand(io: Io, args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(() =>
-    parseArgs({
-      args,
-      options: {
-        ...HELP_OPTION,
-        url: { type: 'string' },
-        keys: { type: 'string' },
-        prefix: { type: 'string' },
-        'batch-size': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        quiet: { type: 'boolean' },
-      },
-      allowPositionals: true,
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(rotateKeysHelp);
-    return 0;
-  }
-  checkPositionals(positionals, 0, '');
+  const parsed = parseCommand(io, args, {
+    options: {
+      url: { type: 'string' },
+      keys: { type: 'string' },
+      prefix: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+    help: rotateKeysHelp,
+    maxPositionals: 0,
+    what: '',
+  });
+  if (parsed === null) return 0;
+  const { values } = parsed;
   const target = parseDatabaseUrl(values.url ?? io.env.TWOFOLD_DATABASE_URL);
   const prefix = prefixOption(values.prefix);
   const batchSize = integerOption('batch-size', values['batch-size'], 1, 1000) ?? 100;

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   buildUri,
   decodeSecret,
@@ -8,14 +7,7 @@ import {
   OtpError,
   parseUri,
 } from '@twofold/otp';
-import {
-  algorithmOption,
-  argumentOrStdin,
-  checkPositionals,
-  HELP_OPTION,
-  integerOption,
-  parseOrUsage,
-} from '../args.js';
+import { algorithmOption, argumentOrStdin, integerOption, parseCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { colorsAllowed, type Io } from '../io.js';
 import { qrMatrix, renderQrText } from '../qr.js';
@@ -96,29 +88,24 @@ function printQr(io: Io, uri: string, invert: boolean): void {
 }
 
 async function uriBuild(io: Io, args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(() =>
-    parseArgs({
-      args,
-      options: {
-        ...HELP_OPTION,
-        issuer: { type: 'string' },
-        account: { type: 'string' },
-        secret: { type: 'string' },
-        algorithm: { type: 'string' },
-        digits: { type: 'string' },
-        period: { type: 'string' },
-        counter: { type: 'string' },
-        qr: { type: 'boolean' },
-        invert: { type: 'boolean' },
-      },
-      allowPositionals: true,
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(uriBuildHelp);
-    return 0;
-  }
-  checkPositionals(positionals, 0, '');
+  const parsed = parseCommand(io, args, {
+    options: {
+      issuer: { type: 'string' },
+      account: { type: 'string' },
+      secret: { type: 'string' },
+      algorithm: { type: 'string' },
+      digits: { type: 'string' },
+      period: { type: 'string' },
+      counter: { type: 'string' },
+      qr: { type: 'boolean' },
+      invert: { type: 'boolean' },
+    },
+    help: uriBuildHelp,
+    maxPositionals: 0,
+    what: '',
+  });
+  if (parsed === null) return 0;
+  const { values } = parsed;
   const issuer = labelPart('issuer', values.issuer);
   const account = labelPart('account', values.account);
   const algorithm = algorithmOption(values.algorithm) ?? 'SHA1';
@@ -148,23 +135,18 @@ async function uriBuild(io: Io, args: string[]): Promise<number> {
 }
 
 async function uriInspect(io: Io, args: string[]): Promise<number> {
-  const { values, positionals } = parseOrUsage(() =>
-    parseArgs({
-      args,
-      options: {
-        ...HELP_OPTION,
-        json: { type: 'boolean' },
-        qr: { type: 'boolean' },
-        invert: { type: 'boolean' },
-      },
-      allowPositionals: true,
-    }),
-  );
-  if (values.help) {
-    io.stdout.write(uriInspectHelp);
-    return 0;
-  }
-  checkPositionals(positionals, 1, 'an otpauth URI');
+  const parsed = parseCommand(io, args, {
+    options: {
+      json: { type: 'boolean' },
+      qr: { type: 'boolean' },
+      invert: { type: 'boolean' },
+    },
+    help: uriInspectHelp,
+    maxPositionals: 1,
+    what: 'an otpauth URI',
+  });
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError('missing the otpauth URI (or - to read stdin)');
   const text = await argumentOrStdin(io, positionals[0]!, 'the otpauth URI');
   let uri: OtpauthUri;
