@@ -163,6 +163,36 @@ function fillList(list, items) {
 
 const formatTime = (iso) => (iso ? new Date(iso).toLocaleString() : 'never');
 
+/** The header every page shares: the brand and the links for signed-in or signed-out visitors. */
+function renderHeader() {
+  const header = $('#site-header');
+  if (!header) return;
+  const link = (href, text, when) => {
+    const a = document.createElement('a');
+    a.href = href;
+    a.textContent = text;
+    if (when) a.dataset.when = when;
+    return a;
+  };
+  const brand = link('/', 'twofold example');
+  brand.className = 'brand';
+  const logoutButton = document.createElement('button');
+  logoutButton.type = 'button';
+  logoutButton.className = 'link';
+  logoutButton.id = 'logout';
+  logoutButton.dataset.when = 'signed-in';
+  logoutButton.hidden = true;
+  logoutButton.textContent = 'Log out';
+  const nav = document.createElement('nav');
+  nav.append(
+    link('/settings.html', 'Settings', 'signed-in'),
+    logoutButton,
+    link('/login.html', 'Log in', 'signed-out'),
+    link('/signup.html', 'Sign up', 'signed-out'),
+  );
+  header.replaceChildren(brand, nav);
+}
+
 function updateNav() {
   const signedIn = readTokens() !== null;
   for (const element of document.querySelectorAll('[data-when]')) {
@@ -389,6 +419,7 @@ const pages = {
   },
 };
 
+renderHeader();
 updateNav();
 $('#logout')?.addEventListener('click', logout);
 pages[document.body.dataset.page]?.();
