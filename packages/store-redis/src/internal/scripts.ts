@@ -309,21 +309,29 @@ return 1
 `,
 );
 
-/** KEYS: nonce. ARGV: value, now. Take-if-equal on a live nonce; returns 1 when it deleted it. */
-export const takeNonceScript = script(
-  'takeNonce',
-  `
+/**
+ * Lua shared by take and swap: ends the script with 0 unless the nonce at KEYS[1] is live and holds
+ * ARGV[`expected`]; an expired one is deleted on the way. `now` is the ARGV index of the time.
+ */
+function requireLiveNonceEqual(expected: number, now: number): string {
+  return `
 local state = redis.call('HMGET', KEYS[1], 'v', 'e')
 if not state[1] or not state[2] then
   return 0
 end
-if tonumber(state[2]) <= tonumber(ARGV[2]) then
+if tonumber(state[2]) <= tonumber(ARGV[${now}]) then
   redis.call('DEL', KEYS[1])
   return 0
 end
-if state[1] ~= ARGV[1] then
+if state[1] ~= ARGV[${expected}] then
   return 0
-end
+end`;
+}
+
+/** KEYS: nonce. ARGV: value, now. Take-if-equal on a live nonce; returns 1 when it deleted it. */
+export const takeNonceScript = script(
+  'takeNonce',
+  `${requireLiveNonceEqual(1, 2)}
 redis.call('DEL', KEYS[1])
 return 1
 `,
@@ -335,18 +343,7 @@ return 1
  */
 export const swapNonceScript = script(
   'swapNonce',
-  `
-local state = redis.call('HMGET', KEYS[1], 'v', 'e')
-if not state[1] or not state[2] then
-  return 0
-end
-if tonumber(state[2]) <= tonumber(ARGV[4]) then
-  redis.call('DEL', KEYS[1])
-  return 0
-end
-if state[1] ~= ARGV[1] then
-  return 0
-end
+  `${requireLiveNonceEqual(1, 4)}
 if tonumber(ARGV[5]) > 0 then
   redis.call('HSET', KEYS[1], 'v', ARGV[2], 'e', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
