@@ -78,6 +78,8 @@ export function createTypedJwt(
   random: (size: number) => Uint8Array,
 ): TypedJwt {
   const keys = new Map<string, KeyObject>();
+  /** The encoded header of a keyring tag: the same for every token signed under it. */
+  const headers = new Map<string, string>();
 
   /** The HMAC key of a keyring tag, made once. The tag must be in the keyring. */
   function keyFor(tag: string): KeyObject {
@@ -111,7 +113,11 @@ export function createTypedJwt(
       const jti = encodeBase64url(takeRandom(random, JTI_BYTES));
       const issuedAt = Math.floor(now / 1000);
       const expiresAt = issuedAt + ttlSeconds;
-      const header = encodeJson({ alg: ALGORITHM, typ: kind.type, kid });
+      let header = headers.get(kid);
+      if (header === undefined) {
+        header = encodeJson({ alg: ALGORITHM, typ: kind.type, kid });
+        headers.set(kid, header);
+      }
       const payload = encodeJson({
         ...claims,
         tf: kind.kind,
