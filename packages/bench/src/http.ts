@@ -95,18 +95,20 @@ export async function runHttpBench(options: HarnessOptions): Promise<boolean> {
   const quick = options.rounds < 5;
   const rounds = quick ? 1 : 5;
   const seconds = quick ? 1 : 5;
-  // More users than the verify route can serve in `seconds` on this kind of machine.
-  const requests = quick ? 4000 : 25_000;
+  // Users for the 1 s warm-up runs: more than the verify route serves in a second on any machine seen.
+  const warmRequests = quick ? 4000 : 25_000;
   const { child, port } = await startServer();
   try {
     const runs: Record<Contender, Run[]> = { bare: [], sized: [], verify: [] };
-    const bareBodies = Array.from({ length: requests }, (_, n) => JSON.stringify({ n }));
+    const bareBodies = Array.from({ length: warmRequests }, (_, n) => JSON.stringify({ n }));
     const url = (contender: Contender) => `http://127.0.0.1:${port}${PATHS[contender]}`;
-    // Warm-up: every route, results discarded.
+    // Warm-up: every route, results discarded but for the verify rate, which sizes the rounds: each
+    // round prepares 1.5x the users the route served per second in the warm-up, times `seconds`.
     await load(url('bare'), bareBodies, 1);
-    const warmBodies = await prepare(child, requests);
+    const warmBodies = await prepare(child, warmRequests);
     await load(url('sized'), warmBodies, 1);
-    await load(url('verify'), warmBodies, 1);
+    const warmVerify = await load(url('verify'), warmBodies, 1);
+    const requests = Math.max(warmRequests, Math.ceil(warmVerify.requestsPerSecond * seconds * 1.5));
     for (let round = 0; round < rounds; round++) {
       const started = performance.now();
       const bodies = await prepare(child, requests);
