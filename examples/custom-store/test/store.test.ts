@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PendingAuthenticator } from '@twofold/core';
-import { runStoreSuite, type StoreSuiteContext } from '@twofold/store-test-suite';
+import { pendingRecord, runStoreSuite, type StoreSuiteContext } from '@twofold/store-test-suite';
 import { type KeyValue, keyValueStore, memoryKeyValue } from '../src/index.js';
 
 /** A backend that records each write, to check what the adapter asks of it. */
@@ -22,20 +22,11 @@ function recordingKeyValue(ctx: StoreSuiteContext) {
 }
 
 function pending(userId: string, now: number): PendingAuthenticator {
-  return {
-    userId,
-    id: 'totp',
-    status: 'pending',
+  return pendingRecord(userId, now, {
     sealedSecret: 'v1.k1.sealed',
-    algorithm: 'SHA1',
-    digits: 6,
-    period: 30,
-    lastCounter: -1,
     createdAt: now,
-    confirmedAt: null,
-    lastUsedAt: null,
     expiresAt: now + 600_000,
-  };
+  });
 }
 
 runStoreSuite(

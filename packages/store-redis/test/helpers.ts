@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Store } from '@twofold/core';
+import { pendingRecord as suitePendingRecord } from '@twofold/store-test-suite';
 import { Cluster, Redis } from 'ioredis';
 import tap from 'tap';
 
@@ -283,20 +284,12 @@ export function hashTagOf(key: string): string {
 
 /** A pending authenticator record of `userId`, expiring `lifetimeMs` after `now`. */
 export function pendingRecord(userId: string, id: string, now: number, lifetimeMs = 600_000) {
-  return {
-    userId,
+  return suitePendingRecord(userId, now, {
     id,
-    status: 'pending' as const,
     sealedSecret: `sealed-${id}`,
-    algorithm: 'SHA1' as const,
-    digits: 6,
-    period: 30,
-    lastCounter: -1,
     createdAt: now,
-    confirmedAt: null,
-    lastUsedAt: null,
     expiresAt: now + lifetimeMs,
-  };
+  });
 }
 
 /**

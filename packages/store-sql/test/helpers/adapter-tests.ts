@@ -1,4 +1,5 @@
 import type { PendingAuthenticator } from '@twofold/core';
+import { pendingRecord } from '@twofold/store-test-suite';
 import { CamelCasePlugin, sql } from 'kysely';
 import type { Test } from 'tap';
 import { migrate, SCHEMA_VERSION, type SqlDatabase, type SqlDialect, sqlStore } from '../../src/index.js';
@@ -28,21 +29,12 @@ export interface SqlTarget {
 const NOW = 1_800_000_000_123;
 
 function pending(userId: string, overrides: Partial<PendingAuthenticator> = {}): PendingAuthenticator {
-  return {
-    userId,
-    id: 'totp',
-    status: 'pending',
+  return pendingRecord(userId, NOW, {
     sealedSecret: 'v1.k1.sealed',
-    algorithm: 'SHA1',
-    digits: 6,
-    period: 30,
-    lastCounter: -1,
     createdAt: NOW,
-    confirmedAt: null,
-    lastUsedAt: null,
     expiresAt: NOW + 60_000,
     ...overrides,
-  };
+  });
 }
 
 /** A fresh prefix with its tables dropped at teardown. */
