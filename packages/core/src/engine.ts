@@ -24,7 +24,7 @@ import {
   normalizeRecoveryCode,
   recoveryCodeHashCandidates,
 } from './recovery-codes.js';
-import type { AuthenticatorRecord, Store } from './store.js';
+import type { AttemptState, AuthenticatorRecord, Store } from './store.js';
 
 /** The authenticator id the built-in flows manage (the Store allows several per user). */
 export const TOTP_AUTHENTICATOR_ID = 'totp';
@@ -78,8 +78,16 @@ export interface TwoFactor {
   readonly options: Readonly<ResolvedOptions>;
   /** Starts (or restarts) enrollment: a new secret, pending until confirmed. */
   enroll(userId: string, options?: { label?: string }): Promise<Enrollment>;
-  /** Activates the pending authenticator with its first valid code; returns the recovery codes, shown once. */
-  confirm(userId: string, code: unknown): Promise<{ recoveryCodes: string[] }>;
+  /**
+   * Activates the pending authenticator with its first valid code; returns the recovery codes, shown
+   * once. `beforeActivate` runs once the code has been checked and before 2FA turns on (e.g. signing
+   * out the user's other sessions): if it throws, nothing is activated.
+   */
+  confirm(
+    userId: string,
+    code: unknown,
+    options?: { beforeActivate?: () => unknown | Promise<unknown> },
+  ): Promise<{ recoveryCodes: string[] }>;
   /** Checks a code from the authenticator app: window, replay, lockout. */
   verify(userId: string, code: unknown): Promise<VerifiedFactor>;
   /** Spends one recovery code. */
@@ -88,8 +96,16 @@ export interface TwoFactor {
   verifySecondFactor(userId: string, factor: SecondFactor): Promise<VerifiedFactor>;
   /** Replaces the recovery codes; needs a fresh second factor. */
   rotateRecoveryCodes(userId: string, factor: SecondFactor): Promise<{ recoveryCodes: string[] }>;
-  /** Turns 2FA off, deleting the secret, the recovery codes and the replay state; needs a fresh second factor. */
-  disable(userId: string, factor: SecondFactor): Promise<void>;
+  /**
+   * Turns 2FA off, deleting the secret, the recovery codes and the replay state; needs a fresh second
+   * factor. `beforeDisable` runs once the factor has been checked and before anything is deleted: if
+   * it throws, 2FA stays on.
+   */
+  disable(
+    userId: string,
+    factor: SecondFactor,
+    options?: { beforeDisable?: () => unknown | Promise<unknown> },
+  ): Promise<void>;
   status(userId: string): Promise<TwoFactorStatus>;
   /** Issues the challenge token of a two-step login, after the host checked the password. */
   createChallenge(userId: string): Promise<Challenge>;
@@ -144,24 +160,41 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
     return new Totp({ secret, algorithm: record.algorithm, digits: record.digits, period: record.period });
   }
 
-  async function assertNotLocked(userId: string, now: number): Promise<void> {
-    const failures = await store.getCounter(userId, FAILURES_KEY, now);
-    if (failures && failures.count >= lockout.maxFailures) {
-      throw new LockedError(failures.expiresAt - now);
-    }
+  /**
+   * Counts one second-factor attempt toward lockout before it is judged, in one atomic store step:
+   * of any number of concurrent attempts, at most `maxFailures` per lock period get this far; the
+   * rest are refused as locked without being judged.
+   */
+  async function takeAttempt(userId: string, now: number): Promise<AttemptState> {
+    const attempt = await store.takeAttempt(
+      userId,
+      FAILURES_KEY,
+      lockout.maxFailures,
+      lockout.durationMs,
+      now,
+    );
+    if (!attempt.taken) throw new LockedError(attempt.expiresAt - now);
+    return attempt;
   }
 
-  /** Counts a failed second factor toward lockout; always throws InvalidCodeError. */
-  async function fail(
+  /** A judged attempt failed: it was already counted; reports it and throws InvalidCodeError. */
+  function fail(
     userId: string,
+    attempt: AttemptState,
     method: 'totp' | 'recovery-code',
     reason: 'invalid' | 'malformed' | 'replayed',
-    now: number,
-  ): Promise<never> {
-    const state = await store.incrementCounter(userId, FAILURES_KEY, lockout.durationMs, now);
-    events.emit('failed', { userId, method, reason, failures: state.count });
-    if (state.count === lockout.maxFailures) events.emit('locked', { userId, until: state.expiresAt });
+  ): never {
+    events.emit('failed', { userId, method, reason, failures: attempt.count });
+    if (attempt.count === lockout.maxFailures) events.emit('locked', { userId, until: attempt.expiresAt });
     throw new InvalidCodeError();
+  }
+
+  /**
+   * A judged attempt succeeded: the failure count ends, unless other attempts were counted since
+   * this one (a burst in flight); those stay counted, so a success never frees more guesses.
+   */
+  async function succeed(userId: string, attempt: AttemptState): Promise<void> {
+    await store.resetCounterIfUnchanged(userId, FAILURES_KEY, attempt);
   }
 
   async function activeAuthenticator(userId: string, now: number): Promise<AuthenticatorRecord> {
@@ -171,14 +204,15 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
   }
 
   /** Matches a TOTP code against a record without consuming it; resolves the step or fails. */
-  async function matchCode(
+  function matchCode(
     userId: string,
+    attempt: AttemptState,
     record: AuthenticatorRecord,
     secret: Uint8Array,
     code: unknown,
     now: number,
-  ) {
-    if (typeof code !== 'string') return fail(userId, 'totp', 'malformed', now);
+  ): number {
+    if (typeof code !== 'string') return fail(userId, attempt, 'totp', 'malformed');
     try {
       return totpFor(record, secret).match(code, {
         time: now,
@@ -189,21 +223,21 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
       if (!(error instanceof OtpError)) throw error;
       const reason =
         error.code === 'OTP_REUSED' ? 'replayed' : error.code === 'OTP_NO_MATCH' ? 'invalid' : 'malformed';
-      return fail(userId, 'totp', reason, now);
+      return fail(userId, attempt, 'totp', reason);
     }
   }
 
   async function verifyTotp(userId: string, code: unknown): Promise<VerifiedFactor> {
     const now = clock();
     checkUserId(userId);
-    await assertNotLocked(userId, now);
     const record = await activeAuthenticator(userId, now);
+    const attempt = await takeAttempt(userId, now);
     const opened = keyring.open(record.sealedSecret, userId);
-    const counter = await matchCode(userId, record, opened.plaintext, code, now);
+    const counter = matchCode(userId, attempt, record, opened.plaintext, code, now);
     if (!(await store.consumeCounter(userId, TOTP_AUTHENTICATOR_ID, counter, now))) {
-      return fail(userId, 'totp', 'replayed', now);
+      return fail(userId, attempt, 'totp', 'replayed');
     }
-    await store.resetCounter(userId, FAILURES_KEY);
+    await succeed(userId, attempt);
     if (opened.needsReseal) {
       const resealed = keyring.seal(opened.plaintext, userId);
       if (await store.replaceSealedSecret(userId, TOTP_AUTHENTICATOR_ID, record.sealedSecret, resealed)) {
@@ -220,10 +254,10 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
   ): Promise<VerifiedFactor & { remaining: number }> {
     const now = clock();
     checkUserId(userId);
-    await assertNotLocked(userId, now);
     await activeAuthenticator(userId, now);
+    const attempt = await takeAttempt(userId, now);
     const normalized = normalizeRecoveryCode(recoveryCode);
-    if (normalized === null) return fail(userId, 'recovery-code', 'malformed', now);
+    if (normalized === null) return fail(userId, attempt, 'recovery-code', 'malformed');
     let spent = false;
     for (const hash of recoveryCodeHashCandidates(keyring, userId, normalized)) {
       if (await store.consumeRecoveryCode(userId, hash)) {
@@ -231,8 +265,8 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
         break;
       }
     }
-    if (!spent) return fail(userId, 'recovery-code', 'invalid', now);
-    await store.resetCounter(userId, FAILURES_KEY);
+    if (!spent) return fail(userId, attempt, 'recovery-code', 'invalid');
+    await succeed(userId, attempt);
     const remaining = await store.countRecoveryCodes(userId);
     events.emit('verified', { userId, method: 'recovery-code' });
     events.emit('recoveryCodeUsed', { userId, remaining });
@@ -308,22 +342,26 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
       };
     },
 
-    async confirm(userId, code) {
+    async confirm(userId, code, confirmOptions = {}) {
       const now = clock();
       checkUserId(userId);
-      await assertNotLocked(userId, now);
       const record = await store.getAuthenticator(userId, TOTP_AUTHENTICATOR_ID, now);
       if (record?.status !== 'pending') throw new NotPendingError();
+      const attempt = await takeAttempt(userId, now);
       const { plaintext } = keyring.open(record.sealedSecret, userId);
-      const counter = await matchCode(userId, record, plaintext, code, now);
+      const counter = matchCode(userId, attempt, record, plaintext, code, now);
       const { codes, hashes } = freshRecoveryCodes(userId);
+      if (confirmOptions.beforeActivate) await confirmOptions.beforeActivate();
+      // Compare-and-set on the secret the code was checked against: an enrollment that replaced
+      // it meanwhile makes this fail rather than activate a secret no code was checked against.
       const confirmed = await store.confirmAuthenticator(userId, TOTP_AUTHENTICATOR_ID, {
+        sealedSecret: record.sealedSecret,
         counter,
         recoveryCodeHashes: hashes,
         now,
       });
       if (!confirmed) throw new NotPendingError();
-      await store.resetCounter(userId, FAILURES_KEY);
+      await succeed(userId, attempt);
       events.emit('confirmed', { userId });
       return { recoveryCodes: codes };
     },
@@ -340,8 +378,9 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
       return { recoveryCodes: codes };
     },
 
-    async disable(userId, factor) {
+    async disable(userId, factor, disableOptions = {}) {
       const verified = await verifySecondFactor(userId, factor);
+      if (disableOptions.beforeDisable) await disableOptions.beforeDisable();
       await store.deleteTwoFactor(userId);
       events.emit('disabled', { userId, via: verified.method === 'totp' ? 'code' : 'recovery-code' });
     },
@@ -372,26 +411,26 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
       const now = clock();
       const claims = await challenges.verify(challengeToken, now);
       const { userId, jti } = claims;
-      const attempts = await store.getCounter(userId, challengeAttemptsKey(jti), now);
-      if (attempts && attempts.count >= resolved.challenge.maxAttempts) {
-        throw new InvalidChallengeError('The challenge token has no attempts left');
-      }
       // Claim the token before checking the factor: one attempt in flight per challenge, and a
       // success spends it for good.
       if (!(await store.claimNonce(userId, challengeSpentKey(jti), 'spent', claims.expiresAt, now))) {
         throw new InvalidChallengeError('The challenge token was already used');
       }
+      // The attempt is counted before it is judged, atomically with the limit.
+      const attempts = await store.takeAttempt(
+        userId,
+        challengeAttemptsKey(jti),
+        resolved.challenge.maxAttempts,
+        Math.max(claims.expiresAt - now, 1),
+        now,
+      );
+      if (!attempts.taken) {
+        await store.deleteNonce(userId, challengeSpentKey(jti));
+        throw new InvalidChallengeError('The challenge token has no attempts left');
+      }
       try {
         return await verifySecondFactor(userId, factor);
       } catch (error) {
-        if (error instanceof InvalidCodeError) {
-          await store.incrementCounter(
-            userId,
-            challengeAttemptsKey(jti),
-            Math.max(claims.expiresAt - now, 1),
-            now,
-          );
-        }
         if (!(error instanceof StoreUnavailableError)) {
           await store.deleteNonce(userId, challengeSpentKey(jti));
         }
@@ -422,10 +461,10 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
         throw new InvalidRecoveryTokenError('The recovery link or the password is not valid');
       }
       if (recoveryOptions.beforeDisable) await recoveryOptions.beforeDisable();
-      if (!(await store.takeNonce(userId, RECOVERY_TOKEN_KEY, presented, now))) {
+      // The link is spent in the same atomic step that turns 2FA off: never one without the other.
+      if (!(await store.takeNonceAndDeleteTwoFactor(userId, RECOVERY_TOKEN_KEY, presented, now))) {
         throw new InvalidRecoveryTokenError();
       }
-      await store.deleteTwoFactor(userId);
       await store.resetCounter(userId, FAILURES_KEY);
       events.emit('disabled', { userId, via: 'email-recovery' });
     },
@@ -436,9 +475,17 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
   return twoFactor;
 }
 
+/** C0 and C1 control characters, DEL, and UTF-16 surrogates that are not part of a pair. */
+const UNSTORABLE =
+  /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function checkUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) {
     throw new InvalidInputError('userId', 'userId must be a string of 1-255 characters');
+  }
+  // What no store can hold faithfully (PostgreSQL refuses NUL; lone surrogates do not survive UTF-8).
+  if (UNSTORABLE.test(userId)) {
+    throw new InvalidInputError('userId', 'userId must not contain control characters or lone surrogates');
   }
 }
 

@@ -1,4 +1,5 @@
 import type {
+  AttemptState,
   AuthenticatorRecord,
   ConfirmAuthenticatorInput,
   CounterState,
@@ -149,6 +150,16 @@ export function memoryStore(): Store {
     dropIfEmpty(userId, state);
   }
 
+  function deleteTwoFactorNow(userId: string): boolean {
+    const state = users.get(userId);
+    if (!state) return false;
+    const wasActive = state.authenticators?.some((record) => record.status === 'active') ?? false;
+    delete state.authenticators;
+    delete state.recoveryCodes;
+    dropIfEmpty(userId, state);
+    return wasActive;
+  }
+
   const store: Store = {
     async getAuthenticator(userId, authenticatorId, now) {
       const record = liveAuthenticator(userId, authenticatorId, now);
@@ -171,7 +182,7 @@ export function memoryStore(): Store {
       const { now } = input;
       sweep(now);
       const record = liveAuthenticator(userId, authenticatorId, now);
-      if (record?.status !== 'pending') return false;
+      if (record?.status !== 'pending' || record.sealedSecret !== input.sealedSecret) return false;
       record.status = 'active';
       record.confirmedAt = now;
       record.lastUsedAt = now;
@@ -197,16 +208,7 @@ export function memoryStore(): Store {
     },
 
     async deleteTwoFactor(userId) {
-      const state = users.get(userId);
-      if (!state) return false;
-      let wasActive = false;
-      for (const record of state.authenticators ?? []) {
-        if (record.status === 'active') wasActive = true;
-      }
-      delete state.authenticators;
-      delete state.recoveryCodes;
-      dropIfEmpty(userId, state);
-      return wasActive;
+      return deleteTwoFactorNow(userId);
     },
 
     async replaceRecoveryCodes(userId, hashes, now) {
@@ -244,6 +246,29 @@ export function memoryStore(): Store {
       state.counters ??= new Map();
       state.counters.set(key, { value: count, expiresAt });
       return { count, expiresAt };
+    },
+
+    async takeAttempt(userId, key, limit, ttlMs, now): Promise<AttemptState> {
+      sweep(now);
+      const previous = liveEntry<number>(userId, 'counters', key, now);
+      if (previous && previous.value >= limit) {
+        return { taken: false, count: previous.value, expiresAt: previous.expiresAt };
+      }
+      const count = (previous?.value ?? 0) + 1;
+      const expiresAt = now + ttlMs;
+      const state = user(userId);
+      state.counters ??= new Map();
+      state.counters.set(key, { value: count, expiresAt });
+      return { taken: true, count, expiresAt };
+    },
+
+    async resetCounterIfUnchanged(userId, key, expected) {
+      const state = users.get(userId);
+      const entry = state?.counters?.get(key);
+      if (!entry || entry.value !== expected.count || entry.expiresAt !== expected.expiresAt) return false;
+      state!.counters!.delete(key);
+      dropIfEmpty(userId, state!);
+      return true;
     },
 
     async getCounter(userId, key, now) {
@@ -289,6 +314,14 @@ export function memoryStore(): Store {
 
     async deleteNonce(userId, key) {
       deleteNonceEntry(userId, key);
+    },
+
+    async takeNonceAndDeleteTwoFactor(userId, key, value, now) {
+      // No await between the two: nothing else runs in this process in between.
+      if (liveEntry<string>(userId, 'nonces', key, now)?.value !== value) return false;
+      deleteNonceEntry(userId, key);
+      deleteTwoFactorNow(userId);
+      return true;
     },
   };
   return store;

@@ -6,26 +6,32 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 /** Every operation a Store must implement. */
-export const STORE_METHODS = [
-  'getAuthenticator',
-  'savePendingAuthenticator',
-  'confirmAuthenticator',
-  'consumeCounter',
-  'replaceSealedSecret',
-  'deleteTwoFactor',
-  'replaceRecoveryCodes',
-  'consumeRecoveryCode',
-  'countRecoveryCodes',
-  'incrementCounter',
-  'getCounter',
-  'resetCounter',
-  'putNonce',
-  'getNonce',
-  'claimNonce',
-  'takeNonce',
-  'swapNonce',
-  'deleteNonce',
-] as const satisfies readonly (keyof Store)[];
+/** Every required Store method, once each: a new one missing here fails the type check below. */
+const STORE_METHOD_SET = {
+  getAuthenticator: true,
+  savePendingAuthenticator: true,
+  confirmAuthenticator: true,
+  consumeCounter: true,
+  replaceSealedSecret: true,
+  deleteTwoFactor: true,
+  replaceRecoveryCodes: true,
+  consumeRecoveryCode: true,
+  countRecoveryCodes: true,
+  incrementCounter: true,
+  takeAttempt: true,
+  resetCounterIfUnchanged: true,
+  getCounter: true,
+  resetCounter: true,
+  putNonce: true,
+  getNonce: true,
+  claimNonce: true,
+  takeNonce: true,
+  swapNonce: true,
+  deleteNonce: true,
+  takeNonceAndDeleteTwoFactor: true,
+} as const satisfies Record<Exclude<keyof Store, 'close'>, true>;
+
+export const STORE_METHODS = Object.keys(STORE_METHOD_SET) as (keyof typeof STORE_METHOD_SET)[];
 
 function isStore(value: unknown): value is Store {
   return (

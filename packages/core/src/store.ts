@@ -58,6 +58,12 @@ export type PendingAuthenticator = AuthenticatorRecord & {
 
 /** What confirm writes in its single atomic step. */
 export interface ConfirmAuthenticatorInput {
+  /**
+   * The sealed secret the confirming code was checked against: the pending record is activated only
+   * while it still holds exactly this value (compare-and-set), so an enrollment that replaced it in
+   * the meantime makes the confirm fail instead of activating a secret nobody checked.
+   */
+  sealedSecret: string;
   /** The time step of the code that confirmed it; becomes `lastCounter`. */
   counter: number;
   /** Keyed hashes of the fresh recovery codes; they replace any existing set. */
@@ -70,6 +76,16 @@ export interface CounterState {
   count: number;
   /** When the counter disappears; every increment moves it to `now + ttlMs`. */
   expiresAt: number;
+}
+
+/** What {@link Store.takeAttempt} resolves. */
+export interface AttemptState extends CounterState {
+  /**
+   * True when this call counted an attempt (the counter was below the limit); false when the limit
+   * was already reached, in which case nothing changed and `count`/`expiresAt` describe the counter
+   * as it stands.
+   */
+  taken: boolean;
 }
 
 export interface Store {
@@ -145,6 +161,23 @@ export interface Store {
    */
   incrementCounter(userId: string, key: string, ttlMs: number, now: number): Promise<CounterState>;
 
+  /**
+   * Counts one attempt unless the limit is reached, in one atomic step: when the counter `key` is
+   * live with `count >= limit`, resolves `{ taken: false, count, expiresAt }` and changes nothing;
+   * otherwise adds one (starting at 1 when absent or expired), sets the expiry to `now + ttlMs` and
+   * resolves `{ taken: true, count, expiresAt }`. Of any number of concurrent calls on a counter at
+   * `c < limit`, exactly `limit - c` resolve taken. This is what makes a lockout hold under
+   * concurrency: an attempt is counted before it is judged, never checked and counted separately.
+   */
+  takeAttempt(userId: string, key: string, limit: number, ttlMs: number, now: number): Promise<AttemptState>;
+
+  /**
+   * Deletes the counter `key` only while it still holds exactly `expected` (the same count and
+   * expiry), and resolves whether it did. A success ends the failure count this way without erasing
+   * attempts that other requests counted after it.
+   */
+  resetCounterIfUnchanged(userId: string, key: string, expected: CounterState): Promise<boolean>;
+
   /** The counter `key` of the user, or null when absent or expired. */
   getCounter(userId: string, key: string, now: number): Promise<CounterState | null>;
 
@@ -190,6 +223,14 @@ export interface Store {
 
   /** Deletes the nonce `key` of the user, whatever its value. */
   deleteNonce(userId: string, key: string): Promise<void>;
+
+  /**
+   * Email recovery in one atomic step: takes the nonce `key` when it is unexpired and equals `value`
+   * (as {@link takeNonce}) and, in the same step, deletes every authenticator and recovery code of
+   * the user (as {@link deleteTwoFactor}). Resolves false and changes nothing when the nonce is not
+   * there; of concurrent calls, exactly one resolves true. A failure leaves both as they were.
+   */
+  takeNonceAndDeleteTwoFactor(userId: string, key: string, value: string, now: number): Promise<boolean>;
 
   /** Releases what the store opened itself (never a client the host passed in). Optional. */
   close?(): Promise<void>;

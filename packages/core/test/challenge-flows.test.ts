@@ -1,5 +1,5 @@
 import t from 'tap';
-import { codeAt, enrolledUser, makeEngine, wrongCode } from './helpers.js';
+import { codeAt, enrolledUser, interleavingStore, makeEngine, wrongCode } from './helpers.js';
 
 t.test('a challenge token plus a valid code completes the login once', async (t) => {
   const env = makeEngine();
@@ -119,4 +119,36 @@ t.test('a recovery token is never accepted as a challenge token', async (t) => {
   await t.rejects(env.twoFactor.completeChallenge(token, { code: codeAt(user.secret, env.clock.now()) }), {
     code: 'TWOFOLD_INVALID_CHALLENGE',
   });
+});
+
+t.test('120 staggered guesses on one challenge: at most maxAttempts judged', async (t) => {
+  for (let round = 0; round < 5; round++) {
+    const env = makeEngine({ challenge: { maxAttempts: 5 }, store: interleavingStore() });
+    const user = await enrolledUser(env);
+    const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+    const wrong = wrongCode(user.secret, env.clock.now());
+    let judged = 0;
+    // Guesses start a few turns of the event loop apart, so that some check the challenge while
+    // another is being judged and others arrive just after one was released.
+    const guesses: Promise<unknown>[] = [];
+    for (let index = 0; index < 120; index++) {
+      const guess = env.twoFactor.completeChallenge(challengeToken, { code: wrong });
+      guess.catch(() => {}); // settled below; this keeps an early refusal from counting as unhandled
+      guesses.push(guess);
+      for (let turns = (index * 7) % 5; turns > 0; turns--) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    for (const result of await Promise.allSettled(guesses)) {
+      const code = result.status === 'rejected' ? (result.reason as { code: string }).code : 'ok';
+      if (code === 'TWOFOLD_INVALID_CODE') judged++;
+      else if (code !== 'TWOFOLD_INVALID_CHALLENGE') t.fail(`unexpected answer ${code}`);
+    }
+    t.ok(judged >= 1 && judged <= 5, `round ${round}: ${judged} of 120 guesses judged (at most 5)`);
+    await t.rejects(
+      env.twoFactor.completeChallenge(challengeToken, { code: codeAt(user.secret, env.clock.now()) }),
+      { code: 'TWOFOLD_INVALID_CHALLENGE' },
+      'the right code is refused on the spent challenge',
+    );
+  }
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { enrolledUser, makeEngine } from './helpers.js';
+import { memoryStore, type Store } from '../src/index.js';
+import { enrolledUser, interleavingStore, makeEngine } from './helpers.js';
 
 t.test('a recovery token with the right password turns 2FA off once', async (t) => {
   const env = makeEngine();
@@ -133,3 +134,42 @@ for (const [name, token] of [
     });
   });
 }
+
+t.test('the link is spent in the same step that turns 2FA off: a failed step leaves both', async (t) => {
+  const inner = memoryStore();
+  let failNext = true;
+  const store: Store = {
+    ...inner,
+    takeNonceAndDeleteTwoFactor: async (...args) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('connection reset');
+      }
+      return inner.takeNonceAndDeleteTwoFactor(...args);
+    },
+  };
+  const env = makeEngine({ store });
+  const user = await enrolledUser(env);
+  const { token } = await env.twoFactor.createRecoveryToken(user.userId);
+  await t.rejects(env.twoFactor.completeRecovery(user.userId, token, { verifyPassword: () => true }), {
+    code: 'TWOFOLD_STORE_UNAVAILABLE',
+  });
+  t.equal((await env.twoFactor.status(user.userId)).enabled, true, '2FA still on');
+  await env.twoFactor.completeRecovery(user.userId, token, { verifyPassword: () => true });
+  t.equal((await env.twoFactor.status(user.userId)).enabled, false, 'the same link then works');
+});
+
+t.test('recovery racing itself with interleaved store calls: exactly one completes', async (t) => {
+  for (let round = 0; round < 5; round++) {
+    const env = makeEngine({ store: interleavingStore() });
+    const user = await enrolledUser(env);
+    const { token } = await env.twoFactor.createRecoveryToken(user.userId);
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, () =>
+        env.twoFactor.completeRecovery(user.userId, token, { verifyPassword: () => true }),
+      ),
+    );
+    t.equal(results.filter((result) => result.status === 'fulfilled').length, 1, `round ${round}`);
+    t.equal((await env.twoFactor.status(user.userId)).enabled, false);
+  }
+});

@@ -1,7 +1,7 @@
 import { parseUri } from '@twofold/otp';
 import t from 'tap';
 import { renderQrSvg } from '../src/qr.js';
-import { codeAt, enrolledUser, makeEngine, wrongCode } from './helpers.js';
+import { codeAt, enrolledUser, interleavingStore, makeEngine, wrongCode } from './helpers.js';
 
 t.test('enroll returns a Key URI, the secret, and the QR code of exactly that URI', async (t) => {
   const env = makeEngine();
@@ -111,6 +111,39 @@ t.test('two concurrent confirms with the same code: exactly one succeeds', async
   t.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   t.equal((await env.twoFactor.status('user-1')).recoveryCodesRemaining, 10);
 });
+
+t.test(
+  'confirm racing a new enrollment never activates the secret no code was checked against',
+  async (t) => {
+    let activatedUnchecked = 0;
+    let activatedChecked = 0;
+    for (let round = 0; round < 30; round++) {
+      const env = makeEngine({ store: interleavingStore() });
+      const first = await env.twoFactor.enroll('user-1');
+      const [confirmed, second] = await Promise.allSettled([
+        env.twoFactor.confirm('user-1', codeAt(first.secret, env.clock.now())),
+        env.twoFactor.enroll('user-1'),
+      ]);
+      const status = await env.twoFactor.status('user-1');
+      if (!status.enabled) {
+        t.equal(confirmed.status, 'rejected', `round ${round}: 2FA off, so the confirm failed`);
+        continue;
+      }
+      t.equal(confirmed.status, 'fulfilled', `round ${round}: 2FA on only through the confirm`);
+      // The enabled secret must be the first: its next code logs in, the second's does not.
+      env.clock.advance(30_000);
+      const next = codeAt(first.secret, env.clock.now());
+      const active = await env.twoFactor.verify('user-1', next).then(
+        () => 'first',
+        () => 'other',
+      );
+      if (active === 'first') activatedChecked++;
+      else activatedUnchecked++;
+      if (second.status === 'fulfilled') t.not(second.value.secret, first.secret);
+    }
+    t.equal(activatedUnchecked, 0, `never the unchecked secret (${activatedChecked} confirms won)`);
+  },
+);
 
 t.test('the confirming code cannot be replayed for login', async (t) => {
   const env = makeEngine();

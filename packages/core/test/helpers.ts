@@ -59,3 +59,29 @@ export async function enrolledUser(env: ReturnType<typeof makeEngine>, userId = 
 export function flushEvents(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
+
+/**
+ * A store whose every operation waits a random 0-3 turns of the event loop before and after running,
+ * so that concurrent flows interleave their store calls as they do over a network (each operation
+ * itself stays atomic, as the contract says). memoryStore alone runs flows one call at a time and
+ * would hide check-then-act bugs.
+ */
+export function interleavingStore(inner: Store = memoryStore()): Store {
+  const pause = async () => {
+    for (let turns = Math.floor(Math.random() * 4); turns > 0; turns--) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  };
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        await pause();
+        const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        await pause();
+        return result;
+      };
+    },
+  });
+}

@@ -179,3 +179,64 @@ t.test('step-up: a recent second factor passes; a password-only or old one does 
   t.same(stepped.amr, ['pwd', 'otp', 'mfa']);
   t.doesNotThrow(() => tokens.requireRecentSecondFactor(stepped, 300));
 });
+
+t.test('signing out is immediate for access tokens: logout, refresh reuse and revokeAll', async (t) => {
+  const { tokens, clock } = setup();
+  const loggedOut = await tokens.issue('user-1', ['pwd'], clock.now());
+  t.equal((await tokens.verifyAccess(loggedOut.accessToken)).userId, 'user-1');
+  await tokens.revoke(loggedOut.refreshToken);
+  await t.rejects(tokens.verifyAccess(loggedOut.accessToken), { message: /session .* has ended/ }, 'logout');
+
+  const stolen = await tokens.issue('user-1', ['pwd'], clock.now());
+  clock.advance(10);
+  const next = await tokens.refresh(stolen.refreshToken);
+  t.ok(await tokens.verifyAccess(next.accessToken), 'the rotated access token works');
+  await t.rejects(tokens.refresh(stolen.refreshToken), { message: /already used/ });
+  for (const token of [stolen.accessToken, next.accessToken]) {
+    await t.rejects(tokens.verifyAccess(token), { code: 'TWOFOLD_INVALID_TOKEN' }, 'reuse ends the family');
+  }
+
+  const other = await tokens.issue('user-1', ['pwd'], clock.now());
+  const elsewhere = await tokens.issue('user-2', ['pwd'], clock.now());
+  clock.advance(10);
+  const revokedAt = await tokens.revokeAll('user-1');
+  await t.rejects(tokens.verifyAccess(other.accessToken), { message: /revoked/ }, 'revokeAll');
+  t.ok(await tokens.verifyAccess(elsewhere.accessToken), "another user's session goes on");
+  const fresh = await tokens.issue('user-1', ['pwd', 'otp', 'mfa'], clock.now(), revokedAt);
+  t.ok(await tokens.verifyAccess(fresh.accessToken), 'a session dated after the revocation works');
+  t.ok(await tokens.refresh(fresh.refreshToken), 'and refreshes');
+});
+
+t.test('step-up tokens stay in their session: ending it ends them', async (t) => {
+  const { tokens, clock } = setup();
+  const pair = await tokens.issue('user-1', ['pwd', 'otp', 'mfa'], clock.now());
+  const claims = await tokens.verifyAccess(pair.accessToken);
+  const { accessToken } = await tokens.stepUp(claims);
+  t.equal((await tokens.verifyAccess(accessToken)).family, claims.family);
+  await tokens.revoke(pair.refreshToken);
+  await t.rejects(tokens.verifyAccess(accessToken), { code: 'TWOFOLD_INVALID_TOKEN' });
+});
+
+t.test('an access token without a session (fam) is refused', async (t) => {
+  const { keyring, clock, tokens } = setup();
+  const accessJwt = createTypedJwt(
+    keyring,
+    'Acme',
+    {
+      purpose: 'access-token',
+      type: 'twofold-access+jwt',
+      audience: 'twofold:access',
+      kind: 'access',
+      noun: 'access token',
+      invalid: (message) => new InvalidTokenError(message),
+    },
+    (size) => new Uint8Array(size).fill(2),
+  );
+  const { token } = await accessJwt.sign(
+    'user-1',
+    { amr: ['pwd'], auth_time: Math.floor(clock.now() / 1000) },
+    clock.now(),
+    60,
+  );
+  await t.rejects(tokens.verifyAccess(token), { code: 'TWOFOLD_INVALID_TOKEN' });
+});

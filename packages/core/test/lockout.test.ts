@@ -1,5 +1,5 @@
 import t from 'tap';
-import { codeAt, enrolledUser, flushEvents, makeEngine, wrongCode } from './helpers.js';
+import { codeAt, enrolledUser, flushEvents, interleavingStore, makeEngine, wrongCode } from './helpers.js';
 
 t.test(
   'after maxFailures wrong codes every attempt is LOCKED, the right code too, until the lock ends',
@@ -72,15 +72,70 @@ t.test('TOTP and recovery-code failures share one per-account counter', async (t
   });
 });
 
-t.test('20 parallel wrong codes with limit 5 count 20, and the next right code is refused', async (t) => {
-  const env = makeEngine({ lockout: { maxFailures: 5 } });
-  const user = await enrolledUser(env);
-  const wrong = wrongCode(user.secret, env.clock.now());
-  await Promise.allSettled(Array.from({ length: 20 }, () => env.twoFactor.verify(user.userId, wrong)));
-  t.equal((await env.store.getCounter(user.userId, 'failures', env.clock.now()))?.count, 20);
-  await t.rejects(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
-    code: 'TWOFOLD_LOCKED',
-  });
+/** Settles every call and tallies the error codes (and "ok"). */
+async function tally(calls: Promise<unknown>[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const result of await Promise.allSettled(calls)) {
+    const key = result.status === 'fulfilled' ? 'ok' : String((result.reason as { code?: string }).code);
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+t.test(
+  'a burst of 50 wrong codes with limit 5: exactly 5 judged, 45 LOCKED, the right code refused',
+  async (t) => {
+    for (let round = 0; round < 5; round++) {
+      const env = makeEngine({ lockout: { maxFailures: 5 }, store: interleavingStore() });
+      const user = await enrolledUser(env);
+      const wrong = wrongCode(user.secret, env.clock.now());
+      const counts = await tally(Array.from({ length: 50 }, () => env.twoFactor.verify(user.userId, wrong)));
+      t.strictSame(
+        counts,
+        { TWOFOLD_INVALID_CODE: 5, TWOFOLD_LOCKED: 45 },
+        `round ${round}: ${JSON.stringify(counts)}`,
+      );
+      t.equal((await env.store.getCounter(user.userId, 'failures', env.clock.now()))?.count, 5);
+      await t.rejects(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
+        code: 'TWOFOLD_LOCKED',
+      });
+    }
+  },
+);
+
+t.test(
+  'a burst of wrong recovery codes mixed with wrong TOTP codes: at most maxFailures judged',
+  async (t) => {
+    const env = makeEngine({ lockout: { maxFailures: 10 }, store: interleavingStore() });
+    const user = await enrolledUser(env);
+    const wrong = wrongCode(user.secret, env.clock.now());
+    const counts = await tally(
+      Array.from({ length: 60 }, (_, index) =>
+        index % 2 === 0
+          ? env.twoFactor.verify(user.userId, wrong)
+          : env.twoFactor.useRecoveryCode(user.userId, 'AAAA-BBBB-CCCC-DDDD'),
+      ),
+    );
+    t.strictSame(counts, { TWOFOLD_INVALID_CODE: 10, TWOFOLD_LOCKED: 50 }, JSON.stringify(counts));
+  },
+);
+
+t.test('a success inside a burst never frees the wrong guesses counted around it', async (t) => {
+  for (let round = 0; round < 10; round++) {
+    const env = makeEngine({ lockout: { maxFailures: 5 }, store: interleavingStore() });
+    const user = await enrolledUser(env);
+    const wrong = wrongCode(user.secret, env.clock.now());
+    const right = codeAt(user.secret, env.clock.now());
+    const calls = Array.from({ length: 40 }, (_, index) =>
+      env.twoFactor.verify(user.userId, index === 3 ? right : wrong),
+    );
+    const counts = await tally(calls);
+    // The success resets the count only when nothing was counted after it; then it also ended the
+    // count of the guesses before it (a success may end the count). Either way at most
+    // maxFailures - 1 wrong guesses before it and maxFailures after it: never the 39 of the burst.
+    t.ok((counts.TWOFOLD_INVALID_CODE ?? 0) <= 9, `round ${round}: ${JSON.stringify(counts)}`);
+    t.ok((counts.ok ?? 0) + (counts.TWOFOLD_INVALID_CODE ?? 0) + (counts.TWOFOLD_LOCKED ?? 0) === 40);
+  }
 });
 
 t.test('a successful password step (a new challenge) never clears second-factor failures', async (t) => {

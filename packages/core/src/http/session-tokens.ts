@@ -9,7 +9,12 @@
  *   `refresh:<fam>`. Refreshing swaps it atomically for the next id; presenting a spent token again
  *   finds the swap failing and deletes the nonce, which revokes the whole family (the thief's copy
  *   and the user's).
- * - `revokeAll(userId)` (email recovery) refuses every refresh token issued before it.
+ * - `revokeAll(userId)` (email recovery, 2FA turned on or off, `POST /sessions/revoke-all`) refuses
+ *   every access and refresh token of the user issued until then.
+ * - Signing out is immediate: an access token names its family (`fam`) and carries `iat_ms`, and
+ *   each check of one reads the family's nonce and the user's revocation time (two reads, in
+ *   parallel). A logged-out family, a family ended by refresh-token reuse, or a token issued before
+ *   `revokeAll` is refused from the next request on, not when it expires.
  *
  * Each kind signs with its own keyring subkey, so neither verifies as the other, nor as a challenge
  * token.
@@ -38,6 +43,10 @@ export interface AccessClaims {
   authTime: number;
   /** When the access token expires, ms. */
   expiresAt: number;
+  /** The session (refresh family) the token belongs to. */
+  family: string;
+  /** When the access token was issued, ms. */
+  issuedAt: number;
 }
 
 export interface TokenPair {
@@ -46,9 +55,17 @@ export interface TokenPair {
 }
 
 export interface SessionTokens {
-  /** Starts a session (a new refresh family) after a login. */
-  issue(userId: string, amr: AuthenticationMethod[], authTime: number): Promise<TokenPair>;
-  /** Checks an access token. @throws InvalidTokenError */
+  /**
+   * Starts a session (a new refresh family) after a login. `notBefore` (ms): the tokens are dated
+   * after it, so that a session started right after {@link revokeAll} is not caught by it.
+   */
+  issue(
+    userId: string,
+    amr: AuthenticationMethod[],
+    authTime: number,
+    notBefore?: number,
+  ): Promise<TokenPair>;
+  /** Checks an access token, including that its session has not been ended. @throws InvalidTokenError */
   verifyAccess(token: unknown): Promise<AccessClaims>;
   /** Checks an `Authorization: Bearer` header value. @throws UnauthorizedError */
   authorize(header: unknown): Promise<AccessClaims>;
@@ -56,8 +73,11 @@ export interface SessionTokens {
   refresh(refreshToken: unknown): Promise<TokenPair>;
   /** Ends the session of a refresh token (logout). Unknown or spent tokens are ignored. */
   revoke(refreshToken: unknown): Promise<void>;
-  /** Refuses every refresh token of the user issued until now. */
-  revokeAll(userId: string): Promise<void>;
+  /**
+   * Refuses every access and refresh token of the user issued until now; resolves that time (ms),
+   * to pass as `notBefore` to {@link issue} for the session that goes on.
+   */
+  revokeAll(userId: string): Promise<number>;
   /** A new access token with `auth_time` now and `otp`/`mfa` added, after a step-up. */
   stepUp(claims: AccessClaims): Promise<{ accessToken: string }>;
   /** @throws StepUpRequiredError unless a second factor passed within `maxAgeSeconds`. */
@@ -118,19 +138,15 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     family: string,
     now: number,
   ): Promise<{ pair: TokenPair; jti: string; expiresAt: number }> {
-    const claims = sessionClaims(amr, authTime);
-    const accessToken = (await access.sign(userId, claims, now, accessTtlSeconds)).token;
-    // `iat` has whole seconds; `iat_ms` dates the token exactly against a revocation (revokeAll).
-    const refresh = await refreshJwt.sign(
-      userId,
-      { ...claims, fam: family, iat_ms: now },
-      now,
-      refreshTtlSeconds,
-    );
+    // `iat` has whole seconds; `iat_ms` dates each token exactly against a revocation (revokeAll).
+    const claims = { ...sessionClaims(amr, authTime), fam: family, iat_ms: now };
+    const signed = await access.sign(userId, claims, now, accessTtlSeconds);
+    const refresh = await refreshJwt.sign(userId, claims, now, refreshTtlSeconds);
     return {
-      pair: { accessToken, refreshToken: refresh.token },
+      pair: { accessToken: signed.token, refreshToken: refresh.token },
       jti: refresh.jti,
-      expiresAt: refresh.expiresAt,
+      // The family's nonce outlives both tokens: access tokens are checked against it too.
+      expiresAt: Math.max(refresh.expiresAt, signed.expiresAt),
     };
   }
 
@@ -143,8 +159,8 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
   }
 
   return {
-    async issue(userId, amr, authTime) {
-      const now = clock();
+    async issue(userId, amr, authTime, notBefore) {
+      const now = notBefore === undefined ? clock() : Math.max(clock(), notBefore + 1);
       const family = encodeBase64url(takeRandom(cryptoRandom, 16));
       const { pair, jti, expiresAt } = await signPair(userId, amr, authTime, family, now);
       await store.putNonce(userId, familyKey(family), jti, expiresAt, now);
@@ -152,13 +168,29 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     },
 
     async verifyAccess(token) {
-      const payload = await access.verify(token, clock());
-      return {
+      const now = clock();
+      const payload = await access.verify(token, now);
+      const family = payload.fam;
+      if (typeof family !== 'string' || family === '') {
+        throw new InvalidTokenError('The access token is not valid');
+      }
+      const claims: AccessClaims = {
         userId: payload.sub,
         amr: readAmr(payload.amr),
         authTime: readAuthTime(payload.auth_time),
         expiresAt: payload.exp * 1000,
+        family,
+        issuedAt: issuedAtMs(payload),
       };
+      const [live, revokedBefore] = await Promise.all([
+        store.getNonce(claims.userId, familyKey(family), now),
+        store.getNonce(claims.userId, REVOKED_BEFORE_KEY, now),
+      ]);
+      if (live === null) throw new InvalidTokenError('The session of this access token has ended');
+      if (revokedBefore !== null && claims.issuedAt <= Number(revokedBefore)) {
+        throw new InvalidTokenError('The access token was revoked');
+      }
+      return claims;
     },
 
     async authorize(header) {
@@ -207,13 +239,21 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
 
     async revokeAll(userId) {
       const now = clock();
-      await store.putNonce(userId, REVOKED_BEFORE_KEY, String(now), now + refreshTtlSeconds * 1000, now);
+      // Kept as long as any token issued before it could still be presented.
+      const keepUntil = now + Math.max(refreshTtlSeconds, accessTtlSeconds) * 1000;
+      await store.putNonce(userId, REVOKED_BEFORE_KEY, String(now), keepUntil, now);
+      return now;
     },
 
     async stepUp(claims) {
       const now = clock();
       const amr = [...new Set<AuthenticationMethod>([...claims.amr, 'otp', 'mfa'])];
-      const { token } = await access.sign(claims.userId, sessionClaims(amr, now), now, accessTtlSeconds);
+      const { token } = await access.sign(
+        claims.userId,
+        { ...sessionClaims(amr, now), fam: claims.family, iat_ms: now },
+        now,
+        accessTtlSeconds,
+      );
       return { accessToken: token };
     },
 
