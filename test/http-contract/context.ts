@@ -91,7 +91,10 @@ export interface Ctx {
   challenge(user: User): Promise<string>;
   /** Both steps of a login with 2FA, with a fresh code. */
   mfaLogin(user: User, secret: string): Promise<TokenPair>;
-  /** Password login, enroll and confirm: 2FA on. The tokens are the password-only ones. */
+  /**
+   * Password login, enroll and confirm: 2FA on. The tokens are the fresh ones confirm answered (the
+   * password-only session it started from has ended).
+   */
   enable(user: User): Promise<Enabled>;
 }
 
@@ -207,8 +210,8 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
         201,
         'POST /totp/enroll',
       );
-      const { recoveryCodes } = must(
-        await kit.post<{ recoveryCodes: string[] }>(
+      const { recoveryCodes, accessToken, refreshToken } = must(
+        await kit.post<{ recoveryCodes: string[] } & TokenPair>(
           '/totp/confirm',
           { code: codeAt(enrollment.secret, clock.now()) },
           { token: tokens.accessToken },
@@ -216,7 +219,10 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
         200,
         'POST /totp/confirm',
       );
-      return { ...tokens, secret: enrollment.secret, recoveryCodes };
+      // The clock stands still in this suite: a session started in the millisecond of confirm's
+      // revocation would count as issued before it (revocation is exact to the millisecond).
+      clock.advance(1);
+      return { accessToken, refreshToken, secret: enrollment.secret, recoveryCodes };
     },
   };
   return ctx;

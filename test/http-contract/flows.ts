@@ -73,7 +73,9 @@ export function flowTests(t: Test, env: SuiteEnv): void {
   t.test('enrollment: secret and QR once, with no-store; confirm turns 2FA on', async (t) => {
     const ctx = await setup(t, env);
     const ada = ctx.users.add('ada');
-    const { accessToken: token } = await ctx.passwordLogin(ada);
+    const session = await ctx.passwordLogin(ada);
+    const passwordOnly = session.accessToken;
+    let token = passwordOnly;
 
     const before = await ctx.kit.get<StatusBody>('/status', { token });
     t.strictSame(successProblems(before, 200, STATUS_KEYS), [], 'GET /status: 200');
@@ -126,13 +128,31 @@ export function flowTests(t: Test, env: SuiteEnv): void {
     t.strictSame(errorProblems(stale, 400, 'TWOFOLD_INVALID_CODE'), [], "the replaced secret's code: 400");
     t.equal((await ctx.kit.get<StatusBody>('/status', { token })).body.enabled, false, 'still not enabled');
 
-    const confirm = await ctx.kit.post<{ recoveryCodes: string[] }>(
+    const confirm = await ctx.kit.post<{ recoveryCodes: string[] } & TokenPair>(
       '/totp/confirm',
       { code: codeAt(enrollment.secret, ctx.clock.now()) },
-      { token },
+      { token: passwordOnly },
     );
-    t.strictSame(successProblems(confirm, 200, ['recoveryCodes']), [], 'POST /totp/confirm: 200');
+    t.strictSame(
+      successProblems(confirm, 200, ['accessToken', 'recoveryCodes', 'refreshToken']),
+      [],
+      'POST /totp/confirm: 200 with the recovery codes and fresh tokens',
+    );
     const { recoveryCodes } = confirm.body;
+    // Turning 2FA on ends every session from before it (password-only ones); this one goes on.
+    t.strictSame(
+      errorProblems(await ctx.kit.get('/status', { token: passwordOnly }), 401, 'TWOFOLD_UNAUTHORIZED'),
+      [],
+      'the password-only access token is refused from the next request on',
+    );
+    const oldRefresh = await ctx.kit.post('/token/refresh', { refreshToken: session.refreshToken });
+    t.strictSame(errorProblems(oldRefresh, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'and its refresh token');
+    t.strictSame(
+      decodeJwt(confirm.body.accessToken).payload.amr,
+      ['pwd', 'otp', 'mfa'],
+      'the fresh access token says a second factor passed',
+    );
+    token = confirm.body.accessToken;
     t.equal(recoveryCodes.length, 10, 'ten recovery codes');
     t.ok(
       recoveryCodes.every((code) => typeof code === 'string' && code.length >= 10),
@@ -311,7 +331,7 @@ export function flowTests(t: Test, env: SuiteEnv): void {
     const ctx = await setup(t, env);
     const ada = ctx.users.add('ada');
     const enabled = await ctx.enable(ada);
-    const token = enabled.accessToken;
+    let token = enabled.accessToken;
     const currentCode = codeAt(enabled.secret, ctx.clock.now()); // spent by confirm
 
     const refusals: [string, unknown, number, string][] = [
@@ -348,8 +368,18 @@ export function flowTests(t: Test, env: SuiteEnv): void {
     t.strictSame(errorProblems(old, 400, 'TWOFOLD_INVALID_CODE'), [], 'an old recovery code no longer works');
     t.equal((await ctx.kit.get<StatusBody>('/status', { token })).body.enabled, true, 'still enabled');
 
-    const disable = await ctx.kit.post('/totp/disable', { recoveryCode: fresh[0] }, { token });
-    t.strictSame(successProblems(disable, 204), [], 'disable with a new recovery code: 204');
+    const disable = await ctx.kit.post<TokenPair>('/totp/disable', { recoveryCode: fresh[0] }, { token });
+    t.strictSame(
+      successProblems(disable, 200, ['accessToken', 'refreshToken']),
+      [],
+      'disable with a new recovery code: 200 with fresh tokens',
+    );
+    t.strictSame(
+      errorProblems(await ctx.kit.get('/status', { token }), 401, 'TWOFOLD_UNAUTHORIZED'),
+      [],
+      'the access token from before is refused from the next request on',
+    );
+    token = disable.body.accessToken;
     const off = await ctx.kit.get<StatusBody>('/status', { token });
     t.strictSame(off.body, {
       enabled: false,
@@ -428,8 +458,16 @@ export function flowTests(t: Test, env: SuiteEnv): void {
       { code: ctx.freshCode(enabled.secret) },
       { token: enabled.accessToken },
     );
-    t.strictSame(successProblems(disable, 204), [], 'disable with a code: 204');
-    const enroll = await ctx.kit.post('/totp/enroll', undefined, { token: enabled.accessToken });
+    t.strictSame(
+      successProblems(disable, 200, ['accessToken', 'refreshToken']),
+      [],
+      'disable with a code: 200',
+    );
+    const refreshed = await ctx.kit.post('/token/refresh', { refreshToken: enabled.refreshToken });
+    t.strictSame(errorProblems(refreshed, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'the sessions from before end');
+    const enroll = await ctx.kit.post('/totp/enroll', undefined, {
+      token: String(disable.body.accessToken),
+    });
     t.strictSame(successProblems(enroll, 201, ENROLL_KEYS), [], 'enroll again: 201');
     t.not(enroll.body.secret, enabled.secret, 'with a new secret');
   });

@@ -47,15 +47,20 @@ export function logTests(t: Test, env: SuiteEnv): void {
     await failing(ctx.kit.post('/totp/confirm', { code: wrong }, { token: first.accessToken }));
     const confirmCode = codeAt(secret, ctx.clock.now());
     codes.push(confirmCode);
-    const { recoveryCodes } = (
-      await ctx.kit.post<{ recoveryCodes: string[] }>(
+    const confirmed = (
+      await ctx.kit.post<{ recoveryCodes: string[] } & TokenPair>(
         '/totp/confirm',
         { code: confirmCode },
         { token: first.accessToken },
       )
     ).body;
+    const { recoveryCodes } = confirmed;
     for (const recoveryCode of recoveryCodes) secrets.push(['recovery code', recoveryCode]);
-    await ctx.kit.post('/token/revoke', { refreshToken: first.refreshToken });
+    addToken('access token', confirmed.accessToken);
+    addToken('refresh token', confirmed.refreshToken);
+    await failing(ctx.kit.get('/status', { token: first.accessToken })); // signed out by confirm
+    await ctx.kit.post('/token/revoke', { refreshToken: confirmed.refreshToken });
+    ctx.clock.advance(1); // sessions after the millisecond of confirm's revocation
 
     const challengeToken = await ctx.challenge(ada);
     addToken('challenge token', challengeToken);
@@ -69,11 +74,14 @@ export function logTests(t: Test, env: SuiteEnv): void {
       .body;
     addToken('access token', refreshed.accessToken);
     addToken('refresh token', refreshed.refreshToken);
-    await failing(ctx.kit.post('/token/refresh', { refreshToken: login.refreshToken })); // reuse
     await failing(ctx.kit.post('/token/verify', { token: `${login.accessToken}x` }));
     await failing(ctx.kit.get('/host/protected', { token: `${login.accessToken}x` }));
     const stepUp = (
-      await ctx.kit.post<{ accessToken: string }>('/step-up', { code: code() }, { token: login.accessToken })
+      await ctx.kit.post<{ accessToken: string }>(
+        '/step-up',
+        { code: code() },
+        { token: refreshed.accessToken },
+      )
     ).body;
     addToken('access token', stepUp.accessToken);
     const rotated = (
@@ -84,6 +92,8 @@ export function logTests(t: Test, env: SuiteEnv): void {
       )
     ).body.recoveryCodes;
     for (const recoveryCode of rotated) secrets.push(['recovery code', recoveryCode]);
+    await failing(ctx.kit.post('/token/refresh', { refreshToken: login.refreshToken })); // reuse
+    await failing(ctx.kit.get('/status', { token: stepUp.accessToken })); // its session ended
     await failing(
       ctx.kit.post('/login/verify', {
         challengeToken: await ctx.challenge(ada),

@@ -84,16 +84,26 @@ export function recoveryTests(t: Test, env: SuiteEnv): void {
 
     const done = await ctx.mail.next((mail) => mail.kind === 'recovery-completed');
     t.equal(done.to, ada.email, 'a confirmation mail to the account');
-    const off = await ctx.kit.get<StatusBody>('/status', { token: session.accessToken });
-    t.equal(off.body.enabled, false, '2FA is off');
-    t.equal(off.body.recoveryCodesRemaining, 0, 'the recovery codes are gone');
+    for (const accessToken of [session.accessToken, enabled.accessToken]) {
+      const refused = await ctx.kit.get('/status', { token: accessToken });
+      t.strictSame(
+        errorProblems(refused, 401, 'TWOFOLD_UNAUTHORIZED'),
+        [],
+        'access tokens from before are refused from the next request on',
+      );
+    }
     for (const refreshToken of [session.refreshToken, enabled.refreshToken]) {
       const refresh = await ctx.kit.post('/token/refresh', { refreshToken });
       t.strictSame(errorProblems(refresh, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'refresh tokens are revoked');
     }
     const again = await ctx.kit.post('/recovery/confirm', { uid, token, password: ada.password });
     t.strictSame(errorProblems(again, 400, 'TWOFOLD_INVALID_RECOVERY_TOKEN'), [], 'the link works once');
-    t.ok(await ctx.passwordLogin(ada), 'login is one step now');
+    ctx.clock.advance(1); // a session dated after the revocation
+    const fresh = await ctx.passwordLogin(ada);
+    t.ok(fresh, 'login is one step now');
+    const off = await ctx.kit.get<StatusBody>('/status', { token: fresh.accessToken });
+    t.equal(off.body.enabled, false, '2FA is off');
+    t.equal(off.body.recoveryCodesRemaining, 0, 'the recovery codes are gone');
   });
 
   t.test('past maxRequestsPerHour, requests answer the same but send nothing', async (t) => {

@@ -37,9 +37,98 @@ export function tokenTests(t: Test, env: SuiteEnv): void {
       [],
       'the newer refresh token of that session is revoked too',
     );
+    for (const token of [first.accessToken, second.accessToken]) {
+      t.strictSame(
+        errorProblems(await ctx.kit.get('/host/protected', { token }), 401, 'TWOFOLD_UNAUTHORIZED'),
+        [],
+        "the session's access tokens are refused from the next request on",
+      );
+    }
+    const verify = await ctx.kit.post('/token/verify', { token: second.accessToken });
+    t.strictSame(errorProblems(verify, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'POST /token/verify says so too');
     const unaffected = await ctx.kit.post('/token/refresh', { refreshToken: other.refreshToken });
     t.strictSame(successProblems(unaffected, 200), [], 'another session of the user is unaffected');
   });
+
+  t.test('logout ends the access token of its session at once', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const session = await ctx.passwordLogin(ada);
+    const other = await ctx.passwordLogin(ada);
+    t.strictSame(
+      successProblems(await ctx.kit.post('/token/revoke', { refreshToken: session.refreshToken }), 204),
+      [],
+      'logout: 204',
+    );
+    const after = await ctx.kit.get('/host/protected', { token: session.accessToken });
+    t.strictSame(errorProblems(after, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'its access token: 401');
+    t.equal((await ctx.kit.get('/host/protected', { token: other.accessToken })).status, 200, 'others go on');
+  });
+
+  t.test(
+    'POST /sessions/revoke-all signs out every session; with 2FA on it needs a fresh factor',
+    async (t) => {
+      const ctx = await setup(t, env);
+      const bob = ctx.users.add('bob');
+      const bobA = await ctx.passwordLogin(bob);
+      const bobB = await ctx.passwordLogin(bob);
+      const bad = await ctx.kit.post(
+        '/sessions/revoke-all',
+        { code: '123456', recoveryCode: 'x' },
+        {
+          token: bobA.accessToken,
+        },
+      );
+      t.strictSame(
+        errorProblems(bad, 400, 'TWOFOLD_INVALID_INPUT', { field: 'code' }),
+        [],
+        'both factors: 400',
+      );
+      const withoutTwoFactor = await ctx.kit.post('/sessions/revoke-all', undefined, {
+        token: bobA.accessToken,
+      });
+      t.strictSame(successProblems(withoutTwoFactor, 204), [], 'without 2FA no factor is needed: 204');
+      for (const pair of [bobA, bobB]) {
+        const guarded = await ctx.kit.get('/host/protected', { token: pair.accessToken });
+        t.strictSame(errorProblems(guarded, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'every access token: 401');
+        const refresh = await ctx.kit.post('/token/refresh', { refreshToken: pair.refreshToken });
+        t.strictSame(errorProblems(refresh, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'every refresh token: 401');
+      }
+
+      const ada = ctx.users.add('ada');
+      const enabled = await ctx.enable(ada);
+      const elsewhere = await ctx.mfaLogin(ada, enabled.secret);
+      const noFactor = await ctx.kit.post('/sessions/revoke-all', {}, { token: enabled.accessToken });
+      t.strictSame(
+        errorProblems(noFactor, 400, 'TWOFOLD_INVALID_INPUT', { field: 'code' }),
+        [],
+        'with 2FA on and no factor: 400 naming code',
+      );
+      const wrong = await ctx.kit.post(
+        '/sessions/revoke-all',
+        { code: ctx.wrongCode(enabled.secret) },
+        { token: enabled.accessToken },
+      );
+      t.strictSame(errorProblems(wrong, 400, 'TWOFOLD_INVALID_CODE'), [], 'a wrong code: 400');
+      t.equal(
+        (await ctx.kit.get('/host/protected', { token: elsewhere.accessToken })).status,
+        200,
+        'nothing ended',
+      );
+      const done = await ctx.kit.post(
+        '/sessions/revoke-all',
+        { code: ctx.freshCode(enabled.secret) },
+        { token: enabled.accessToken },
+      );
+      t.strictSame(successProblems(done, 204), [], 'a fresh code: 204');
+      for (const token of [enabled.accessToken, elsewhere.accessToken]) {
+        const guarded = await ctx.kit.get('/host/protected', { token });
+        t.strictSame(errorProblems(guarded, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'every session of ada ended');
+      }
+      ctx.clock.advance(1);
+      t.ok(await ctx.mfaLogin(ada, enabled.secret), 'a new login works');
+    },
+  );
 
   t.test('access, refresh and challenge tokens are never interchangeable', async (t) => {
     const ctx = await setup(t, env);
@@ -214,11 +303,17 @@ export function tokenTests(t: Test, env: SuiteEnv): void {
     t.strictSame(errorProblems(anonymous, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'no token at all: 401');
 
     const enabled = await ctx.enable(ada);
+    t.equal(
+      (await ctx.kit.get('/host/sensitive', { token: enabled.accessToken })).status,
+      200,
+      'the token confirm answered carries the code just proved',
+    );
+    ctx.clock.advance(61_000);
     const beforeStepUp = await ctx.kit.get('/host/sensitive', { token: enabled.accessToken });
     t.strictSame(
       errorProblems(beforeStepUp, 401, 'TWOFOLD_STEP_UP_REQUIRED'),
       [],
-      'the token from before 2FA was on: 401',
+      'a second factor older than maxAge: 401',
     );
     const wrong = await ctx.kit.post(
       '/step-up',

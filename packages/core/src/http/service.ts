@@ -4,10 +4,16 @@
  * requests and responses, so both serve exactly the same routes, bodies and errors.
  */
 import { type Enrollment, guardStore, type SecondFactor, type TwoFactor } from '../engine.js';
-import { InvalidCredentialsError, UnauthorizedError } from '../errors.js';
+import { InvalidCredentialsError, InvalidInputError, UnauthorizedError } from '../errors.js';
 import { type ResolvedHttpOptions, resolveHttpOptions, type TwofoldHttpOptions } from './options.js';
 import { type BodySchemaName, bodyJsonSchema, parseBody } from './schemas.js';
-import { type AccessClaims, createSessionTokens, type SessionTokens } from './session-tokens.js';
+import {
+  type AccessClaims,
+  type AuthenticationMethod,
+  createSessionTokens,
+  type SessionTokens,
+  type TokenPair,
+} from './session-tokens.js';
 
 /** What a route answers on success. Errors are thrown and mapped by `toHttpError`. */
 export interface HttpResult {
@@ -91,6 +97,17 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
     if (input.userId === null) throw new UnauthorizedError();
     return input.userId;
   };
+  /**
+   * Ends every session of the user (access and refresh tokens issued until now); when the request
+   * came with the kit's access token, starts a fresh session for it, dated after the revocation, with
+   * a second factor in `amr` (the caller has just proved one).
+   */
+  const restartSessions = async (userId: string, claims: AccessClaims | null) => {
+    const revokedAt = await tokens.revokeAll(userId);
+    if (!claims || claims.userId !== userId) return undefined;
+    const amr = [...new Set<AuthenticationMethod>([...claims.amr, 'otp', 'mfa'])];
+    return tokens.issue(userId, amr, clock(), revokedAt);
+  };
 
   const routes: HttpRoute[] = [
     {
@@ -127,7 +144,16 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
       successStatus: 200,
       async handle(request) {
         const body = parseBody('code', request.body);
-        return { status: 200, body: await engine.confirm(userOf(request), body.code) };
+        const userId = userOf(request);
+        // 2FA turning on ends every session of the user, password-only ones included; the one
+        // making the request goes on with fresh tokens (before activation: if that fails, nothing changed).
+        let pair: TokenPair | undefined;
+        const result = await engine.confirm(userId, body.code, {
+          beforeActivate: async () => {
+            pair = await restartSessions(userId, request.claims);
+          },
+        });
+        return { status: 200, body: { ...result, ...pair } };
       },
     },
     {
@@ -141,8 +167,15 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
       successStatus: 204,
       async handle(request) {
         const body = parseBody('secondFactor', request.body);
-        await engine.disable(userOf(request), secondFactor(body));
-        return { status: 204 };
+        const userId = userOf(request);
+        let pair: TokenPair | undefined;
+        await engine.disable(userId, secondFactor(body), {
+          beforeDisable: async () => {
+            pair = await restartSessions(userId, request.claims);
+          },
+        });
+        // With the kit's own tokens the current session goes on with fresh ones; a host session has none.
+        return pair ? { status: 200, body: pair } : { status: 204 };
       },
     },
     {
@@ -282,6 +315,36 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
           if (!request.claims) throw new UnauthorizedError();
           await engine.verifySecondFactor(request.claims.userId, secondFactor(body));
           return { status: 200, body: await tokens.stepUp(request.claims) };
+        },
+      },
+      {
+        id: 'sessions.revokeAll',
+        method: 'POST',
+        path: '/sessions/revoke-all',
+        auth: 'token',
+        sensitive: true,
+        body: 'optionalSecondFactor',
+        summary:
+          'Sign out everywhere: every access and refresh token of the user issued until now is refused ' +
+          'from the next request on. Needs a fresh code or recovery code when 2FA is on',
+        successStatus: 204,
+        async handle(request) {
+          // Without 2FA there is nothing to send: no body is the same as `{}`.
+          const body = parseBody('optionalSecondFactor', request.body ?? {});
+          if (!request.claims) throw new UnauthorizedError();
+          const { userId } = request.claims;
+          const given = body.code !== undefined || body.recoveryCode !== undefined;
+          if (given || (await engine.status(userId)).enabled) {
+            if (!given) {
+              throw new InvalidInputError(
+                'code',
+                'a fresh "code" or "recoveryCode" is required while 2FA is on',
+              );
+            }
+            await engine.verifySecondFactor(userId, secondFactor(body));
+          }
+          await tokens.revokeAll(userId);
+          return { status: 204 };
         },
       },
     );
