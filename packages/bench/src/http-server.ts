@@ -65,6 +65,7 @@ async function prepareOne(): Promise<string> {
   // Confirmed with the previous step, so the current step is still unused.
   const previous = Math.floor(now / 30_000) - 1;
   await store.confirmAuthenticator(userId, TOTP_AUTHENTICATOR_ID, {
+    sealedSecret: record.sealedSecret,
     counter: previous,
     recoveryCodeHashes: [],
     now,

@@ -41,12 +41,13 @@ const keyring = createKeyring({ keys: { bench: new Uint8Array(32).fill(5) }, cur
 {
   const warm = memoryStore();
   const now = Date.now();
+  const sealedSecret = keyring.seal(generateSecret(), 'warm');
   await warm.savePendingAuthenticator(
     {
       userId: 'warm',
       id: TOTP_AUTHENTICATOR_ID,
       status: 'pending',
-      sealedSecret: keyring.seal(generateSecret(), 'warm'),
+      sealedSecret,
       algorithm: 'SHA1',
       digits: 6,
       period: 30,
@@ -62,6 +63,7 @@ const keyring = createKeyring({ keys: { bench: new Uint8Array(32).fill(5) }, cur
     hashRecoveryCode(keyring, 'warm', normalizeRecoveryCode(code)!),
   );
   await warm.confirmAuthenticator('warm', TOTP_AUTHENTICATOR_ID, {
+    sealedSecret,
     counter: 1,
     recoveryCodeHashes: codes,
     now,
@@ -74,12 +76,13 @@ const started = performance.now();
 for (let n = 0; n < users; n++) {
   const userId = `user-${n}`;
   const now = Date.now();
+  const sealedSecret = keyring.seal(generateSecret(), userId);
   await store.savePendingAuthenticator(
     {
       userId,
       id: TOTP_AUTHENTICATOR_ID,
       status: 'pending',
-      sealedSecret: keyring.seal(generateSecret(), userId),
+      sealedSecret,
       algorithm: 'SHA1',
       digits: 6,
       period: 30,
@@ -99,6 +102,7 @@ for (let n = 0; n < users; n++) {
     if (variant === 'flat-codes') hashes = hashes.map(flat);
   }
   const confirmed = await store.confirmAuthenticator(userId, TOTP_AUTHENTICATOR_ID, {
+    sealedSecret,
     counter: Math.floor(now / 30_000),
     recoveryCodeHashes: hashes,
     now,

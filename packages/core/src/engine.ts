@@ -16,6 +16,7 @@ import {
 import { EventHub, type TwoFactorEventName, type TwoFactorListener } from './events.js';
 import { encodeBase64url } from './internal/base64url.js';
 import { cryptoRandom } from './internal/random.js';
+import { unstorableReason } from './internal/unstorable.js';
 import { type ResolvedOptions, resolveOptions, STORE_METHODS, type TwoFactorOptions } from './options.js';
 import { renderQrSvg, svgDataUri } from './qr.js';
 import {
@@ -475,18 +476,12 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
   return twoFactor;
 }
 
-/** C0 and C1 control characters, DEL, and UTF-16 surrogates that are not part of a pair. */
-const UNSTORABLE =
-  /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
 function checkUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) {
     throw new InvalidInputError('userId', 'userId must be a string of 1-255 characters');
   }
-  // What no store can hold faithfully (PostgreSQL refuses NUL; lone surrogates do not survive UTF-8).
-  if (UNSTORABLE.test(userId)) {
-    throw new InvalidInputError('userId', 'userId must not contain control characters or lone surrogates');
-  }
+  const unfit = unstorableReason(userId);
+  if (unfit !== null) throw new InvalidInputError('userId', `userId must not contain ${unfit}`);
 }
 
 /** Which kind of second factor a body carries; exactly one of `code` and `recoveryCode`. */

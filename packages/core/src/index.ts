@@ -47,6 +47,7 @@ export {
   recoveryCodeHashCandidates,
 } from './recovery-codes.js';
 export type {
+  AttemptState,
   AuthenticatorAlgorithm,
   AuthenticatorRecord,
   ConfirmAuthenticatorInput,
