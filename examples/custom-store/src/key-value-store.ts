@@ -187,10 +187,12 @@ export function keyValueStore(options: KeyValueStoreOptions): Store {
       });
     },
 
-    confirmAuthenticator(userId, authenticatorId, { counter, recoveryCodeHashes, now }) {
+    confirmAuthenticator(userId, authenticatorId, { sealedSecret, counter, recoveryCodeHashes, now }) {
       return update(userId, now, (doc) => {
         const record = doc.authenticators.get(authenticatorId);
-        if (record?.status !== 'pending') return false;
+        // Compare-and-set on the secret: an enrollment that replaced the record since the code was
+        // checked makes this confirm fail instead of activating a secret nobody confirmed.
+        if (record?.status !== 'pending' || record.sealedSecret !== sealedSecret) return false;
         Object.assign(record, {
           status: 'active',
           confirmedAt: now,
@@ -259,6 +261,25 @@ export function keyValueStore(options: KeyValueStoreOptions): Store {
       });
     },
 
+    takeAttempt(userId, key, limit, ttlMs, now) {
+      return update(userId, now, (doc) => {
+        // Expired counters were pruned above, so a counter found here is live.
+        const current = doc.counters.get(key);
+        if (current && current.count >= limit) return { taken: false, ...current };
+        const counter = { count: (current?.count ?? 0) + 1, expiresAt: now + ttlMs };
+        doc.counters.set(key, counter);
+        return { taken: true, ...counter };
+      });
+    },
+
+    resetCounterIfUnchanged(userId, key, expected) {
+      return update(userId, undefined, (doc) => {
+        const current = doc.counters.get(key);
+        if (current?.count !== expected.count || current.expiresAt !== expected.expiresAt) return false;
+        return doc.counters.delete(key);
+      });
+    },
+
     async getCounter(userId, key, now) {
       const counter = (await read(userId)).counters.get(key);
       return counter && isLive(counter.expiresAt, now) ? counter : null;
@@ -303,6 +324,17 @@ export function keyValueStore(options: KeyValueStoreOptions): Store {
 
     async deleteNonce(userId, key) {
       await update(userId, undefined, (doc) => doc.nonces.delete(key));
+    },
+
+    takeNonceAndDeleteTwoFactor(userId, key, value, now) {
+      return update(userId, now, (doc) => {
+        if (doc.nonces.get(key)?.value !== value) return false;
+        // One document, one write: the nonce cannot go without the two-factor state or vice versa.
+        doc.nonces.delete(key);
+        doc.authenticators.clear();
+        doc.recoveryCodes.clear();
+        return true;
+      });
     },
   };
 }

@@ -54,9 +54,16 @@ runStoreSuite(
         const store = keyValueStore({ kv });
         const user = userId();
         const now = ctx.clock.now();
-        await store.savePendingAuthenticator(pending(user, now), now);
+        const record = pending(user, now);
+        await store.savePendingAuthenticator(record, now);
         t.equal(writes.at(-1)?.expiresAt, now + 600_000, 'pending: expires with the enrollment');
-        await store.confirmAuthenticator(user, 'totp', { counter: 1, recoveryCodeHashes: ['h'], now });
+        const { sealedSecret } = record;
+        await store.confirmAuthenticator(user, 'totp', {
+          sealedSecret,
+          counter: 1,
+          recoveryCodeHashes: ['h'],
+          now,
+        });
         t.equal(writes.at(-1)?.expiresAt, undefined, 'active: no expiry');
       });
 
@@ -67,7 +74,13 @@ runStoreSuite(
         const now = ctx.clock.now();
         await store.putNonce(user, 'recovery', 'v', now + 60_000, now);
         t.equal(await store.takeNonce(user, 'recovery', 'wrong', now), false);
+        t.equal(await store.takeNonceAndDeleteTwoFactor(user, 'recovery', 'wrong', now), false);
         t.equal(writes.length, 1, 'a refused take wrote nothing');
+        await store.takeAttempt(user, 'failures', 1, 60_000, now);
+        t.match(await store.takeAttempt(user, 'failures', 1, 60_000, now), { taken: false });
+        t.equal(await store.resetCounterIfUnchanged(user, 'failures', { count: 1, expiresAt: now }), false);
+        t.equal(writes.length, 2, 'a refused attempt and a refused reset wrote nothing');
+        await store.resetCounter(user, 'failures');
         await store.deleteNonce(user, 'recovery');
         t.strictSame(writes.at(-1), { key: `twofold:${user}`, deleted: true, expiresAt: undefined });
       });
@@ -96,12 +109,20 @@ runStoreSuite(
         const stores = [keyValueStore({ kv }), keyValueStore({ kv })];
         const user = userId();
         const now = ctx.clock.now();
-        await stores[0]!.savePendingAuthenticator(pending(user, now), now);
-        await stores[0]!.confirmAuthenticator(user, 'totp', { counter: 1, recoveryCodeHashes: [], now });
+        const record = pending(user, now);
+        await stores[0]!.savePendingAuthenticator(record, now);
+        const input = { sealedSecret: record.sealedSecret, counter: 1, recoveryCodeHashes: [], now };
+        await stores[0]!.confirmAuthenticator(user, 'totp', input);
         const results = await Promise.all(
           Array.from({ length: 100 }, (_, index) => stores[index % 2]!.consumeCounter(user, 'totp', 2, now)),
         );
         t.equal(results.filter(Boolean).length, 1, 'exactly one of 100 calls across both stores won');
+        const attempts = await Promise.all(
+          Array.from({ length: 100 }, (_, index) =>
+            stores[index % 2]!.takeAttempt(user, 'failures', 10, 60_000, now),
+          ),
+        );
+        t.equal(attempts.filter((state) => state.taken).length, 10, 'exactly 10 of 100 attempts were taken');
       });
 
       t.test('malformed options are a TypeError naming the option', async (t) => {

@@ -9,7 +9,10 @@ import { counters } from './internal/behaviours/counters.js';
 import { deleteTwoFactor } from './internal/behaviours/delete-two-factor.js';
 import { nonces } from './internal/behaviours/nonces.js';
 import { recoveryCodes } from './internal/behaviours/recovery-codes.js';
+import { resetCounterIfUnchanged } from './internal/behaviours/reset-counter-if-unchanged.js';
 import { replaceSealedSecret } from './internal/behaviours/sealed-secret.js';
+import { takeAttempt } from './internal/behaviours/take-attempt.js';
+import { takeNonceAndDeleteTwoFactor } from './internal/behaviours/take-nonce-and-delete-two-factor.js';
 import { values } from './internal/behaviours/values.js';
 import { createContext, createRunId, freshUserId } from './internal/context.js';
 
@@ -43,7 +46,10 @@ const GROUPS: readonly BehaviourGroup[] = [
   deleteTwoFactor,
   recoveryCodes,
   counters,
+  takeAttempt,
+  resetCounterIfUnchanged,
   nonces,
+  takeNonceAndDeleteTwoFactor,
   values,
 ];
 

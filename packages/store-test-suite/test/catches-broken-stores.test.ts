@@ -10,6 +10,7 @@ import type { NaiveStoreBug } from './fixtures/naive-store.js';
 const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
   racy: [
     'of concurrent confirms exactly one wins, and only its counter and recovery codes are stored',
+    'confirm racing new enrollments never activates a secret it did not carry',
     'of concurrent consumeCounter calls with the same counter exactly one succeeds',
     'concurrent consumeCounter calls with increasing counters leave the highest recorded',
     'of concurrent replaceSealedSecret calls with the same expected exactly one wins',
@@ -20,19 +21,28 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'countRecoveryCodes never sees a partial set while codes are replaced',
     '20 parallel increments count exactly 20',
     'parallel increments at the configured concurrency never lose a count',
+    'of concurrent takeAttempt calls on a fresh counter with limit 10 exactly 10 are taken, as 1..10',
+    'of concurrent takeAttempt calls with limit 1 exactly one is taken',
+    'of concurrent takeAttempt calls on a counter at 7 with limit 10 exactly 3 are taken, as 8..10',
+    'resetCounterIfUnchanged racing takeAttempt calls never erases an attempt counted after the expected state',
     'of concurrent claims exactly one succeeds, and its value is stored',
     'of concurrent takes exactly one succeeds',
     'of concurrent swaps with the same expected exactly one succeeds, and its value is stored',
+    'of concurrent takeNonceAndDeleteTwoFactor calls with the same value exactly one succeeds',
+    'takeNonceAndDeleteTwoFactor racing takeNonce: exactly one wins, and two-factor is deleted only by it',
+    'takeNonceAndDeleteTwoFactor is one step: no reader sees the nonce taken and two-factor state left, or the reverse',
   ],
   'lenient-expiry': [
     'a pending authenticator is live until the millisecond before expiresAt',
     'confirm at expiresAt is refused and changes nothing',
     'a counter is live until the millisecond before expiresAt and gone at it',
     'an expired counter restarts at 1',
+    'takeAttempt restarts an expired counter at 1, even one at the limit',
     'putNonce stores a value that is live until the millisecond before expiresAt',
     'claimNonce succeeds again once the nonce has expired',
     'takeNonce refuses an expired or missing nonce',
     'swapNonce refuses an expired or missing nonce and creates nothing',
+    'takeNonceAndDeleteTwoFactor refuses an expired or missing nonce and changes nothing',
   ],
   'replay-equal': ['consumeCounter refuses the same counter again and changes nothing'],
   'int32-counter': [
@@ -43,16 +53,24 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'a pending authenticator round-trips every field exactly',
     'confirm activates the pending authenticator',
     'incrementCounter creates an absent counter at 1 expiring at now + ttl',
+    'takeAttempt counts an absent counter as 1 expiring at now + ttl',
     'putNonce stores a value that is live until the millisecond before expiresAt',
   ],
   'shared-records': [
     'getAuthenticator resolves a copy: changing it changes nothing stored',
     'savePendingAuthenticator stores a copy: changing the input afterwards changes nothing stored',
   ],
-  'delete-everything': ["deleteTwoFactor leaves the user's failure counters and nonces"],
-  'prefix-delete': ['deleteTwoFactor matches the user id exactly, never as a pattern or prefix'],
+  'delete-everything': [
+    "deleteTwoFactor leaves the user's failure counters and nonces",
+    "takeNonceAndDeleteTwoFactor leaves other users, the user's other nonces and their counters",
+  ],
+  'prefix-delete': [
+    'deleteTwoFactor matches the user id exactly, never as a pattern or prefix',
+    "takeNonceAndDeleteTwoFactor leaves other users, the user's other nonces and their counters",
+  ],
   'case-insensitive': [
     'user ids that differ only by case, spaces, accents or normalization are different users',
+    'takeAttempt, resetCounterIfUnchanged and takeNonceAndDeleteTwoFactor use tricky ids and keys exactly',
   ],
   'joined-keys': ['user ids and keys joined with a separator never collide'],
   'blind-reseal': ['replaceSealedSecret refuses when the secret differs from expected and changes nothing'],
@@ -70,6 +88,25 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
   'claim-overwrites': [
     'claimNonce refuses while the nonce is live and changes nothing',
     'of concurrent claims exactly one succeeds, and its value is stored',
+  ],
+  'confirm-ignores-secret': [
+    'confirm with a different sealedSecret is refused and changes nothing',
+    'confirm with the sealedSecret of a replaced enrollment is refused, and the new one stays pending',
+    'confirm racing new enrollments never activates a secret it did not carry',
+  ],
+  'take-over-limit': [
+    'at the limit takeAttempt refuses with the standing count and expiry and changes nothing',
+    'takeAttempt with limit 1 takes exactly one attempt',
+    'of concurrent takeAttempt calls with limit 1 exactly one is taken',
+  ],
+  'reset-ignores-expiry': [
+    'resetCounterIfUnchanged keeps a counter whose expiry differs from the expected one',
+  ],
+  'racy-reset': [
+    'resetCounterIfUnchanged racing takeAttempt calls never erases an attempt counted after the expected state',
+  ],
+  'two-step-recovery': [
+    'takeNonceAndDeleteTwoFactor is one step: no reader sees the nonce taken and two-factor state left, or the reverse',
   ],
 };
 

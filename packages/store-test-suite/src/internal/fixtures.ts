@@ -83,8 +83,12 @@ export async function activate(
 ): Promise<ActiveSetup> {
   const id = options.id ?? 'totp';
   const codes = options.codes ?? recoveryHashes(10);
-  await enroll(env, userId, { id, ...(options.sealedSecret ? { sealedSecret: options.sealedSecret } : {}) });
+  const pending = await enroll(env, userId, {
+    id,
+    ...(options.sealedSecret ? { sealedSecret: options.sealedSecret } : {}),
+  });
   const confirmed = await env.store.confirmAuthenticator(userId, id, {
+    sealedSecret: pending.sealedSecret,
     counter: options.counter ?? 1000,
     recoveryCodeHashes: codes,
     now: env.clock.now(),

@@ -42,3 +42,13 @@ export async function spread<T>(count: number, call: (index: number) => Promise<
   }
   return Promise.all(calls);
 }
+
+/**
+ * Where a race of `count` calls puts its one different call in round `round` (1-based): first,
+ * last, second, then in the middle, in turn. A store that runs calls in the order they start (as an
+ * in-process one does) then sees it both win and lose; a store over a network sees it land anywhere.
+ */
+export function placement(round: number, count: number): number {
+  const places = [0, count - 1, 1, Math.floor(count / 2)];
+  return places[(round - 1) % places.length]!;
+}

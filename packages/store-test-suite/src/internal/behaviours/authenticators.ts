@@ -109,7 +109,12 @@ export const authenticators: BehaviourGroup = {
         const userId = env.userId();
         const record = await enroll(env, userId);
         env.clock.advance(record.expiresAt - env.clock.now() + 60_000);
-        const input = { counter: 5, recoveryCodeHashes: ['a'.repeat(64)], now: env.clock.now() };
+        const input = {
+          sealedSecret: record.sealedSecret,
+          counter: 5,
+          recoveryCodeHashes: ['a'.repeat(64)],
+          now: env.clock.now(),
+        };
         t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'reads as absent');
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'confirm refused');
         t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'still absent');

@@ -105,7 +105,12 @@ export const deleteTwoFactor: BehaviourGroup = {
           'a new pending one',
         );
         const codes = recoveryHashes(4);
-        const input = { counter: 10, recoveryCodeHashes: codes, now: env.clock.now() };
+        const input = {
+          sealedSecret: pending.sealedSecret,
+          counter: 10,
+          recoveryCodeHashes: codes,
+          now: env.clock.now(),
+        };
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
         t.equal(await env.store.countRecoveryCodes(userId), 4, 'only the new codes');
         t.equal(

@@ -25,12 +25,17 @@ export const recoveryCodes: BehaviourGroup = {
       name: 'replaceRecoveryCodes refuses a user with only a pending authenticator and stores nothing',
       async run(t, env) {
         const userId = env.userId();
-        await enroll(env, userId);
+        const pending = await enroll(env, userId);
         const refused = recoveryHashes(5);
         t.equal(await env.store.replaceRecoveryCodes(userId, refused, env.clock.now()), false, 'refused');
         t.equal(await env.store.countRecoveryCodes(userId), 0, 'none counted');
         const confirmed = recoveryHashes(3);
-        const input = { counter: 1, recoveryCodeHashes: confirmed, now: env.clock.now() };
+        const input = {
+          sealedSecret: pending.sealedSecret,
+          counter: 1,
+          recoveryCodeHashes: confirmed,
+          now: env.clock.now(),
+        };
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed later');
         t.equal(await env.store.countRecoveryCodes(userId), 3, 'only the confirmed codes');
         t.equal(

@@ -290,6 +290,73 @@ export const values: BehaviourGroup = {
           { sealedSecret: next },
           'the new secret reads back',
         );
+        const input = { counter: 1, recoveryCodeHashes: recoveryHashes(1), now: env.clock.now() };
+        t.equal(
+          await env.store.confirmAuthenticator(userId, 'totp', {
+            ...input,
+            sealedSecret: `${next.slice(0, 999)}!`,
+          }),
+          false,
+          'confirm refuses a secret differing in the last character',
+        );
+        t.equal(
+          await env.store.confirmAuthenticator(userId, 'totp', { ...input, sealedSecret: next }),
+          true,
+          'and accepts the exact one',
+        );
+      },
+    },
+    {
+      name: 'takeAttempt, resetCounterIfUnchanged and takeNonceAndDeleteTwoFactor use tricky ids and keys exactly',
+      async run(t, env) {
+        for (const { label, text } of TRICKY) {
+          const userId = env.userId(text);
+          const { nonce } = await writeEverything(env, userId, text);
+          const state = await env.store.takeAttempt(userId, text, 5, 60_000, env.clock.now());
+          t.match(state, { taken: true, count: 2 }, `${label}: takeAttempt counts on the counter`);
+          t.equal(
+            await env.store.resetCounterIfUnchanged(userId, text, state),
+            true,
+            `${label}: resetCounterIfUnchanged finds it`,
+          );
+          t.equal(
+            await env.store.takeNonceAndDeleteTwoFactor(userId, text, nonce, env.clock.now()),
+            true,
+            `${label}: takeNonceAndDeleteTwoFactor finds the nonce`,
+          );
+          t.strictSame(
+            await readEverything(env, userId, text),
+            { record: null, count: 0, nonce: null, counter: null },
+            `${label}: and everything is gone`,
+          );
+        }
+        for (const { label, texts } of LOOK_ALIKES) {
+          const base = env.userId();
+          const written = [];
+          for (const text of texts) {
+            const userId = `${base}${text}`;
+            written.push({ userId, ...(await writeEverything(env, userId, 'totp')) });
+          }
+          const [first, ...others] = written;
+          const now = env.clock.now();
+          t.match(
+            await env.store.takeAttempt(first!.userId, 'totp', 1, 60_000, now),
+            { taken: false, count: 1 },
+            `${label}: variant 0 is at its limit`,
+          );
+          t.equal(
+            await env.store.takeNonceAndDeleteTwoFactor(first!.userId, 'totp', first!.nonce, now),
+            true,
+            `${label}: variant 0 recovered`,
+          );
+          for (const [index, { userId, record, codes, nonce }] of others.entries()) {
+            t.strictSame(
+              await readEverything(env, userId, 'totp'),
+              { record, count: codes.length, nonce, counter: 1 },
+              `${label}: variant ${index + 1} untouched`,
+            );
+          }
+        }
       },
     },
   ],
