@@ -23,8 +23,20 @@ import {
 import { inTransaction } from './internal/transaction.js';
 import { parseOptions, type SqlStoreOptions, sqlStoreOptionsSchema } from './options.js';
 
+/**
+ * What takeAttempt resolves (core's `AttemptState`, derived from the interface so that this package
+ * does not depend on core's index exporting that name).
+ */
+type AttemptState = Awaited<ReturnType<Store['takeAttempt']>>;
+
 /** How many times an operation the database aborted for a deadlock is run again. */
 const MAX_ATTEMPTS = 5;
+
+/**
+ * How many times takeAttempt goes round when the counter changed between its two steps (deleted,
+ * expired or lowered in between) before it gives up, failing closed.
+ */
+const MAX_TAKE_ROUNDS = 20;
 
 /** The longest user id, authenticator id, key or recovery code hash the tables hold. */
 const MAX_ID_LENGTH = 255;
@@ -111,8 +123,8 @@ export interface SqlStore extends Store {
  * checked that the tables are at the schema version this package needs, so the call is awaited:
  * `const store = await sqlStore({ db })`.
  *
- * Every operation is one conditional statement or one transaction; expired rows are ignored by
- * every query (compared with the caller's `now`, never the database clock) and swept.
+ * Every operation decides in one conditional statement or one transaction; expired rows are
+ * ignored by every query (compared with the caller's `now`, never the database clock) and swept.
  *
  * @param options.db a Kysely instance, a pg Pool, a mysql2 pool (callback or promise API) or a
  *   better-sqlite3 Database; the store uses it and never ends it
@@ -353,6 +365,133 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     });
   }
 
+  /** A counters row as a CounterState. */
+  function toCounter(row: { count: number | string | bigint; expires_at: number | string | bigint }) {
+    return { count: toNumber(row.count), expiresAt: toNumber(row.expires_at) };
+  }
+
+  /**
+   * One round of takeAttempt on PostgreSQL or SQLite: one upsert that counts only while the counter
+   * is absent, expired or below the limit, then (when it counted nothing) the read of the counter
+   * that stands at the limit. Null when that counter was deleted, expired or lowered in between.
+   */
+  async function takeAttemptUpsert(
+    userId: string,
+    key: string,
+    limit: number,
+    expiresAt: number,
+    now: number,
+  ): Promise<AttemptState | null> {
+    const storedCount = column('counters', 'count');
+    const storedExpiry = column('counters', 'expires_at');
+    const count = sql<number>`case when ${storedExpiry} <= ${now} then 1 else ${storedCount} + 1 end`;
+    const taken = await db
+      .insertInto(t.counters)
+      .values({ user_id: userId, key, count: 1, expires_at: expiresAt })
+      .onConflict((conflict) =>
+        conflict
+          .columns(['user_id', 'key'])
+          .doUpdateSet({ count, expires_at: expiresAt })
+          .where((eb) => eb.or([eb(storedExpiry, '<=', now), eb(storedCount, '<', limit)])),
+      )
+      .returning(['count', 'expires_at'])
+      .executeTakeFirst();
+    if (taken) return { taken: true, ...toCounter(taken) };
+    const standing = await db
+      .selectFrom(t.counters)
+      .select(['count', 'expires_at'])
+      .where('user_id', '=', userId)
+      .where('key', '=', key)
+      .where('expires_at', '>', now)
+      .where('count', '>=', limit)
+      .executeTakeFirst();
+    return standing ? { taken: false, ...toCounter(standing) } : null;
+  }
+
+  /**
+   * One round of takeAttempt on MySQL, whose upsert has neither a condition nor RETURNING. An insert
+   * of its own (autocommit) counts the first attempt when there is no row, the usual case since a
+   * success deletes the counter. Otherwise a transaction locks the row and decides; locking only an
+   * existing row (never a gap) keeps concurrent takes from deadlocking each other. Null when the row
+   * was deleted between the two.
+   */
+  async function takeAttemptLocked(
+    userId: string,
+    key: string,
+    limit: number,
+    expiresAt: number,
+    now: number,
+  ): Promise<AttemptState | null> {
+    try {
+      await db
+        .insertInto(t.counters)
+        .values({ user_id: userId, key, count: 1, expires_at: expiresAt })
+        .execute();
+      return { taken: true, count: 1, expiresAt };
+    } catch (error) {
+      if (!isDuplicateKey(error, dialect)) throw error;
+    }
+    return inTransaction(connection, async (trx) => {
+      const row = await trx
+        .selectFrom(t.counters)
+        .select(['count', 'expires_at'])
+        .where('user_id', '=', userId)
+        .where('key', '=', key)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) return null;
+      const current = toCounter(row);
+      const live = current.expiresAt > now;
+      if (live && current.count >= limit) return { taken: false, ...current };
+      const count = live ? current.count + 1 : 1;
+      await trx
+        .updateTable(t.counters)
+        .set({ count, expires_at: expiresAt })
+        .where('user_id', '=', userId)
+        .where('key', '=', key)
+        .execute();
+      return { taken: true, count, expiresAt };
+    });
+  }
+
+  async function takeAttempt(
+    userId: string,
+    key: string,
+    limit: number,
+    ttlMs: number,
+    now: number,
+  ): Promise<AttemptState> {
+    checkLength('userId', [userId]);
+    checkLength('the counter key', [key]);
+    const expiresAt = now + ttlMs;
+    const round = dialect === 'mysql' ? takeAttemptLocked : takeAttemptUpsert;
+    for (let rounds = 1; ; rounds++) {
+      const result = await round(userId, key, limit, expiresAt, now);
+      if (result) return result;
+      // The counter changed between the round's two steps (a reset or sweep): decide again.
+      if (rounds >= MAX_TAKE_ROUNDS) {
+        throw new StoreUnavailableError(
+          `The ${dialect} counter kept changing under a twofold takeAttempt (${rounds} rounds)`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Deletes every authenticator and recovery code of the user inside `trx`, and says whether an
+   * active authenticator was among them.
+   */
+  async function deleteTwoFactorIn(trx: Kysely<Database>, userId: string): Promise<boolean> {
+    const active = await trx
+      .deleteFrom(t.authenticators)
+      .where('user_id', '=', userId)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    await trx.deleteFrom(t.authenticators).where('user_id', '=', userId).execute();
+    await trx.deleteFrom(t.recovery_codes).where('user_id', '=', userId).execute();
+    return touched(active.numDeletedRows) > 0;
+  }
+
   async function claimNonce(userId: string, key: string, value: string, expiresAt: number, now: number) {
     checkLength('userId', [userId]);
     checkLength('the nonce key', [key]);
@@ -408,11 +547,12 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       );
     },
 
-    async confirmAuthenticator(userId, authenticatorId, { counter, recoveryCodeHashes, now }) {
+    async confirmAuthenticator(userId, authenticatorId, { sealedSecret, counter, recoveryCodeHashes, now }) {
       await sweepIfDue(now);
       return attempt(dialect, () =>
         inTransaction(connection, async (trx) => {
-          // The conditional update decides: of concurrent confirms only one finds the row pending.
+          // The conditional update decides: of concurrent confirms only one finds the row pending,
+          // and only while it still holds the secret the confirming code was checked against.
           const activated = await trx
             .updateTable(t.authenticators)
             .set({
@@ -425,6 +565,7 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
             .where('user_id', '=', userId)
             .where('id', '=', authenticatorId)
             .where('status', '=', 'pending')
+            .where('sealed_secret', '=', sealedSecret)
             .where('expires_at', '>', now)
             .executeTakeFirst();
           if (touched(activated.numUpdatedRows) === 0) return false;
@@ -460,18 +601,7 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       }),
 
     deleteTwoFactor: (userId) =>
-      attempt(dialect, () =>
-        inTransaction(connection, async (trx) => {
-          const active = await trx
-            .deleteFrom(t.authenticators)
-            .where('user_id', '=', userId)
-            .where('status', '=', 'active')
-            .executeTakeFirst();
-          await trx.deleteFrom(t.authenticators).where('user_id', '=', userId).execute();
-          await trx.deleteFrom(t.recovery_codes).where('user_id', '=', userId).execute();
-          return touched(active.numDeletedRows) > 0;
-        }),
-      ),
+      attempt(dialect, () => inTransaction(connection, (trx) => deleteTwoFactorIn(trx, userId))),
 
     async replaceRecoveryCodes(userId, hashes, now) {
       await sweepIfDue(now);
@@ -517,6 +647,23 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       return attempt(dialect, () => incrementCounter(userId, key, ttlMs, now));
     },
 
+    async takeAttempt(userId, key, limit, ttlMs, now): Promise<AttemptState> {
+      await sweepIfDue(now);
+      return attempt(dialect, () => takeAttempt(userId, key, limit, ttlMs, now));
+    },
+
+    resetCounterIfUnchanged: (userId, key, expected) =>
+      attempt(dialect, async () => {
+        const result = await db
+          .deleteFrom(t.counters)
+          .where('user_id', '=', userId)
+          .where('key', '=', key)
+          .where('count', '=', expected.count)
+          .where('expires_at', '=', expected.expiresAt)
+          .executeTakeFirst();
+        return touched(result.numDeletedRows) > 0;
+      }),
+
     getCounter: (userId, key, now) =>
       attempt(dialect, async () => {
         const row = await db
@@ -526,7 +673,7 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
           .where('key', '=', key)
           .where('expires_at', '>', now)
           .executeTakeFirst();
-        return row ? { count: toNumber(row.count), expiresAt: toNumber(row.expires_at) } : null;
+        return row ? toCounter(row) : null;
       }),
 
     resetCounter: (userId, key) =>
@@ -594,6 +741,24 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       attempt(dialect, async () => {
         await db.deleteFrom(t.nonces).where('user_id', '=', userId).where('key', '=', key).execute();
       }),
+
+    takeNonceAndDeleteTwoFactor: (userId, key, value, now) =>
+      attempt(dialect, () =>
+        inTransaction(connection, async (trx) => {
+          // The nonce's conditional delete decides, as in takeNonce: of concurrent calls only one
+          // removes the row (the others wait on its lock and then find it gone).
+          const taken = await trx
+            .deleteFrom(t.nonces)
+            .where('user_id', '=', userId)
+            .where('key', '=', key)
+            .where('value', '=', value)
+            .where('expires_at', '>', now)
+            .executeTakeFirst();
+          if (touched(taken.numDeletedRows) === 0) return false;
+          await deleteTwoFactorIn(trx, userId);
+          return true;
+        }),
+      ),
 
     sweep: (now) => attempt(dialect, () => sweep(now)),
 

@@ -2,7 +2,14 @@ import type { PendingAuthenticator } from '@twofold/core';
 import { pendingRecord } from '@twofold/store-test-suite';
 import { CamelCasePlugin, sql } from 'kysely';
 import type { Test } from 'tap';
-import { migrate, SCHEMA_VERSION, type SqlDatabase, type SqlDialect, sqlStore } from '../../src/index.js';
+import {
+  migrate,
+  SCHEMA_VERSION,
+  type SqlDatabase,
+  type SqlDialect,
+  type SqlStore,
+  sqlStore,
+} from '../../src/index.js';
 import { dropTables, inspect, uniquePrefix } from './databases.js';
 
 /** One database under test. */
@@ -28,9 +35,12 @@ export interface SqlTarget {
 
 const NOW = 1_800_000_000_123;
 
+/** The sealed secret of {@link pending} records, which confirm must name. */
+const SEALED = 'v1.k1.sealed';
+
 function pending(userId: string, overrides: Partial<PendingAuthenticator> = {}): PendingAuthenticator {
   return pendingRecord(userId, NOW, {
-    sealedSecret: 'v1.k1.sealed',
+    sealedSecret: SEALED,
     createdAt: NOW,
     expiresAt: NOW + 60_000,
     ...overrides,
@@ -144,12 +154,15 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
           () => store.savePendingAuthenticator(pending('u2', { id: long }), NOW),
         ],
         ['incrementCounter key', () => store.incrementCounter('u2', long, 1000, NOW)],
+        ['takeAttempt key', () => store.takeAttempt('u2', long, 5, 1000, NOW)],
+        ['takeAttempt userId', () => store.takeAttempt(long, 'failures', 5, 1000, NOW)],
         ['putNonce key', () => store.putNonce('u2', long, 'v', NOW + 1000, NOW)],
         ['claimNonce key', () => store.claimNonce('u2', long, 'v', NOW + 1000, NOW)],
         [
           'confirmAuthenticator hash',
           () =>
             store.confirmAuthenticator('u1', 'totp', {
+              sealedSecret: SEALED,
               counter: 1,
               recoveryCodeHashes: ['h', long],
               now: NOW,
@@ -187,6 +200,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
     const { prefix, store } = await freshStore(t, target);
     await store.savePendingAuthenticator(pending('u1'), NOW);
     await store.confirmAuthenticator('u1', 'totp', {
+      sealedSecret: SEALED,
       counter: 5,
       recoveryCodeHashes: ['h1', 'h2'],
       now: NOW,
@@ -219,13 +233,29 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
     await migrate(db, { prefix });
     const store = await sqlStore({ db, prefix });
     await store.savePendingAuthenticator(pending('u1'), NOW);
-    await store.confirmAuthenticator('u1', 'totp', { counter: 5, recoveryCodeHashes: ['h1'], now: NOW });
+    await store.confirmAuthenticator('u1', 'totp', {
+      sealedSecret: SEALED,
+      counter: 5,
+      recoveryCodeHashes: ['h1'],
+      now: NOW,
+    });
     await close();
     const unavailable = { code: 'TWOFOLD_STORE_UNAVAILABLE' };
     await t.rejects(store.consumeCounter('u1', 'totp', 6, NOW), unavailable, 'consumeCounter');
     await t.rejects(store.consumeRecoveryCode('u1', 'h1'), unavailable, 'consumeRecoveryCode');
     await t.rejects(store.incrementCounter('u1', 'failures', 1000, NOW), unavailable, 'incrementCounter');
     await t.rejects(store.getCounter('u1', 'failures', NOW), unavailable, 'getCounter');
+    await t.rejects(store.takeAttempt('u1', 'failures', 5, 1000, NOW), unavailable, 'takeAttempt');
+    await t.rejects(
+      store.resetCounterIfUnchanged('u1', 'failures', { count: 1, expiresAt: NOW + 1000 }),
+      unavailable,
+      'resetCounterIfUnchanged',
+    );
+    await t.rejects(
+      store.takeNonceAndDeleteTwoFactor('u1', 'recovery', 'v', NOW),
+      unavailable,
+      'takeNonceAndDeleteTwoFactor',
+    );
   });
 
   const { peer } = target;
@@ -242,6 +272,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
         const userId = `race-${round}`;
         await stores[0].savePendingAuthenticator(pending(userId), NOW);
         await stores[1].confirmAuthenticator(userId, 'totp', {
+          sealedSecret: SEALED,
           counter: 10,
           recoveryCodeHashes: [],
           now: NOW,
@@ -259,6 +290,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
         const userId = `race-${round}`;
         await stores[0].savePendingAuthenticator(pending(userId), NOW);
         await stores[0].confirmAuthenticator(userId, 'totp', {
+          sealedSecret: SEALED,
           counter: 10,
           recoveryCodeHashes: ['h'],
           now: NOW,
@@ -282,6 +314,8 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
       t.strictSame(await stores[0].getCounter('u1', 'failures', NOW), { count: 40, expiresAt: NOW + 60_000 });
     });
   }
+
+  lockoutTests(t, target);
 
   t.test("works through the host's Kysely instance, whatever its plugins", async (t) => {
     const prefix = freshPrefix(t, target);
@@ -307,7 +341,12 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
           expected.set(`${userId}\0${id}`, sealedSecret);
         }
       }
-      await store.confirmAuthenticator('bob', 'totp', { counter: 1, recoveryCodeHashes: [], now: NOW });
+      await store.confirmAuthenticator('bob', 'totp', {
+        sealedSecret: expected.get('bob\0totp')!,
+        counter: 1,
+        recoveryCodeHashes: [],
+        now: NOW,
+      });
       t.equal(await store.countSealedSecrets(), expected.size);
 
       const all = await store.listSealedSecrets({ limit: 1000 });
@@ -371,4 +410,391 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
     await again.putNonce('u1', 'k', 'v', NOW + 1000, NOW);
     t.equal(await again.getNonce('u1', 'k', NOW), 'v');
   });
+}
+
+/** Names a trigger or function of the tests under `prefix`. */
+const refuseName = (prefix: string) => `${prefix}refuse`;
+
+/**
+ * Makes every delete from the recovery codes table of `prefix` fail (a trigger that raises), to
+ * check that an operation failing halfway leaves nothing changed. The trigger goes with the table;
+ * PostgreSQL's trigger function is dropped at teardown.
+ */
+async function refuseRecoveryCodeDeletes(t: Test, target: SqlTarget, prefix: string): Promise<void> {
+  const db = inspect(target.db, target.dialect);
+  const name = refuseName(prefix);
+  const table = `${prefix}recovery_codes`;
+  switch (target.dialect) {
+    case 'postgres':
+      t.teardown(() => sql`drop function if exists ${sql.id(name)}() cascade`.execute(db));
+      await sql`create function ${sql.id(name)}() returns trigger language plpgsql as ${sql.raw(
+        "$$ begin raise exception 'refused by the test'; end $$",
+      )}`.execute(db);
+      await sql`create trigger ${sql.id(name)} before delete on ${sql.table(table)} for each row execute function ${sql.id(name)}()`.execute(
+        db,
+      );
+      return;
+    case 'mysql':
+      await sql`create trigger ${sql.id(name)} before delete on ${sql.table(table)} for each row signal sqlstate '45000' set message_text = 'refused by the test'`.execute(
+        db,
+      );
+      return;
+    case 'sqlite':
+      await sql`create trigger ${sql.id(name)} before delete on ${sql.table(table)} begin select raise(abort, 'refused by the test'); end`.execute(
+        db,
+      );
+      return;
+  }
+}
+
+/**
+ * The store on a fresh prefix, plus one more store per extra pool (as further app processes have,
+ * where the target has peers). SQLite gets no extra store for `transactional` races: two
+ * connections of one process cannot wait for each other's write lock without blocking the thread
+ * that would release it.
+ */
+async function racingStores(
+  t: Test,
+  target: SqlTarget,
+  extraPools: number,
+  transactional: boolean,
+): Promise<{ prefix: string; stores: SqlStore[] }> {
+  const { prefix, store } = await freshStore(t, target);
+  const stores = [store];
+  const { peer } = target;
+  if (peer && !(transactional && target.dialect === 'sqlite')) {
+    for (let i = 0; i < extraPools; i++) stores.push(await sqlStore({ db: await peer(t), prefix }));
+  }
+  return { prefix, stores };
+}
+
+const byNumber = (a: number, b: number) => a - b;
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/**
+ * takeAttempt, resetCounterIfUnchanged, takeNonceAndDeleteTwoFactor and confirm's compare-and-set
+ * on the sealed secret, as the SQL store implements them: across pools, under races, and rolled back
+ * when a step fails.
+ */
+function lockoutTests(t: Test, target: SqlTarget): void {
+  t.test('takeAttempt counts up to the limit, then refuses without moving the expiry', async (t) => {
+    const { prefix, store } = await freshStore(t, target);
+    for (let count = 1; count <= 3; count++) {
+      t.strictSame(await store.takeAttempt('u1', 'failures', 3, 60_000, NOW + count), {
+        taken: true,
+        count,
+        expiresAt: NOW + count + 60_000,
+      });
+    }
+    const refused = { taken: false, count: 3, expiresAt: NOW + 3 + 60_000 };
+    t.strictSame(await store.takeAttempt('u1', 'failures', 3, 60_000, NOW + 10), refused);
+    t.strictSame(await store.takeAttempt('u1', 'failures', 3, 60_000, NOW + 20), refused, 'again');
+    t.strictSame(await store.getCounter('u1', 'failures', NOW + 20), { count: 3, expiresAt: NOW + 60_003 });
+    t.strictSame(
+      await store.takeAttempt('u1', 'failures', 4, 60_000, NOW + 30),
+      { taken: true, count: 4, expiresAt: NOW + 60_030 },
+      'a higher limit counts on',
+    );
+    t.strictSame(
+      await store.takeAttempt('u1', 'failures', 4, 1000, NOW + 60_030),
+      { taken: true, count: 1, expiresAt: NOW + 61_030 },
+      'an expired counter at the limit starts again at 1',
+    );
+    t.equal(await rowsOf(target, prefix, 'counters', 'u1'), 1, 'one row, taken over');
+  });
+
+  t.test('takeAttempt shares its counters with incrementCounter, getCounter and resetCounter', async (t) => {
+    const { store } = await freshStore(t, target);
+    for (let i = 0; i < 5; i++) await store.incrementCounter('u1', 'failures', 60_000, NOW);
+    t.strictSame(
+      await store.takeAttempt('u1', 'failures', 3, 60_000, NOW + 1),
+      { taken: false, count: 5, expiresAt: NOW + 60_000 },
+      'a counter above the limit is reported as it stands',
+    );
+    t.strictSame(await store.incrementCounter('u1', 'failures', 60_000, NOW + 2), {
+      count: 6,
+      expiresAt: NOW + 60_002,
+    });
+    await store.resetCounter('u1', 'failures');
+    t.strictSame(await store.takeAttempt('u1', 'failures', 3, 60_000, NOW + 3), {
+      taken: true,
+      count: 1,
+      expiresAt: NOW + 60_003,
+    });
+    t.strictSame(await store.takeAttempt('u1', 'other', 3, 60_000, NOW + 3), {
+      taken: true,
+      count: 1,
+      expiresAt: NOW + 60_003,
+    });
+    await store.putNonce('u1', 'failures', 'v', NOW + 60_000, NOW);
+    t.strictSame(await store.getCounter('u1', 'failures', NOW + 3), { count: 1, expiresAt: NOW + 60_003 });
+    t.equal(await store.getNonce('u1', 'failures', NOW + 3), 'v', 'nonces are another namespace');
+  });
+
+  t.test('resetCounterIfUnchanged deletes only the exact counter it was given', async (t) => {
+    const { prefix, store } = await freshStore(t, target);
+    const state = await store.takeAttempt('u1', 'failures', 5, 60_000, NOW);
+    const { taken: _, ...expected } = state;
+    t.equal(await store.resetCounterIfUnchanged('u1', 'failures', { ...expected, count: 2 }), false, 'count');
+    t.equal(
+      await store.resetCounterIfUnchanged('u1', 'failures', {
+        ...expected,
+        expiresAt: expected.expiresAt + 1,
+      }),
+      false,
+      'expiry',
+    );
+    t.equal(await store.resetCounterIfUnchanged('u2', 'failures', expected), false, 'another user');
+    t.equal(await store.resetCounterIfUnchanged('u1', 'other', expected), false, 'another key');
+    t.equal(await rowsOf(target, prefix, 'counters', 'u1'), 1, 'still there');
+    t.equal(await store.resetCounterIfUnchanged('u1', 'failures', expected), true);
+    t.equal(await rowsOf(target, prefix, 'counters', 'u1'), 0, 'deleted');
+    t.equal(await store.resetCounterIfUnchanged('u1', 'failures', expected), false, 'already gone');
+  });
+
+  t.test(
+    'takeAttempt over 3 pools (1 for in-memory SQLite): of 100 parallel takes with limit 10 exactly 10 win',
+    async (t) => {
+      const { stores } = await racingStores(t, target, 2, false);
+      const scenarios: Array<[string, number, (userId: string) => Promise<unknown>]> = [
+        ['an absent counter', 0, async () => {}],
+        [
+          'an expired counter above the limit',
+          0,
+          async (userId) => {
+            for (let i = 0; i < 12; i++)
+              await stores[0]!.incrementCounter(userId, 'failures', 1000, NOW - 5000);
+          },
+        ],
+        [
+          'a counter at 4',
+          4,
+          async (userId) => {
+            for (let i = 0; i < 4; i++) await stores[0]!.incrementCounter(userId, 'failures', 1000, NOW);
+          },
+        ],
+      ];
+      for (const [name, start, setup] of scenarios) {
+        for (let round = 0; round < 3; round++) {
+          const userId = `race-${start}-${round}-${name.length}`;
+          await setup(userId);
+          const results = await Promise.all(
+            Array.from({ length: 100 }, (_, i) =>
+              stores[i % stores.length]!.takeAttempt(userId, 'failures', 10, 60_000, NOW),
+            ),
+          );
+          const taken = results.filter((result) => result.taken);
+          t.strictSame(
+            taken.map((result) => result.count).sort(byNumber),
+            range(start + 1, 10),
+            `${name}, round ${round}: ${10 - start} taken, counting ${start + 1} to 10`,
+          );
+          t.ok(
+            results.every(
+              (result) => result.taken || (result.count === 10 && result.expiresAt === NOW + 60_000),
+            ),
+            'every refusal reports the counter at the limit',
+          );
+          t.strictSame(await stores[0]!.getCounter(userId, 'failures', NOW), {
+            count: 10,
+            expiresAt: NOW + 60_000,
+          });
+        }
+      }
+    },
+  );
+
+  t.test('takeAttempt refusals report a counter at the limit while resets race with them', async (t) => {
+    const { stores } = await racingStores(t, target, 1, false);
+    for (let round = 0; round < 10; round++) {
+      const userId = `race-${round}`;
+      const calls = Array.from({ length: 40 }, (_, i) =>
+        i % 8 === 7
+          ? stores[i % stores.length]!.resetCounter(userId, 'failures').then(() => null)
+          : stores[i % stores.length]!.takeAttempt(userId, 'failures', 3, 60_000, NOW),
+      );
+      const results = (await Promise.all(calls)).filter((result) => result !== null);
+      t.ok(
+        results.every((result) =>
+          result.taken ? result.count >= 1 && result.count <= 3 : result.count === 3,
+        ),
+        `round ${round}: takes count 1 to 3, refusals report 3`,
+      );
+    }
+  });
+
+  t.test('resetCounterIfUnchanged racing takeAttempt never erases a counted attempt', async (t) => {
+    const { stores } = await racingStores(t, target, 1, false);
+    for (let round = 0; round < 10; round++) {
+      const userId = `race-${round}`;
+      const first = await stores[0]!.takeAttempt(userId, 'failures', 100, 60_000, NOW);
+      const [reset] = await Promise.all([
+        stores[round % stores.length]!.resetCounterIfUnchanged(userId, 'failures', first),
+        ...Array.from({ length: 5 }, (_, i) =>
+          stores[(round + i + 1) % stores.length]!.takeAttempt(userId, 'failures', 100, 60_000, NOW + 1),
+        ),
+      ]);
+      t.strictSame(
+        await stores[0]!.getCounter(userId, 'failures', NOW + 1),
+        { count: reset ? 5 : 6, expiresAt: NOW + 60_001 },
+        `round ${round}: the reset ${reset ? 'ran before' : 'lost to'} the 5 takes`,
+      );
+    }
+  });
+
+  /** An active user with recovery codes, a pending second authenticator, a nonce and a counter. */
+  const recoverable = async (store: SqlStore, userId: string) => {
+    await store.savePendingAuthenticator(pending(userId), NOW);
+    await store.confirmAuthenticator(userId, 'totp', {
+      sealedSecret: SEALED,
+      counter: 7,
+      recoveryCodeHashes: ['h1', 'h2', 'h3'],
+      now: NOW,
+    });
+    await store.savePendingAuthenticator(pending(userId, { id: 'phone' }), NOW);
+    await store.putNonce(userId, 'recovery', 'token', NOW + 1000, NOW);
+    await store.putNonce(userId, 'other', 'token', NOW + 1000, NOW);
+    await store.incrementCounter(userId, 'failures', 60_000, NOW);
+  };
+
+  t.test(
+    'takeNonceAndDeleteTwoFactor takes the nonce and deletes the two-factor rows together',
+    async (t) => {
+      const { prefix, store } = await freshStore(t, target);
+      await recoverable(store, 'u1');
+      await recoverable(store, 'u2');
+      t.equal(
+        await store.takeNonceAndDeleteTwoFactor('u1', 'recovery', 'wrong', NOW),
+        false,
+        'another value',
+      );
+      t.equal(
+        await store.takeNonceAndDeleteTwoFactor('u1', 'recovery', 'token', NOW + 1000),
+        false,
+        'expired',
+      );
+      t.equal(await store.takeNonceAndDeleteTwoFactor('u1', 'absent', 'token', NOW), false, 'no such nonce');
+      t.equal(await rowsOf(target, prefix, 'authenticators', 'u1'), 2, 'nothing deleted by a refusal');
+      t.equal(await store.countRecoveryCodes('u1'), 3);
+      t.equal(await store.getNonce('u1', 'recovery', NOW), 'token');
+
+      t.equal(await store.takeNonceAndDeleteTwoFactor('u1', 'recovery', 'token', NOW + 999), true);
+      t.equal(
+        await rowsOf(target, prefix, 'authenticators', 'u1'),
+        0,
+        'active and pending authenticators gone',
+      );
+      t.equal(await store.countRecoveryCodes('u1'), 0, 'recovery codes gone');
+      t.equal(await store.getNonce('u1', 'recovery', NOW), null, 'the nonce is taken');
+      t.equal(await store.getNonce('u1', 'other', NOW), 'token', 'other nonces stay');
+      t.strictSame(await store.getCounter('u1', 'failures', NOW), { count: 1, expiresAt: NOW + 60_000 });
+      t.equal(await store.takeNonceAndDeleteTwoFactor('u1', 'recovery', 'token', NOW), false, 'only once');
+      t.equal(await rowsOf(target, prefix, 'authenticators', 'u2'), 2, 'another user keeps everything');
+      t.equal(await store.countRecoveryCodes('u2'), 3);
+    },
+  );
+
+  t.test(
+    'takeNonceAndDeleteTwoFactor failing halfway leaves the nonce and the rows as they were',
+    async (t) => {
+      const { prefix, store } = await freshStore(t, target);
+      await recoverable(store, 'u1');
+      await refuseRecoveryCodeDeletes(t, target, prefix);
+      await t.rejects(
+        store.takeNonceAndDeleteTwoFactor('u1', 'recovery', 'token', NOW),
+        /refused by the test/,
+      );
+      t.equal(await store.getNonce('u1', 'recovery', NOW), 'token', 'the nonce is still there');
+      t.equal(await rowsOf(target, prefix, 'authenticators', 'u1'), 2, 'the authenticators too');
+      t.equal(await store.countRecoveryCodes('u1'), 3, 'and the recovery codes');
+    },
+  );
+
+  t.test(
+    'takeNonceAndDeleteTwoFactor over 2 pools (1 for SQLite): of 50 parallel calls exactly one wins',
+    async (t) => {
+      const { prefix, stores } = await racingStores(t, target, 1, true);
+      for (let round = 0; round < 5; round++) {
+        const userId = `race-${round}`;
+        await recoverable(stores[0]!, userId);
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            stores[i % stores.length]!.takeNonceAndDeleteTwoFactor(userId, 'recovery', 'token', NOW),
+          ),
+        );
+        t.equal(results.filter(Boolean).length, 1, `round ${round}`);
+        t.equal(await rowsOf(target, prefix, 'authenticators', userId), 0);
+        t.equal(await stores[0]!.countRecoveryCodes(userId), 0);
+      }
+    },
+  );
+
+  t.test(
+    'takeNonceAndDeleteTwoFactor racing replaceRecoveryCodes leaves no recovery code behind',
+    async (t) => {
+      const { prefix, stores } = await racingStores(t, target, 1, true);
+      for (let round = 0; round < 10; round++) {
+        const userId = `race-${round}`;
+        await recoverable(stores[0]!, userId);
+        const [taken] = await Promise.all([
+          stores[round % stores.length]!.takeNonceAndDeleteTwoFactor(userId, 'recovery', 'token', NOW),
+          ...Array.from({ length: 6 }, (_, i) =>
+            stores[(round + i + 1) % stores.length]!.replaceRecoveryCodes(userId, [`n${i}a`, `n${i}b`], NOW),
+          ),
+        ]);
+        t.equal(taken, true, `round ${round}: the take wins`);
+        t.equal(await rowsOf(target, prefix, 'authenticators', userId), 0);
+        t.equal(await stores[0]!.countRecoveryCodes(userId), 0, 'no code of a replace survives');
+      }
+    },
+  );
+
+  t.test('confirm activates only while the record holds the sealed secret it names', async (t) => {
+    const { store } = await freshStore(t, target);
+    await store.savePendingAuthenticator(pending('u1', { sealedSecret: 'v1.k1.first' }), NOW);
+    await store.savePendingAuthenticator(pending('u1', { sealedSecret: 'v1.k1.second' }), NOW);
+    const input = { counter: 9, recoveryCodeHashes: ['h1'], now: NOW };
+    t.equal(await store.confirmAuthenticator('u1', 'totp', { ...input, sealedSecret: 'v1.k1.first' }), false);
+    t.match(await store.getAuthenticator('u1', 'totp', NOW), {
+      status: 'pending',
+      sealedSecret: 'v1.k1.second',
+    });
+    t.equal(await store.countRecoveryCodes('u1'), 0, 'no codes written');
+    t.equal(await store.confirmAuthenticator('u1', 'totp', { ...input, sealedSecret: 'v1.k1.second' }), true);
+    t.match(await store.getAuthenticator('u1', 'totp', NOW), {
+      status: 'active',
+      sealedSecret: 'v1.k1.second',
+    });
+  });
+
+  t.test(
+    'confirm racing a re-enrollment over 2 pools (1 for SQLite) activates only the secret it checked',
+    async (t) => {
+      const { stores } = await racingStores(t, target, 1, true);
+      for (let round = 0; round < 10; round++) {
+        const userId = `race-${round}`;
+        await stores[0]!.savePendingAuthenticator(pending(userId, { sealedSecret: 'v1.k1.old' }), NOW);
+        const [confirmed, replaced] = await Promise.all([
+          stores[round % stores.length]!.confirmAuthenticator(userId, 'totp', {
+            sealedSecret: 'v1.k1.old',
+            counter: 9,
+            recoveryCodeHashes: ['h1'],
+            now: NOW,
+          }),
+          stores[(round + 1) % stores.length]!.savePendingAuthenticator(
+            pending(userId, { sealedSecret: 'v1.k1.new' }),
+            NOW,
+          ),
+        ]);
+        t.not(confirmed, replaced, `round ${round}: exactly one of them wins`);
+        t.match(
+          await stores[0]!.getAuthenticator(userId, 'totp', NOW),
+          confirmed
+            ? { status: 'active', sealedSecret: 'v1.k1.old' }
+            : { status: 'pending', sealedSecret: 'v1.k1.new' },
+        );
+        t.equal(await stores[0]!.countRecoveryCodes(userId), confirmed ? 1 : 0);
+      }
+    },
+  );
 }
