@@ -20,11 +20,17 @@ import {
   putNonceScript,
   replaceRecoveryCodesScript,
   replaceSealedSecretScript,
+  resetCounterIfUnchangedScript,
   savePendingAuthenticatorScript,
   swapNonceScript,
+  takeAttemptScript,
+  takeNonceAndDeleteTwoFactorScript,
   takeNonceScript,
 } from './internal/scripts.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
+
+/** What takeAttempt resolves (derived from Store, so it needs no export of its own from the core). */
+type AttemptState = Awaited<ReturnType<Store['takeAttempt']>>;
 
 const ALGORITHMS: ReadonlySet<string> = new Set<AuthenticatorAlgorithm>(['SHA1', 'SHA256', 'SHA512']);
 
@@ -118,6 +124,7 @@ export function redisStore(options: RedisStoreOptions): Store {
           keys.authenticatorPrefix(userId),
           String(input.now),
           String(input.counter),
+          input.sealedSecret,
           ...input.recoveryCodeHashes,
         ],
         parseFlag,
@@ -190,6 +197,27 @@ export function redisStore(options: RedisStoreOptions): Store {
       );
     },
 
+    async takeAttempt(userId, key, limit, ttlMs, now) {
+      checkUserId(userId);
+      const expiresAt = now + ttlMs;
+      return await run(
+        takeAttemptScript,
+        [keys.counter(userId, key)],
+        [String(now), String(expiresAt), ttl(expiresAt, now), String(limit)],
+        parseAttempt,
+      );
+    },
+
+    async resetCounterIfUnchanged(userId, key, expected) {
+      checkUserId(userId);
+      return await run(
+        resetCounterIfUnchangedScript,
+        [keys.counter(userId, key)],
+        [String(expected.count), String(expected.expiresAt)],
+        parseFlag,
+      );
+    },
+
     async getCounter(userId, key, now) {
       checkUserId(userId);
       return await run(getCounterScript, [keys.counter(userId, key)], [String(now)], (reply) =>
@@ -249,6 +277,16 @@ export function redisStore(options: RedisStoreOptions): Store {
     async deleteNonce(userId, key) {
       checkUserId(userId);
       await guard(client, 'deleteNonce', operationTimeoutMs, () => client.del(keys.nonce(userId, key)));
+    },
+
+    async takeNonceAndDeleteTwoFactor(userId, key, value, now) {
+      checkUserId(userId);
+      return await run(
+        takeNonceAndDeleteTwoFactorScript,
+        [keys.nonce(userId, key), keys.authenticatorIndex(userId), keys.recoveryCodes(userId)],
+        [value, String(now), keys.authenticatorPrefix(userId)],
+        parseFlag,
+      );
     },
 
     /** Does nothing: the client belongs to the host app, which closes it (`client.quit()`). */
@@ -312,4 +350,12 @@ function parseCounter(reply: unknown): CounterState {
     throw new TypeError('Stored counter is malformed');
   }
   return { count, expiresAt };
+}
+
+/** takeAttempt answers { taken (1 or 0), count, expiresAt }. */
+function parseAttempt(reply: unknown): AttemptState {
+  if (!Array.isArray(reply) || reply.length !== 3 || (reply[0] !== 0 && reply[0] !== 1)) {
+    throw new TypeError('Unexpected reply to takeAttempt');
+  }
+  return { taken: reply[0] === 1, ...parseCounter(reply.slice(1)) };
 }

@@ -66,6 +66,18 @@ if (missing.length > 0) {
           },
         );
 
+        t.test('the multi-key recovery script runs on the cluster: its keys share one slot', async (t) => {
+          const userId = `${ctx.runId}-recover{x}`;
+          const now = Date.now();
+          await writeEveryKind(store, userId, now);
+          t.equal(await store.takeNonceAndDeleteTwoFactor(userId, 'recovery', 'token-hash', now), true);
+          const base = userKeyBase(runPrefix, userId);
+          t.same((await scanClusterKeys(client, base)).map((key) => key.slice(base.length)).sort(), [
+            'c:failures',
+            'n:challenge:1',
+          ]);
+        });
+
         t.test(
           'after the whole suite, only active authenticators, their index and recovery codes lack a TTL',
           async (t) => {

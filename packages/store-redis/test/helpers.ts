@@ -298,7 +298,13 @@ export function pendingRecord(userId: string, id: string, now: number, lifetimeM
  */
 export async function writeEveryKind(store: Store, userId: string, now: number): Promise<void> {
   await store.savePendingAuthenticator(pendingRecord(userId, 'totp', now), now);
-  await store.confirmAuthenticator(userId, 'totp', { counter: 1, recoveryCodeHashes: ['h1', 'h2'], now });
+  const confirmed = await store.confirmAuthenticator(userId, 'totp', {
+    sealedSecret: 'sealed-totp',
+    counter: 1,
+    recoveryCodeHashes: ['h1', 'h2'],
+    now,
+  });
+  if (!confirmed) throw new Error('writeEveryKind: confirmAuthenticator resolved false');
   await store.savePendingAuthenticator(pendingRecord(userId, 'tablet', now), now);
   await store.incrementCounter(userId, 'failures', 900_000, now);
   await store.putNonce(userId, 'recovery', 'token-hash', now + 3_600_000, now);

@@ -80,11 +80,157 @@ if (!(await isListening(host, port))) {
           const now = 1_000_000;
           const userId = `${ctx.runId}-confirm-ttl`;
           await store.savePendingAuthenticator(pendingRecord(userId, 'totp', now), now);
-          await store.confirmAuthenticator(userId, 'totp', { counter: 1, recoveryCodeHashes: ['h'], now });
+          await store.confirmAuthenticator(userId, 'totp', {
+            sealedSecret: 'sealed-totp',
+            counter: 1,
+            recoveryCodeHashes: ['h'],
+            now,
+          });
           const user = userKeyBase(runPrefix, userId);
           t.equal(await client.pttl(`${user}a:totp`), -1);
           t.equal(await client.pttl(`${user}rc`), -1);
         });
+
+        t.test('confirm with a sealed secret that was replaced changes no key and no TTL', async (t) => {
+          const now = 1_000_000;
+          const userId = `${ctx.runId}-confirm-stale`;
+          const user = userKeyBase(runPrefix, userId);
+          await store.savePendingAuthenticator(pendingRecord(userId, 'totp', now), now);
+          const before = await client.hgetall(`${user}a:totp`);
+          const input = { sealedSecret: 'sealed-other', counter: 1, recoveryCodeHashes: ['h'], now };
+          t.equal(await store.confirmAuthenticator(userId, 'totp', input), false, 'refused');
+          t.same(await client.hgetall(`${user}a:totp`), before, 'the pending hash is as it was');
+          t.ok((await client.pttl(`${user}a:totp`)) > 0, 'the pending record keeps its TTL');
+          t.ok((await client.pttl(`${user}ai`)) > 0, 'the index keeps its TTL');
+          t.equal(await client.exists(`${user}rc`), 0, 'no recovery codes written');
+        });
+
+        t.test(
+          'takeAttempt sets the counter TTL from the caller clock; a refused one moves nothing',
+          async (t) => {
+            const now = 1_000_000;
+            const userId = `${ctx.runId}-attempt-ttl`;
+            const key = `${userKeyBase(runPrefix, userId)}c:failures`;
+            t.same(await store.takeAttempt(userId, 'failures', 2, 900_000, now), {
+              taken: true,
+              count: 1,
+              expiresAt: now + 900_000,
+            });
+            const first = await client.pttl(key);
+            t.ok(first > 895_000 && first <= 900_000, `PTTL ${first} ~ 900000`);
+            t.same(
+              await client.hgetall(key),
+              { n: '1', e: String(now + 900_000) },
+              'n and e as decimal strings',
+            );
+
+            t.same(await store.takeAttempt(userId, 'failures', 2, 900_000, now + 1_000), {
+              taken: true,
+              count: 2,
+              expiresAt: now + 901_000,
+            });
+            // At the limit: a later call with a far longer TTL must neither count nor move the expiry.
+            t.same(await store.takeAttempt(userId, 'failures', 2, 5_000_000, now + 2_000), {
+              taken: false,
+              count: 2,
+              expiresAt: now + 901_000,
+            });
+            const refused = await client.pttl(key);
+            t.ok(refused > 895_000 && refused <= 901_000, `refused: PTTL ${refused} not moved`);
+            t.same(await client.hgetall(key), { n: '2', e: String(now + 901_000) }, 'hash unchanged');
+
+            // Once expired by the caller's clock (the Redis TTL has not run out), it starts again at 1.
+            t.same(await store.takeAttempt(userId, 'failures', 2, 60_000, now + 901_000), {
+              taken: true,
+              count: 1,
+              expiresAt: now + 961_000,
+            });
+            const restarted = await client.pttl(key);
+            t.ok(restarted > 55_000 && restarted <= 60_000, `restarted: PTTL ${restarted} ~ 60000`);
+          },
+        );
+
+        t.test(
+          'takeAttempt, incrementCounter, getCounter and the resets share one counter hash',
+          async (t) => {
+            const now = Date.now();
+            const userId = `${ctx.runId}-attempt-shared`;
+            const user = userKeyBase(runPrefix, userId);
+            await store.incrementCounter(userId, 'failures', 900_000, now);
+            await store.incrementCounter(userId, 'failures', 900_000, now);
+            const third = await store.takeAttempt(userId, 'failures', 3, 900_000, now);
+            t.same(third, { taken: true, count: 3, expiresAt: now + 900_000 });
+            t.equal((await store.takeAttempt(userId, 'failures', 3, 900_000, now)).taken, false);
+            t.same(await store.getCounter(userId, 'failures', now), { count: 3, expiresAt: now + 900_000 });
+            t.same(await scanKeys(client, user), [`${user}c:failures`], 'one key, c:<key>, as before');
+
+            t.equal(
+              await store.resetCounterIfUnchanged(userId, 'failures', { count: 2, expiresAt: now + 900_000 }),
+              false,
+              'a stale count is refused',
+            );
+            t.equal(
+              await store.resetCounterIfUnchanged(userId, 'failures', { count: 3, expiresAt: now + 899_999 }),
+              false,
+              'a stale expiry is refused',
+            );
+            t.ok((await client.pttl(`${user}c:failures`)) > 0, 'a refused reset keeps the key and its TTL');
+            t.equal(
+              await store.resetCounterIfUnchanged(userId, 'failures', third),
+              true,
+              'exact state resets',
+            );
+            t.equal(await client.exists(`${user}c:failures`), 0, 'key deleted');
+            t.equal(
+              await store.resetCounterIfUnchanged(userId, 'failures', third),
+              false,
+              'nothing left to reset',
+            );
+          },
+        );
+
+        t.test(
+          'takeNonceAndDeleteTwoFactor deletes the nonce and the 2FA keys, and nothing else',
+          async (t) => {
+            const now = Date.now();
+            const userId = `${ctx.runId}-recover`;
+            const base = userKeyBase(runPrefix, userId);
+            await writeEveryKind(store, userId, now);
+            const everyKey = (await scanKeys(client, base)).sort();
+            t.equal(
+              await store.takeNonceAndDeleteTwoFactor(userId, 'recovery', 'other-hash', now),
+              false,
+              'another value is refused',
+            );
+            t.equal(
+              await store.takeNonceAndDeleteTwoFactor(userId, 'recovery', 'token-hash', now + 3_600_000),
+              false,
+              'an expired nonce is refused',
+            );
+            t.same(
+              (await scanKeys(client, base)).sort(),
+              everyKey.filter((key) => key !== `${base}n:recovery`),
+              'refusals change nothing (but the expired nonce is collected)',
+            );
+
+            await store.putNonce(userId, 'recovery', 'token-hash', now + 3_600_000, now);
+            t.equal(
+              await store.takeNonceAndDeleteTwoFactor(userId, 'recovery', 'token-hash', now),
+              true,
+              'taken',
+            );
+            t.same(
+              (await scanKeys(client, base)).map((key) => key.slice(base.length)).sort(),
+              ['c:failures', 'n:challenge:1'],
+              'counters and other nonces stay',
+            );
+            t.equal(
+              await store.takeNonceAndDeleteTwoFactor(userId, 'recovery', 'token-hash', now),
+              false,
+              'once',
+            );
+          },
+        );
 
         t.test('user ids with braces and colons each get keys of their own', async (t) => {
           const now = Date.now();
@@ -143,7 +289,7 @@ if (!(await isListening(host, port))) {
         });
 
         t.test(
-          'across two connections, one TOTP step, one recovery code and 20 failures count exactly',
+          'across two connections, one TOTP step, one recovery code, 20 failures, 5 attempts and one recovery count exactly',
           async (t) => {
             // Two clients stand for two app processes: atomicity has to come from the server.
             const other = new Redis({ host, port });
@@ -155,6 +301,7 @@ if (!(await isListening(host, port))) {
               const now = Date.now();
               await store.savePendingAuthenticator(pendingRecord(userId, 'totp', now), now);
               await store.confirmAuthenticator(userId, 'totp', {
+                sealedSecret: 'sealed-totp',
                 counter: 100,
                 recoveryCodeHashes: ['h1', 'h2'],
                 now,
@@ -188,6 +335,25 @@ if (!(await isListening(host, port))) {
                 20,
                 `round ${round}: 20 failures counted`,
               );
+
+              const attempts = await Promise.all(
+                Array.from({ length: 30 }, (_, i) =>
+                  pick(i).takeAttempt(userId, 'attempts', 5, 900_000, now),
+                ),
+              );
+              t.equal(
+                attempts.filter((attempt) => attempt.taken).length,
+                5,
+                `round ${round}: 5 of 30 attempts taken under a limit of 5`,
+              );
+
+              await store.putNonce(userId, 'recovery', 'token-hash', now + 3_600_000, now);
+              const recoveries = await Promise.all(
+                Array.from({ length: 20 }, (_, i) =>
+                  pick(i).takeNonceAndDeleteTwoFactor(userId, 'recovery', 'token-hash', now),
+                ),
+              );
+              t.equal(recoveries.filter(Boolean).length, 1, `round ${round}: one of 20 recoveries wins`);
             }
           },
         );

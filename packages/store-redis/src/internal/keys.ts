@@ -7,7 +7,7 @@
  * | `<user>a:<authenticatorId>`| hash   | pending: TTL until `expiresAt`; active: none        |
  * | `<user>ai`                 | set    | ids of the user's authenticators; none while one is active, else the longest pending TTL |
  * | `<user>rc`                 | set    | recovery code hashes; none (only exists beside an active authenticator) |
- * | `<user>c:<counterKey>`     | hash   | `n` count, `e` expiresAt; TTL until `e`             |
+ * | `<user>c:<counterKey>`     | hash   | `n` count, `e` expiresAt; TTL until `e` (every counter operation) |
  * | `<user>n:<nonceKey>`       | hash   | `v` value, `e` expiresAt; TTL until `e`             |
  *
  * The one-letter parts after the tag keep the kinds apart, so a counter and a nonce with the same

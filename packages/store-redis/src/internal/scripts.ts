@@ -128,13 +128,33 @@ return 1
 );
 
 /**
+ * Deletes every authenticator of the user (through the index), the index and the recovery codes;
+ * returns 1 when one of the authenticators was active, else 0.
+ */
+const DELETE_TWO_FACTOR = `
+local function delete_two_factor(index, codes, auth_prefix)
+  local active = 0
+  for _, id in ipairs(redis.call('SMEMBERS', index)) do
+    local key = auth_prefix .. id
+    if redis.call('HGET', key, 'status') == 'active' then
+      active = 1
+    end
+    redis.call('DEL', key)
+  end
+  redis.call('DEL', index, codes)
+  return active
+end
+`;
+
+/**
  * KEYS: authenticator, index, recovery codes. ARGV: authenticatorId, authenticator prefix, now,
- * counter, recovery code hashes... Returns 1 when it activated a live pending record, else 0.
+ * counter, sealed secret, recovery code hashes... Returns 1 when it activated a live pending record
+ * that still holds that sealed secret (compare-and-set), else 0.
  */
 export const confirmAuthenticatorScript = script(
   'confirmAuthenticator',
   `${REFRESH_INDEX}${REPLACE_SET}
-local state = redis.call('HMGET', KEYS[1], 'status', 'expiresAt')
+local state = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'sealedSecret')
 if state[1] ~= 'pending' then
   return 0
 end
@@ -143,12 +163,15 @@ if not state[2] or tonumber(state[2]) <= tonumber(ARGV[3]) then
   refresh_index(KEYS[2], ARGV[2])
   return 0
 end
+if state[3] ~= ARGV[5] then
+  return 0
+end
 redis.call('HSET', KEYS[1], 'status', 'active', 'confirmedAt', ARGV[3], 'lastUsedAt', ARGV[3],
   'lastCounter', ARGV[4])
 redis.call('HDEL', KEYS[1], 'expiresAt')
 redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[1])
-replace_set(KEYS[3], ARGV, 5)
+replace_set(KEYS[3], ARGV, 6)
 refresh_index(KEYS[2], ARGV[2])
 return 1
 `,
@@ -188,17 +211,8 @@ return 1
  */
 export const deleteTwoFactorScript = script(
   'deleteTwoFactor',
-  `
-local active = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local key = ARGV[1] .. id
-  if redis.call('HGET', key, 'status') == 'active' then
-    active = 1
-  end
-  redis.call('DEL', key)
-end
-redis.call('DEL', KEYS[1], KEYS[2])
-return active
+  `${DELETE_TWO_FACTOR}
+return delete_two_factor(KEYS[1], KEYS[2], ARGV[1])
 `,
 );
 
@@ -240,6 +254,55 @@ else
   redis.call('DEL', KEYS[1])
 end
 return { count, ARGV[2] }
+`,
+);
+
+/**
+ * KEYS: counter. ARGV: now, expiresAt, ttl, limit. Like incrementCounter, except that a live counter
+ * already at the limit or above is left exactly as it is (count, `e` and TTL). Returns
+ * { 1, count, expiresAt } when it counted the attempt, { 0, count, expiresAt } as stored when not.
+ */
+export const takeAttemptScript = script(
+  'takeAttempt',
+  `
+local state = redis.call('HMGET', KEYS[1], 'n', 'e')
+local count
+if state[1] and state[2] and tonumber(state[2]) > tonumber(ARGV[1]) then
+  if tonumber(state[1]) >= tonumber(ARGV[4]) then
+    return { 0, state[1], state[2] }
+  end
+  count = redis.call('HINCRBY', KEYS[1], 'n', 1)
+else
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'n', '1')
+  count = 1
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('HSET', KEYS[1], 'e', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+else
+  redis.call('DEL', KEYS[1])
+end
+return { 1, count, ARGV[2] }
+`,
+);
+
+/**
+ * KEYS: counter. ARGV: count, expiresAt. Deletes the counter only while it holds exactly that count
+ * and `e` (whether or not it has expired since); returns 1 when it deleted it.
+ */
+export const resetCounterIfUnchangedScript = script(
+  'resetCounterIfUnchanged',
+  `
+local state = redis.call('HMGET', KEYS[1], 'n', 'e')
+if not state[1] or not state[2] then
+  return 0
+end
+if tonumber(state[1]) ~= tonumber(ARGV[1]) or tonumber(state[2]) ~= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return 1
 `,
 );
 
@@ -350,6 +413,20 @@ if tonumber(ARGV[5]) > 0 then
 else
   redis.call('DEL', KEYS[1])
 end
+return 1
+`,
+);
+
+/**
+ * KEYS: nonce, index, recovery codes. ARGV: value, now, authenticator prefix. Take-if-equal on a live
+ * nonce and, only when it took it, the whole of deleteTwoFactor in the same script; returns 1 when it
+ * did both, 0 (nothing changed) otherwise.
+ */
+export const takeNonceAndDeleteTwoFactorScript = script(
+  'takeNonceAndDeleteTwoFactor',
+  `${DELETE_TWO_FACTOR}${requireLiveNonceEqual(1, 2)}
+redis.call('DEL', KEYS[1])
+delete_two_factor(KEYS[2], KEYS[3], ARGV[3])
 return 1
 `,
 );
