@@ -481,7 +481,8 @@ function checkUserId(userId: unknown): asserts userId is string {
     throw new InvalidInputError('userId', 'userId must be a string of 1-255 characters');
   }
   const unfit = unstorableReason(userId);
-  if (unfit !== null) throw new InvalidInputError('userId', `userId must not contain ${unfit}`);
+  if (unfit !== null)
+    throw new InvalidInputError('userId', `userId must not contain ${unfit.replace('-', ' ')}`);
 }
 
 /** Which kind of second factor a body carries; exactly one of `code` and `recoveryCode`. */
