@@ -1,6 +1,7 @@
 /**
  * The Express example: the kit's router at /2fa (`app.use('/2fa', twofold(...))`), the example's
- * own `POST /signup` and `GET /me` (guarded by the router's `requireAuth`), and the pages.
+ * own `POST /signup`, `POST /signup/confirm` and `GET /me` (guarded by the router's `requireAuth`),
+ * and the pages.
  */
 import {
   createExample,
@@ -28,6 +29,11 @@ export async function buildApp(config: ExampleConfig, log: Log): Promise<{ app: 
 
   app.post('/signup', express.json({ limit: '16kb' }), async (request, response) => {
     const answer = await example.signup(request.body);
+    response.status(answer.status).json(answer.body);
+  });
+
+  app.post('/signup/confirm', express.json({ limit: '16kb' }), async (request, response) => {
+    const answer = await example.confirmSignup(request.body);
     response.status(answer.status).json(answer.body);
   });
 

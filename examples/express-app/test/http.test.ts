@@ -1,6 +1,7 @@
 /**
  * The Express example over real HTTP, in-process on a free port with a temporary data folder: the
- * shared scenario (signup, pages, /2fa end to end) and a log without secrets.
+ * shared scenario (signup that never tells whether an address has an account, pages, /2fa end to
+ * end, private files) and a log without secrets.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -34,7 +35,11 @@ t.teardown(async () => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-const secrets = await runHttpScenario(t, { baseUrl, outboxDir: config.outboxDir });
+const secrets = await runHttpScenario(t, {
+  baseUrl,
+  outboxDir: config.outboxDir,
+  dataDir: config.dataDir,
+});
 
 t.test('unknown paths answer a JSON 404', async (t) => {
   const response = await fetch(`${baseUrl}/no-such-page`);

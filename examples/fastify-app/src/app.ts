@@ -1,7 +1,7 @@
 /**
  * The Fastify example: the kit under /2fa (`app.register(twofold, ...)`), the example's own
- * `POST /signup` and `GET /me` (guarded by `app.twofoldAuthenticate`), the pages, and the OpenAPI
- * document (`/openapi.json`) with a docs page (`/docs`).
+ * `POST /signup`, `POST /signup/confirm` and `GET /me` (guarded by `app.twofoldAuthenticate`), the
+ * pages, and the OpenAPI document (`/openapi.json`) with a docs page (`/docs`).
  */
 import { STATUS_CODES } from 'node:http';
 import fastifyStatic from '@fastify/static';
@@ -34,6 +34,13 @@ const signupBody = {
     password: { type: 'string', minLength: 8, maxLength: 1024 },
   },
 };
+const confirmSignupBody = {
+  type: 'object',
+  required: ['token'],
+  additionalProperties: false,
+  properties: { token: { type: 'string', minLength: 1, maxLength: 128 } },
+};
+
 const acceptEveryBody = () => () => true;
 
 /** Builds the app (not listening yet); closing it closes the databases. */
@@ -93,7 +100,7 @@ export async function buildApp(
         title: 'twofold Fastify example',
         version: '0.0.0',
         description:
-          'The example app: its own accounts (POST /signup, GET /me) and the twofold routes under /2fa. ' +
+          'The example app: its own accounts (POST /signup, POST /signup/confirm, GET /me) and the twofold routes under /2fa. ' +
           'Authenticated routes take `Authorization: Bearer <accessToken>` from POST /2fa/login.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
@@ -108,7 +115,12 @@ export async function buildApp(
     '/signup',
     {
       schema: {
-        summary: 'Create an account; then log in with POST /2fa/login',
+        summary:
+          'Start a signup: mails the address a link (or, if it has an account, a warning to its owner)',
+        description:
+          'Answers 202 "check your mail" whether or not the address already has an account; the link ' +
+          'in the mail opens /confirm-signup.html, which finishes with POST /signup/confirm. ' +
+          '409 USERNAME_TAKEN for a taken username.',
         tags: ['example'],
         body: signupBody,
       },
@@ -116,6 +128,22 @@ export async function buildApp(
     },
     async (request, reply) => {
       const answer = await example.signup(request.body);
+      return reply.code(answer.status).send(answer.body);
+    },
+  );
+
+  app.post(
+    '/signup/confirm',
+    {
+      schema: {
+        summary: 'Create the account from the token of the mailed link; then log in with POST /2fa/login',
+        tags: ['example'],
+        body: confirmSignupBody,
+      },
+      validatorCompiler: acceptEveryBody,
+    },
+    async (request, reply) => {
+      const answer = await example.confirmSignup(request.body);
       return reply.code(answer.status).send(answer.body);
     },
   );

@@ -9,6 +9,9 @@ import { describeStartupError, loadConfig } from '@twofold/example-web';
 import { buildApp } from './app.js';
 
 async function main(): Promise<void> {
+  // Whatever this process creates is private (mode 600 files, 700 folders). The example's own
+  // files are set so explicitly as well; the umask covers anything else (e.g. SQLite's temp files).
+  process.umask(0o077);
   const config = loadConfig(process.env, process.cwd(), { issuer: 'twofold Fastify example' });
   const { app, example } = await buildApp(config);
 

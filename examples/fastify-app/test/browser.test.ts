@@ -5,9 +5,11 @@
  * playwright-core) plays the person; the phone is played by real tools: zbarimg reads the QR code
  * from a screenshot of the page and oathtool computes the codes from the secret in it.
  *
- * Covered: sign up; enable 2FA (QR, manual key, confirm, recovery codes); log out (the session is
- * revoked); log in with a replayed code (refused) and then a fresh one; log in with a recovery code;
- * disable with a recovery code; enable again and recover by email (outbox mail, link, password).
+ * Covered: sign up (check your mail, open the link, create the account, log in); sign up with a
+ * taken address (the same page, a warning mail to its owner, no account); enable 2FA (QR, manual
+ * key, confirm, recovery codes); log out (the session is revoked); log in with a replayed code
+ * (refused) and then a fresh one; log in with a recovery code; disable with a recovery code; enable
+ * again and recover by email (outbox mail, link, password); every file written is private.
  * Screenshots go to examples/fastify-app/artifacts/browser/ (gitignored).
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
@@ -19,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { checkPrivate } from '@twofold/example-web/http-scenario';
 import { type Browser, chromium } from 'playwright-core';
 import t, { type Test } from 'tap';
 
@@ -218,20 +221,66 @@ async function browserTest(): Promise<void> {
 
   let first: Awaited<ReturnType<typeof enable>>;
 
-  await t.test('sign up: the account is created and signed in', async (t) => {
+  let signupNotice = '';
+  await t.test('sign up: check your mail, open the link, create the account, log in', async (t) => {
     await page.goto(`${baseUrl}/signup.html`);
     await screenshot('signup');
     await page.fill('#username', 'ada');
     await page.fill('#email', 'ada@example.com');
     await page.fill('#password', PASSWORD);
     await page.click('#signup-form button[type="submit"]');
-    await page.waitForURL('**/enable.html');
-    t.ok(await tokensInPage(), 'signed in after signing up');
+    await page.locator('#signup-done').waitFor({ state: 'visible' });
+    signupNotice = (await page.textContent('#signup-done'))!;
+    t.match(signupNotice, /Check your mail/, 'the page says to check the mail');
+    t.equal(await tokensInPage(), null, 'not signed in: there is no account yet');
+    await screenshot('signup-check-mail');
+
+    const mail = await waitForMail(outbox, 'signup-confirm', mails);
+    const link = /(http\S+\/confirm-signup\.html#token=\S+)/.exec(mail)?.[1];
+    t.ok(link?.startsWith(`${baseUrl}/confirm-signup.html#token=`), 'the mail links to this app');
+    secrets.push(new URLSearchParams(new URL(link!).hash.slice(1)).get('token')!);
+    await page.goto(link!);
+    await page.locator('#confirm-signup-form').waitFor({ state: 'visible' });
+    t.equal(page.url(), `${baseUrl}/confirm-signup.html`, 'the token is taken off the address bar');
+    await screenshot('confirm-signup');
+    await page.click('#confirm-signup-form button[type="submit"]');
+    await page.locator('#confirm-signup-done').waitFor({ state: 'visible' });
+    t.equal(await page.textContent('#new-username'), 'ada');
+    await screenshot('signup-confirmed');
+
+    await passwordStep();
+    await expectHome(t);
+    t.ok(await tokensInPage(), 'signed in with the new account');
+    t.match(await page.textContent('#status-summary'), /off/);
     t.match(app.output(), /DEVELOPMENT KEYRING GENERATED/, 'the development keyring was generated, loudly');
     t.ok(existsSync(join(dataDir, '.twofold-dev-keys')), 'into DATA_DIR/.twofold-dev-keys');
+    await logOut(t);
+  });
+
+  await t.test('sign up with a taken address: the same page, a warning mail, no account', async (t) => {
+    await page.goto(`${baseUrl}/signup.html`);
+    await page.fill('#username', 'mallory');
+    await page.fill('#email', 'ada@example.com');
+    await page.fill('#password', 'mallory password');
+    await page.click('#signup-form button[type="submit"]');
+    await page.locator('#signup-done').waitFor({ state: 'visible' });
+    t.equal(await page.textContent('#signup-done'), signupNotice, 'exactly what a new address gets');
+    await screenshot('signup-taken-address');
+    const warning = await waitForMail(outbox, 'signup-attempt', mails);
+    t.match(warning, /^To: ada@example\.com$/m);
+    t.ok(warning.includes(`log in as "ada" at ${baseUrl}/login.html`), 'the mail says how to log in');
+
+    await page.goto(`${baseUrl}/login.html`);
+    await page.fill('#username', 'mallory');
+    await page.fill('#password', 'mallory password');
+    await page.click('#login-form button[type="submit"]');
+    await page.locator('#login-error').waitFor({ state: 'visible' });
+    t.pass('no account "mallory" was created');
   });
 
   await t.test('enable 2FA: QR code scanned from the screenshot, code from oathtool', async (t) => {
+    await passwordStep();
+    await expectHome(t);
     first = await enable(t, 'enable');
     await page.click('#done');
     await page.waitForURL('**/settings.html');
@@ -364,6 +413,13 @@ async function browserTest(): Promise<void> {
       t.notOk(found, `a secret of ${secret.length} characters is not in the output`);
     }
     t.same(pageErrors, []);
+  });
+
+  await t.test('every file the app wrote is mode 600, every folder it made 700', async (t) => {
+    const seen = await checkPrivate(t, [dataDir, outbox]);
+    for (const name of ['app.db', 'app.db-wal', 'app.db-shm', '.twofold-dev-keys']) {
+      t.ok(seen.includes(join(dataDir, name)), `${name} was checked`);
+    }
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * The Fastify example over real HTTP, in-process on a free port with a temporary data folder: the
- * shared scenario (signup, pages, /2fa end to end), the OpenAPI document and the docs page, and
- * a log that holds none of the passwords, codes or tokens the scenario used.
+ * shared scenario (signup that never tells whether an address has an account, pages, /2fa end to
+ * end, private files), the OpenAPI document and the docs page, and a log that holds none of the
+ * passwords, codes or tokens the scenario used.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -34,7 +35,11 @@ t.teardown(() => app.close());
 await app.listen({ host: '127.0.0.1', port: 0 });
 const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
-const secrets = await runHttpScenario(t, { baseUrl, outboxDir: config.outboxDir });
+const secrets = await runHttpScenario(t, {
+  baseUrl,
+  outboxDir: config.outboxDir,
+  dataDir: config.dataDir,
+});
 
 t.test('the OpenAPI document lists the /2fa routes and the example routes', async (t) => {
   const response = await fetch(`${baseUrl}/openapi.json`);
@@ -57,6 +62,7 @@ t.test('the OpenAPI document lists the /2fa routes and the example routes', asyn
     ['/2fa/recovery/request', 'post'],
     ['/2fa/recovery/confirm', 'post'],
     ['/signup', 'post'],
+    ['/signup/confirm', 'post'],
     ['/me', 'get'],
   ] as const) {
     t.ok(document.paths[path]?.[method], `${method.toUpperCase()} ${path}`);

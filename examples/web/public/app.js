@@ -1,5 +1,5 @@
-// The pages' one script: a small client of the example's API (POST /signup, GET /me) and of the
-// kit's routes under /2fa. Each page names itself in <body data-page="...">.
+// The pages' one script: a small client of the example's API (POST /signup, POST /signup/confirm,
+// GET /me) and of the kit's routes under /2fa. Each page names itself in <body data-page="...">.
 //
 // Tokens live in sessionStorage (gone when the tab closes). An answer 401 to an authenticated call
 // spends the refresh token once for a new pair and retries; logging out revokes the refresh token.
@@ -243,13 +243,32 @@ const pages = {
 
   signup() {
     onSubmit($('#signup-form'), $('#signup-error'), async () => {
-      const username = $('#username').value;
-      const password = $('#password').value;
-      await api('POST', '/signup', { username, email: $('#email').value, password });
-      // A new account has no second factor yet: the password step gives the tokens.
-      const login = await passwordStep(username, password);
-      saveTokens(login);
-      location.assign('/enable.html');
+      const email = $('#email').value;
+      // The answer is "check your mail" whether or not the address has an account (the server
+      // never says which): a link in the mail creates the account, then the user logs in.
+      await api('POST', '/signup', { username: $('#username').value, email, password: $('#password').value });
+      $('#password').value = '';
+      $('#signup-email').textContent = email.trim();
+      show($('#signup-form'), false);
+      show($('#signup-done'));
+    });
+  },
+
+  'confirm-signup'() {
+    // The link is /confirm-signup.html#token=...: a fragment never reaches a server or its logs.
+    // Take it off the address bar (and history) at once; keep it in memory for the form.
+    const token = new URLSearchParams(location.hash.slice(1)).get('token');
+    history.replaceState(null, '', location.pathname);
+    if (!token) {
+      show($('#link-error'));
+      return;
+    }
+    show($('#confirm-signup-form'));
+    onSubmit($('#confirm-signup-form'), $('#confirm-signup-error'), async () => {
+      const user = await api('POST', '/signup/confirm', { token });
+      $('#new-username').textContent = user.username;
+      show($('#confirm-signup-form'), false);
+      show($('#confirm-signup-done'));
     });
   },
 
@@ -323,12 +342,15 @@ const pages = {
     });
 
     onSubmit($('#confirm-form'), $('#confirm-error'), async () => {
-      const { recoveryCodes } = await api(
+      const confirmed = await api(
         'POST',
         `${PREFIX}/totp/confirm`,
         { code: $('#code').value },
         { auth: true },
       );
+      // Turning 2FA on signed out every session; this page goes on with the fresh tokens.
+      if (confirmed.accessToken) saveTokens(confirmed);
+      const { recoveryCodes } = confirmed;
       // The secret is no longer needed on the page.
       $('#qr').removeAttribute('src');
       $('#secret').textContent = '';
@@ -377,7 +399,11 @@ const pages = {
       if ((code === '') === (recoveryCode === '')) {
         throw new ApiError(400, { message: 'Enter either a code from your app or a recovery code.' });
       }
-      await api('POST', `${PREFIX}/totp/disable`, code ? { code } : { recoveryCode }, { auth: true });
+      const fresh = await api('POST', `${PREFIX}/totp/disable`, code ? { code } : { recoveryCode }, {
+        auth: true,
+      });
+      // Turning 2FA off signed out every session; this page goes on with the fresh tokens.
+      if (fresh?.accessToken) saveTokens(fresh);
       $('#disable-code').value = '';
       $('#disable-recovery-code').value = '';
       show($('#new-codes-section'), false);

@@ -3,15 +3,18 @@
  * the users, the keyring, the mailer, and the options both plugins take (they adapt the same
  * HTTP layer, so the options are the same). Each app adds only its framework's plumbing.
  */
+
+import { join } from 'node:path';
 import type { Store } from '@twofold/core';
 import type { TwofoldMail } from '@twofold/core/http';
 import type { Redis } from 'ioredis';
 import type { ExampleConfig } from './config.js';
+import { warnIfOpen } from './files.js';
 import { loadKeyring } from './keyring.js';
 import type { Log } from './log.js';
 import { outboxMailer } from './mailer.js';
-import { type JsonAnswer, signup } from './signup.js';
-import { openDatabases } from './store.js';
+import { createSignup, type JsonAnswer } from './signup.js';
+import { openDatabases, restrictSqliteFiles, SQLITE_FILE } from './store.js';
 import { createUsers, type User, type Users } from './users.js';
 
 /** The page a recovery link opens; the kit appends `#uid=...&token=...`. */
@@ -41,8 +44,10 @@ export interface Example {
   twofoldOptions: SharedTwofoldOptions;
   /** Where the 2FA state lives, for the startup log. */
   storeDescription: string;
-  /** POST /signup. */
+  /** POST /signup: 202 "check your mail", the same whether or not the address has an account. */
   signup(body: unknown): Promise<JsonAnswer>;
+  /** POST /signup/confirm: creates the account from the mailed link's token. */
+  confirmSignup(body: unknown): Promise<JsonAnswer>;
   /** GET /me: the signed-in user's account (no password hash). */
   me(userId: string): Promise<User | null>;
   close(): Promise<void>;
@@ -50,10 +55,23 @@ export interface Example {
 
 /** Opens the databases (migrating the SQL schema) and builds the shared parts. */
 export async function createExample(config: ExampleConfig, log: Log): Promise<Example> {
+  // Folders the example creates are mode 700; one that was there before is only warned about.
+  warnIfOpen(config.dataDir, 'DATA_DIR', log);
+  warnIfOpen(config.outboxDir, 'TWOFOLD_OUTBOX', log);
   const keyring = loadKeyring(config, log);
   const databases = await openDatabases(config);
   try {
     const users = await createUsers(databases.usersDb);
+    // The schema is written: whatever companion files SQLite made by now are mode 600 too.
+    restrictSqliteFiles(join(config.dataDir, SQLITE_FILE));
+    const sendMail = outboxMailer(config.outboxDir, log);
+    const signup = createSignup({
+      users,
+      sendMail,
+      publicUrl: config.publicUrl,
+      appName: config.issuer,
+      log,
+    });
     const twofoldOptions: SharedTwofoldOptions = {
       store: databases.store,
       keyring,
@@ -68,7 +86,7 @@ export async function createExample(config: ExampleConfig, log: Log): Promise<Ex
         },
         getUserEmail: async (userId) => (await users.byId(userId))?.email ?? null,
         verifyPassword: (userId, password) => users.checkPassword(userId, password),
-        sendMail: outboxMailer(config.outboxDir, log),
+        sendMail,
         linkUrl: `${config.publicUrl}${RECOVER_PAGE}`,
       },
       rateLimit: databases.redis ? { redis: databases.redis } : {},
@@ -78,7 +96,8 @@ export async function createExample(config: ExampleConfig, log: Log): Promise<Ex
       users,
       twofoldOptions,
       storeDescription: databases.description,
-      signup: (body) => signup(users, body),
+      signup: (body) => signup.request(body),
+      confirmSignup: (body) => signup.confirm(body),
       me: (userId) => users.byId(userId),
       close: () => databases.close(),
     };

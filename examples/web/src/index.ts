@@ -7,13 +7,42 @@ import { fileURLToPath } from 'node:url';
 
 export { ConfigError, type ExampleConfig, loadConfig, type StoreKind } from './config.js';
 export { createExample, type Example, RECOVER_PAGE, type SharedTwofoldOptions } from './example.js';
+export {
+  ensurePrivateFile,
+  makePrivateDir,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+  restrictFile,
+} from './files.js';
 export { DEV_KEYS_FILE, loadKeyring } from './keyring.js';
 export { consoleLog, type Log, type LogLevel } from './log.js';
-export { outboxMailer } from './mailer.js';
+export { type OutboxMail, outboxMailer, type SendMail } from './mailer.js';
 export { hashPassword, verifyPassword } from './password.js';
-export { errorAnswer, type JsonAnswer, signup, validateSignup } from './signup.js';
-export { type Databases, openDatabases, SQLITE_FILE } from './store.js';
-export { AccountTakenError, createUsers, type User, type Users } from './users.js';
+export {
+  CONFIRM_SIGNUP_PAGE,
+  createSignup,
+  errorAnswer,
+  type JsonAnswer,
+  SIGNUP_ACCEPTED_MESSAGE,
+  SIGNUP_LINK_TTL_MS,
+  type Signup,
+  type SignupOptions,
+  validateSignup,
+} from './signup.js';
+export {
+  type Databases,
+  openDatabases,
+  restrictSqliteFiles,
+  SQLITE_COMPANIONS,
+  SQLITE_FILE,
+} from './store.js';
+export {
+  AccountTakenError,
+  createUsers,
+  type PendingSignup,
+  type User,
+  type Users,
+} from './users.js';
 
 /** The folder of the pages, `app.js` and `style.css`, for the apps' static file serving. */
 export const publicDir: string = fileURLToPath(new URL('../public/', import.meta.url));

@@ -1,12 +1,14 @@
 /**
  * The keyring that seals TOTP secrets. Production supplies TWOFOLD_KEYS (make one with
  * `generateKey()` or `twofold keygen`); in development a keyring is generated once into
- * DATA_DIR/.twofold-dev-keys (mode 600) and reused, with a loud warning at every start.
+ * DATA_DIR/.twofold-dev-keys (mode 600, in a folder the example creates mode 700) and reused, with
+ * a loud warning at every start.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKey, parseKeyring } from '@twofold/core';
 import { ConfigError, type ExampleConfig } from './config.js';
+import { makePrivateDir, PRIVATE_FILE_MODE, restrictFile } from './files.js';
 import type { Log } from './log.js';
 
 export const DEV_KEYS_FILE = '.twofold-dev-keys';
@@ -32,12 +34,16 @@ export function loadKeyring(config: ExampleConfig, log: Log): string {
   let created = false;
   try {
     keys = readFileSync(file, 'utf8').trim();
+    // A keyring file left readable by others (copied in, or from an older version): 600 again.
+    restrictFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(config.dataDir, { recursive: true });
+    makePrivateDir(config.dataDir);
     keys = generateKey();
     try {
-      writeFileSync(file, `${keys}\n`, { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, `${keys}\n`, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+      // The mode given to open() loses bits to the umask; set it exactly.
+      chmodSync(file, PRIVATE_FILE_MODE);
       created = true;
     } catch (raced) {
       // Another process created it first: use that one.

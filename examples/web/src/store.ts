@@ -9,8 +9,11 @@
  * - `postgres` / `mysql`: @twofold/store-sql on DATABASE_URL.
  *
  * SQL schemas are migrated at startup (`migrate()` is a no-op when they are current).
+ *
+ * DATA_DIR is created mode 700 and `app.db` mode 600 before SQLite opens it: SQLite gives its
+ * `-wal`, `-shm` and `-journal` files the database file's mode, and they are set to 600 again here
+ * in case they were left over from an earlier run.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '@twofold/core';
 import { redisStore } from '@twofold/store-redis';
@@ -21,6 +24,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { ConfigError, type ExampleConfig } from './config.js';
+import { ensurePrivateFile, makePrivateDir, restrictFile } from './files.js';
 import type { UsersDatabase } from './users.js';
 
 export interface Databases {
@@ -37,12 +41,25 @@ export interface Databases {
 
 export const SQLITE_FILE = 'app.db';
 
+/** The files SQLite may keep next to the database file. */
+export const SQLITE_COMPANIONS: readonly string[] = ['-wal', '-shm', '-journal'];
+
+/** Sets the SQLite file and whichever of its companions exist to mode 600. */
+export function restrictSqliteFiles(sqliteFile: string): void {
+  restrictFile(sqliteFile);
+  for (const suffix of SQLITE_COMPANIONS) restrictFile(`${sqliteFile}${suffix}`);
+}
+
 /** Opens the users' SQLite file and the 2FA store. @throws ConfigError when the store cannot be reached. */
 export async function openDatabases(config: ExampleConfig): Promise<Databases> {
-  mkdirSync(config.dataDir, { recursive: true });
+  makePrivateDir(config.dataDir);
   const sqliteFile = join(config.dataDir, SQLITE_FILE);
+  // Created (or set) mode 600 before SQLite opens it: SQLite copies this mode to its companions.
+  ensurePrivateFile(sqliteFile);
+  restrictSqliteFiles(sqliteFile);
   const sqlite = new Database(sqliteFile);
   sqlite.pragma('journal_mode = WAL');
+  restrictSqliteFiles(sqliteFile);
   const usersDb = new Kysely<UsersDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
   const closers: (() => Promise<void>)[] = [() => usersDb.destroy()];
   const close = async () => {

@@ -2,6 +2,10 @@
  * The example's own accounts: a `users` table in SQLite (id, username, email, password_hash), with
  * usernames and emails unique regardless of case. This is the host app's user model that the
  * twofold callbacks (`authenticate`, `findUserByEmail`, `getUserEmail`, `verifyPassword`) look into.
+ *
+ * Next to it, `pending_signups`: signups waiting for their owner to open the link mailed to the
+ * address (see signup.ts). A pending signup reserves nothing: neither its username nor its email
+ * is unique there, and only the token's SHA-256 is stored.
  */
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
@@ -15,8 +19,25 @@ export interface UsersTable {
   created_at: number;
 }
 
+export interface PendingSignupsTable {
+  /** SHA-256 (hex) of the token in the mailed link. */
+  token_hash: string;
+  username: string;
+  email: string;
+  password_hash: string;
+  expires_at: number;
+}
+
 export interface UsersDatabase {
   users: UsersTable;
+  pending_signups: PendingSignupsTable;
+}
+
+/** A signup waiting for its link to be opened. */
+export interface PendingSignup {
+  username: string;
+  email: string;
+  passwordHash: string;
 }
 
 export interface User {
@@ -36,12 +57,22 @@ export class AccountTakenError extends Error {
 export interface Users {
   /** Creates an account. @throws AccountTakenError */
   create(input: { username: string; email: string; password: string }): Promise<User>;
+  /** Creates an account from an already hashed password. @throws AccountTakenError */
+  insert(input: PendingSignup): Promise<User>;
+  /** Whether an account has this username (regardless of case). Pending signups do not count. */
+  usernameTaken(username: string): Promise<boolean>;
   /** The user id for a correct username and password, else null (in about the same time). */
   authenticate(username: string, password: string): Promise<string | null>;
   byId(userId: string): Promise<User | null>;
   byEmail(email: string): Promise<User | null>;
   /** Checks a user's password (recovery needs the emailed link AND the password). */
   checkPassword(userId: string, password: string): Promise<boolean>;
+  /** Keeps a signup until `expiresAt` (ms), under the SHA-256 of its link's token. */
+  addPendingSignup(tokenHash: string, signup: PendingSignup, expiresAt: number): Promise<void>;
+  /** Takes a pending signup out, once: null when the token hash is unknown, used or expired. */
+  takePendingSignup(tokenHash: string, now: number): Promise<PendingSignup | null>;
+  /** Deletes the pending signups that expired before `now`. */
+  prunePendingSignups(now: number): Promise<void>;
 }
 
 /** Creates the table when it is missing and returns the accounts. */
@@ -54,6 +85,17 @@ export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
       password_hash TEXT NOT NULL,
       created_at INTEGER NOT NULL
     )`.execute(db);
+  await sql`
+    CREATE TABLE IF NOT EXISTS pending_signups (
+      token_hash TEXT PRIMARY KEY,
+      username TEXT NOT NULL,
+      email TEXT NOT NULL,
+      password_hash TEXT NOT NULL,
+      expires_at INTEGER NOT NULL
+    )`.execute(db);
+  await sql`CREATE INDEX IF NOT EXISTS pending_signups_expires_at ON pending_signups (expires_at)`.execute(
+    db,
+  );
 
   // Checked against when the username is unknown, so that a wrong username costs as long as a
   // wrong password and the answer time does not tell which accounts exist.
@@ -68,21 +110,35 @@ export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
     return hash !== undefined && matches;
   }
 
+  async function insert({ username, email, passwordHash }: PendingSignup): Promise<User> {
+    const user = { id: randomUUID(), username, email };
+    try {
+      await db
+        .insertInto('users')
+        .values({ ...user, password_hash: passwordHash, created_at: Date.now() })
+        .execute();
+    } catch (error) {
+      const taken = takenField(error);
+      if (taken) throw new AccountTakenError(taken);
+      throw error;
+    }
+    return user;
+  }
+
   return {
     async create({ username, email, password }) {
-      const user = { id: randomUUID(), username, email };
-      const password_hash = await hashPassword(password);
-      try {
-        await db
-          .insertInto('users')
-          .values({ ...user, password_hash, created_at: Date.now() })
-          .execute();
-      } catch (error) {
-        const taken = takenField(error);
-        if (taken) throw new AccountTakenError(taken);
-        throw error;
-      }
-      return user;
+      return insert({ username, email, passwordHash: await hashPassword(password) });
+    },
+
+    insert,
+
+    async usernameTaken(username) {
+      const row = await db
+        .selectFrom('users')
+        .select('id')
+        .where('username', '=', username)
+        .executeTakeFirst();
+      return row !== undefined;
     },
 
     async authenticate(username, password) {
@@ -109,6 +165,34 @@ export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
         .where('id', '=', userId)
         .executeTakeFirst();
       return passwordMatches(row?.password_hash, password);
+    },
+
+    async addPendingSignup(tokenHash, { username, email, passwordHash }, expiresAt) {
+      await db
+        .insertInto('pending_signups')
+        .values({
+          token_hash: tokenHash,
+          username,
+          email,
+          password_hash: passwordHash,
+          expires_at: expiresAt,
+        })
+        .execute();
+    },
+
+    async takePendingSignup(tokenHash, now) {
+      // One statement: of two requests with the same token, one gets the row.
+      const row = await db
+        .deleteFrom('pending_signups')
+        .where('token_hash', '=', tokenHash)
+        .returning(['username', 'email', 'password_hash', 'expires_at'])
+        .executeTakeFirst();
+      if (!row || row.expires_at <= now) return null;
+      return { username: row.username, email: row.email, passwordHash: row.password_hash };
+    },
+
+    async prunePendingSignups(now) {
+      await db.deleteFrom('pending_signups').where('expires_at', '<=', now).execute();
     },
   };
 }

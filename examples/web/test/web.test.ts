@@ -1,23 +1,34 @@
 /**
- * The shared server parts on their own: signup validation, password hashing, settings, the
- * development keyring and the outbox mailer.
+ * The shared server parts on their own: signup validation, the signup flow (the same answer and
+ * work whether or not the address has an account), password hashing, settings, the development
+ * keyring, the outbox mailer, and the modes of every file and folder the example creates.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { generateKey } from '@twofold/core';
 import t, { type Test } from 'tap';
 import {
+  CONFIRM_SIGNUP_PAGE,
   ConfigError,
+  createExample,
+  createSignup,
+  createUsers,
   DEV_KEYS_FILE,
   hashPassword,
   type Log,
   loadConfig,
   loadKeyring,
+  type OutboxMail,
+  openDatabases,
   outboxMailer,
+  SIGNUP_ACCEPTED_MESSAGE,
+  SQLITE_FILE,
   validateSignup,
   verifyPassword,
 } from '../src/index.js';
+import { checkPrivate, signupToken } from './http-scenario.js';
 
 async function tempDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'twofold-example-web-'));
@@ -199,8 +210,236 @@ t.test('the outbox mailer writes one private file per mail and logs only its pat
   t.match(mail, /^To: ada@example\.com\nSubject: Recover\n/);
   t.ok(mail.includes(link), 'the link is in the mail');
   t.equal((await stat(join(dir, 'outbox', files[0]!))).mode & 0o777, 0o600);
+  t.equal((await stat(join(dir, 'outbox'))).mode & 0o777, 0o700, 'in a folder of mode 700');
   t.equal(lines.length, 2);
   t.match(lines[0], /mail written to .*\.eml/);
   t.notOk(lines.join('\n').includes('SECRET-TOKEN-VALUE'), 'the link never reaches the log');
   t.notOk(lines.join('\n').includes('ada@example.com'), 'nor the address');
 });
+
+/** The signup flow on a real SQLite file, with the mails and the password hashes recorded. */
+async function signupBench(t: Test, options: { failMail?: boolean } = {}) {
+  const dir = await tempDir(t);
+  const databases = await openDatabases(
+    config({ DATA_DIR: join(dir, 'data'), TWOFOLD_KEYS: generateKey() }, dir),
+  );
+  t.teardown(() => databases.close());
+  const users = await createUsers(databases.usersDb);
+  const mails: OutboxMail[] = [];
+  const { log, lines } = recordingLog();
+  let hashes = 0;
+  let now = Date.now();
+  const signup = createSignup({
+    users,
+    sendMail: async (mail) => {
+      if (options.failMail) throw new Error('mail server down');
+      mails.push(mail);
+    },
+    publicUrl: 'https://app.example.com',
+    appName: 'Test app',
+    log,
+    hashPassword: (password) => {
+      hashes++;
+      return hashPassword(password);
+    },
+    clock: () => now,
+  });
+  // Mails go out after the answer: a turn of the event loop later.
+  const sent = async () => {
+    await nextTurn();
+    await nextTurn();
+    return mails.splice(0);
+  };
+  const pending = async () =>
+    (await databases.usersDb.selectFrom('pending_signups').select('username').execute()).map(
+      (row) => row.username,
+    );
+  return {
+    users,
+    signup,
+    sent,
+    pending,
+    lines,
+    hashes: () => hashes,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+t.test(
+  'signup: a taken address gets the same answer after the same work, and its owner a warning',
+  async (t) => {
+    const bench = await signupBench(t);
+    const accepted = { status: 202, body: { message: SIGNUP_ACCEPTED_MESSAGE } };
+
+    const first = await bench.signup.request({
+      username: 'ada',
+      email: 'ada@example.com',
+      password: 'long password',
+    });
+    t.same(first, accepted, '202 "check your mail", and nothing about the account');
+    t.equal(bench.hashes(), 1);
+    const [link] = await bench.sent();
+    t.match(link, { kind: 'signup-confirm', to: 'ada@example.com' });
+    t.match(link?.text, `https://app.example.com${CONFIRM_SIGNUP_PAGE}#token=`);
+    t.same(await bench.pending(), ['ada'], 'kept as pending');
+    t.equal(await bench.users.byEmail('ada@example.com'), null, 'no account before the link');
+    t.equal(await bench.users.authenticate('ada', 'long password'), null, 'so no login either');
+
+    const created = await bench.signup.confirm({ token: signupToken(link!.text) });
+    t.equal(created.status, 201);
+    t.match(created.body, { id: String, username: 'ada', email: 'ada@example.com' });
+    t.ok(await bench.users.authenticate('ada', 'long password'), 'the chosen password logs in');
+    t.same(await bench.pending(), [], 'the pending signup is spent');
+
+    const taken = await bench.signup.request({
+      username: 'mallory',
+      email: 'ADA@example.com',
+      password: 'other password',
+    });
+    t.same(taken, first, 'a taken address: exactly the same answer');
+    t.equal(bench.hashes(), 2, 'and the password was hashed all the same');
+    const [warning, ...others] = await bench.sent();
+    t.same(others, [], 'one mail');
+    t.match(warning, { kind: 'signup-attempt', to: 'ada@example.com' }, "to the account's own address");
+    t.match(warning?.text, /someone just tried to create a new account on Test app/);
+    t.match(warning?.text, /log in as "ada" at https:\/\/app\.example\.com\/login\.html/);
+    t.match(warning?.text, /https:\/\/app\.example\.com\/lost-device\.html/);
+    t.notMatch(warning?.text, /token=/);
+    t.same(await bench.pending(), [], 'nothing kept for it');
+    t.equal(await bench.users.usernameTaken('mallory'), false, 'nothing created');
+
+    const username = await bench.signup.request({
+      username: 'ADA',
+      email: 'someone@example.com',
+      password: 'long password',
+    });
+    t.match(username, { status: 409, body: { code: 'USERNAME_TAKEN' } }, 'a taken username is said so');
+    t.same(await bench.sent(), []);
+    t.equal(bench.hashes(), 2);
+  },
+);
+
+t.test('signup links: once, until they expire, and first come first served', async (t) => {
+  const bench = await signupBench(t);
+  const request = (username: string, email: string) =>
+    bench.signup.request({ username, email, password: 'long password' });
+
+  await request('bob', 'bob@example.com');
+  const [bobLink] = await bench.sent();
+  const token = signupToken(bobLink!.text)!;
+  t.match(await bench.signup.confirm({ token }), { status: 201 });
+  t.match(await bench.signup.confirm({ token }), { status: 400, body: { code: 'INVALID_TOKEN' } }, 'once');
+  t.match(await bench.signup.confirm({ token: 'x'.repeat(43) }), {
+    status: 400,
+    body: { code: 'INVALID_TOKEN' },
+  });
+  for (const body of [
+    null,
+    {},
+    { token: 7 },
+    { token: '' },
+    { token: 'x'.repeat(129) },
+    { token, more: 1 },
+  ]) {
+    t.match(
+      await bench.signup.confirm(body),
+      { status: 400, body: { code: 'INVALID_INPUT' } },
+      JSON.stringify(body),
+    );
+  }
+
+  await request('carol', 'carol@example.com');
+  const [late] = await bench.sent();
+  bench.advance(24 * 60 * 60 * 1000 + 1);
+  t.match(
+    await bench.signup.confirm({ token: signupToken(late!.text) }),
+    { status: 400, body: { code: 'INVALID_TOKEN' } },
+    'a link expires after 24 hours',
+  );
+  await request('dave', 'dave@example.com');
+  t.same(await bench.pending(), ['dave'], 'expired signups are pruned');
+  await bench.sent();
+
+  // Two signups pending for one address, or one username: the first link opened wins.
+  await request('erin', 'erin@example.com');
+  await request('erin2', 'erin@example.com');
+  await request('erin', 'someone-else@example.com');
+  const [erin, erin2, other] = await bench.sent();
+  t.match(await bench.signup.confirm({ token: signupToken(erin!.text) }), { status: 201 });
+  t.match(await bench.signup.confirm({ token: signupToken(erin2!.text) }), {
+    status: 409,
+    body: { code: 'EMAIL_TAKEN' },
+  });
+  t.match(await bench.signup.confirm({ token: signupToken(other!.text) }), {
+    status: 409,
+    body: { code: 'USERNAME_TAKEN' },
+  });
+});
+
+t.test(
+  'a mail that cannot be sent changes nothing in the answer, and is logged without the address',
+  async (t) => {
+    const bench = await signupBench(t, { failMail: true });
+    const answer = await bench.signup.request({
+      username: 'ada',
+      email: 'ada@example.com',
+      password: 'long password',
+    });
+    t.equal(answer.status, 202);
+    await sleep(20);
+    t.match(bench.lines.join('\n'), /error the signup-confirm mail could not be sent .*mail server down/);
+    t.notOk(bench.lines.join('\n').includes('ada@example.com'));
+  },
+);
+
+t.test('every file and folder the example creates is private, even under umask 000', async (t) => {
+  const dir = await tempDir(t);
+  const umask = process.umask(0o000);
+  t.teardown(() => {
+    process.umask(umask);
+  });
+  // Nested folders that do not exist yet: each one the example creates must be 700.
+  const settings = config({ DATA_DIR: 'state/data', TWOFOLD_OUTBOX: 'state/outbox' }, dir);
+  const { log, lines } = recordingLog();
+  const example = await createExample(settings, log);
+  await example.signup({ username: 'ada', email: 'ada@example.com', password: 'long password' });
+  let files: string[] = [];
+  for (let attempt = 0; attempt < 100 && files.length === 0; attempt++) {
+    await sleep(20);
+    files = await readdir(settings.outboxDir).catch(() => []);
+  }
+  const mail = await readFile(join(settings.outboxDir, files[0]!), 'utf8');
+  t.match(await example.confirmSignup({ token: signupToken(mail) }), { status: 201 });
+
+  const seen = await checkPrivate(t, [join(dir, 'state')]);
+  for (const name of [SQLITE_FILE, `${SQLITE_FILE}-wal`, `${SQLITE_FILE}-shm`, DEV_KEYS_FILE]) {
+    t.ok(seen.includes(join(settings.dataDir, name)), `${name} was checked`);
+  }
+  t.ok(seen.includes(join(settings.outboxDir, files[0]!)), 'the mail was checked');
+  await example.close();
+  t.notMatch(lines.join('\n'), /other users can list it/, 'no warning for folders it made itself');
+});
+
+t.test(
+  'files left readable by an earlier version are made private at start; open folders are warned about',
+  async (t) => {
+    const dir = await tempDir(t);
+    const dataDir = join(dir, 'data');
+    await mkdir(dataDir, { mode: 0o755 });
+    await chmod(dataDir, 0o755);
+    const first = await createExample(config({ DATA_DIR: dataDir }, dir), () => {});
+    await first.close();
+    for (const name of [SQLITE_FILE, DEV_KEYS_FILE]) await chmod(join(dataDir, name), 0o644);
+
+    const { log, lines } = recordingLog();
+    const again = await createExample(config({ DATA_DIR: dataDir }, dir), log);
+    t.teardown(() => again.close());
+    for (const name of [SQLITE_FILE, DEV_KEYS_FILE, `${SQLITE_FILE}-wal`, `${SQLITE_FILE}-shm`]) {
+      t.equal(((await stat(join(dataDir, name))).mode & 0o777).toString(8), '600', name);
+    }
+    t.equal(((await stat(dataDir)).mode & 0o777).toString(8), '755', 'a folder that existed is not changed');
+    t.match(lines.join('\n'), /warn DATA_DIR \(.*\) is mode 755: other users can list it/);
+  },
+);
