@@ -132,7 +132,8 @@ export interface RouteSpec {
   auth: boolean;
   /**
    * Valid access tokens that must not be sent here because the request could then succeed and
-   * legitimately change what the run compares (enrolling the pending user again).
+   * legitimately change what the run compares (enrolling the pending user again) or end the
+   * sessions the run goes on using (signing the pending user out everywhere).
    */
   forbidAuthOf?: 'pending';
 }
@@ -183,6 +184,13 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: true,
   },
   { method: 'GET', path: '/status', shapes: [[]], auth: true },
+  {
+    method: 'POST',
+    path: '/sessions/revoke-all',
+    shapes: [[], [['code', 'code']], [['recoveryCode', 'recoveryCode']]],
+    auth: true,
+    forbidAuthOf: 'pending',
+  },
   { method: 'POST', path: '/recovery/request', shapes: [[['email', 'email']]], auth: false },
   {
     method: 'POST',
@@ -231,9 +239,18 @@ export interface FuzzRequest {
 
 const JSON_TYPE = 'application/json';
 
+/**
+ * Mixed into values and keys by `unicode` (and, a character at a time, into `junk`): among them
+ * what no store may be handed: NUL, C0/C1 controls, DEL, lone surrogates.
+ */
 const UNICODE_BITS = [
   '\u0000',
+  '\u0001',
+  '\u001b',
+  '\u007f',
+  '\u009b',
   '\ud800',
+  '\udc00',
   '\udfff',
   '\udbff\udfff',
   '\u202e',
@@ -255,6 +272,22 @@ const UNICODE_BITS = [
   '%00',
   '\r\n',
   '\t',
+];
+
+/** Characters no store may be handed in an id or token: NUL, C0/C1 controls, DEL, lone surrogates. */
+export const HOSTILE_CHARACTERS = [
+  '\u0000',
+  '\u0001',
+  '\t',
+  '\n',
+  '\u001b',
+  '\u007f',
+  '\u0085',
+  '\u009b',
+  '\ud800',
+  '\udbff',
+  '\udc00',
+  '\udfff',
 ];
 
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'];
@@ -512,8 +545,26 @@ export class Generator {
     return route.shapes[0]?.[0]?.[0] ?? this.rng.pick(['code', 'token', 'a']);
   }
 
-  /** A value of the right type (mostly a string) for a field: valid-looking or a valid token. */
+  /**
+   * A value of the right type (mostly a string) for a field: valid-looking or a valid token; one in
+   * ten of the ids, names, emails, tokens and passwords with a character no store may be handed
+   * (a user id with a NUL inside is how a client once faked a PostgreSQL outage).
+   */
   fieldValue(kind: FieldKind): Value {
+    const value = this.wellTypedValue(kind);
+    if (kind === 'code' || kind === 'recoveryCode' || typeof value !== 'string') return value;
+    return this.rng.chance(0.1) ? this.withHostileCharacter(value) : value;
+  }
+
+  /** `value` with one of {@link HOSTILE_CHARACTERS} inserted, replacing a character or added. */
+  private withHostileCharacter(value: string): string {
+    const rng = this.rng;
+    const at = rng.int(0, value.length);
+    const replace = rng.chance(0.3) ? 1 : 0;
+    return `${value.slice(0, at)}${rng.pick(HOSTILE_CHARACTERS)}${value.slice(at + replace)}`;
+  }
+
+  private wellTypedValue(kind: FieldKind): Value {
     const rng = this.rng;
     const p = this.pools;
     switch (kind) {

@@ -182,16 +182,20 @@ export interface Enabled {
   confirmedAt: number;
 }
 
-/** Logs in without 2FA (an access token), enrolls, and confirms with the current code. */
-export async function enable(client: KitClient, user: AppUser, logs: LogBook): Promise<Enabled> {
+/**
+ * Logs in without 2FA (an access token), enrolls, and confirms with the current code; from client
+ * address `ip` (X-Forwarded-For, for apps that trust loopback as a proxy) when given.
+ */
+export async function enable(client: KitClient, user: AppUser, logs: LogBook, ip?: string): Promise<Enabled> {
+  const headers = forwardedFor(ip);
   const login = must(
-    await client.post('/login', { username: user.username, password: user.password }),
+    await client.post('/login', { username: user.username, password: user.password }, { headers }),
     200,
     'login',
   );
   const accessToken = String(login.accessToken);
   const enrollment = must(
-    await client.post('/totp/enroll', undefined, { token: accessToken }),
+    await client.post('/totp/enroll', undefined, { token: accessToken, headers }),
     201,
     'enroll',
   );
@@ -199,7 +203,7 @@ export async function enable(client: KitClient, user: AppUser, logs: LogBook): P
   const now = Date.now();
   const code = codeAt(secret, now);
   const confirmed = must(
-    await client.post('/totp/confirm', { code }, { token: accessToken }),
+    await client.post('/totp/confirm', { code }, { token: accessToken, headers }),
     200,
     'confirm',
   );
@@ -221,10 +225,22 @@ export function nextCode(enabled: Enabled): string {
   return codeAt(enabled.secret, enabled.confirmedAt + PERIOD_MS);
 }
 
-/** A challenge token of `user` (POST /login with the password once 2FA is on). */
-export async function challenge(client: KitClient, user: AppUser, logs: LogBook): Promise<string> {
+/**
+ * A challenge token of `user` (POST /login with the password once 2FA is on), from client address
+ * `ip` when given.
+ */
+export async function challenge(
+  client: KitClient,
+  user: AppUser,
+  logs: LogBook,
+  ip?: string,
+): Promise<string> {
   const answer = must(
-    await client.post('/login', { username: user.username, password: user.password }),
+    await client.post(
+      '/login',
+      { username: user.username, password: user.password },
+      { headers: forwardedFor(ip) },
+    ),
     200,
     'login',
   );
@@ -239,4 +255,26 @@ export function tally(statuses: number[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
   return counts;
+}
+
+/** `X-Forwarded-For: ip` (none without `ip`): the client address an app that trusts loopback sees. */
+export function forwardedFor(ip?: string): Record<string, string> {
+  return ip === undefined ? {} : { 'x-forwarded-for': ip };
+}
+
+/**
+ * A source of client addresses, each new: IPv4 from the benchmarking range 198.18.0.0/15 and IPv6
+ * from the documentation prefix 2001:db8::/32 in a /64 of its own, alternately, so that no two
+ * requests share a per-IP rate-limit key (IPv6 is keyed by its /64).
+ */
+export function addressSource(): () => string {
+  let next = 0;
+  return () => {
+    const n = next++;
+    const high = Math.floor(n / 65_536);
+    const low = n % 65_536;
+    return n % 2 === 0
+      ? `198.${18 + (high % 2)}.${low >> 8}.${low & 255 || 1}`
+      : `2001:db8:${high.toString(16)}:${low.toString(16)}::${(n % 250) + 1}`;
+  };
 }

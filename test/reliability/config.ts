@@ -4,7 +4,11 @@ import type { TwofoldMail } from '@twofold/core/http';
 export type StoreSpec =
   | { kind: 'memory' }
   | { kind: 'redis'; prefix: string }
+  /** A Redis Cluster the test started: its masters on 127.0.0.1 at `ports`. */
+  | { kind: 'redis-cluster'; ports: number[]; prefix: string }
   | { kind: 'postgres'; prefix: string }
+  /** MariaDB (or MySQL) at 127.0.0.1:3306, database `test`, user root, through a mysql2 pool. */
+  | { kind: 'mysql'; prefix: string }
   | { kind: 'sqlite'; file: string; prefix: string };
 
 export interface AppUser {

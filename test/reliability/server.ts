@@ -42,6 +42,16 @@ async function openStore(): Promise<Store> {
       closers.push(() => client.quit());
       return redisStore({ client, prefix: spec.prefix });
     }
+    case 'redis-cluster': {
+      const { Cluster } = await import('ioredis');
+      const { redisStore } = await import('@twofold/store-redis');
+      const client = new Cluster(
+        spec.ports.map((port) => ({ host: '127.0.0.1', port })),
+        { redisOptions: { maxRetriesPerRequest: 1 } },
+      );
+      closers.push(() => client.quit());
+      return redisStore({ client, prefix: spec.prefix });
+    }
     case 'postgres': {
       const { default: pg } = await import('pg');
       const { sqlStore } = await import('@twofold/store-sql');
@@ -53,6 +63,13 @@ async function openStore(): Promise<Store> {
         max: 10,
       });
       closers.push(() => pool.end());
+      return sqlStore({ db: pool, prefix: spec.prefix });
+    }
+    case 'mysql': {
+      const { createMysqlPool, endMysqlPool } = await import('./mysql.js');
+      const { sqlStore } = await import('@twofold/store-sql');
+      const pool = createMysqlPool();
+      closers.push(() => endMysqlPool(pool));
       return sqlStore({ db: pool, prefix: spec.prefix });
     }
     case 'sqlite': {

@@ -1,0 +1,684 @@
+/**
+ * Flow races under concurrency (SECURITY.md 14-17, 33-34): bursts of parallel requests against every
+ * store (memory, Redis, a Redis Cluster started here, PostgreSQL, MariaDB, a SQLite file) with the
+ * kit's DEFAULT lockout and challenge options and the per-IP rate limits on at their defaults. For a
+ * shared store one Fastify and one Express process share it and the requests of a burst alternate
+ * between them; memory has one process per framework. Every request comes from a client address of
+ * its own (X-Forwarded-For, trusted from loopback; IPv4 and IPv6 /64s), so no per-IP limit ever acts
+ * and only the per-account lockout and the per-challenge attempt cap stand between an attacker and
+ * the codes. Each scenario uses a fresh user:
+ *
+ * 1. 120 challenges, then 120 wrong TOTP codes at once on POST /2fa/login/verify: at most
+ *    `maxFailures` judged (400 TWOFOLD_INVALID_CODE), the rest 429 TWOFOLD_LOCKED; then the right
+ *    code is refused with 429 too.
+ * 2. The same with wrong recovery codes.
+ * 3. Step-up, disable and rotate: a burst of 60 wrong codes each (a user per route), then all three
+ *    at once on one user: at most `maxFailures` judged per account.
+ * 4. At least 120 wrong guesses on ONE challenge token, 15 in flight at any time: at most
+ *    `maxAttempts` judged; the others 401 TWOFOLD_INVALID_CHALLENGE (or 429 once locked); then the
+ *    right code is refused on that token too. Five tokens, each of a fresh user.
+ * 5. Confirm racing a second enroll: 2FA is never on with a secret whose code was not checked.
+ * 6. 30 confirmations of one emailed recovery link at once: exactly one 204, 2FA off.
+ *
+ * "Judged" counts the answers that evaluated a code (400 TWOFOLD_INVALID_CODE). The counts of every
+ * burst are in the test comments (`# flows <store> ...`); TWOFOLD_FLOWS_REPORT=<file> also writes them
+ * as JSON. TWOFOLD_FLOWS_STORES=memory,redis,redis-cluster,postgres,mysql,sqlite and
+ * TWOFOLD_FLOWS_SCENARIOS=1,4,... run only some stores and scenarios.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTwoFactor, generateKey, generateRecoveryCodes, memoryStore } from '@twofold/core';
+import { migrate } from '@twofold/store-sql';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import tap, { type Test } from 'tap';
+import { hasCommand, startLocalCluster } from '../../packages/store-redis/test/helpers.js';
+import {
+  type Answer,
+  codeAt,
+  errorProblems,
+  must,
+  PERIOD_MS,
+  recoveryLink,
+  successProblems,
+  wrongCode,
+} from '../http-contract/helpers.js';
+import {
+  type AppProcess,
+  addressSource,
+  challenge,
+  type Enabled,
+  enable,
+  forwardedFor,
+  isListening,
+  LINK_URL,
+  LogBook,
+  makeUsers,
+  nextCode,
+  POSTGRES,
+  REDIS,
+  reportMissing,
+  startApp,
+} from './cluster.js';
+import type { AppConfig, AppUser, StoreSpec } from './config.js';
+import { createMysqlPool, endMysqlPool, MARIADB, mysqlQuery } from './mysql.js';
+
+/** The kit's defaults, read from the engine itself: the test sets neither. */
+const DEFAULTS = createTwoFactor({
+  store: memoryStore(),
+  keyring: generateKey(),
+  issuer: 'Defaults',
+}).options;
+const MAX_FAILURES = DEFAULTS.lockout.maxFailures;
+const MAX_ATTEMPTS = DEFAULTS.challenge.maxAttempts;
+
+const LOGIN_BURST = 120;
+const ROUTE_BURST = 60;
+const CHALLENGE_GUESSES = 120;
+const CHALLENGE_IN_FLIGHT = 15;
+const CHALLENGE_ROUNDS = 5;
+/** At most this many times CHALLENGE_GUESSES per token while its attempts are not all judged yet. */
+const CHALLENGE_GUESSES_CAP = 4;
+const CONFIRM_ROUNDS = 15;
+const RECOVERY_RACERS = 30;
+
+const ONLY = process.env.TWOFOLD_FLOWS_STORES?.split(',').map((name) => name.trim());
+const selected = (name: string) => !ONLY || ONLY.includes(name);
+const SCENARIOS = process.env.TWOFOLD_FLOWS_SCENARIOS?.split(',').map((name) => name.trim());
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+/** An expected answer: a success status, or an error status with its code. */
+type Expected = { status: number; code?: string };
+
+const JUDGED: Expected = { status: 400, code: 'TWOFOLD_INVALID_CODE' };
+const LOCKED: Expected = { status: 429, code: 'TWOFOLD_LOCKED' };
+const SPENT_CHALLENGE: Expected = { status: 401, code: 'TWOFOLD_INVALID_CHALLENGE' };
+
+const label = (expected: Expected) => `${expected.status}${expected.code ? ` ${expected.code}` : ''}`;
+
+/** Which of `allowed` the answer is (the first whose checks pass), or what is wrong with it. */
+function classify(answer: Answer<unknown>, allowed: Expected[]): { match?: Expected; problem?: string } {
+  const problems: string[] = [];
+  for (const expected of allowed) {
+    const found =
+      expected.code === undefined
+        ? successProblems(answer, expected.status)
+        : errorProblems(answer, expected.status, expected.code);
+    if (found.length === 0) return { match: expected };
+    problems.push(found.join(', '));
+  }
+  // The code of the answer and what is wrong, never its body (it may hold tokens or recovery codes).
+  const code = (answer.body as { code?: unknown } | undefined)?.code;
+  return { problem: `${answer.status} ${typeof code === 'string' ? code : '(no code)'}: ${problems[0]}` };
+}
+
+/** Every answer's kind counted, e.g. `{ '400 TWOFOLD_INVALID_CODE': 10, '429 TWOFOLD_LOCKED': 110 }`. */
+interface Tally {
+  counts: Record<string, number>;
+  unexpected: string[];
+}
+
+function tallyAnswers(answers: Answer<unknown>[], allowed: Expected[]): Tally {
+  const counts: Record<string, number> = {};
+  const unexpected: string[] = [];
+  for (const answer of answers) {
+    const { match, problem } = classify(answer, allowed);
+    if (match) counts[label(match)] = (counts[label(match)] ?? 0) + 1;
+    else {
+      counts[`unexpected ${answer.status}`] = (counts[`unexpected ${answer.status}`] ?? 0) + 1;
+      unexpected.push(problem!);
+    }
+  }
+  return { counts, unexpected };
+}
+
+const judgedIn = (tally: Tally) => tally.counts[label(JUDGED)] ?? 0;
+
+/** One line of the report: a store, a scenario, the figure that matters and every answer's kind. */
+interface Row {
+  store: string;
+  scenario: string;
+  figure: string;
+  counts: Record<string, number>;
+}
+const report: Row[] = [];
+
+function record(t: Test, store: string, scenario: string, figure: string, counts: Record<string, number>) {
+  report.push({ store, scenario, figure, counts });
+  t.comment(`flows ${store} | ${scenario} | ${figure} | ${JSON.stringify(counts)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One store's run
+
+/** The app processes of one store and what every scenario needs from them. */
+class Run {
+  private readonly address = addressSource();
+  private next = 0;
+
+  constructor(
+    readonly name: string,
+    readonly apps: AppProcess[],
+    readonly logs: LogBook,
+    private readonly users: AppUser[],
+  ) {}
+
+  /** The app that serves request `index` of a burst: they alternate. */
+  app(index: number): AppProcess {
+    return this.apps[index % this.apps.length]!;
+  }
+
+  /** A user nobody used yet. */
+  fresh(): AppUser {
+    const user = this.users[this.next++];
+    if (!user) throw new Error('more users needed than made');
+    return user;
+  }
+
+  /** A client address no request of this run used yet. */
+  ip(): string {
+    return this.address();
+  }
+
+  /** `count` requests sent at once, request `i` to `app(i)`; their answers in order. */
+  burst<T>(count: number, send: (app: AppProcess, index: number) => Promise<T>): Promise<T[]> {
+    return Promise.all(Array.from({ length: count }, (_, index) => send(this.app(index), index)));
+  }
+
+  /** A fresh user with 2FA on (enrolled and confirmed through the first app). */
+  async enabledUser(): Promise<{ user: AppUser; enabled: Enabled }> {
+    const user = this.fresh();
+    const enabled = await enable(this.app(0).client, user, this.logs, this.ip());
+    return { user, enabled };
+  }
+
+  /** A challenge token of `user` from a new address, through `app`. */
+  challenge(app: AppProcess, user: AppUser): Promise<string> {
+    return challenge(app.client, user, this.logs, this.ip());
+  }
+
+  /** POST `path` with `body` (and the access token) from a new address. */
+  post(app: AppProcess, path: string, body: unknown, token?: string): Promise<Answer> {
+    return app.client.post(path, body, {
+      headers: forwardedFor(this.ip()),
+      ...(token === undefined ? {} : { token }),
+    });
+  }
+
+  /** An access token with 2FA (login plus one of the user's recovery codes), keeping the TOTP steps fresh. */
+  async signIn(user: AppUser, recoveryCode: string): Promise<string> {
+    const challengeToken = await this.challenge(this.app(1), user);
+    const answer = must(
+      await this.post(this.app(1), '/login/verify', { challengeToken, recoveryCode }),
+      200,
+      'sign in with a recovery code',
+    );
+    this.logs.remember(String(answer.accessToken), String(answer.refreshToken));
+    return String(answer.accessToken);
+  }
+
+  /** Remembers the tokens of successful answers, so that the log check looks for them. */
+  remember(answers: Answer[]): void {
+    for (const answer of answers) {
+      if (answer.status === 200) {
+        this.logs.remember(answer.body?.accessToken as string, answer.body?.refreshToken as string);
+      }
+    }
+  }
+}
+
+/** Asserts a burst's answers: all allowed, at most `bound` judged. */
+function judgeBurst(
+  t: Test,
+  run: Run,
+  scenario: string,
+  answers: Answer[],
+  allowed: Expected[],
+  bound: number,
+): void {
+  const tally = tallyAnswers(answers, allowed);
+  const judged = judgedIn(tally);
+  record(t, run.name, scenario, `${judged} of ${answers.length} judged`, tally.counts);
+  t.strictSame(
+    tally.unexpected,
+    [],
+    `${scenario}: every answer is one of ${allowed.map(label).join(', ')} in the error shape`,
+  );
+  t.ok(judged <= bound, `${scenario}: ${judged} of ${answers.length} judged, at most ${bound}`);
+}
+
+/** Asserts that a single answer is `expected`. */
+function expectAnswer(t: Test, answer: Answer, expected: Expected, what: string): void {
+  const { problem } = classify(answer, [expected]);
+  t.equal(problem, undefined, `${what}: ${label(expected)}`);
+}
+
+// 1 and 2. Parallel wrong second factors on POST /login/verify, each on its own challenge.
+async function loginBurst(t: Test, run: Run, kind: 'code' | 'recoveryCode'): Promise<void> {
+  const scenario =
+    kind === 'code' ? '1 login/verify, wrong TOTP codes' : '2 login/verify, wrong recovery codes';
+  const { user, enabled } = await run.enabledUser();
+  const tokens = await run.burst(LOGIN_BURST, (app) => run.challenge(app, user));
+  const wrongTotp = wrongCode(enabled.secret, Date.now());
+  // Well-formed guesses, none of them the user's (60 random bits each); generated 100 at most a call.
+  const wrongRecovery = Array.from({ length: LOGIN_BURST }, () => generateRecoveryCodes(1)[0]!);
+  const answers = await run.burst(LOGIN_BURST, (app, index) =>
+    run.post(
+      app,
+      '/login/verify',
+      kind === 'code'
+        ? { challengeToken: tokens[index], code: wrongTotp }
+        : { challengeToken: tokens[index], recoveryCode: wrongRecovery[index] },
+    ),
+  );
+  run.remember(answers);
+  judgeBurst(t, run, scenario, answers, [JUDGED, LOCKED], MAX_FAILURES);
+
+  const code = nextCode(enabled);
+  run.logs.remember(code);
+  const right = kind === 'code' ? { code } : { recoveryCode: enabled.recoveryCodes[0] };
+  const challengeToken = await run.challenge(run.app(1), user);
+  const refused = await run.post(run.app(1), '/login/verify', { challengeToken, ...right });
+  run.remember([refused]);
+  expectAnswer(
+    t,
+    refused,
+    LOCKED,
+    `${scenario}: then the right ${kind === 'code' ? 'code' : 'recovery code'}`,
+  );
+}
+
+const ROUTES = [
+  { name: 'step-up', path: '/step-up' },
+  { name: 'disable', path: '/totp/disable' },
+  { name: 'rotate', path: '/recovery-codes/rotate' },
+] as const;
+
+// 3. Step-up, disable and rotate: wrong codes with a valid access token.
+async function routeBursts(t: Test, run: Run): Promise<void> {
+  for (const route of ROUTES) {
+    const scenario = `3 ${route.name}, wrong codes`;
+    const { user, enabled } = await run.enabledUser();
+    const accessToken = await run.signIn(user, enabled.recoveryCodes.at(-1)!);
+    const wrong = wrongCode(enabled.secret, Date.now());
+    const answers = await run.burst(ROUTE_BURST, (app) =>
+      run.post(app, route.path, { code: wrong }, accessToken),
+    );
+    run.remember(answers);
+    judgeBurst(t, run, scenario, answers, [JUDGED, LOCKED], MAX_FAILURES);
+    const right = nextCode(enabled);
+    run.logs.remember(right);
+    const refused = await run.post(run.app(0), route.path, { code: right }, accessToken);
+    expectAnswer(t, refused, LOCKED, `${scenario}: then the right code`);
+  }
+
+  const scenario = '3 step-up + disable + rotate at once';
+  const { user, enabled } = await run.enabledUser();
+  const accessToken = await run.signIn(user, enabled.recoveryCodes.at(-1)!);
+  const wrong = wrongCode(enabled.secret, Date.now());
+  const answers = await run.burst(ROUTE_BURST * ROUTES.length, (app, index) =>
+    run.post(app, ROUTES[index % ROUTES.length]!.path, { code: wrong }, accessToken),
+  );
+  run.remember(answers);
+  judgeBurst(t, run, scenario, answers, [JUDGED, LOCKED], MAX_FAILURES);
+}
+
+// 4. Many wrong guesses on one challenge token, CHALLENGE_IN_FLIGHT at any time; a few tokens, one
+// after the other, each of a fresh user (so the account lockout never comes first).
+async function oneChallenge(t: Test, run: Run): Promise<void> {
+  const perToken: string[] = [];
+  const counts: Record<string, number> = {};
+  for (let round = 1; round <= CHALLENGE_ROUNDS; round++) {
+    const scenario = `4 one challenge token (${round} of ${CHALLENGE_ROUNDS}), wrong codes`;
+    const { user, enabled } = await run.enabledUser();
+    const challengeToken = await run.challenge(run.app(0), user);
+    const wrong = wrongCode(enabled.secret, Date.now());
+    const answers: Answer[] = [];
+    let sent = 0;
+    let judged = 0;
+    // Each sender sends its next guess as soon as its last is answered: guesses arrive all the time,
+    // also while another one is being judged (most find it in use: 401). They go on until the token
+    // had its attempts judged (a slow store holds it longer), then CHALLENGE_GUESSES in all.
+    const more = () =>
+      sent < CHALLENGE_GUESSES || (judged < MAX_ATTEMPTS && sent < CHALLENGE_GUESSES * CHALLENGE_GUESSES_CAP);
+    await Promise.all(
+      Array.from({ length: CHALLENGE_IN_FLIGHT }, async () => {
+        while (more()) {
+          const index = sent++;
+          const answer = await run.post(run.app(index), '/login/verify', { challengeToken, code: wrong });
+          if (answer.status === JUDGED.status) judged++;
+          answers.push(answer);
+        }
+      }),
+    );
+    run.remember(answers);
+    const tally = tallyAnswers(answers, [JUDGED, SPENT_CHALLENGE, LOCKED]);
+    perToken.push(`${judgedIn(tally)} of ${answers.length}`);
+    for (const [kind, count] of Object.entries(tally.counts)) counts[kind] = (counts[kind] ?? 0) + count;
+    t.strictSame(tally.unexpected, [], `${scenario}: each 400, 401 TWOFOLD_INVALID_CHALLENGE or 429`);
+    t.ok(
+      judgedIn(tally) <= MAX_ATTEMPTS,
+      `${scenario}: ${judgedIn(tally)} of ${answers.length} judged, at most ${MAX_ATTEMPTS}`,
+    );
+    const right = nextCode(enabled);
+    run.logs.remember(right);
+    const refused = await run.post(run.app(1), '/login/verify', { challengeToken, code: right });
+    run.remember([refused]);
+    const { problem } = classify(refused, [SPENT_CHALLENGE, LOCKED]);
+    t.equal(problem, undefined, `${scenario}: then the right code on that token: 401 or 429`);
+  }
+  record(t, run.name, '4 one challenge token, wrong codes', `${perToken.join(', ')} judged`, counts);
+}
+
+// 5. Confirm racing a second enroll.
+async function confirmRacingEnroll(t: Test, run: Run): Promise<void> {
+  const scenario = '5 confirm racing enroll';
+  const outcomes: Record<string, number> = {};
+  let onWithUncheckedSecret = 0;
+  for (let round = 0; round < CONFIRM_ROUNDS; round++) {
+    const user = run.fresh();
+    const ip = run.ip();
+    const login = must(
+      await run
+        .app(round)
+        .client.post(
+          '/login',
+          { username: user.username, password: user.password },
+          { headers: forwardedFor(ip) },
+        ),
+      200,
+      'login',
+    );
+    const accessToken = String(login.accessToken);
+    const first = must(
+      await run.app(round).client.post('/totp/enroll', undefined, {
+        token: accessToken,
+        headers: forwardedFor(ip),
+      }),
+      201,
+      'enroll A',
+    );
+    const secretA = String(first.secret);
+    const now = Date.now();
+    const code = codeAt(secretA, now);
+    run.logs.remember(user.password, accessToken, String(login.refreshToken), secretA, code);
+    // The second enroll goes to the other process, a little later from round to round, so that it
+    // lands before, inside and after the confirm's read-check-write.
+    const delayMs = round % 4;
+    const [confirmed, second] = await Promise.all([
+      run.post(run.app(round), '/totp/confirm', { code }, accessToken),
+      new Promise((resolve) => setTimeout(resolve, delayMs)).then(() =>
+        run.post(run.app(round + 1), '/totp/enroll', undefined, accessToken),
+      ),
+    ]);
+    const confirmKind = classify(confirmed, [
+      { status: 200 },
+      { status: 409, code: 'TWOFOLD_NOT_PENDING' },
+      JUDGED,
+    ]);
+    const enrollKind = classify(second, [
+      { status: 201 },
+      { status: 409, code: 'TWOFOLD_ALREADY_ENABLED' },
+      // Turning 2FA on ends the password-only session the enroll came with (SECURITY.md 35).
+      ...(confirmed.status === 200 ? [{ status: 401, code: 'TWOFOLD_UNAUTHORIZED' }] : []),
+    ]);
+    t.equal(confirmKind.problem, undefined, `round ${round + 1}: confirm answers 200, 409 or 400`);
+    t.equal(
+      enrollKind.problem,
+      undefined,
+      `round ${round + 1}: the second enroll answers 201, 409, or 401 once confirm turned 2FA on`,
+    );
+    const outcome = `confirm ${confirmed.status}, enroll ${second.status}`;
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    const secretB = second.status === 201 ? String(second.body.secret) : undefined;
+    if (confirmed.status === 200) run.logs.remember(...(confirmed.body.recoveryCodes as string[]));
+    if (secretB) run.logs.remember(secretB, String(second.body.prettySecret));
+
+    // What is on now: a login asks for a second factor exactly when 2FA is on.
+    const after = must(
+      await run.post(run.app(round + 1), '/login', { username: user.username, password: user.password }),
+      200,
+      'login after the race',
+    );
+    const on = after.twoFactorRequired === true;
+    t.equal(on, confirmed.status === 200, `round ${round + 1}: 2FA is on exactly when confirm answered 200`);
+    if (!on) {
+      run.logs.remember(String(after.accessToken), String(after.refreshToken));
+      continue;
+    }
+    run.logs.remember(String(after.challengeToken));
+    let acceptsB = false;
+    if (secretB) {
+      const codeB = codeAt(secretB, Date.now());
+      run.logs.remember(codeB);
+      const withB = await run.post(run.app(round), '/login/verify', {
+        challengeToken: String(after.challengeToken),
+        code: codeB,
+      });
+      run.remember([withB]);
+      acceptsB = withB.status === 200;
+    }
+    const codeA = codeAt(secretA, now + PERIOD_MS);
+    run.logs.remember(codeA);
+    const withA = await run.post(run.app(round), '/login/verify', {
+      challengeToken: await run.challenge(run.app(round), user),
+      code: codeA,
+    });
+    run.remember([withA]);
+    if (acceptsB || withA.status !== 200) onWithUncheckedSecret++;
+    t.notOk(acceptsB, `round ${round + 1}: 2FA is not on with the second enrollment's secret`);
+    t.equal(withA.status, 200, `round ${round + 1}: a fresh code of the confirmed secret logs in`);
+  }
+  record(
+    t,
+    run.name,
+    scenario,
+    `on with an unchecked secret ${onWithUncheckedSecret} of ${CONFIRM_ROUNDS}`,
+    outcomes,
+  );
+}
+
+// 6. One recovery link confirmed many times at once.
+async function recoveryLinkRace(t: Test, run: Run): Promise<void> {
+  const scenario = '6 one recovery link, concurrent confirms';
+  const { user } = await run.enabledUser();
+  const requester = run.app(1);
+  const before = requester.mails.length;
+  const requested = await run.post(requester, '/recovery/request', { email: user.email });
+  t.equal(requested.status, 202, `${scenario}: recovery requested`);
+  const deadline = Date.now() + 10_000;
+  while (!requester.mails.slice(before).some((mail) => mail.kind === 'recovery-link')) {
+    if (Date.now() > deadline) {
+      t.fail(`${scenario}: no recovery mail within 10 s`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const mail = requester.mails.slice(before).find((candidate) => candidate.kind === 'recovery-link')!;
+  const { uid, token } = recoveryLink(mail, LINK_URL);
+  run.logs.remember(token);
+  const answers = await run.burst(RECOVERY_RACERS, (app) =>
+    run.post(app, '/recovery/confirm', { uid, token, password: user.password }),
+  );
+  const tally = tallyAnswers(answers, [
+    { status: 204 },
+    { status: 400, code: 'TWOFOLD_INVALID_RECOVERY_TOKEN' },
+  ]);
+  const winners = tally.counts['204'] ?? 0;
+  record(t, run.name, scenario, `${winners} of ${RECOVERY_RACERS} succeeded`, tally.counts);
+  t.strictSame(tally.unexpected, [], `${scenario}: each 204 or 400 TWOFOLD_INVALID_RECOVERY_TOKEN`);
+  t.equal(winners, 1, `${scenario}: exactly one 204 of ${RECOVERY_RACERS}`);
+  const login = must(
+    await run.post(run.app(0), '/login', { username: user.username, password: user.password }),
+    200,
+    'login after recovery',
+  );
+  run.logs.remember(login.accessToken as string, login.refreshToken as string);
+  t.equal(login.twoFactorRequired, false, `${scenario}: 2FA is off afterwards`);
+}
+
+/** Starts the apps of one store (`frameworks`, one process each) and runs every scenario on them. */
+async function flows(
+  t: Test,
+  name: string,
+  store: StoreSpec,
+  frameworks: AppConfig['framework'][],
+): Promise<void> {
+  const started = Date.now();
+  const keyring = generateKey();
+  const logs = new LogBook();
+  logs.remember(keyring, keyring.slice(keyring.indexOf(':') + 1));
+  const users = makeUsers(8 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS, 'flow');
+  const config: Omit<AppConfig, 'framework'> = {
+    store,
+    keyring,
+    users,
+    // The defaults of lockout and challenge: nothing set on purpose.
+    rateLimit: {},
+    trustProxy: true,
+    linkUrl: LINK_URL,
+  };
+  const apps = await Promise.all(
+    frameworks.map((framework) => startApp(t, { ...config, framework }, logs, `${name}-${framework}`)),
+  );
+  const run = new Run(name, apps, logs, users);
+
+  const scenarios: [string, (t: Test) => Promise<void>][] = [
+    ['1. wrong TOTP codes in parallel on login/verify', (t) => loginBurst(t, run, 'code')],
+    ['2. wrong recovery codes in parallel on login/verify', (t) => loginBurst(t, run, 'recoveryCode')],
+    ['3. wrong codes in parallel on step-up, disable, rotate', (t) => routeBursts(t, run)],
+    ['4. wrong codes in parallel on one challenge token', (t) => oneChallenge(t, run)],
+    ['5. confirm racing a second enroll', (t) => confirmRacingEnroll(t, run)],
+    ['6. one recovery link confirmed in parallel', (t) => recoveryLinkRace(t, run)],
+  ];
+  for (const [title, scenario] of scenarios) {
+    if (!SCENARIOS || SCENARIOS.includes(title.slice(0, title.indexOf('.')))) await t.test(title, scenario);
+  }
+
+  await Promise.all(apps.map((app) => app.stop()));
+  logs.check(t);
+  t.comment(`flows ${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+const runPrefix = randomBytes(4).toString('hex');
+
+if (selected('memory')) {
+  tap.test('flow races on memory, Fastify', (t) =>
+    flows(t, 'memory-fastify', { kind: 'memory' }, ['fastify']),
+  );
+  tap.test('flow races on memory, Express', (t) =>
+    flows(t, 'memory-express', { kind: 'memory' }, ['express']),
+  );
+}
+
+if (selected('redis'))
+  tap.test('flow races on Redis', async (t) => {
+    if (!(await isListening(REDIS.host, REDIS.port)))
+      return reportMissing(t, `Redis at ${REDIS.host}:${REDIS.port}`);
+    const prefix = `twofold-flows:${runPrefix}:`;
+    const redis = new Redis(REDIS);
+    t.teardown(async () => {
+      let cursor = '0';
+      do {
+        const [after, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = after;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+      redis.disconnect();
+    });
+    await flows(t, 'redis', { kind: 'redis', prefix }, ['fastify', 'express']);
+  });
+
+if (selected('redis-cluster'))
+  tap.test('flow races on a Redis Cluster (3 masters, started here)', async (t) => {
+    const missing = [];
+    if (!(await hasCommand('redis-server'))) missing.push('redis-server');
+    if (!(await hasCommand('redis-cli'))) missing.push('redis-cli');
+    if (missing.length > 0)
+      return reportMissing(t, `${missing.join(' and ')} (on PATH, to start a Redis Cluster)`);
+    const cluster = await startLocalCluster();
+    // The whole cluster is this test's own: stopping it removes every key.
+    t.teardown(() => cluster.stop());
+    await flows(
+      t,
+      'redis-cluster',
+      { kind: 'redis-cluster', ports: [...cluster.ports], prefix: `twofold-flows:${runPrefix}:` },
+      ['fastify', 'express'],
+    );
+  });
+
+if (selected('postgres'))
+  tap.test('flow races on PostgreSQL', async (t) => {
+    const pool = new pg.Pool({ ...POSTGRES, max: 2, connectionTimeoutMillis: 3000 });
+    const reachable = await pool.query('select 1').then(
+      () => true,
+      () => false,
+    );
+    if (!reachable) {
+      await pool.end();
+      return reportMissing(
+        t,
+        `PostgreSQL at ${POSTGRES.host}:${POSTGRES.port} (database ${POSTGRES.database})`,
+      );
+    }
+    const prefix = `tfflow${runPrefix}_`;
+    t.teardown(async () => {
+      const { rows } = await pool.query<{ table_name: string }>(
+        'select table_name from information_schema.tables where left(table_name, length($1)) = $1',
+        [prefix],
+      );
+      for (const { table_name } of rows) await pool.query(`drop table if exists "${table_name}" cascade`);
+      await pool.end();
+    });
+    await migrate(pool, { prefix });
+    await flows(t, 'postgres', { kind: 'postgres', prefix }, ['fastify', 'express']);
+  });
+
+if (selected('mysql'))
+  tap.test('flow races on MariaDB', async (t) => {
+    const pool = createMysqlPool({ connectionLimit: 2 });
+    const reachable = await mysqlQuery(pool, 'select 1').then(
+      () => true,
+      () => false,
+    );
+    if (!reachable) {
+      await endMysqlPool(pool).catch(() => undefined);
+      return reportMissing(t, `MariaDB at ${MARIADB.host}:${MARIADB.port} (database ${MARIADB.database})`);
+    }
+    const prefix = `tfflow${runPrefix}_`;
+    t.teardown(async () => {
+      const rows = await mysqlQuery<{ name: string }[]>(
+        pool,
+        'select table_name as name from information_schema.tables where table_schema = ? and left(table_name, ?) = ?',
+        [MARIADB.database, prefix.length, prefix],
+      );
+      for (const { name } of rows) await mysqlQuery(pool, `drop table if exists \`${name}\``);
+      await endMysqlPool(pool);
+    });
+    await migrate(pool, { prefix });
+    await flows(t, 'mysql', { kind: 'mysql', prefix }, ['fastify', 'express']);
+  });
+
+if (selected('sqlite'))
+  tap.test('flow races on a SQLite file', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'twofold-flows-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'twofold.db');
+    const prefix = 'tfflow_';
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    await migrate(db, { prefix });
+    db.close();
+    await flows(t, 'sqlite', { kind: 'sqlite', file, prefix }, ['fastify', 'express']);
+  });
+
+tap.teardown(() => {
+  const file = process.env.TWOFOLD_FLOWS_REPORT;
+  if (file) writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+});
