@@ -69,6 +69,8 @@ export interface SetupOptions {
   trustProxy?: boolean;
   /** Wraps the suite's store before the app gets it (e.g. to make it fail). */
   wrapStore?: (store: Store) => Store;
+  /** Wraps the host's `findUserByEmail` (e.g. to see when the kit calls it). */
+  wrapFindUserByEmail?: (find: UsersFixture['findUserByEmail']) => UsersFixture['findUserByEmail'];
 }
 
 export interface Ctx {
@@ -115,7 +117,9 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
     challenge: { ...options.challenge },
     authenticate: users.authenticate,
     recovery: {
-      findUserByEmail: users.findUserByEmail,
+      findUserByEmail: options.wrapFindUserByEmail
+        ? options.wrapFindUserByEmail(users.findUserByEmail)
+        : users.findUserByEmail,
       getUserEmail: users.getUserEmail,
       verifyPassword: users.verifyPassword,
       sendMail: mail.sendMail,

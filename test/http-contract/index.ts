@@ -15,6 +15,7 @@ import { flowTests } from './flows.js';
 import { lockoutTests } from './lockout.js';
 import { logTests } from './logs.js';
 import { malformedTests } from './malformed.js';
+import { parityTests } from './parity.js';
 import { rateLimitTests } from './rate-limits.js';
 import { recoveryTests } from './recovery.js';
 import { storeFailureTests } from './store-failure.js';
@@ -34,6 +35,7 @@ const GROUPS = {
   lockout: lockoutTests,
   recovery: recoveryTests,
   'malformed input': malformedTests,
+  parity: parityTests,
   'store failure': storeFailureTests,
   'rate limits': rateLimitTests,
   logs: logTests,

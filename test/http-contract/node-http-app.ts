@@ -79,18 +79,43 @@ function isJsonMediaType(header: string | undefined): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
-/** The parsed JSON body, or undefined when the request has none. */
+/** The charset parameter (lower case, unquoted), or undefined. */
+function charsetOf(header: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*("?)([^";]*)\1/i.exec(header ?? '');
+  return match ? match[2]!.trim().toLowerCase() : undefined;
+}
+
+/**
+ * The parsed JSON body, or undefined when the request has none. Media type, charset (UTF-8) and
+ * encoding (none) are checked from the headers before the body is read.
+ */
 async function jsonBody(request: IncomingMessage, limit: number): Promise<unknown> {
-  const raw = await readBody(request, limit);
-  if (raw.length === 0) return undefined;
-  if (!isJsonMediaType(request.headers['content-type'])) {
+  const { headers } = request;
+  const length = headers['content-length'];
+  if (headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))
+    return undefined;
+  if (!isJsonMediaType(headers['content-type'])) {
     throw fail(
       'TWOFOLD_UNSUPPORTED_MEDIA_TYPE',
       'The request body must be JSON (Content-Type: application/json)',
     );
   }
+  const charset = charsetOf(headers['content-type']);
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw fail('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON in UTF-8');
+  }
+  const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') {
+    throw fail(
+      'TWOFOLD_UNSUPPORTED_MEDIA_TYPE',
+      'The request body must not be compressed (Content-Encoding is not supported)',
+    );
+  }
+  const raw = await readBody(request, limit);
+  if (raw.length === 0) return undefined;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    // A leading BOM is ignored (RFC 8259 8.1 allows it).
+    return JSON.parse(raw.toString('utf8').replace(/^\ufeff/, ''));
   } catch {
     throw new InvalidInputError('body', 'The request body is not valid JSON');
   }
@@ -149,6 +174,8 @@ export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = f
     const body = route.body === null ? undefined : await jsonBody(request, bodyLimit);
     const { claims, userId } = await userOf(route, request);
     const result = await route.handle({ userId, claims, body });
+    // Work the route leaves for later (the recovery mail) starts once the answer is written.
+    if (result.afterResponse) response.once('finish', result.afterResponse);
     send(response, result.status, result.body, KIT_HEADERS);
   }
 

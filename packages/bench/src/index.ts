@@ -6,11 +6,13 @@
  * A suite is one file exporting a runner; add new ones (e.g. the HTTP benchmark) to SUITES.
  */
 import os from 'node:os';
+import { runAuthCheckBench } from './auth-check.js';
 import type { HarnessOptions } from './harness.js';
 import { runHttpBench } from './http.js';
 import { runHttpStoresBench } from './http-stores.js';
 import { runMemoryBench } from './memory.js';
 import { runOtpBench } from './otp.js';
+import { runRecoveryTimingBench } from './recovery-timing.js';
 import { runScaleBench } from './scale.js';
 
 type Suite = (options: HarnessOptions) => Promise<boolean>;
@@ -21,13 +23,15 @@ const SUITES: Record<string, Suite> = {
   'http-stores': runHttpStoresBench,
   scale: runScaleBench,
   memory: runMemoryBench,
+  'recovery-timing': runRecoveryTimingBench,
+  'auth-check': runAuthCheckBench,
 };
 
 /**
- * Suites that need Redis and PostgreSQL or load large data sets: they run only when named, never as
- * part of a bare `pnpm bench`.
+ * Suites that need Redis and PostgreSQL, load large data sets or measure one issue (recovery-timing):
+ * they run only when named, never as part of a bare `pnpm bench`.
  */
-const OPT_IN = new Set(['http-stores', 'scale']);
+const OPT_IN = new Set(['http-stores', 'scale', 'recovery-timing', 'auth-check']);
 
 const FULL: HarnessOptions = { warmupMs: 150, rounds: 7, sampleMs: 100 };
 const QUICK: HarnessOptions = { warmupMs: 30, rounds: 3, sampleMs: 15 };

@@ -4,7 +4,13 @@
  * parser are translated into twofold codes; everything else goes through `toHttpError`.
  */
 import { TwofoldError } from '@twofold/core';
-import { type HttpErrorResponse, httpError, isServerError, toHttpError } from '@twofold/core/http';
+import {
+  BODY_MESSAGES,
+  type HttpErrorResponse,
+  httpError,
+  isServerError,
+  toHttpError,
+} from '@twofold/core/http';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { TwofoldLog } from './options.js';
 
@@ -24,24 +30,22 @@ function bodyParserResponse(error: unknown, bodyLimit: number): HttpErrorRespons
   const { type, status } = error as { type?: unknown; status?: unknown };
   if (typeof type !== 'string' || typeof status !== 'number') return undefined;
   switch (type) {
-    case 'entity.parse.failed':
-      return httpError(
-        'TWOFOLD_INVALID_INPUT',
-        'The request "body" is not valid JSON (an object is expected)',
-      );
     case 'entity.too.large':
-      return httpError('TWOFOLD_PAYLOAD_TOO_LARGE', `The request body is larger than ${bodyLimit} bytes`);
+      return httpError('TWOFOLD_PAYLOAD_TOO_LARGE', BODY_MESSAGES.tooLarge(bodyLimit));
+    case 'request.size.invalid':
+      return httpError('TWOFOLD_INVALID_INPUT', BODY_MESSAGES.lengthMismatch);
+    // The router checks media type, charset and encoding itself before reading (core/http json-body.ts); these
+    // stay for a body parser a host put in front of the router.
+    case 'entity.parse.failed':
+      return httpError('TWOFOLD_INVALID_INPUT', BODY_MESSAGES.invalidJson);
     case 'charset.unsupported':
-      return httpError('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON in UTF-8');
+      return httpError('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', BODY_MESSAGES.notUtf8);
     case 'encoding.unsupported':
-      return httpError(
-        'TWOFOLD_UNSUPPORTED_MEDIA_TYPE',
-        'The request body must not be compressed (Content-Encoding is not supported)',
-      );
+      return httpError('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', BODY_MESSAGES.compressed);
     default:
       // Aborted, truncated or otherwise unreadable bodies: the client's side of the connection.
       return status >= 400 && status < 500
-        ? httpError('TWOFOLD_INVALID_INPUT', 'The request "body" could not be read')
+        ? httpError('TWOFOLD_INVALID_INPUT', BODY_MESSAGES.unreadable)
         : undefined;
   }
 }

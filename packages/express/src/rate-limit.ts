@@ -107,7 +107,8 @@ export function createRateLimiters(
           response,
           httpError(
             'TWOFOLD_RATE_LIMITED',
-            `Too many requests from this address: try again in ${retryAfter} seconds`,
+            // The same words as @twofold/fastify.
+            `Too many requests: try again in ${retryAfter} seconds`,
             { 'retry-after': String(retryAfter) },
           ),
         );

@@ -2,16 +2,24 @@
  * `twofold(options)`: an Express Router with every route of the HTTP contract, adapted from the
  * framework-free route table of @twofold/core/http. Only plumbing lives here: body parsing, rate
  * limits, finding the user, writing answers and errors.
+ *
+ * Every answer is the same, byte for byte, as @twofold/fastify gives (test/http-contract/parity.ts):
+ * a route answers only to its exact path and method (the router is strict and case-sensitive), anything
+ * else is a 404 `TWOFOLD_NOT_FOUND` before the body is looked at; then the rate limit; then the body
+ * rules of `@twofold/core/http`'s `json-body.ts` (415 from the headers, 413 while reading, 400 for text that is not JSON).
  */
 import { type TwoFactor, TwofoldError } from '@twofold/core';
 import {
+  bodyHeaderProblem,
   createTwofoldHttp,
   type HttpRoute,
+  hasBody,
+  parseJsonText,
   type RouteInput,
   type TwofoldHttp,
   type TwofoldHttpOptions,
 } from '@twofold/core/http';
-import express, { type Request, type RequestHandler, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { describeError, errorHandler, safeLog } from './errors.js';
 import { createGuards } from './guards.js';
 import { splitExpressOptions, type TwofoldExpressOptions, type TwofoldLog } from './options.js';
@@ -78,7 +86,8 @@ export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
     return { userId: null, claims: null, body: request.body };
   }
 
-  const router = express.Router();
+  // Strict and case-sensitive: `/status/` and `/STATUS` are no route, as on Fastify.
+  const router = express.Router({ strict: true, caseSensitive: true });
   router.use(noStore);
   // Per route, as in every adapter of the HTTP layer: count the request, read the body, find the
   // user, run the route. Errors of any step go to the error handler at the end.
@@ -89,6 +98,7 @@ export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
     if (route.body !== null) handlers.push(jsonBody);
     handlers.push(async (request, response) => {
       const result = await route.handle(await routeInput(route, request));
+      if (result.afterResponse) runAfterResponse(response, result.afterResponse, log);
       response.status(result.status);
       if (result.body === undefined) response.end();
       else response.json(result.body);
@@ -96,13 +106,10 @@ export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
     if (route.method === 'GET') router.get(route.path, ...handlers);
     else router.post(route.path, ...handlers);
   }
+  // The path as the client sent it (the mount point included, no query): the same words as Fastify.
   router.use((request, _response, next) => {
-    next(
-      new TwofoldError(
-        'TWOFOLD_NOT_FOUND',
-        `Route ${request.method} ${request.baseUrl}${request.path} not found`,
-      ),
-    );
+    const path = request.originalUrl.split('?')[0];
+    next(new TwofoldError('TWOFOLD_NOT_FOUND', `Route ${request.method} ${path} not found`));
   });
   router.use(errorHandler({ log, bodyLimit }));
 
@@ -129,33 +136,66 @@ function nameRoute(id: string): RequestHandler {
   };
 }
 
-/** The media types of a JSON body: `application/json` and `application/<something>+json`. */
-const JSON_TYPES = ['application/json', 'application/*+json'];
-
 /**
- * JSON bodies up to `limit` bytes, in UTF-8, uncompressed. A body of another type is 415; a request
- * without a body goes on with `body` undefined, which the route table turns into `{}` for routes
- * without fields and a 400 naming the body for the others.
+ * The JSON body of a route, by the rules of `@twofold/core/http`'s `json-body.ts`: no body goes on with `body` undefined (the
+ * route table turns that into `{}` for routes without fields, a 400 naming the body for the others);
+ * the headers must allow JSON in UTF-8, uncompressed (415); at most `limit` bytes (413); then the text
+ * is parsed, and any JSON value goes to the route.
  */
 function createJsonBody(limit: number): RequestHandler {
-  const parse = express.json({ limit, strict: true, type: JSON_TYPES, inflate: false });
+  // Reads the raw bytes only (media type, charset and encoding are checked before) and decodes them as
+  // Fastify does: body-parser's own JSON parser would refuse `null` and primitives in other words, and
+  // its text decoder drops a BOM that Fastify's keeps.
+  const readBytes = express.raw({ type: () => true, limit, inflate: false });
   return (request, response, next) => {
-    if (hasContent(request) && !request.is(JSON_TYPES)) {
-      next(
-        new TwofoldError(
-          'TWOFOLD_UNSUPPORTED_MEDIA_TYPE',
-          'The request body must be JSON (Content-Type: application/json)',
-        ),
-      );
+    if (!hasBody(request.headers)) {
+      next();
       return;
     }
-    parse(request, response, next);
+    const problem = bodyHeaderProblem(request.headers);
+    if (problem) {
+      next(problem);
+      return;
+    }
+    // A body parser of the host in front of the router read it already: its value stands.
+    if (request.readableEnded) {
+      next();
+      return;
+    }
+    readBytes(request, response, (error?: unknown) => {
+      if (error) {
+        next(error);
+        return;
+      }
+      try {
+        const bytes: unknown = request.body;
+        request.body = parseJsonText(Buffer.isBuffer(bytes) ? bytes.toString('utf8') : '');
+      } catch (parseError) {
+        next(parseError);
+        return;
+      }
+      next();
+    });
   };
 }
 
-function hasContent(request: Request): boolean {
-  const length = request.headers['content-length'];
-  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+/**
+ * Starts `work` once the answer is written (`finish`), or once the connection is gone (`close`)
+ * without that: never before the answer is on its way.
+ */
+function runAfterResponse(response: Response, work: () => void, log: TwofoldLog): void {
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    try {
+      work();
+    } catch (error) {
+      log('error', 'twofold: work after the response failed', { error: describeError(error) });
+    }
+  };
+  response.once('finish', start);
+  response.once('close', start);
 }
 
 export type { TwofoldLog };

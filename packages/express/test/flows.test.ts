@@ -44,7 +44,12 @@ async function enrolled(env: Awaited<ReturnType<typeof setup>>) {
     json: { code: codeAt(secret, env.clock.now()) },
   });
   env.clock.advance(30_000);
-  return { secret, recoveryCodes: confirmed.body.recoveryCodes as string[], accessToken };
+  // Turning 2FA on ended the password-only session: go on with the tokens confirm answered.
+  return {
+    secret,
+    recoveryCodes: confirmed.body.recoveryCodes as string[],
+    accessToken: confirmed.body.accessToken as string,
+  };
 }
 
 t.test('login without 2FA gives tokens that the host guard accepts', async (t) => {
@@ -83,11 +88,18 @@ t.test('enroll, confirm, then login needs the challenge and a code; a code works
   });
   t.equal(confirmed.status, 200);
   t.equal(confirmed.body.recoveryCodes.length, 10);
-  t.match((await call(env.api('/status'), 'GET', { token: accessToken })).body, {
+  const passwordOnly = await call(env.api('/status'), 'GET', { token: accessToken });
+  t.same(
+    [passwordOnly.status, passwordOnly.body.code],
+    [401, 'TWOFOLD_UNAUTHORIZED'],
+    'the old session ended',
+  );
+  const fresh = confirmed.body.accessToken as string;
+  t.match((await call(env.api('/status'), 'GET', { token: fresh })).body, {
     enabled: true,
     recoveryCodesRemaining: 10,
   });
-  const again = await call(env.api('/totp/enroll'), 'POST', { token: accessToken });
+  const again = await call(env.api('/totp/enroll'), 'POST', { token: fresh });
   t.same([again.status, again.body.code], [409, 'TWOFOLD_ALREADY_ENABLED']);
 
   env.clock.advance(30_000);
@@ -133,15 +145,17 @@ t.test('a recovery code logs in once, not twice', async (t) => {
 
 t.test('the step-up guard wants a recent second factor; POST /step-up gives one', async (t) => {
   const env = await setup(t);
-  const { secret, accessToken: passwordOnly } = await enrolled(env);
+  const { secret, accessToken: session } = await enrolled(env);
   const sensitive = (token: string) => call(`${env.server.url}/host/sensitive`, 'GET', { token });
 
-  const refused = await sensitive(passwordOnly);
-  t.same([refused.status, refused.body.code], [401, 'TWOFOLD_STEP_UP_REQUIRED']);
-  t.equal((await call(`${env.server.url}/host/protected`, 'GET', { token: passwordOnly })).status, 200);
+  t.equal((await sensitive(session)).status, 200, 'the token confirm answered carries its code');
+  env.clock.advance(301_000);
+  const refused = await sensitive(session);
+  t.same([refused.status, refused.body.code], [401, 'TWOFOLD_STEP_UP_REQUIRED'], 'a second factor too old');
+  t.equal((await call(`${env.server.url}/host/protected`, 'GET', { token: session })).status, 200);
 
   const stepUp = await call(env.api('/step-up'), 'POST', {
-    token: passwordOnly,
+    token: session,
     json: { code: codeAt(secret, env.clock.now()) },
   });
   t.equal(stepUp.status, 200);
@@ -176,10 +190,12 @@ t.test('rotating recovery codes and disabling need a current code', async (t) =>
     token: accessToken,
     json: { code: codeAt(secret, env.clock.now()) },
   });
-  t.equal(disabled.status, 204);
-  t.equal(disabled.body, '');
+  t.equal(disabled.status, 200, 'disable answers the fresh tokens of this session');
+  t.match(disabled.body, { accessToken: String, refreshToken: String });
+  const ended = await call(env.api('/status'), 'GET', { token: accessToken });
+  t.same([ended.status, ended.body.code], [401, 'TWOFOLD_UNAUTHORIZED'], 'the sessions from before ended');
   const again = await call(env.api('/totp/disable'), 'POST', {
-    token: accessToken,
+    token: disabled.body.accessToken,
     json: { recoveryCode: rotated.body.recoveryCodes[0] },
   });
   t.same([again.status, again.body.code], [409, 'TWOFOLD_NOT_ENABLED']);
@@ -200,11 +216,14 @@ t.test('refresh tokens rotate; a spent one revokes its whole session', async (t)
     json: { refreshToken: second.body.refreshToken },
   });
   t.equal(victim.status, 401, 'the family is revoked');
+  const ended = await call(env.api('/token/verify'), 'POST', { json: { token: second.body.accessToken } });
+  t.same([ended.status, ended.body.code], [401, 'TWOFOLD_INVALID_TOKEN'], 'its access tokens end at once');
 
-  const verified = await call(env.api('/token/verify'), 'POST', { json: { token: second.body.accessToken } });
+  const live = (await call(env.api('/login'), 'POST', { json: login })).body;
+  const verified = await call(env.api('/token/verify'), 'POST', { json: { token: live.accessToken } });
   t.same([verified.status, verified.body], [200, {}]);
   const refreshAsAccess = await call(env.api('/token/verify'), 'POST', {
-    json: { token: second.body.refreshToken },
+    json: { token: live.refreshToken },
   });
   t.equal(refreshAsAccess.status, 401);
 });

@@ -36,10 +36,14 @@ async function stepUp(env: Awaited<ReturnType<typeof setup>>): Promise<string> {
   const { url } = env.server;
   const token = env.tokens.accessToken;
   const { secret } = (await call(`${url}/2fa/totp/enroll`, 'POST', { token })).body;
-  await call(`${url}/2fa/totp/confirm`, 'POST', { token, json: { code: codeAt(secret, env.clock.now()) } });
+  // Turning 2FA on ends every session of the user; confirm answers the fresh tokens of this one.
+  const confirmed = await call(`${url}/2fa/totp/confirm`, 'POST', {
+    token,
+    json: { code: codeAt(secret, env.clock.now()) },
+  });
   env.clock.advance(30_000);
   const reply = await call(`${url}/2fa/step-up`, 'POST', {
-    token,
+    token: confirmed.body.accessToken,
     json: { code: codeAt(secret, env.clock.now()) },
   });
   return reply.body.accessToken;

@@ -28,9 +28,9 @@ t.test('bodies: malformed, not an object, oversized, wrong type, compressed, mis
       { body: '{"username":"ada","password":"sw0rdf1sh', headers: json },
       400,
       'TWOFOLD_INVALID_INPUT',
-      /"body"/,
+      /body is not valid JSON/,
     ],
-    ['a JSON string', { body: '"ada"', headers: json }, 400, 'TWOFOLD_INVALID_INPUT', /"body"/],
+    ['a JSON string', { body: '"ada"', headers: json }, 400, 'TWOFOLD_INVALID_INPUT', /JSON object/],
     ['a JSON array', { body: '[1,2]', headers: json }, 400, 'TWOFOLD_INVALID_INPUT', /body/],
     ['no body at all', {}, 400, 'TWOFOLD_INVALID_INPUT', /body/],
     [

@@ -4,8 +4,19 @@
  * content type), and anything else (a 500 with a generic message, logged).
  */
 import { StoreUnavailableError, TwofoldError } from '@twofold/core';
-import { type HttpErrorResponse, httpError, isServerError, toHttpError } from '@twofold/core/http';
+import {
+  BODY_MESSAGES,
+  type HttpErrorResponse,
+  httpError,
+  isServerError,
+  toHttpError,
+} from '@twofold/core/http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** The 404 of a request to no route of the kit: the same words as @twofold/express. */
+export function notFound(method: string, url: string): TwofoldError {
+  return new TwofoldError('TWOFOLD_NOT_FOUND', `Route ${method} ${url.split('?')[0]} not found`);
+}
 
 /** The error answer of anything thrown inside the plugin's scope. */
 export function errorResponse(error: unknown, bodyLimit: number): HttpErrorResponse {
@@ -13,18 +24,13 @@ export function errorResponse(error: unknown, bodyLimit: number): HttpErrorRespo
   const { code, statusCode } = (error ?? {}) as { code?: unknown; statusCode?: unknown };
   switch (code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return httpError('TWOFOLD_INVALID_INPUT', '"body" is not valid JSON');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return httpError('TWOFOLD_INVALID_INPUT', '"body" must not be empty');
+      return httpError('TWOFOLD_INVALID_INPUT', BODY_MESSAGES.invalidJson);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return httpError('TWOFOLD_INVALID_INPUT', '"body" does not match the Content-Length header');
+      return httpError('TWOFOLD_INVALID_INPUT', BODY_MESSAGES.lengthMismatch);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return httpError('TWOFOLD_PAYLOAD_TOO_LARGE', `"body" must be at most ${bodyLimit} bytes`);
+      return httpError('TWOFOLD_PAYLOAD_TOO_LARGE', BODY_MESSAGES.tooLarge(bodyLimit));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return httpError(
-        'TWOFOLD_UNSUPPORTED_MEDIA_TYPE',
-        'The body must be JSON (Content-Type: application/json)',
-      );
+      return httpError('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', BODY_MESSAGES.notJson);
   }
   // Other client errors Fastify raises (a malformed request): their own status class, our shape.
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
@@ -32,12 +38,9 @@ export function errorResponse(error: unknown, bodyLimit: number): HttpErrorRespo
       case 404:
         return httpError('TWOFOLD_NOT_FOUND', 'There is no such route');
       case 413:
-        return httpError('TWOFOLD_PAYLOAD_TOO_LARGE', `"body" must be at most ${bodyLimit} bytes`);
+        return httpError('TWOFOLD_PAYLOAD_TOO_LARGE', BODY_MESSAGES.tooLarge(bodyLimit));
       case 415:
-        return httpError(
-          'TWOFOLD_UNSUPPORTED_MEDIA_TYPE',
-          'The body must be JSON (Content-Type: application/json)',
-        );
+        return httpError('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', BODY_MESSAGES.notJson);
       case 429:
         return httpError('TWOFOLD_RATE_LIMITED', 'Too many requests: try again later');
       default:

@@ -2,19 +2,32 @@
  * The plugin's own encapsulated scope under the prefix: the kit's routes, their rate limits, JSON
  * as the only body type, `Cache-Control: no-store`, and errors and 404s in the kit's shape. Nothing
  * here leaks into the host app: its hooks, parsers and handlers stay as they were.
+ *
+ * Every answer is the same, byte for byte, as @twofold/express gives (test/http-contract/parity.ts):
+ * a route answers only to its exact path and method, anything else under the prefix is a 404
+ * `TWOFOLD_NOT_FOUND` before the body is looked at; then the rate limit; then the body rules of
+ * `json-body.ts` (415 from the headers, 413 while reading, 400 for text that is not JSON).
  */
+import type { ServerResponse } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import { TwofoldError, UnauthorizedError } from '@twofold/core';
 import {
   type AccessClaims,
+  bodyHeaderProblem,
   type HttpRoute,
-  httpError,
+  parseJsonText,
   RATE_LIMIT_REDIS_PREFIX,
   rateLimitKey,
   type TwofoldHttp,
 } from '@twofold/core/http';
-import type { FastifyBodyParser, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorResponse, rateLimitStoreDown, sendError } from './errors.js';
+import type {
+  FastifyBaseLogger,
+  FastifyBodyParser,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
+import { describeError, errorResponse, notFound, rateLimitStoreDown, sendError } from './errors.js';
 import type { TwofoldFastifyOptions } from './types.js';
 
 /** Fastify must not validate the bodies: the HTTP layer does, with zod (the JSON Schema is for docs). */
@@ -31,20 +44,34 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
     return payload;
   });
 
-  // JSON only: no text/plain or form bodies (a cross-site form cannot post here without a preflight).
+  // A request to no route of the kit, or to a route by another spelling (`/STATUS`, `/status/`,
+  // `/st%61tus`, which Fastify's router would decode): 404, before the rate limit and the body.
+  scope.addHook('onRequest', async (request) => {
+    const { config, url } = request.routeOptions;
+    if (config.twofoldRouteId === undefined || request.url.split('?')[0] !== url) {
+      throw notFound(request.method, request.url);
+    }
+  });
+
+  // JSON only (no text/plain or form bodies: a cross-site form cannot post here without a preflight),
+  // in UTF-8, uncompressed: decided from the headers before the body is read.
+  scope.addHook('preParsing', async (request, _reply, payload) => {
+    if (request.routeOptions.config.twofoldBody) {
+      const problem = bodyHeaderProblem(request.headers);
+      if (problem) throw problem;
+    }
+    return payload;
+  });
+  // One parser for every media type: what reaches it is JSON, or an empty body of any type.
   scope.removeAllContentTypeParsers();
-  // application/json and application/<something>+json; an empty body is no body (POST /totp/enroll).
-  const parseJson = scope.getDefaultJsonParser('error', 'error');
-  const jsonParser: FastifyBodyParser<string> = (request, body, done) => {
-    if (body === '') done(null, undefined);
-    else parseJson(request, body, done);
+  const jsonParser: FastifyBodyParser<string> = (_request, body, done) => {
+    try {
+      done(null, parseJsonText(body));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
   };
-  scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, jsonParser);
-  scope.addContentTypeParser(
-    /^application\/[\w.-]+\+json\s*(;|$)/i,
-    { parseAs: 'string', bodyLimit },
-    jsonParser,
-  );
+  scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, jsonParser);
 
   scope.setErrorHandler((error, request, reply) => {
     const failed =
@@ -55,14 +82,10 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
     return sendError(request, reply, errorResponse(cause, bodyLimit), cause);
   });
 
+  // Reached only if the onRequest hook above did not answer first.
   scope.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0];
-    return sendError(
-      request,
-      reply,
-      httpError('TWOFOLD_NOT_FOUND', `No route ${request.method} ${path}`),
-      null,
-    );
+    const error = notFound(request.method, request.url);
+    return sendError(request, reply, errorResponse(error, bodyLimit), null);
   });
 
   if (http.options.rateLimit) {
@@ -77,11 +100,15 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
       // could vary (`//2fa/login`, a trailing slash, a query string) to get fresh counters.
       keyGenerator: (request) => {
         limiting.add(request);
-        // A request that matched no route (answered 404) counts under a route id of its own.
+        // Requests that match no route are answered 404 before the limiter; the fallback is a guard.
         return rateLimitKey(request.ip, config(request).twofoldRouteId ?? 'no-route');
       },
+      // The same words as @twofold/express; the seconds are those of the Retry-After header.
       errorResponseBuilder: (_request, context) =>
-        new TwofoldError('TWOFOLD_RATE_LIMITED', `Too many requests: try again in ${context.after}`),
+        new TwofoldError(
+          'TWOFOLD_RATE_LIMITED',
+          `Too many requests: try again in ${Math.max(1, Math.ceil(context.ttl / 1000))} seconds`,
+        ),
       skipOnError: false,
       cache: 100_000,
       // The same keys as @twofold/express: mixed deployments share one count.
@@ -93,7 +120,11 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
   }
 
   for (const route of http.routes) {
-    const config = { twofoldRouteId: route.id, twofoldSensitive: route.sensitive };
+    const config = {
+      twofoldRouteId: route.id,
+      twofoldSensitive: route.sensitive,
+      twofoldBody: route.body !== null,
+    };
     const body = http.bodyJsonSchema(route);
     scope.route({
       method: route.method,
@@ -105,6 +136,7 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const { userId, claims } = await userOf(route, request);
         const result = await route.handle({ userId, claims, body: request.body });
+        if (result.afterResponse) runAfterResponse(reply.raw, result.afterResponse, request.log);
         return reply.code(result.status).send(result.body);
       },
     });
@@ -124,4 +156,23 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
     const claims = await http.authorize(request.headers.authorization);
     return { userId: claims.userId, claims };
   }
+}
+
+/**
+ * Starts `work` once the answer is written (`finish`), or once the connection is gone (`close`)
+ * without that: never while the host's onSend hooks or the write are still under way.
+ */
+function runAfterResponse(response: ServerResponse, work: () => void, log: FastifyBaseLogger): void {
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    try {
+      work();
+    } catch (error) {
+      log.error({ error: describeError(error) }, 'twofold: work after the response failed');
+    }
+  };
+  response.once('finish', start);
+  response.once('close', start);
 }

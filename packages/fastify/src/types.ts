@@ -53,6 +53,8 @@ declare module 'fastify' {
     twofoldRouteId?: string;
     /** @internal Set by @twofold/fastify on its own routes: the stricter rate limit applies. */
     twofoldSensitive?: boolean;
+    /** @internal Set by @twofold/fastify on its own routes: the route takes a JSON body. */
+    twofoldBody?: boolean;
   }
 
   interface FastifyRequest {

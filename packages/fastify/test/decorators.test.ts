@@ -60,14 +60,15 @@ t.test(
   'twofoldStepUp: a password-only token is refused; a fresh second factor passes until it ages',
   async (t) => {
     const { app, clock } = await buildApp(t);
-    const ada = await enable(app, clock, 'ada');
+    const { accessToken: passwordOnly } = (await login(app, 'ada')) as { accessToken: string };
     const refused = await app.inject({
       method: 'GET',
       url: '/host/sensitive',
-      headers: bearer(ada.accessToken),
+      headers: bearer(passwordOnly),
     });
     t.equal(refused.statusCode, 401);
     t.equal(refused.json().code, 'TWOFOLD_STEP_UP_REQUIRED', 'amr pwd only');
+    const ada = await enable(app, clock, 'ada');
 
     const { challengeToken } = (await login(app, 'ada')) as { challengeToken: string };
     const verified = await app.inject({

@@ -86,7 +86,10 @@ export async function login(app: FastifyInstance, username: string) {
   return response.json() as Record<string, unknown>;
 }
 
-/** Logs `username` in, enrolls and confirms: 2FA on. Returns the access token, secret and recovery codes. */
+/**
+ * Logs `username` in, enrolls and confirms: 2FA on. Returns the access token confirm answered (the
+ * password-only one has ended), the secret and the recovery codes.
+ */
 export async function enable(
   app: FastifyInstance,
   clock: ReturnType<typeof controllableClock>,
@@ -102,7 +105,13 @@ export async function enable(
     payload: { code: codeAt(enrollment.secret, clock.now()) },
   });
   clock.advance(30_000);
-  return { accessToken, secret: enrollment.secret, recoveryCodes: confirm.json().recoveryCodes };
+  // Turning 2FA on ended the password-only session: go on with the tokens confirm answered.
+  const confirmed = confirm.json();
+  return {
+    accessToken: confirmed.accessToken,
+    secret: enrollment.secret,
+    recoveryCodes: confirmed.recoveryCodes,
+  };
 }
 
 export const REDIS = { host: '127.0.0.1', port: 6379 } as const;

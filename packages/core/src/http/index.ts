@@ -11,6 +11,7 @@ export {
   isServerError,
   toHttpError,
 } from './errors.js';
+export { BODY_MESSAGES, bodyHeaderProblem, hasBody, parseJsonText } from './json-body.js';
 export {
   type AuthenticateResult,
   type RecoveryOptions,

@@ -19,6 +19,12 @@ import {
 export interface HttpResult {
   status: number;
   body?: unknown;
+  /**
+   * Work to start once the answer has been sent (adapters: on the response's `finish`), never before:
+   * e.g. the recovery mail, so the answer takes the same time whether or not the account exists.
+   * Must not throw; it reports its own failures.
+   */
+  afterResponse?: () => void;
 }
 
 /** What a route gets from the adapter. */
@@ -419,9 +425,9 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         successStatus: 202,
         async handle(request) {
           const body = parseBody('recoveryRequest', request.body);
-          // Everything that depends on the account happens after the answer: same status, body and time.
-          queueRecoveryLink(body.email);
-          return { status: 202, body: {} };
+          // Everything that depends on the account starts once the answer is sent: same status, body
+          // and time. The queue keeps the requests of one address in order.
+          return { status: 202, body: {}, afterResponse: () => queueRecoveryLink(body.email) };
         },
       },
       {
