@@ -1,9 +1,9 @@
 import type { Algorithm } from './algorithm.js';
-import { OtpNoMatchError, OtpUriTypeMismatchError } from './errors.js';
+import { OtpNoMatchError } from './errors.js';
 import { encodeBase32 } from './internal/base32.js';
 import { highPart, lowPart, sameValue } from './internal/compare.js';
+import { type OtpReader, readJson, readUri, writeJson, writeUri } from './internal/forms.js';
 import { createTruncatedHmac, type TruncatedHmac } from './internal/hmac.js';
-import { constructFromJson, readJsonRecord } from './internal/json.js';
 import { formatToken, POWERS_OF_TEN, parseToken } from './internal/token.js';
 import {
   checkAlgorithm,
@@ -15,7 +15,7 @@ import {
 } from './internal/validate.js';
 import { OTP_LIMITS } from './limits.js';
 import type { OtpReadOptions, OtpUriLabel } from './totp.js';
-import { buildUri, type ParseUriOptions, parseUri } from './uri.js';
+import type { ParseUriOptions } from './uri.js';
 
 /** Options of the {@link Hotp} constructor. */
 export interface HotpOptions {
@@ -68,7 +68,14 @@ export interface HotpJSON {
   counter: number;
 }
 
-const HOTP_JSON_FIELDS = ['type', 'secret', 'algorithm', 'digits', 'counter'] as const;
+/** How {@link Hotp.fromJSON} and {@link Hotp.fromUri} read the two forms. */
+const HOTP_READER: OtpReader<HotpOptions, Hotp> = {
+  name: 'Hotp',
+  type: 'hotp',
+  jsonFields: ['type', 'secret', 'algorithm', 'digits', 'counter'],
+  uriFields: ['counter'],
+  create: (options) => new Hotp(options),
+};
 
 /**
  * An event-based one-time password configuration (RFC 4226): a secret and its parameters,
@@ -213,13 +220,13 @@ export class Hotp {
 
   /** The JSON form, secret included as base32: protect it at rest. */
   toJSON(): HotpJSON {
-    return {
+    return writeJson({
       type: 'hotp',
-      secret: this.base32,
+      secret: this.#key,
       algorithm: this.algorithm,
       digits: this.digits,
       counter: this.counter,
-    };
+    });
   }
 
   /**
@@ -229,21 +236,7 @@ export class Hotp {
    * @throws OtpInvalidJsonError (`OTP_INVALID_JSON`)
    */
   static fromJSON(json: HotpJSON | string, options: OtpReadOptions = {}): Hotp {
-    const minSecretBytes = checkMinSecretBytes(
-      'Hotp.fromJSON',
-      options.minSecretBytes ?? OTP_LIMITS.minSecretBytes,
-    );
-    const record = readJsonRecord(json, 'hotp', HOTP_JSON_FIELDS);
-    return constructFromJson(
-      () =>
-        new Hotp({
-          secret: record.secret as string,
-          algorithm: record.algorithm as Algorithm,
-          digits: record.digits as number,
-          counter: record.counter as number,
-          minSecretBytes,
-        }),
-    );
+    return readJson(HOTP_READER, json, options);
   }
 
   /**
@@ -252,15 +245,16 @@ export class Hotp {
    * @param label.counter - the counter to write, default this instance's `counter`
    */
   toUri(label: OtpUriLabel & { counter?: number }): string {
-    return buildUri({
-      type: 'hotp',
-      secret: this.#key,
-      issuer: label.issuer,
-      account: label.account,
-      algorithm: this.algorithm,
-      digits: this.digits,
-      counter: label.counter ?? this.counter,
-    });
+    return writeUri(
+      {
+        type: 'hotp',
+        secret: this.#key,
+        algorithm: this.algorithm,
+        digits: this.digits,
+        counter: label.counter ?? this.counter,
+      },
+      label,
+    );
   }
 
   /**
@@ -269,14 +263,6 @@ export class Hotp {
    * @throws OtpInvalidUriError or a subclass; `OTP_URI_TYPE_MISMATCH` for a totp URI
    */
   static fromUri(uri: string, options: ParseUriOptions = {}): Hotp {
-    const parsed = parseUri(uri, options);
-    if (parsed.type !== 'hotp') throw new OtpUriTypeMismatchError('Expected an hotp URI');
-    return new Hotp({
-      secret: parsed.secret,
-      algorithm: parsed.algorithm,
-      digits: parsed.digits,
-      counter: parsed.counter,
-      minSecretBytes: options.minSecretBytes ?? OTP_LIMITS.minSecretBytes,
-    });
+    return readUri(HOTP_READER, uri, options);
   }
 }

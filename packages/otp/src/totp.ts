@@ -1,9 +1,9 @@
 import type { Algorithm } from './algorithm.js';
-import { OtpError, OtpNoMatchError, OtpReusedError, OtpUriTypeMismatchError } from './errors.js';
+import { OtpError, OtpNoMatchError, OtpReusedError } from './errors.js';
 import { encodeBase32 } from './internal/base32.js';
 import { highPart, lowPart, sameValue } from './internal/compare.js';
+import { type OtpReader, readJson, readUri, writeJson, writeUri } from './internal/forms.js';
 import { createTruncatedHmac, type TruncatedHmac } from './internal/hmac.js';
-import { constructFromJson, readJsonRecord } from './internal/json.js';
 import { formatToken, POWERS_OF_TEN, parseToken } from './internal/token.js';
 import {
   checkAlgorithm,
@@ -17,7 +17,7 @@ import {
   MAX_TIME_MS,
 } from './internal/validate.js';
 import { OTP_LIMITS } from './limits.js';
-import { buildUri, type ParseUriOptions, parseUri } from './uri.js';
+import type { ParseUriOptions } from './uri.js';
 
 /** Options of the {@link Totp} constructor. */
 export interface TotpOptions {
@@ -128,7 +128,14 @@ const MAX_WINDOW = OTP_LIMITS.maxWindow;
 const OFFSETS: readonly number[] = [0];
 for (let distance = 1; distance <= MAX_WINDOW; distance++) (OFFSETS as number[]).push(-distance, distance);
 
-const TOTP_JSON_FIELDS = ['type', 'secret', 'algorithm', 'digits', 'period', 't0'] as const;
+/** How {@link Totp.fromJSON} and {@link Totp.fromUri} read the two forms. */
+const TOTP_READER: OtpReader<TotpOptions, Totp> = {
+  name: 'Totp',
+  type: 'totp',
+  jsonFields: ['type', 'secret', 'algorithm', 'digits', 'period', 't0'],
+  uriFields: ['period'],
+  create: (options) => new Totp(options),
+};
 
 /**
  * A time-based one-time password configuration (RFC 6238): a secret and its parameters,
@@ -322,14 +329,14 @@ export class Totp {
 
   /** The JSON form, secret included as base32: protect it at rest. */
   toJSON(): TotpJSON {
-    return {
+    return writeJson({
       type: 'totp',
-      secret: this.base32,
+      secret: this.#key,
       algorithm: this.algorithm,
       digits: this.digits,
       period: this.period,
       t0: this.t0,
-    };
+    });
   }
 
   /**
@@ -341,22 +348,7 @@ export class Totp {
    * const totp = Totp.fromJSON(JSON.stringify(new Totp({ secret })));
    */
   static fromJSON(json: TotpJSON | string, options: OtpReadOptions = {}): Totp {
-    const minSecretBytes = checkMinSecretBytes(
-      'Totp.fromJSON',
-      options.minSecretBytes ?? OTP_LIMITS.minSecretBytes,
-    );
-    const record = readJsonRecord(json, 'totp', TOTP_JSON_FIELDS);
-    return constructFromJson(
-      () =>
-        new Totp({
-          secret: record.secret as string,
-          algorithm: record.algorithm as Algorithm,
-          digits: record.digits as number,
-          period: record.period as number,
-          t0: record.t0 as number,
-          minSecretBytes,
-        }),
-    );
+    return readJson(TOTP_READER, json, options);
   }
 
   /**
@@ -369,15 +361,16 @@ export class Totp {
   toUri(label: OtpUriLabel): string {
     if (this.t0 !== 0)
       throw new RangeError('Totp#toUri: t0 must be 0; otpauth URIs cannot carry a start time');
-    return buildUri({
-      type: 'totp',
-      secret: this.#key,
-      issuer: label.issuer,
-      account: label.account,
-      algorithm: this.algorithm,
-      digits: this.digits,
-      period: this.period,
-    });
+    return writeUri(
+      {
+        type: 'totp',
+        secret: this.#key,
+        algorithm: this.algorithm,
+        digits: this.digits,
+        period: this.period,
+      },
+      label,
+    );
   }
 
   /**
@@ -386,14 +379,6 @@ export class Totp {
    * @throws OtpInvalidUriError or a subclass; `OTP_URI_TYPE_MISMATCH` for an hotp URI
    */
   static fromUri(uri: string, options: ParseUriOptions = {}): Totp {
-    const parsed = parseUri(uri, options);
-    if (parsed.type !== 'totp') throw new OtpUriTypeMismatchError('Expected a totp URI');
-    return new Totp({
-      secret: parsed.secret,
-      algorithm: parsed.algorithm,
-      digits: parsed.digits,
-      period: parsed.period,
-      minSecretBytes: options.minSecretBytes ?? OTP_LIMITS.minSecretBytes,
-    });
+    return readUri(TOTP_READER, uri, options);
   }
 }

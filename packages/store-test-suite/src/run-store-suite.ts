@@ -1,6 +1,5 @@
 import type { Store } from '@twofold/core';
 import tap, { type Test } from 'tap';
-import type { StoreSuiteContext } from './context.js';
 import type { BehaviourGroup } from './internal/behaviour.js';
 import { authenticators } from './internal/behaviours/authenticators.js';
 import { confirm } from './internal/behaviours/confirm.js';
@@ -14,7 +13,8 @@ import { replaceSealedSecret } from './internal/behaviours/sealed-secret.js';
 import { takeAttempt } from './internal/behaviours/take-attempt.js';
 import { takeNonceAndDeleteTwoFactor } from './internal/behaviours/take-nonce-and-delete-two-factor.js';
 import { values } from './internal/behaviours/values.js';
-import { createContext, createRunId, freshUserId } from './internal/context.js';
+import { createContext, createRunId, freshUserId } from './internal/run.js';
+import type { StoreSuiteContext } from './suite-context.js';
 
 /** Creates the store under test; called once per behaviour with a fresh context. */
 export type MakeStore = (ctx: StoreSuiteContext) => Store | Promise<Store>;

@@ -1,6 +1,6 @@
 import type { Store } from '@twofold/core';
 import type { Test } from 'tap';
-import type { SuiteClock } from '../context.js';
+import type { SuiteClock } from '../suite-context.js';
 
 /** What one behaviour gets: a fresh store and clock, and a source of fresh user ids. */
 export interface BehaviourEnv {

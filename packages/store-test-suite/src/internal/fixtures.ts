@@ -1,9 +1,18 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { AuthenticatorRecord, PendingAuthenticator } from '@twofold/core';
+import type { AuthenticatorRecord, ConfirmAuthenticatorInput, PendingAuthenticator } from '@twofold/core';
 import type { BehaviourEnv } from './behaviour.js';
 
-/** How long the suite's pending enrollments live (an odd number, to catch rounding to seconds). */
+// The records, values and setup steps the behaviours share. Lifetimes are odd numbers of
+// milliseconds, so that a store which rounds to seconds fails.
+
+/** How long the suite's pending enrollments live. */
 export const PENDING_TTL_MS = 600_007;
+
+/** How long the suite's nonces live. */
+export const NONCE_LIFETIME_MS = 300_007;
+
+/** The ttl of the suite's failure counters. */
+export const COUNTER_TTL_MS = 900_123;
 
 /** A stand-in for a sealed secret: an opaque ASCII string of `length` characters. */
 export function sealedSecret(length = 64): string {
@@ -87,15 +96,46 @@ export async function activate(
     id,
     ...(options.sealedSecret ? { sealedSecret: options.sealedSecret } : {}),
   });
-  const confirmed = await env.store.confirmAuthenticator(userId, id, {
-    sealedSecret: pending.sealedSecret,
-    counter: options.counter ?? 1000,
-    recoveryCodeHashes: codes,
-    now: env.clock.now(),
-  });
-  must(confirmed, 'confirmAuthenticator');
+  const input = confirmation(env, pending.sealedSecret, { counter: options.counter ?? 1000, codes });
+  must(await env.store.confirmAuthenticator(userId, id, input), 'confirmAuthenticator');
   const record = await env.store.getAuthenticator(userId, id, env.clock.now());
   if (!record) throw new Error('setup step failed: getAuthenticator resolved null after confirm');
   // A snapshot, so that a store which hands out its own objects cannot change the expectation.
   return { record: { ...record }, codes };
+}
+
+/**
+ * What `confirmAuthenticator` takes to confirm `sealedSecret` now: at time step `counter` (default
+ * 5) with `codes` as the recovery code hashes (default three fresh ones).
+ */
+export function confirmation(
+  env: BehaviourEnv,
+  sealedSecret: string,
+  options: { counter?: number; codes?: string[] } = {},
+): ConfirmAuthenticatorInput & { recoveryCodeHashes: string[] } {
+  return {
+    sealedSecret,
+    counter: options.counter ?? 5,
+    recoveryCodeHashes: options.codes ?? recoveryHashes(3),
+    now: env.clock.now(),
+  };
+}
+
+/** Puts a fresh value as the user's nonce `key`, live for `lifetimeMs` from now; resolves the value. */
+export async function issueNonce(
+  env: BehaviourEnv,
+  userId: string,
+  key: string,
+  lifetimeMs: number = NONCE_LIFETIME_MS,
+): Promise<string> {
+  const value = nonceValue();
+  await env.store.putNonce(userId, key, value, env.clock.now() + lifetimeMs, env.clock.now());
+  return value;
+}
+
+/** Counts `times` failures now on the user's counter `'failures'`, each with the suite's ttl. */
+export async function countFailures(env: BehaviourEnv, userId: string, times: number): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    await env.store.incrementCounter(userId, 'failures', COUNTER_TTL_MS, env.clock.now());
+  }
 }

@@ -1,3 +1,5 @@
+import type { Test } from 'tap';
+
 /**
  * Starts `count` calls at once (each gets its index) before awaiting any of them, and resolves all
  * results in index order.
@@ -15,6 +17,21 @@ export function winners(results: readonly boolean[]): number[] {
     if (won) indexes.push(index);
   });
   return indexes;
+}
+
+/**
+ * Asserts that exactly one call of a race resolved true, and resolves its index (0 when none or
+ * several did, so that the checks after it still run).
+ */
+export function expectOneWinner(t: Test, results: readonly boolean[], message: string): number {
+  const won = winners(results);
+  t.equal(won.length, 1, message);
+  return won[0] ?? 0;
+}
+
+/** `from`, `from + 1`, ..., `to`: the counts a race of increments must resolve. */
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, index) => from + index);
 }
 
 /** 1..n in the order 1, n, 2, n-1, ... so that high and low values interleave. */
@@ -51,4 +68,24 @@ export async function spread<T>(count: number, call: (index: number) => Promise<
 export function placement(round: number, count: number): number {
   const places = [0, count - 1, 1, Math.floor(count / 2)];
   return places[(round - 1) % places.length]!;
+}
+
+/**
+ * Races `one` call among `count - 1` calls of `other` (each gets its index among them), `one`
+ * started at {@link placement}`(round, count)`; resolves its result and theirs, in order.
+ */
+export async function raceOneAmong<One, Other>(
+  count: number,
+  round: number,
+  one: () => Promise<One>,
+  other: (index: number) => Promise<Other>,
+): Promise<{ one: One; others: Other[] }> {
+  const at = placement(round, count);
+  const results = await race<One | Other>(count, (index) =>
+    index === at ? one() : other(index < at ? index : index - 1),
+  );
+  return {
+    one: results[at] as One,
+    others: results.filter((_, index) => index !== at) as Other[],
+  };
 }

@@ -1,6 +1,7 @@
 import type { PendingAuthenticator } from '@twofold/core';
 import type { BehaviourGroup } from '../behaviour.js';
-import { activate, enroll, PENDING_TTL_MS, pendingRecord } from '../fixtures.js';
+import { activate, confirmation, enroll, PENDING_TTL_MS, pendingRecord } from '../fixtures.js';
+import { readAuthenticator } from '../reads.js';
 
 /** Field values that must survive a round trip exactly (types, big numbers, odd milliseconds). */
 const ROUND_TRIP_CASES: ReadonlyArray<{ label: string; fields: Partial<PendingAuthenticator> }> = [
@@ -26,9 +27,9 @@ export const authenticators: BehaviourGroup = {
       name: 'getAuthenticator resolves null for an unknown user or authenticator id',
       async run(t, env) {
         const userId = env.userId();
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'unknown user');
+        t.equal(await readAuthenticator(env, userId), null, 'unknown user');
         await enroll(env, userId);
-        t.equal(await env.store.getAuthenticator(userId, 'other', env.clock.now()), null, 'unknown id');
+        t.equal(await readAuthenticator(env, userId, 'other'), null, 'unknown id');
       },
     },
     {
@@ -42,11 +43,7 @@ export const authenticators: BehaviourGroup = {
             expiresAt: env.clock.now() + PENDING_TTL_MS,
           });
           t.equal(await env.store.savePendingAuthenticator(record, env.clock.now()), true, `${label}: saved`);
-          t.strictSame(
-            await env.store.getAuthenticator(userId, record.id, env.clock.now()),
-            record,
-            `${label}: read back`,
-          );
+          t.strictSame(await readAuthenticator(env, userId, record.id), record, `${label}: read back`);
         }
       },
     },
@@ -58,7 +55,7 @@ export const authenticators: BehaviourGroup = {
         env.clock.advance(5_000);
         const next = pendingRecord(userId, env.clock.now(), { digits: 8 });
         t.equal(await env.store.savePendingAuthenticator(next, env.clock.now()), true, 'saved');
-        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), next, 'the new one');
+        t.strictSame(await readAuthenticator(env, userId), next, 'the new one');
       },
     },
     {
@@ -69,7 +66,7 @@ export const authenticators: BehaviourGroup = {
         env.clock.advance(first.expiresAt - env.clock.now() + 1);
         const next = pendingRecord(userId, env.clock.now());
         t.equal(await env.store.savePendingAuthenticator(next, env.clock.now()), true, 'saved');
-        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), next, 'the new one');
+        t.strictSame(await readAuthenticator(env, userId), next, 'the new one');
       },
     },
     {
@@ -80,11 +77,7 @@ export const authenticators: BehaviourGroup = {
         env.clock.advance(1_000);
         const attempt = pendingRecord(userId, env.clock.now());
         t.equal(await env.store.savePendingAuthenticator(attempt, env.clock.now()), false, 'refused');
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          active,
-          'active one unchanged',
-        );
+        t.strictSame(await readAuthenticator(env, userId), active, 'active one unchanged');
         t.equal(await env.store.countRecoveryCodes(userId), codes.length, 'recovery codes unchanged');
       },
     },
@@ -94,13 +87,9 @@ export const authenticators: BehaviourGroup = {
         const userId = env.userId();
         const record = await enroll(env, userId);
         env.clock.advance(record.expiresAt - 1 - env.clock.now());
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          record,
-          'live at expiresAt - 1',
-        );
+        t.strictSame(await readAuthenticator(env, userId), record, 'live at expiresAt - 1');
         env.clock.advance(1);
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'gone at expiresAt');
+        t.equal(await readAuthenticator(env, userId), null, 'gone at expiresAt');
       },
     },
     {
@@ -109,15 +98,10 @@ export const authenticators: BehaviourGroup = {
         const userId = env.userId();
         const record = await enroll(env, userId);
         env.clock.advance(record.expiresAt - env.clock.now() + 60_000);
-        const input = {
-          sealedSecret: record.sealedSecret,
-          counter: 5,
-          recoveryCodeHashes: ['a'.repeat(64)],
-          now: env.clock.now(),
-        };
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'reads as absent');
+        const input = confirmation(env, record.sealedSecret, { codes: ['a'.repeat(64)] });
+        t.equal(await readAuthenticator(env, userId), null, 'reads as absent');
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'confirm refused');
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'still absent');
+        t.equal(await readAuthenticator(env, userId), null, 'still absent');
         t.equal(await env.store.countRecoveryCodes(userId), 0, 'no recovery codes');
       },
     },
@@ -127,11 +111,7 @@ export const authenticators: BehaviourGroup = {
         const userId = env.userId();
         const { record } = await activate(env, userId);
         env.clock.advance(10 * 366 * 24 * 3600 * 1000);
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          record,
-          'still there ten years later',
-        );
+        t.strictSame(await readAuthenticator(env, userId), record, 'still there ten years later');
         t.equal(
           await env.store.consumeCounter(userId, 'totp', record.lastCounter + 1, env.clock.now()),
           true,
@@ -156,11 +136,7 @@ export const authenticators: BehaviourGroup = {
           true,
           'phone re-sealed',
         );
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'tablet', env.clock.now()),
-          tablet,
-          'tablet unchanged by the phone',
-        );
+        t.strictSame(await readAuthenticator(env, userId, 'tablet'), tablet, 'tablet unchanged by the phone');
         const refused = pendingRecord(userId, env.clock.now(), { id: 'phone' });
         t.equal(
           await env.store.savePendingAuthenticator(refused, env.clock.now()),
@@ -174,7 +150,7 @@ export const authenticators: BehaviourGroup = {
           'the pending tablet is still replaceable',
         );
         t.match(
-          await env.store.getAuthenticator(userId, 'phone', env.clock.now()),
+          await readAuthenticator(env, userId, 'phone'),
           { status: 'active', lastCounter: phone.lastCounter + 1, sealedSecret: 'v1.k2.phone' },
           'phone kept its own state',
         );
@@ -193,11 +169,7 @@ export const authenticators: BehaviourGroup = {
           true,
           'alice accepts a counter',
         );
-        t.strictSame(
-          await env.store.getAuthenticator(bob, 'totp', env.clock.now()),
-          bobRecord,
-          'bob still pending and unchanged',
-        );
+        t.strictSame(await readAuthenticator(env, bob), bobRecord, 'bob still pending and unchanged');
         t.equal(await env.store.consumeCounter(bob, 'totp', 1, env.clock.now()), false, 'bob is not active');
       },
     },
@@ -206,17 +178,13 @@ export const authenticators: BehaviourGroup = {
       async run(t, env) {
         const userId = env.userId();
         const { record } = await activate(env, userId);
-        const copy = await env.store.getAuthenticator(userId, 'totp', env.clock.now());
+        const copy = await readAuthenticator(env, userId);
         if (copy) {
           copy.lastCounter = 2 ** 50;
           copy.sealedSecret = 'changed';
           copy.status = 'pending';
         }
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          record,
-          'stored record unchanged',
-        );
+        t.strictSame(await readAuthenticator(env, userId), record, 'stored record unchanged');
       },
     },
     {
@@ -229,11 +197,7 @@ export const authenticators: BehaviourGroup = {
         input.sealedSecret = 'changed';
         input.lastCounter = 99;
         input.expiresAt = env.clock.now() + 1;
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          expected,
-          'stored record unchanged',
-        );
+        t.strictSame(await readAuthenticator(env, userId), expected, 'stored record unchanged');
       },
     },
   ],

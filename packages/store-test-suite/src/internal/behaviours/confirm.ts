@@ -1,7 +1,16 @@
 import type { Test } from 'tap';
 import type { BehaviourEnv, BehaviourGroup } from '../behaviour.js';
-import { activate, enroll, must, pendingRecord, recoveryHashes } from '../fixtures.js';
-import { placement, race, winners } from '../race.js';
+import {
+  type ActiveSetup,
+  activate,
+  confirmation,
+  enroll,
+  must,
+  pendingRecord,
+  recoveryHashes,
+} from '../fixtures.js';
+import { expectOneWinner, race, raceOneAmong, winners } from '../race.js';
+import { readAuthenticator } from '../reads.js';
 
 /** Asserts that exactly `codes` are the user's recovery codes, by counting and consuming one. */
 async function expectCodes(t: Test, env: BehaviourEnv, userId: string, codes: string[], label: string) {
@@ -10,6 +19,12 @@ async function expectCodes(t: Test, env: BehaviourEnv, userId: string, codes: st
   if (first !== undefined) {
     t.equal(await env.store.consumeRecoveryCode(userId, first), true, `${label}: a code is consumable`);
   }
+}
+
+/** Asserts that the user's active authenticator and its recovery codes are as `active` set them up. */
+async function expectActiveKept(t: Test, env: BehaviourEnv, userId: string, active: ActiveSetup) {
+  t.strictSame(await readAuthenticator(env, userId, active.record.id), active.record, 'active one unchanged');
+  await expectCodes(t, env, userId, active.codes, 'old recovery codes untouched');
 }
 
 export const confirm: BehaviourGroup = {
@@ -22,12 +37,10 @@ export const confirm: BehaviourGroup = {
         const pending = await enroll(env, userId);
         env.clock.advance(12_345);
         const now = env.clock.now();
-        const input = {
-          sealedSecret: pending.sealedSecret,
+        const input = confirmation(env, pending.sealedSecret, {
           counter: 58_000_001,
-          recoveryCodeHashes: recoveryHashes(10),
-          now,
-        };
+          codes: recoveryHashes(10),
+        });
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
         t.strictSame(
           await env.store.getAuthenticator(userId, 'totp', now),
@@ -49,7 +62,7 @@ export const confirm: BehaviourGroup = {
         const userId = env.userId();
         const { sealedSecret } = await enroll(env, userId);
         const codes = recoveryHashes(10);
-        const input = { sealedSecret, counter: 7, recoveryCodeHashes: codes, now: env.clock.now() };
+        const input = confirmation(env, sealedSecret, { counter: 7, codes });
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
         t.equal(await env.store.countRecoveryCodes(userId), 10, 'ten codes');
         for (const [index, code] of codes.entries()) {
@@ -65,7 +78,7 @@ export const confirm: BehaviourGroup = {
         const { codes: old } = await activate(env, userId, { id: 'phone' });
         const { sealedSecret } = await enroll(env, userId, { id: 'tablet' });
         const fresh = recoveryHashes(8);
-        const input = { sealedSecret, counter: 9, recoveryCodeHashes: fresh, now: env.clock.now() };
+        const input = confirmation(env, sealedSecret, { counter: 9, codes: fresh });
         t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), true, 'confirmed');
         t.equal(await env.store.countRecoveryCodes(userId), 8, 'only the new set is counted');
         for (const code of old) {
@@ -82,7 +95,7 @@ export const confirm: BehaviourGroup = {
         const userId = env.userId();
         const { sealedSecret } = await enroll(env, userId);
         const codes = recoveryHashes(10);
-        const input = { sealedSecret, counter: 7, recoveryCodeHashes: codes, now: env.clock.now() };
+        const input = confirmation(env, sealedSecret, { counter: 7, codes });
         must(await env.store.confirmAuthenticator(userId, 'totp', input), 'confirmAuthenticator');
         codes.length = 0;
         t.equal(await env.store.countRecoveryCodes(userId), 10, 'still ten codes');
@@ -94,39 +107,20 @@ export const confirm: BehaviourGroup = {
         const userId = env.userId();
         const pending = await enroll(env, userId);
         env.clock.advance(pending.expiresAt - 1 - env.clock.now());
-        const input = {
-          sealedSecret: pending.sealedSecret,
-          counter: 3,
-          recoveryCodeHashes: recoveryHashes(2),
-          now: env.clock.now(),
-        };
+        const input = confirmation(env, pending.sealedSecret, { counter: 3, codes: recoveryHashes(2) });
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
-        t.match(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          { status: 'active', expiresAt: null },
-          'active',
-        );
+        t.match(await readAuthenticator(env, userId), { status: 'active', expiresAt: null }, 'active');
       },
     },
     {
       name: 'confirm refuses a missing authenticator and changes nothing',
       async run(t, env) {
         const userId = env.userId();
-        const { record, codes } = await activate(env, userId, { id: 'phone' });
-        const input = {
-          sealedSecret: record.sealedSecret,
-          counter: 5,
-          recoveryCodeHashes: recoveryHashes(3),
-          now: env.clock.now(),
-        };
+        const active = await activate(env, userId, { id: 'phone' });
+        const input = confirmation(env, active.record.sealedSecret);
         t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), false, 'refused');
-        t.equal(await env.store.getAuthenticator(userId, 'tablet', env.clock.now()), null, 'nothing created');
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'phone', env.clock.now()),
-          record,
-          'active one unchanged',
-        );
-        await expectCodes(t, env, userId, codes, 'old recovery codes untouched');
+        t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'nothing created');
+        await expectActiveKept(t, env, userId, active);
         const stranger = env.userId();
         t.equal(await env.store.confirmAuthenticator(stranger, 'totp', input), false, 'unknown user refused');
         t.equal(await env.store.countRecoveryCodes(stranger), 0, 'unknown user got no codes');
@@ -136,23 +130,13 @@ export const confirm: BehaviourGroup = {
       name: 'confirm at expiresAt is refused and changes nothing',
       async run(t, env) {
         const userId = env.userId();
-        const { record, codes } = await activate(env, userId, { id: 'phone' });
+        const active = await activate(env, userId, { id: 'phone' });
         const pending = await enroll(env, userId, { id: 'tablet' });
         env.clock.advance(pending.expiresAt - env.clock.now());
-        const input = {
-          sealedSecret: pending.sealedSecret,
-          counter: 5,
-          recoveryCodeHashes: recoveryHashes(3),
-          now: env.clock.now(),
-        };
+        const input = confirmation(env, pending.sealedSecret);
         t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), false, 'refused');
-        t.equal(await env.store.getAuthenticator(userId, 'tablet', env.clock.now()), null, 'still absent');
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'phone', env.clock.now()),
-          record,
-          'active one unchanged',
-        );
-        await expectCodes(t, env, userId, codes, 'old recovery codes untouched');
+        t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'still absent');
+        await expectActiveKept(t, env, userId, active);
       },
     },
     {
@@ -161,18 +145,9 @@ export const confirm: BehaviourGroup = {
         const userId = env.userId();
         const { record, codes } = await activate(env, userId);
         env.clock.advance(1_000);
-        const input = {
-          sealedSecret: record.sealedSecret,
-          counter: record.lastCounter + 10,
-          recoveryCodeHashes: recoveryHashes(3),
-          now: env.clock.now(),
-        };
+        const input = confirmation(env, record.sealedSecret, { counter: record.lastCounter + 10 });
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'refused');
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          record,
-          'record unchanged',
-        );
+        t.strictSame(await readAuthenticator(env, userId), record, 'record unchanged');
         await expectCodes(t, env, userId, codes, 'old recovery codes untouched');
         const [unused] = input.recoveryCodeHashes;
         t.equal(
@@ -190,18 +165,15 @@ export const confirm: BehaviourGroup = {
           const { sealedSecret } = await enroll(env, userId);
           const sets = Array.from({ length: env.concurrency }, () => recoveryHashes(3));
           const results = await race(env.concurrency, (index) =>
-            env.store.confirmAuthenticator(userId, 'totp', {
-              sealedSecret,
-              counter: 1000 + index,
-              recoveryCodeHashes: sets[index]!,
-              now: env.clock.now(),
-            }),
+            env.store.confirmAuthenticator(
+              userId,
+              'totp',
+              confirmation(env, sealedSecret, { counter: 1000 + index, codes: sets[index]! }),
+            ),
           );
-          const won = winners(results);
-          t.equal(won.length, 1, `round ${round}: exactly one confirm resolved true`);
-          const winner = won[0] ?? 0;
+          const winner = expectOneWinner(t, results, `round ${round}: exactly one confirm resolved true`);
           t.match(
-            await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+            await readAuthenticator(env, userId),
             { status: 'active', lastCounter: 1000 + winner },
             `round ${round}: the winner's counter is stored`,
           );
@@ -223,7 +195,7 @@ export const confirm: BehaviourGroup = {
       name: 'confirm with a different sealedSecret is refused and changes nothing',
       async run(t, env) {
         const userId = env.userId();
-        const { record, codes } = await activate(env, userId, { id: 'phone' });
+        const active = await activate(env, userId, { id: 'phone' });
         const pending = await enroll(env, userId, { id: 'tablet' });
         const secret = pending.sealedSecret;
         // Another secret, and the ones a collation or a prefix match would take for this one.
@@ -235,12 +207,7 @@ export const confirm: BehaviourGroup = {
           '',
         ];
         for (const [index, sealedSecret] of wrong.entries()) {
-          const input = {
-            sealedSecret,
-            counter: 5,
-            recoveryCodeHashes: recoveryHashes(3),
-            now: env.clock.now(),
-          };
+          const input = confirmation(env, sealedSecret);
           t.equal(
             await env.store.confirmAuthenticator(userId, 'tablet', input),
             false,
@@ -253,24 +220,13 @@ export const confirm: BehaviourGroup = {
           );
         }
         t.strictSame(
-          await env.store.getAuthenticator(userId, 'tablet', env.clock.now()),
+          await readAuthenticator(env, userId, 'tablet'),
           pending,
           'still pending, with the same secret',
         );
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'phone', env.clock.now()),
-          record,
-          'active one unchanged',
-        );
-        await expectCodes(t, env, userId, codes, 'old recovery codes untouched');
-        const input = {
-          sealedSecret: secret,
-          counter: 5,
-          recoveryCodeHashes: recoveryHashes(3),
-          now: env.clock.now(),
-        };
+        await expectActiveKept(t, env, userId, active);
         t.equal(
-          await env.store.confirmAuthenticator(userId, 'tablet', input),
+          await env.store.confirmAuthenticator(userId, 'tablet', confirmation(env, secret)),
           true,
           'the right secret works',
         );
@@ -283,15 +239,10 @@ export const confirm: BehaviourGroup = {
         const first = await enroll(env, userId);
         env.clock.advance(1_000);
         const second = await enroll(env, userId);
-        const input = {
-          sealedSecret: first.sealedSecret,
-          counter: 5,
-          recoveryCodeHashes: recoveryHashes(3),
-          now: env.clock.now(),
-        };
+        const input = confirmation(env, first.sealedSecret);
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'refused');
         t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          await readAuthenticator(env, userId),
           second,
           'the new enrollment is pending, unchanged',
         );
@@ -313,25 +264,19 @@ export const confirm: BehaviourGroup = {
           const userId = env.userId();
           const first = await enroll(env, userId);
           const now = env.clock.now();
-          const at = placement(round, env.concurrency);
           // One confirm of the first enrollment among new enrollments replacing it.
-          const others = Array.from({ length: env.concurrency }, () => pendingRecord(userId, now));
-          const codes = recoveryHashes(3);
-          const results = await race(env.concurrency, (index) =>
-            index === at
-              ? env.store.confirmAuthenticator(userId, 'totp', {
-                  sealedSecret: first.sealedSecret,
-                  counter: 1000,
-                  recoveryCodeHashes: codes,
-                  now,
-                })
-              : env.store.savePendingAuthenticator({ ...others[index]! }, now),
-          );
-          const confirmed = results[at]!;
-          const saved = winners(results).filter((index) => index !== at);
           const enrollments = env.concurrency - 1;
+          const others = Array.from({ length: enrollments }, () => pendingRecord(userId, now));
+          const input = confirmation(env, first.sealedSecret, { counter: 1000 });
+          const outcome = await raceOneAmong(
+            env.concurrency,
+            round,
+            () => env.store.confirmAuthenticator(userId, 'totp', input),
+            (index) => env.store.savePendingAuthenticator({ ...others[index]! }, now),
+          );
+          const saved = winners(outcome.others);
           const stored = await env.store.getAuthenticator(userId, 'totp', now);
-          if (confirmed) {
+          if (outcome.one) {
             // It came first: every enrollment after it met an active authenticator.
             t.match(
               stored,

@@ -1,6 +1,7 @@
 import type { BehaviourGroup } from '../behaviour.js';
 import { activate, enroll } from '../fixtures.js';
-import { race, winners, zigzag } from '../race.js';
+import { expectOneWinner, race, zigzag } from '../race.js';
+import { readAuthenticator } from '../reads.js';
 
 export const consumeCounter: BehaviourGroup = {
   name: 'consumeCounter',
@@ -13,7 +14,7 @@ export const consumeCounter: BehaviourGroup = {
         env.clock.advance(30_001);
         t.equal(await env.store.consumeCounter(userId, 'totp', 101, env.clock.now()), true, 'accepted');
         t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          await readAuthenticator(env, userId),
           { ...record, lastCounter: 101, lastUsedAt: env.clock.now() },
           'lastCounter and lastUsedAt moved, nothing else',
         );
@@ -25,14 +26,14 @@ export const consumeCounter: BehaviourGroup = {
         const userId = env.userId();
         await activate(env, userId, { counter: 100 });
         t.equal(await env.store.consumeCounter(userId, 'totp', 101, env.clock.now()), true, 'first use');
-        const after = await env.store.getAuthenticator(userId, 'totp', env.clock.now());
+        const after = await readAuthenticator(env, userId);
         env.clock.advance(1_000);
         t.equal(
           await env.store.consumeCounter(userId, 'totp', 101, env.clock.now()),
           false,
           'replay refused',
         );
-        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), after, 'unchanged');
+        t.strictSame(await readAuthenticator(env, userId), after, 'unchanged');
       },
     },
     {
@@ -48,7 +49,7 @@ export const consumeCounter: BehaviourGroup = {
             `${counter} refused`,
           );
         }
-        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), record, 'unchanged');
+        t.strictSame(await readAuthenticator(env, userId), record, 'unchanged');
       },
     },
     {
@@ -62,11 +63,7 @@ export const consumeCounter: BehaviourGroup = {
             true,
             `${counter} accepted`,
           );
-          t.match(
-            await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-            { lastCounter: counter },
-            `${counter} recorded`,
-          );
+          t.match(await readAuthenticator(env, userId), { lastCounter: counter }, `${counter} recorded`);
         }
         t.equal(
           await env.store.consumeCounter(userId, 'totp', 2 ** 40, env.clock.now()),
@@ -81,7 +78,7 @@ export const consumeCounter: BehaviourGroup = {
         const userId = env.userId();
         const pending = await enroll(env, userId);
         t.equal(await env.store.consumeCounter(userId, 'totp', 5, env.clock.now()), false, 'refused');
-        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), pending, 'unchanged');
+        t.strictSame(await readAuthenticator(env, userId), pending, 'unchanged');
       },
     },
     {
@@ -89,14 +86,14 @@ export const consumeCounter: BehaviourGroup = {
       async run(t, env) {
         const userId = env.userId();
         t.equal(await env.store.consumeCounter(userId, 'totp', 5, env.clock.now()), false, 'unknown user');
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'nothing created');
+        t.equal(await readAuthenticator(env, userId), null, 'nothing created');
         await activate(env, userId, { id: 'phone' });
         t.equal(
           await env.store.consumeCounter(userId, 'tablet', 5_000, env.clock.now()),
           false,
           'unknown id',
         );
-        t.equal(await env.store.getAuthenticator(userId, 'tablet', env.clock.now()), null, 'nothing created');
+        t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'nothing created');
       },
     },
     {
@@ -109,9 +106,9 @@ export const consumeCounter: BehaviourGroup = {
           const results = await race(env.concurrency, () =>
             env.store.consumeCounter(userId, 'totp', counter, env.clock.now()),
           );
-          t.equal(winners(results).length, 1, `round ${round}: exactly one of ${env.concurrency} succeeded`);
+          expectOneWinner(t, results, `round ${round}: exactly one of ${env.concurrency} succeeded`);
           t.match(
-            await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+            await readAuthenticator(env, userId),
             { lastCounter: counter },
             `round ${round}: counter recorded`,
           );
@@ -134,7 +131,7 @@ export const consumeCounter: BehaviourGroup = {
             `round ${round}: the highest counter was accepted`,
           );
           t.match(
-            await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+            await readAuthenticator(env, userId),
             { lastCounter: env.concurrency },
             `round ${round}: the highest counter is recorded`,
           );

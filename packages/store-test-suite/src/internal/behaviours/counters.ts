@@ -1,9 +1,8 @@
 import type { Test } from 'tap';
 import type { BehaviourEnv, BehaviourGroup } from '../behaviour.js';
-import { race } from '../race.js';
-
-/** An odd ttl, so that a store rounding to seconds fails. */
-const TTL_MS = 900_123;
+import { countFailures, COUNTER_TTL_MS as TTL_MS } from '../fixtures.js';
+import { race, range } from '../race.js';
+import { readCounter } from '../reads.js';
 
 /** Starts `count` increments of one counter at once and checks none was lost. */
 async function parallelIncrements(t: Test, env: BehaviourEnv, count: number): Promise<void> {
@@ -13,7 +12,7 @@ async function parallelIncrements(t: Test, env: BehaviourEnv, count: number): Pr
     const states = await race(count, () => env.store.incrementCounter(userId, 'failures', TTL_MS, now));
     t.strictSame(
       states.map((state) => state.count).sort((a, b) => a - b),
-      Array.from({ length: count }, (_, index) => index + 1),
+      range(1, count),
       `round ${round}: the increments resolved 1..${count}, each once`,
     );
     t.strictSame(
@@ -30,7 +29,7 @@ export const counters: BehaviourGroup = {
     {
       name: 'getCounter resolves null for an absent counter',
       async run(t, env) {
-        t.equal(await env.store.getCounter(env.userId(), 'failures', env.clock.now()), null, 'null');
+        t.equal(await readCounter(env, env.userId()), null, 'null');
       },
     },
     {
@@ -56,11 +55,7 @@ export const counters: BehaviourGroup = {
             expected,
             `increment ${count} resolved`,
           );
-          t.strictSame(
-            await env.store.getCounter(userId, 'failures', env.clock.now()),
-            expected,
-            `increment ${count} stored`,
-          );
+          t.strictSame(await readCounter(env, userId), expected, `increment ${count} stored`);
         }
       },
     },
@@ -77,7 +72,7 @@ export const counters: BehaviourGroup = {
           'resolved with the shorter expiry',
         );
         env.clock.advance(1_001);
-        t.equal(await env.store.getCounter(userId, 'failures', env.clock.now()), null, 'gone at it');
+        t.equal(await readCounter(env, userId), null, 'gone at it');
       },
     },
     {
@@ -86,17 +81,16 @@ export const counters: BehaviourGroup = {
         const userId = env.userId();
         const state = await env.store.incrementCounter(userId, 'failures', TTL_MS, env.clock.now());
         env.clock.advance(TTL_MS - 1);
-        t.strictSame(await env.store.getCounter(userId, 'failures', env.clock.now()), state, 'live');
+        t.strictSame(await readCounter(env, userId), state, 'live');
         env.clock.advance(1);
-        t.equal(await env.store.getCounter(userId, 'failures', env.clock.now()), null, 'gone');
+        t.equal(await readCounter(env, userId), null, 'gone');
       },
     },
     {
       name: 'an expired counter restarts at 1',
       async run(t, env) {
         const userId = env.userId();
-        await env.store.incrementCounter(userId, 'failures', TTL_MS, env.clock.now());
-        await env.store.incrementCounter(userId, 'failures', TTL_MS, env.clock.now());
+        await countFailures(env, userId, 2);
         env.clock.advance(TTL_MS);
         const expected = { count: 1, expiresAt: env.clock.now() + TTL_MS };
         t.strictSame(
@@ -104,17 +98,16 @@ export const counters: BehaviourGroup = {
           expected,
           'restarted',
         );
-        t.strictSame(await env.store.getCounter(userId, 'failures', env.clock.now()), expected, 'stored');
+        t.strictSame(await readCounter(env, userId), expected, 'stored');
       },
     },
     {
       name: 'resetCounter deletes the counter, and the next increment starts at 1',
       async run(t, env) {
         const userId = env.userId();
-        await env.store.incrementCounter(userId, 'failures', TTL_MS, env.clock.now());
-        await env.store.incrementCounter(userId, 'failures', TTL_MS, env.clock.now());
+        await countFailures(env, userId, 2);
         await env.store.resetCounter(userId, 'failures');
-        t.equal(await env.store.getCounter(userId, 'failures', env.clock.now()), null, 'gone');
+        t.equal(await readCounter(env, userId), null, 'gone');
         t.match(
           await env.store.incrementCounter(userId, 'failures', TTL_MS, env.clock.now()),
           { count: 1 },
@@ -130,7 +123,7 @@ export const counters: BehaviourGroup = {
         const alice = env.userId();
         const bob = env.userId();
         const now = env.clock.now();
-        for (let i = 0; i < 3; i++) await env.store.incrementCounter(alice, 'failures', TTL_MS, now);
+        await countFailures(env, alice, 3);
         await env.store.incrementCounter(alice, 'challenge:1', 60_000, now);
         await env.store.incrementCounter(bob, 'failures', 5_000, now);
         t.strictSame(await env.store.getCounter(alice, 'failures', now), {

@@ -1,5 +1,6 @@
 import type { BehaviourGroup } from '../behaviour.js';
-import { activate, enroll, nonceValue, recoveryHashes } from '../fixtures.js';
+import { activate, COUNTER_TTL_MS, confirmation, enroll, issueNonce, recoveryHashes } from '../fixtures.js';
+import { readAuthenticator, readCounter, readNonce } from '../reads.js';
 
 export const deleteTwoFactor: BehaviourGroup = {
   name: 'deleteTwoFactor',
@@ -10,11 +11,7 @@ export const deleteTwoFactor: BehaviourGroup = {
         const userId = env.userId();
         const { codes } = await activate(env, userId);
         t.equal(await env.store.deleteTwoFactor(userId), true, 'an active one existed');
-        t.equal(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          null,
-          'authenticator gone',
-        );
+        t.equal(await readAuthenticator(env, userId), null, 'authenticator gone');
         t.equal(await env.store.countRecoveryCodes(userId), 0, 'no recovery codes counted');
         t.equal(await env.store.consumeRecoveryCode(userId, codes[0]!), false, 'a recovery code is gone');
         t.equal(await env.store.deleteTwoFactor(userId), false, 'a second delete finds nothing active');
@@ -26,7 +23,7 @@ export const deleteTwoFactor: BehaviourGroup = {
         const userId = env.userId();
         await enroll(env, userId);
         t.equal(await env.store.deleteTwoFactor(userId), false, 'no active one existed');
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'pending one gone');
+        t.equal(await readAuthenticator(env, userId), null, 'pending one gone');
       },
     },
     {
@@ -36,12 +33,8 @@ export const deleteTwoFactor: BehaviourGroup = {
         await activate(env, userId, { id: 'phone' });
         await enroll(env, userId, { id: 'tablet' });
         t.equal(await env.store.deleteTwoFactor(userId), true, 'an active one existed');
-        t.equal(await env.store.getAuthenticator(userId, 'phone', env.clock.now()), null, 'active one gone');
-        t.equal(
-          await env.store.getAuthenticator(userId, 'tablet', env.clock.now()),
-          null,
-          'pending one gone',
-        );
+        t.equal(await readAuthenticator(env, userId, 'phone'), null, 'active one gone');
+        t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'pending one gone');
       },
     },
     {
@@ -49,7 +42,7 @@ export const deleteTwoFactor: BehaviourGroup = {
       async run(t, env) {
         const userId = env.userId();
         t.equal(await env.store.deleteTwoFactor(userId), false, 'nothing existed');
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'still nothing');
+        t.equal(await readAuthenticator(env, userId), null, 'still nothing');
       },
     },
     {
@@ -61,16 +54,8 @@ export const deleteTwoFactor: BehaviourGroup = {
         const { record, codes } = await activate(env, bob);
         const bobPending = await enroll(env, bob, { id: 'tablet' });
         t.equal(await env.store.deleteTwoFactor(alice), true, 'alice deleted');
-        t.strictSame(
-          await env.store.getAuthenticator(bob, 'totp', env.clock.now()),
-          record,
-          'bob active kept',
-        );
-        t.strictSame(
-          await env.store.getAuthenticator(bob, 'tablet', env.clock.now()),
-          bobPending,
-          'bob pending kept',
-        );
+        t.strictSame(await readAuthenticator(env, bob), record, 'bob active kept');
+        t.strictSame(await readAuthenticator(env, bob, 'tablet'), bobPending, 'bob pending kept');
         t.equal(await env.store.countRecoveryCodes(bob), codes.length, 'bob codes kept');
       },
     },
@@ -79,17 +64,15 @@ export const deleteTwoFactor: BehaviourGroup = {
       async run(t, env) {
         const userId = env.userId();
         await activate(env, userId);
-        const counter = await env.store.incrementCounter(userId, 'failures', 900_000, env.clock.now());
-        const value = nonceValue();
-        const expiresAt = env.clock.now() + 300_000;
-        await env.store.putNonce(userId, 'recovery', value, expiresAt, env.clock.now());
+        const counter = await env.store.incrementCounter(userId, 'failures', COUNTER_TTL_MS, env.clock.now());
+        const value = await issueNonce(env, userId, 'recovery');
         await env.store.deleteTwoFactor(userId);
         t.strictSame(
-          await env.store.getCounter(userId, 'failures', env.clock.now()),
+          await readCounter(env, userId),
           counter,
           'failure counter kept (disabling must not clear a lockout)',
         );
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), value, 'nonce kept');
+        t.equal(await readNonce(env, userId, 'recovery'), value, 'nonce kept');
       },
     },
     {
@@ -99,18 +82,8 @@ export const deleteTwoFactor: BehaviourGroup = {
         await activate(env, userId, { counter: 5_000 });
         await env.store.deleteTwoFactor(userId);
         const pending = await enroll(env, userId);
-        t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          pending,
-          'a new pending one',
-        );
-        const codes = recoveryHashes(4);
-        const input = {
-          sealedSecret: pending.sealedSecret,
-          counter: 10,
-          recoveryCodeHashes: codes,
-          now: env.clock.now(),
-        };
+        t.strictSame(await readAuthenticator(env, userId), pending, 'a new pending one');
+        const input = confirmation(env, pending.sealedSecret, { counter: 10, codes: recoveryHashes(4) });
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
         t.equal(await env.store.countRecoveryCodes(userId), 4, 'only the new codes');
         t.equal(

@@ -1,9 +1,7 @@
 import type { BehaviourGroup } from '../behaviour.js';
-import { nonceValue } from '../fixtures.js';
-import { race, winners } from '../race.js';
-
-/** An odd lifetime, so that a store rounding to seconds fails. */
-const LIFETIME_MS = 300_007;
+import { issueNonce, NONCE_LIFETIME_MS as LIFETIME_MS, nonceValue } from '../fixtures.js';
+import { expectOneWinner, race } from '../race.js';
+import { readNonce } from '../reads.js';
 
 export const nonces: BehaviourGroup = {
   name: 'nonces',
@@ -11,7 +9,7 @@ export const nonces: BehaviourGroup = {
     {
       name: 'getNonce resolves null for an absent nonce',
       async run(t, env) {
-        t.equal(await env.store.getNonce(env.userId(), 'recovery', env.clock.now()), null, 'null');
+        t.equal(await readNonce(env, env.userId(), 'recovery'), null, 'null');
       },
     },
     {
@@ -19,39 +17,28 @@ export const nonces: BehaviourGroup = {
       async run(t, env) {
         const userId = env.userId();
         const value = nonceValue();
-        const expiresAt = env.clock.now() + LIFETIME_MS;
-        await env.store.putNonce(userId, 'recovery', value, expiresAt, env.clock.now());
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), value, 'readable');
+        await env.store.putNonce(userId, 'recovery', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+        t.equal(await readNonce(env, userId, 'recovery'), value, 'readable');
         env.clock.advance(LIFETIME_MS - 1);
-        t.equal(
-          await env.store.getNonce(userId, 'recovery', env.clock.now()),
-          value,
-          'live at expiresAt - 1',
-        );
+        t.equal(await readNonce(env, userId, 'recovery'), value, 'live at expiresAt - 1');
         env.clock.advance(1);
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), null, 'gone at expiresAt');
+        t.equal(await readNonce(env, userId, 'recovery'), null, 'gone at expiresAt');
       },
     },
     {
       name: 'putNonce replaces the previous value and its expiry',
       async run(t, env) {
         const userId = env.userId();
-        const first = nonceValue();
-        const second = nonceValue();
-        await env.store.putNonce(userId, 'recovery', first, env.clock.now() + 3_600_000, env.clock.now());
-        await env.store.putNonce(userId, 'recovery', second, env.clock.now() + LIFETIME_MS, env.clock.now());
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), second, 'the new value');
+        const first = await issueNonce(env, userId, 'recovery', 3_600_000);
+        const second = await issueNonce(env, userId, 'recovery');
+        t.equal(await readNonce(env, userId, 'recovery'), second, 'the new value');
         t.equal(
           await env.store.takeNonce(userId, 'recovery', first, env.clock.now()),
           false,
           'the old value is revoked',
         );
         env.clock.advance(LIFETIME_MS);
-        t.equal(
-          await env.store.getNonce(userId, 'recovery', env.clock.now()),
-          null,
-          'gone at the new expiry',
-        );
+        t.equal(await readNonce(env, userId, 'recovery'), null, 'gone at the new expiry');
       },
     },
     {
@@ -65,9 +52,9 @@ export const nonces: BehaviourGroup = {
           true,
           'claimed',
         );
-        t.equal(await env.store.getNonce(userId, 'jti', env.clock.now()), value, 'stored');
+        t.equal(await readNonce(env, userId, 'jti'), value, 'stored');
         env.clock.advance(LIFETIME_MS);
-        t.equal(await env.store.getNonce(userId, 'jti', env.clock.now()), null, 'expires at expiresAt');
+        t.equal(await readNonce(env, userId, 'jti'), null, 'expires at expiresAt');
       },
     },
     {
@@ -77,33 +64,23 @@ export const nonces: BehaviourGroup = {
         const value = nonceValue();
         await env.store.claimNonce(userId, 'jti', value, env.clock.now() + LIFETIME_MS, env.clock.now());
         env.clock.advance(LIFETIME_MS - 1);
+        const later = env.clock.now() + LIFETIME_MS;
         t.equal(
-          await env.store.claimNonce(
-            userId,
-            'jti',
-            nonceValue(),
-            env.clock.now() + LIFETIME_MS,
-            env.clock.now(),
-          ),
+          await env.store.claimNonce(userId, 'jti', nonceValue(), later, env.clock.now()),
           false,
           'second claim refused',
         );
-        t.equal(await env.store.getNonce(userId, 'jti', env.clock.now()), value, 'first value kept');
+        t.equal(await readNonce(env, userId, 'jti'), value, 'first value kept');
         env.clock.advance(1);
-        t.equal(await env.store.getNonce(userId, 'jti', env.clock.now()), null, 'first expiry kept');
+        t.equal(await readNonce(env, userId, 'jti'), null, 'first expiry kept');
       },
     },
     {
       name: 'claimNonce succeeds again once the nonce has expired',
       async run(t, env) {
         const userId = env.userId();
-        await env.store.claimNonce(
-          userId,
-          'jti',
-          nonceValue(),
-          env.clock.now() + LIFETIME_MS,
-          env.clock.now(),
-        );
+        const first = nonceValue();
+        await env.store.claimNonce(userId, 'jti', first, env.clock.now() + LIFETIME_MS, env.clock.now());
         env.clock.advance(LIFETIME_MS);
         const value = nonceValue();
         t.equal(
@@ -111,20 +88,19 @@ export const nonces: BehaviourGroup = {
           true,
           'claimed at the old expiry',
         );
-        t.equal(await env.store.getNonce(userId, 'jti', env.clock.now()), value, 'the new value');
+        t.equal(await readNonce(env, userId, 'jti'), value, 'the new value');
         env.clock.advance(LIFETIME_MS - 1);
-        t.equal(await env.store.getNonce(userId, 'jti', env.clock.now()), value, 'live until its new expiry');
+        t.equal(await readNonce(env, userId, 'jti'), value, 'live until its new expiry');
       },
     },
     {
       name: 'takeNonce deletes a live nonce with the same value, once',
       async run(t, env) {
         const userId = env.userId();
-        const value = nonceValue();
-        await env.store.putNonce(userId, 'recovery', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+        const value = await issueNonce(env, userId, 'recovery');
         env.clock.advance(LIFETIME_MS - 1);
         t.equal(await env.store.takeNonce(userId, 'recovery', value, env.clock.now()), true, 'taken');
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), null, 'gone');
+        t.equal(await readNonce(env, userId, 'recovery'), null, 'gone');
         t.equal(
           await env.store.takeNonce(userId, 'recovery', value, env.clock.now()),
           false,
@@ -136,8 +112,7 @@ export const nonces: BehaviourGroup = {
       name: 'takeNonce with a different value leaves the nonce in place',
       async run(t, env) {
         const userId = env.userId();
-        const value = nonceValue();
-        await env.store.putNonce(userId, 'recovery', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+        const value = await issueNonce(env, userId, 'recovery');
         for (let attempt = 1; attempt <= 3; attempt++) {
           t.equal(
             await env.store.takeNonce(userId, 'recovery', nonceValue(), env.clock.now()),
@@ -145,7 +120,7 @@ export const nonces: BehaviourGroup = {
             `wrong value ${attempt} refused`,
           );
         }
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), value, 'still there');
+        t.equal(await readNonce(env, userId, 'recovery'), value, 'still there');
         t.equal(
           await env.store.takeNonce(userId, 'recovery', value, env.clock.now()),
           true,
@@ -157,8 +132,7 @@ export const nonces: BehaviourGroup = {
       name: 'takeNonce refuses an expired or missing nonce',
       async run(t, env) {
         const userId = env.userId();
-        const value = nonceValue();
-        await env.store.putNonce(userId, 'recovery', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+        const value = await issueNonce(env, userId, 'recovery');
         env.clock.advance(LIFETIME_MS);
         t.equal(
           await env.store.takeNonce(userId, 'recovery', value, env.clock.now()),
@@ -166,16 +140,15 @@ export const nonces: BehaviourGroup = {
           'expired refused',
         );
         t.equal(await env.store.takeNonce(userId, 'other', value, env.clock.now()), false, 'missing refused');
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), null, 'nothing live');
+        t.equal(await readNonce(env, userId, 'recovery'), null, 'nothing live');
       },
     },
     {
       name: 'swapNonce replaces a live nonce equal to expected, with the new expiry',
       async run(t, env) {
         const userId = env.userId();
-        const first = nonceValue();
+        const first = await issueNonce(env, userId, 'family');
         const next = nonceValue();
-        await env.store.putNonce(userId, 'family', first, env.clock.now() + LIFETIME_MS, env.clock.now());
         env.clock.advance(LIFETIME_MS - 1);
         const expiresAt = env.clock.now() + LIFETIME_MS;
         t.equal(
@@ -183,40 +156,34 @@ export const nonces: BehaviourGroup = {
           true,
           'swapped',
         );
-        t.equal(await env.store.getNonce(userId, 'family', env.clock.now()), next, 'the next value');
+        t.equal(await readNonce(env, userId, 'family'), next, 'the next value');
         env.clock.advance(LIFETIME_MS - 1);
-        t.equal(
-          await env.store.getNonce(userId, 'family', env.clock.now()),
-          next,
-          'live until the new expiry',
-        );
+        t.equal(await readNonce(env, userId, 'family'), next, 'live until the new expiry');
         env.clock.advance(1);
-        t.equal(await env.store.getNonce(userId, 'family', env.clock.now()), null, 'gone at the new expiry');
+        t.equal(await readNonce(env, userId, 'family'), null, 'gone at the new expiry');
       },
     },
     {
       name: 'swapNonce refuses a different expected and changes nothing',
       async run(t, env) {
         const userId = env.userId();
-        const value = nonceValue();
-        await env.store.putNonce(userId, 'family', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+        const value = await issueNonce(env, userId, 'family');
         const later = env.clock.now() + 10 * LIFETIME_MS;
         t.equal(
           await env.store.swapNonce(userId, 'family', nonceValue(), nonceValue(), later, env.clock.now()),
           false,
           'refused',
         );
-        t.equal(await env.store.getNonce(userId, 'family', env.clock.now()), value, 'value kept');
+        t.equal(await readNonce(env, userId, 'family'), value, 'value kept');
         env.clock.advance(LIFETIME_MS);
-        t.equal(await env.store.getNonce(userId, 'family', env.clock.now()), null, 'expiry kept');
+        t.equal(await readNonce(env, userId, 'family'), null, 'expiry kept');
       },
     },
     {
       name: 'swapNonce refuses an expired or missing nonce and creates nothing',
       async run(t, env) {
         const userId = env.userId();
-        const value = nonceValue();
-        await env.store.putNonce(userId, 'family', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+        const value = await issueNonce(env, userId, 'family');
         env.clock.advance(LIFETIME_MS);
         const later = env.clock.now() + LIFETIME_MS;
         t.equal(
@@ -224,36 +191,25 @@ export const nonces: BehaviourGroup = {
           false,
           'expired refused',
         );
-        t.equal(await env.store.getNonce(userId, 'family', env.clock.now()), null, 'nothing created');
+        t.equal(await readNonce(env, userId, 'family'), null, 'nothing created');
         t.equal(
           await env.store.swapNonce(userId, 'other', value, nonceValue(), later, env.clock.now()),
           false,
           'missing refused',
         );
-        t.equal(await env.store.getNonce(userId, 'other', env.clock.now()), null, 'nothing created');
+        t.equal(await readNonce(env, userId, 'other'), null, 'nothing created');
       },
     },
     {
       name: 'deleteNonce deletes the nonce whatever its value',
       async run(t, env) {
         const userId = env.userId();
-        await env.store.putNonce(
-          userId,
-          'recovery',
-          nonceValue(),
-          env.clock.now() + LIFETIME_MS,
-          env.clock.now(),
-        );
+        await issueNonce(env, userId, 'recovery');
         await env.store.deleteNonce(userId, 'recovery');
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), null, 'gone');
+        t.equal(await readNonce(env, userId, 'recovery'), null, 'gone');
+        const soon = env.clock.now() + 1_000;
         t.equal(
-          await env.store.claimNonce(
-            userId,
-            'recovery',
-            nonceValue(),
-            env.clock.now() + 1_000,
-            env.clock.now(),
-          ),
+          await env.store.claimNonce(userId, 'recovery', nonceValue(), soon, env.clock.now()),
           true,
           'claimable again',
         );
@@ -266,34 +222,29 @@ export const nonces: BehaviourGroup = {
       async run(t, env) {
         const alice = env.userId();
         const bob = env.userId();
-        const values = { aliceA: nonceValue(), aliceB: nonceValue(), bobA: nonceValue() };
-        const expiresAt = env.clock.now() + LIFETIME_MS;
-        await env.store.putNonce(alice, 'a', values.aliceA, expiresAt, env.clock.now());
-        await env.store.putNonce(alice, 'b', values.aliceB, expiresAt, env.clock.now());
-        await env.store.putNonce(bob, 'a', values.bobA, expiresAt, env.clock.now());
+        const values = {
+          aliceA: await issueNonce(env, alice, 'a'),
+          aliceB: await issueNonce(env, alice, 'b'),
+          bobA: await issueNonce(env, bob, 'a'),
+        };
         t.equal(
           await env.store.takeNonce(alice, 'a', values.bobA, env.clock.now()),
           false,
           "bob's value on alice",
         );
         t.equal(await env.store.takeNonce(alice, 'a', values.aliceA, env.clock.now()), true, 'alice a taken');
-        t.equal(await env.store.getNonce(alice, 'b', env.clock.now()), values.aliceB, 'alice b kept');
-        t.equal(await env.store.getNonce(bob, 'a', env.clock.now()), values.bobA, 'bob a kept');
+        t.equal(await readNonce(env, alice, 'b'), values.aliceB, 'alice b kept');
+        t.equal(await readNonce(env, bob, 'a'), values.bobA, 'bob a kept');
         await env.store.deleteNonce(alice, 'b');
-        t.equal(
-          await env.store.getNonce(bob, 'a', env.clock.now()),
-          values.bobA,
-          'bob a kept after a delete',
-        );
+        t.equal(await readNonce(env, bob, 'a'), values.bobA, 'bob a kept after a delete');
       },
     },
     {
       name: 'a counter and a nonce with the same key are independent',
       async run(t, env) {
         const userId = env.userId();
-        const value = nonceValue();
         const now = env.clock.now();
-        await env.store.putNonce(userId, 'challenge:1', value, now + LIFETIME_MS, env.clock.now());
+        const value = await issueNonce(env, userId, 'challenge:1');
         const state = await env.store.incrementCounter(userId, 'challenge:1', 60_000, now);
         t.strictSame(state, { count: 1, expiresAt: now + 60_000 }, 'the counter starts at 1');
         t.equal(await env.store.getNonce(userId, 'challenge:1', now), value, 'the nonce is kept');
@@ -322,13 +273,12 @@ export const nonces: BehaviourGroup = {
           const results = await race(env.concurrency, (index) =>
             env.store.claimNonce(userId, 'jti', values[index]!, expiresAt, env.clock.now()),
           );
-          const won = winners(results);
-          t.equal(won.length, 1, `round ${round}: exactly one of ${env.concurrency} claimed it`);
-          t.equal(
-            await env.store.getNonce(userId, 'jti', env.clock.now()),
-            values[won[0] ?? 0],
-            `round ${round}: the winner's value`,
+          const winner = expectOneWinner(
+            t,
+            results,
+            `round ${round}: exactly one of ${env.concurrency} claimed it`,
           );
+          t.equal(await readNonce(env, userId, 'jti'), values[winner], `round ${round}: the winner's value`);
         }
       },
     },
@@ -337,17 +287,12 @@ export const nonces: BehaviourGroup = {
       async run(t, env) {
         for (let round = 1; round <= env.rounds; round++) {
           const userId = env.userId();
-          const value = nonceValue();
-          await env.store.putNonce(userId, 'recovery', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+          const value = await issueNonce(env, userId, 'recovery');
           const results = await race(env.concurrency, () =>
             env.store.takeNonce(userId, 'recovery', value, env.clock.now()),
           );
-          t.equal(winners(results).length, 1, `round ${round}: exactly one of ${env.concurrency} took it`);
-          t.equal(
-            await env.store.getNonce(userId, 'recovery', env.clock.now()),
-            null,
-            `round ${round}: gone`,
-          );
+          expectOneWinner(t, results, `round ${round}: exactly one of ${env.concurrency} took it`);
+          t.equal(await readNonce(env, userId, 'recovery'), null, `round ${round}: gone`);
         }
       },
     },
@@ -355,29 +300,21 @@ export const nonces: BehaviourGroup = {
       name: 'of concurrent swaps with the same expected exactly one succeeds, and its value is stored',
       async run(t, env) {
         const userId = env.userId();
-        let current = nonceValue();
-        await env.store.putNonce(userId, 'family', current, env.clock.now() + LIFETIME_MS, env.clock.now());
+        let current = await issueNonce(env, userId, 'family');
         for (let round = 1; round <= env.rounds; round++) {
           const nexts = Array.from({ length: env.concurrency }, () => nonceValue());
           const expected = current;
+          const expiresAt = env.clock.now() + LIFETIME_MS;
           const results = await race(env.concurrency, (index) =>
-            env.store.swapNonce(
-              userId,
-              'family',
-              expected,
-              nexts[index]!,
-              env.clock.now() + LIFETIME_MS,
-              env.clock.now(),
-            ),
+            env.store.swapNonce(userId, 'family', expected, nexts[index]!, expiresAt, env.clock.now()),
           );
-          const won = winners(results);
-          t.equal(won.length, 1, `round ${round}: exactly one of ${env.concurrency} swapped it`);
-          current = nexts[won[0] ?? 0]!;
-          t.equal(
-            await env.store.getNonce(userId, 'family', env.clock.now()),
-            current,
-            `round ${round}: the winner's value`,
+          const winner = expectOneWinner(
+            t,
+            results,
+            `round ${round}: exactly one of ${env.concurrency} swapped it`,
           );
+          current = nexts[winner]!;
+          t.equal(await readNonce(env, userId, 'family'), current, `round ${round}: the winner's value`);
         }
       },
     },

@@ -1,6 +1,6 @@
 import type { BehaviourGroup } from '../behaviour.js';
-import { activate, enroll, recoveryHashes } from '../fixtures.js';
-import { race, spread, winners } from '../race.js';
+import { activate, confirmation, enroll, recoveryHashes } from '../fixtures.js';
+import { expectOneWinner, race, spread } from '../race.js';
 
 export const recoveryCodes: BehaviourGroup = {
   name: 'recovery codes',
@@ -29,13 +29,7 @@ export const recoveryCodes: BehaviourGroup = {
         const refused = recoveryHashes(5);
         t.equal(await env.store.replaceRecoveryCodes(userId, refused, env.clock.now()), false, 'refused');
         t.equal(await env.store.countRecoveryCodes(userId), 0, 'none counted');
-        const confirmed = recoveryHashes(3);
-        const input = {
-          sealedSecret: pending.sealedSecret,
-          counter: 1,
-          recoveryCodeHashes: confirmed,
-          now: env.clock.now(),
-        };
+        const input = confirmation(env, pending.sealedSecret, { counter: 1 });
         t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed later');
         t.equal(await env.store.countRecoveryCodes(userId), 3, 'only the confirmed codes');
         t.equal(
@@ -126,7 +120,7 @@ export const recoveryCodes: BehaviourGroup = {
           const results = await race(env.concurrency, () =>
             env.store.consumeRecoveryCode(userId, codes[round]!),
           );
-          t.equal(winners(results).length, 1, `round ${round}: exactly one of ${env.concurrency} succeeded`);
+          expectOneWinner(t, results, `round ${round}: exactly one of ${env.concurrency} succeeded`);
           t.equal(
             await env.store.countRecoveryCodes(userId),
             codes.length - round,

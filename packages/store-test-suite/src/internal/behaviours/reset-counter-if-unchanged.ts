@@ -1,17 +1,7 @@
-import type { Store } from '@twofold/core';
 import type { BehaviourGroup } from '../behaviour.js';
-import { placement, race } from '../race.js';
-
-/** What takeAttempt resolves (named here: `@twofold/core` does not export `AttemptState` by name). */
-type AttemptState = Awaited<ReturnType<Store['takeAttempt']>>;
-
-/** An odd ttl, so that a store rounding to seconds fails. */
-const TTL_MS = 900_123;
-
-/** `from`, `from + 1`, ..., `to`. */
-function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from + 1) }, (_, index) => from + index);
-}
+import { COUNTER_TTL_MS as TTL_MS } from '../fixtures.js';
+import { raceOneAmong, range } from '../race.js';
+import { readCounter } from '../reads.js';
 
 export const resetCounterIfUnchanged: BehaviourGroup = {
   name: 'resetCounterIfUnchanged',
@@ -86,7 +76,7 @@ export const resetCounterIfUnchanged: BehaviourGroup = {
             `refused with the expiry ${delta > 0 ? '+' : ''}${delta} ms`,
           );
         }
-        t.strictSame(await env.store.getCounter(userId, 'failures', env.clock.now()), state, 'kept');
+        t.strictSame(await readCounter(env, userId), state, 'kept');
         // Reset and counted again a millisecond later: the same count, a different counter.
         await env.store.resetCounter(userId, 'failures');
         env.clock.advance(1);
@@ -96,7 +86,7 @@ export const resetCounterIfUnchanged: BehaviourGroup = {
           false,
           'refused for a counter that restarted at the same count',
         );
-        t.strictSame(await env.store.getCounter(userId, 'failures', env.clock.now()), again, 'kept');
+        t.strictSame(await readCounter(env, userId), again, 'kept');
       },
     },
     {
@@ -127,15 +117,13 @@ export const resetCounterIfUnchanged: BehaviourGroup = {
           const userId = env.userId();
           const now = env.clock.now();
           const expected = await env.store.takeAttempt(userId, 'failures', takes + 1, TTL_MS, now);
-          const at = placement(round, env.concurrency);
           // One reset of the state just read, among attempts the limit leaves room for.
-          const results = await race<AttemptState | boolean>(env.concurrency, (index) =>
-            index === at
-              ? env.store.resetCounterIfUnchanged(userId, 'failures', expected)
-              : env.store.takeAttempt(userId, 'failures', takes + 1, TTL_MS, now),
+          const { one: reset, others: attempts } = await raceOneAmong(
+            env.concurrency,
+            round,
+            () => env.store.resetCounterIfUnchanged(userId, 'failures', expected),
+            () => env.store.takeAttempt(userId, 'failures', takes + 1, TTL_MS, now),
           );
-          const reset = results[at] as boolean;
-          const attempts = results.filter((_, index) => index !== at) as AttemptState[];
           t.ok(
             attempts.every((state) => state.taken),
             `round ${round}: all ${takes} attempts were taken`,

@@ -1,6 +1,7 @@
 import type { BehaviourGroup } from '../behaviour.js';
-import { activate, enroll, sealedSecret } from '../fixtures.js';
-import { race, winners } from '../race.js';
+import { activate, confirmation, enroll, sealedSecret } from '../fixtures.js';
+import { expectOneWinner, race } from '../race.js';
+import { readAuthenticator } from '../reads.js';
 
 export const replaceSealedSecret: BehaviourGroup = {
   name: 'replaceSealedSecret',
@@ -17,7 +18,7 @@ export const replaceSealedSecret: BehaviourGroup = {
           'replaced',
         );
         t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          await readAuthenticator(env, userId),
           { ...record, sealedSecret: next },
           'only the sealed secret changed',
         );
@@ -35,7 +36,7 @@ export const replaceSealedSecret: BehaviourGroup = {
           'replaced',
         );
         t.strictSame(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+          await readAuthenticator(env, userId),
           { ...pending, sealedSecret: next },
           'only the sealed secret changed',
         );
@@ -51,7 +52,7 @@ export const replaceSealedSecret: BehaviourGroup = {
           false,
           'a wrong expected is refused',
         );
-        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), record, 'unchanged');
+        t.strictSame(await readAuthenticator(env, userId), record, 'unchanged');
         const next = sealedSecret();
         await env.store.replaceSealedSecret(userId, 'totp', record.sealedSecret, next);
         t.equal(
@@ -59,11 +60,7 @@ export const replaceSealedSecret: BehaviourGroup = {
           false,
           'a stale expected is refused',
         );
-        t.match(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          { sealedSecret: next },
-          'the current secret stays',
-        );
+        t.match(await readAuthenticator(env, userId), { sealedSecret: next }, 'the current secret stays');
       },
     },
     {
@@ -71,7 +68,7 @@ export const replaceSealedSecret: BehaviourGroup = {
       async run(t, env) {
         const userId = env.userId();
         t.equal(await env.store.replaceSealedSecret(userId, 'totp', 'a', 'b'), false, 'refused');
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'nothing created');
+        t.equal(await readAuthenticator(env, userId), null, 'nothing created');
       },
     },
     {
@@ -85,7 +82,7 @@ export const replaceSealedSecret: BehaviourGroup = {
           false,
           'refused',
         );
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'still deleted');
+        t.equal(await readAuthenticator(env, userId), null, 'still deleted');
         t.equal(await env.store.deleteTwoFactor(userId), false, 'nothing active came back');
       },
     },
@@ -97,10 +94,10 @@ export const replaceSealedSecret: BehaviourGroup = {
         env.clock.advance(pending.expiresAt - env.clock.now());
         const next = sealedSecret();
         await env.store.replaceSealedSecret(userId, 'totp', pending.sealedSecret, next);
-        t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'still expired');
+        t.equal(await readAuthenticator(env, userId), null, 'still expired');
         // With either secret, so that the refusal is for the expiry, not for a secret that differs.
         for (const secret of [next, pending.sealedSecret]) {
-          const input = { sealedSecret: secret, counter: 1, recoveryCodeHashes: [], now: env.clock.now() };
+          const input = confirmation(env, secret, { counter: 1, codes: [] });
           t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'cannot be confirmed');
         }
       },
@@ -115,12 +112,15 @@ export const replaceSealedSecret: BehaviourGroup = {
           const results = await race(env.concurrency, (index) =>
             env.store.replaceSealedSecret(userId, 'totp', record.sealedSecret, nexts[index]!),
           );
-          const won = winners(results);
-          t.equal(won.length, 1, `round ${round}: exactly one of ${env.concurrency} replaced it`);
-          const stored = await env.store.getAuthenticator(userId, 'totp', env.clock.now());
+          const winner = expectOneWinner(
+            t,
+            results,
+            `round ${round}: exactly one of ${env.concurrency} replaced it`,
+          );
+          const stored = await readAuthenticator(env, userId);
           t.strictSame(
             stored,
-            { ...record, sealedSecret: nexts[won[0] ?? 0] },
+            { ...record, sealedSecret: nexts[winner] },
             `round ${round}: the winner's secret is stored`,
           );
           if (stored) record = stored;
@@ -142,11 +142,7 @@ export const replaceSealedSecret: BehaviourGroup = {
               ? (await Promise.all([reseal(), remove()]))[1]
               : (await Promise.all([remove(), reseal()]))[0];
           t.equal(deleted, true, `round ${round}: delete saw the active authenticator`);
-          t.equal(
-            await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-            null,
-            `round ${round}: nothing left`,
-          );
+          t.equal(await readAuthenticator(env, userId), null, `round ${round}: nothing left`);
         }
       },
     },

@@ -1,15 +1,8 @@
 import type { Test } from 'tap';
 import type { BehaviourEnv, BehaviourGroup } from '../behaviour.js';
-import { nonceValue } from '../fixtures.js';
-import { race } from '../race.js';
-
-/** An odd ttl, so that a store rounding to seconds fails. */
-const TTL_MS = 900_123;
-
-/** `from`, `from + 1`, ..., `to`. */
-function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from + 1) }, (_, index) => from + index);
-}
+import { countFailures, issueNonce, COUNTER_TTL_MS as TTL_MS } from '../fixtures.js';
+import { race, range } from '../race.js';
+import { readCounter } from '../reads.js';
 
 /**
  * Counts `start` attempts, then starts `env.concurrency` takeAttempt calls with `limit` at once
@@ -18,9 +11,7 @@ function range(from: number, to: number): number[] {
 async function parallelTakes(t: Test, env: BehaviourEnv, limit: number, start: number): Promise<void> {
   for (let round = 1; round <= env.rounds; round++) {
     const userId = env.userId();
-    for (let i = 0; i < start; i++) {
-      await env.store.incrementCounter(userId, 'failures', TTL_MS, env.clock.now());
-    }
+    await countFailures(env, userId, start);
     env.clock.advance(1_000);
     const now = env.clock.now();
     const states = await race(env.concurrency, () =>
@@ -85,11 +76,7 @@ export const takeAttempt: BehaviourGroup = {
             { taken: true, count, expiresAt },
             `attempt ${count} resolved`,
           );
-          t.strictSame(
-            await env.store.getCounter(userId, 'failures', env.clock.now()),
-            { count, expiresAt },
-            `attempt ${count} stored`,
-          );
+          t.strictSame(await readCounter(env, userId), { count, expiresAt }, `attempt ${count} stored`);
         }
       },
     },
@@ -111,11 +98,7 @@ export const takeAttempt: BehaviourGroup = {
           { taken: false, ...standing },
           'refused above the limit',
         );
-        t.strictSame(
-          await env.store.getCounter(userId, 'failures', env.clock.now()),
-          standing,
-          'count and expiry unchanged',
-        );
+        t.strictSame(await readCounter(env, userId), standing, 'count and expiry unchanged');
         env.clock.advance(standing.expiresAt - 1 - env.clock.now());
         t.strictSame(
           await env.store.takeAttempt(userId, 'failures', 3, TTL_MS, env.clock.now()),
@@ -124,7 +107,7 @@ export const takeAttempt: BehaviourGroup = {
         );
         env.clock.advance(1);
         t.equal(
-          await env.store.getCounter(userId, 'failures', env.clock.now()),
+          await readCounter(env, userId),
           null,
           'gone at the expiry of the last taken attempt: refusals never moved it',
         );
@@ -207,8 +190,7 @@ export const takeAttempt: BehaviourGroup = {
         const alice = env.userId();
         const bob = env.userId();
         const now = env.clock.now();
-        const value = nonceValue();
-        await env.store.putNonce(alice, 'failures', value, now + TTL_MS, now);
+        const value = await issueNonce(env, alice, 'failures', TTL_MS);
         t.match(await env.store.takeAttempt(alice, 'failures', 1, TTL_MS, now), { taken: true, count: 1 });
         t.match(
           await env.store.takeAttempt(alice, 'challenge:1', 1, 60_000, now),

@@ -1,17 +1,21 @@
 import type { Test } from 'tap';
 import type { BehaviourEnv, BehaviourGroup } from '../behaviour.js';
-import { type ActiveSetup, activate, enroll, nonceValue } from '../fixtures.js';
-import { placement, race, spread, winners } from '../race.js';
-
-/** An odd lifetime, so that a store rounding to seconds fails. */
-const LIFETIME_MS = 300_007;
+import {
+  type ActiveSetup,
+  activate,
+  COUNTER_TTL_MS,
+  enroll,
+  issueNonce,
+  NONCE_LIFETIME_MS as LIFETIME_MS,
+  nonceValue,
+} from '../fixtures.js';
+import { expectOneWinner, race, raceOneAmong, spread, winners } from '../race.js';
+import { readAuthenticator, readCounter, readNonce } from '../reads.js';
 
 /** Activates an authenticator and puts a recovery nonce for the user; resolves both. */
 async function setUp(env: BehaviourEnv, userId: string): Promise<ActiveSetup & { value: string }> {
   const setup = await activate(env, userId);
-  const value = nonceValue();
-  await env.store.putNonce(userId, 'recovery', value, env.clock.now() + LIFETIME_MS, env.clock.now());
-  return { ...setup, value };
+  return { ...setup, value: await issueNonce(env, userId, 'recovery') };
 }
 
 /** Asserts that the user's active authenticator and every one of its recovery codes are as set up. */
@@ -22,21 +26,13 @@ async function expectTwoFactor(
   setup: ActiveSetup,
   label: string,
 ) {
-  t.strictSame(
-    await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-    setup.record,
-    `${label}: authenticator unchanged`,
-  );
+  t.strictSame(await readAuthenticator(env, userId), setup.record, `${label}: authenticator unchanged`);
   t.equal(await env.store.countRecoveryCodes(userId), setup.codes.length, `${label}: recovery codes kept`);
 }
 
 /** Asserts that the user has no authenticator and no recovery code left. */
 async function expectNoTwoFactor(t: Test, env: BehaviourEnv, userId: string, label: string) {
-  t.equal(
-    await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-    null,
-    `${label}: authenticator gone`,
-  );
+  t.equal(await readAuthenticator(env, userId), null, `${label}: authenticator gone`);
   t.equal(await env.store.countRecoveryCodes(userId), 0, `${label}: recovery codes gone`);
 }
 
@@ -49,21 +45,16 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
         const userId = env.userId();
         const { codes } = await activate(env, userId, { id: 'phone' });
         await enroll(env, userId, { id: 'tablet' });
-        const value = nonceValue();
-        await env.store.putNonce(userId, 'recovery', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+        const value = await issueNonce(env, userId, 'recovery');
         env.clock.advance(LIFETIME_MS - 1);
         t.equal(
           await env.store.takeNonceAndDeleteTwoFactor(userId, 'recovery', value, env.clock.now()),
           true,
           'taken a millisecond before the expiry',
         );
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), null, 'nonce gone');
-        t.equal(await env.store.getAuthenticator(userId, 'phone', env.clock.now()), null, 'active one gone');
-        t.equal(
-          await env.store.getAuthenticator(userId, 'tablet', env.clock.now()),
-          null,
-          'pending one gone',
-        );
+        t.equal(await readNonce(env, userId, 'recovery'), null, 'nonce gone');
+        t.equal(await readAuthenticator(env, userId, 'phone'), null, 'active one gone');
+        t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'pending one gone');
         t.equal(await env.store.countRecoveryCodes(userId), 0, 'no recovery codes counted');
         t.equal(await env.store.consumeRecoveryCode(userId, codes[0]!), false, 'a recovery code is gone');
         t.equal(
@@ -80,15 +71,14 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
         await enroll(env, pendingOnly);
         const none = env.userId();
         for (const userId of [pendingOnly, none]) {
-          const value = nonceValue();
-          await env.store.putNonce(userId, 'recovery', value, env.clock.now() + LIFETIME_MS, env.clock.now());
+          const value = await issueNonce(env, userId, 'recovery');
           t.equal(
             await env.store.takeNonceAndDeleteTwoFactor(userId, 'recovery', value, env.clock.now()),
             true,
             userId === none ? 'taken without any authenticator' : 'taken with a pending authenticator',
           );
-          t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), null, 'nonce gone');
-          t.equal(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), null, 'none left');
+          t.equal(await readNonce(env, userId, 'recovery'), null, 'nonce gone');
+          t.equal(await readAuthenticator(env, userId), null, 'none left');
         }
       },
     },
@@ -104,7 +94,7 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
             'refused',
           );
         }
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), setup.value, 'nonce kept');
+        t.equal(await readNonce(env, userId, 'recovery'), setup.value, 'nonce kept');
         await expectTwoFactor(t, env, userId, setup, 'after the refusals');
         t.equal(
           await env.store.takeNonceAndDeleteTwoFactor(userId, 'recovery', setup.value, env.clock.now()),
@@ -131,7 +121,7 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
           'refused at the expiry',
         );
         await expectTwoFactor(t, env, userId, setup, 'after an expired nonce');
-        t.equal(await env.store.getNonce(userId, 'recovery', env.clock.now()), null, 'nothing live');
+        t.equal(await readNonce(env, userId, 'recovery'), null, 'nothing live');
         const stranger = env.userId();
         t.equal(
           await env.store.takeNonceAndDeleteTwoFactor(stranger, 'recovery', setup.value, env.clock.now()),
@@ -148,10 +138,8 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
         const bob = `${alice}-other`;
         const aliceSetup = await setUp(env, alice);
         const bobSetup = await setUp(env, bob);
-        const family = nonceValue();
-        const expiresAt = env.clock.now() + LIFETIME_MS;
-        await env.store.putNonce(alice, 'family', family, expiresAt, env.clock.now());
-        const counter = await env.store.incrementCounter(alice, 'failures', 900_000, env.clock.now());
+        const family = await issueNonce(env, alice, 'family');
+        const counter = await env.store.incrementCounter(alice, 'failures', COUNTER_TTL_MS, env.clock.now());
         t.equal(
           await env.store.takeNonceAndDeleteTwoFactor(alice, 'recovery', bobSetup.value, env.clock.now()),
           false,
@@ -163,22 +151,14 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
           'alice taken',
         );
         await expectNoTwoFactor(t, env, alice, 'alice');
-        t.equal(
-          await env.store.getNonce(alice, 'family', env.clock.now()),
-          family,
-          "alice's other nonce kept",
-        );
+        t.equal(await readNonce(env, alice, 'family'), family, "alice's other nonce kept");
         t.strictSame(
-          await env.store.getCounter(alice, 'failures', env.clock.now()),
+          await readCounter(env, alice),
           counter,
           "alice's failure counter kept (recovery must not clear a lockout)",
         );
         await expectTwoFactor(t, env, bob, bobSetup, 'bob');
-        t.equal(
-          await env.store.getNonce(bob, 'recovery', env.clock.now()),
-          bobSetup.value,
-          "bob's nonce kept",
-        );
+        t.equal(await readNonce(env, bob, 'recovery'), bobSetup.value, "bob's nonce kept");
       },
     },
     {
@@ -190,12 +170,8 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
           const results = await race(env.concurrency, () =>
             env.store.takeNonceAndDeleteTwoFactor(userId, 'recovery', value, env.clock.now()),
           );
-          t.equal(winners(results).length, 1, `round ${round}: exactly one of ${env.concurrency} took it`);
-          t.equal(
-            await env.store.getNonce(userId, 'recovery', env.clock.now()),
-            null,
-            `round ${round}: nonce gone`,
-          );
+          expectOneWinner(t, results, `round ${round}: exactly one of ${env.concurrency} took it`);
+          t.equal(await readNonce(env, userId, 'recovery'), null, `round ${round}: nonce gone`);
           await expectNoTwoFactor(t, env, userId, `round ${round}`);
         }
       },
@@ -206,14 +182,18 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
         for (let round = 1; round <= env.rounds; round++) {
           const userId = env.userId();
           const setup = await setUp(env, userId);
-          const at = placement(round, env.concurrency);
-          const results = await race(env.concurrency, (index) =>
-            index === at
-              ? env.store.takeNonceAndDeleteTwoFactor(userId, 'recovery', setup.value, env.clock.now())
-              : env.store.takeNonce(userId, 'recovery', setup.value, env.clock.now()),
+          const { one: recovered, others: taken } = await raceOneAmong(
+            env.concurrency,
+            round,
+            () => env.store.takeNonceAndDeleteTwoFactor(userId, 'recovery', setup.value, env.clock.now()),
+            () => env.store.takeNonce(userId, 'recovery', setup.value, env.clock.now()),
           );
-          t.equal(winners(results).length, 1, `round ${round}: exactly one of ${env.concurrency} took it`);
-          if (results[at]) await expectNoTwoFactor(t, env, userId, `round ${round}: recovery won`);
+          expectOneWinner(
+            t,
+            [recovered, ...taken],
+            `round ${round}: exactly one of ${env.concurrency} took it`,
+          );
+          if (recovered) await expectNoTwoFactor(t, env, userId, `round ${round}: recovery won`);
           else await expectTwoFactor(t, env, userId, setup, `round ${round}: a takeNonce won`);
         }
       },

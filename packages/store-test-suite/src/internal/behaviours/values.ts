@@ -1,5 +1,15 @@
 import type { BehaviourEnv, BehaviourGroup } from '../behaviour.js';
-import { activate, enroll, nonceValue, pendingRecord, recoveryHashes, sealedSecret } from '../fixtures.js';
+import {
+  activate,
+  confirmation,
+  enroll,
+  issueNonce,
+  nonceValue,
+  pendingRecord,
+  recoveryHashes,
+  sealedSecret,
+} from '../fixtures.js';
+import { readAuthenticator, readCounter, readNonce } from '../reads.js';
 
 /**
  * Strings that break stores which build keys by concatenation, escape badly, match patterns, or
@@ -52,18 +62,28 @@ function padTo(start: string, fill: string, length: number): string {
 /** Writes one of each kind of record for (userId, id/key) and returns what each read should see. */
 async function writeEverything(env: BehaviourEnv, userId: string, key: string) {
   const { record, codes } = await activate(env, userId, { id: key });
-  const nonce = nonceValue();
-  await env.store.putNonce(userId, key, nonce, env.clock.now() + 60_000, env.clock.now());
+  const nonce = await issueNonce(env, userId, key, 60_000);
   await env.store.incrementCounter(userId, key, 60_000, env.clock.now());
   return { record, codes, nonce };
 }
 
+/** Writes everything for one user per text, each id a fresh base id followed by the text. */
+async function writeLookAlikeUsers(env: BehaviourEnv, texts: readonly string[]) {
+  const base = env.userId();
+  const written = [];
+  for (const text of texts) {
+    const userId = `${base}${text}`;
+    written.push({ userId, ...(await writeEverything(env, userId, 'totp')) });
+  }
+  return written;
+}
+
 async function readEverything(env: BehaviourEnv, userId: string, key: string) {
   return {
-    record: await env.store.getAuthenticator(userId, key, env.clock.now()),
+    record: await readAuthenticator(env, userId, key),
     count: await env.store.countRecoveryCodes(userId),
-    nonce: await env.store.getNonce(userId, key, env.clock.now()),
-    counter: (await env.store.getCounter(userId, key, env.clock.now()))?.count ?? null,
+    nonce: await readNonce(env, userId, key),
+    counter: (await readCounter(env, userId, key))?.count ?? null,
   };
 }
 
@@ -93,18 +113,17 @@ export const values: BehaviourGroup = {
         const userId = env.userId();
         const written = [];
         for (const { label, text } of TRICKY) {
-          const nonce = nonceValue();
           const record = await enroll(env, userId, { id: text });
-          await env.store.putNonce(userId, text, nonce, env.clock.now() + 60_000, env.clock.now());
+          const nonce = await issueNonce(env, userId, text, 60_000);
           await env.store.incrementCounter(userId, text, 60_000, env.clock.now());
           written.push({ label, text, record, nonce });
         }
         for (const { label, text, record, nonce } of written) {
           t.strictSame(
             {
-              record: await env.store.getAuthenticator(userId, text, env.clock.now()),
-              nonce: await env.store.getNonce(userId, text, env.clock.now()),
-              counter: (await env.store.getCounter(userId, text, env.clock.now()))?.count,
+              record: await readAuthenticator(env, userId, text),
+              nonce: await readNonce(env, userId, text),
+              counter: (await readCounter(env, userId, text))?.count,
             },
             { record, nonce, counter: 1 },
             label,
@@ -116,12 +135,7 @@ export const values: BehaviourGroup = {
       name: 'user ids that differ only by case, spaces, accents or normalization are different users',
       async run(t, env) {
         for (const { label, texts } of LOOK_ALIKES) {
-          const base = env.userId();
-          const written = [];
-          for (const text of texts) {
-            const userId = `${base}${text}`;
-            written.push({ userId, ...(await writeEverything(env, userId, 'totp')) });
-          }
+          const written = await writeLookAlikeUsers(env, texts);
           for (const [index, { userId, record, codes, nonce }] of written.entries()) {
             t.strictSame(
               await readEverything(env, userId, 'totp'),
@@ -133,7 +147,7 @@ export const values: BehaviourGroup = {
           await env.store.deleteTwoFactor(first!.userId);
           for (const [index, { userId, record }] of others.entries()) {
             t.strictSame(
-              await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
+              await readAuthenticator(env, userId),
               record,
               `${label}: variant ${index + 1} survives deleting variant 0`,
             );
@@ -149,18 +163,13 @@ export const values: BehaviourGroup = {
           const written = [];
           for (const text of texts) {
             const key = `k${text}`;
-            const nonce = nonceValue();
-            await env.store.putNonce(userId, key, nonce, env.clock.now() + 60_000, env.clock.now());
+            const nonce = await issueNonce(env, userId, key, 60_000);
             written.push({ key, nonce, record: await enroll(env, userId, { id: key }) });
           }
           for (const [index, { key, nonce, record }] of written.entries()) {
-            t.equal(
-              await env.store.getNonce(userId, key, env.clock.now()),
-              nonce,
-              `${label}: nonce ${index}`,
-            );
+            t.equal(await readNonce(env, userId, key), nonce, `${label}: nonce ${index}`);
             t.strictSame(
-              await env.store.getAuthenticator(userId, key, env.clock.now()),
+              await readAuthenticator(env, userId, key),
               record,
               `${label}: authenticator ${index}`,
             );
@@ -178,7 +187,7 @@ export const values: BehaviourGroup = {
           await activate(env, `${base}${deleted}`);
           t.equal(await env.store.deleteTwoFactor(`${base}${deleted}`), true, `${label}: deleted`);
           t.strictSame(
-            await env.store.getAuthenticator(victim, 'totp', env.clock.now()),
+            await readAuthenticator(env, victim),
             record,
             `${label}: the other user's authenticator is kept`,
           );
@@ -196,22 +205,17 @@ export const values: BehaviourGroup = {
         ];
         const written = [];
         for (const { userId, key } of pairs) {
-          const nonce = nonceValue();
-          await env.store.putNonce(userId, key, nonce, env.clock.now() + 60_000, env.clock.now());
+          const nonce = await issueNonce(env, userId, key, 60_000);
           const record = await enroll(env, userId, { id: key });
           written.push({ userId, key, nonce, record });
         }
         await env.store.incrementCounter(pairs[0]!.userId, pairs[0]!.key, 60_000, env.clock.now());
         for (const [index, { userId, key, nonce, record }] of written.entries()) {
-          t.equal(await env.store.getNonce(userId, key, env.clock.now()), nonce, `pair ${index}: nonce`);
-          t.strictSame(
-            await env.store.getAuthenticator(userId, key, env.clock.now()),
-            record,
-            `pair ${index}: authenticator`,
-          );
+          t.equal(await readNonce(env, userId, key), nonce, `pair ${index}: nonce`);
+          t.strictSame(await readAuthenticator(env, userId, key), record, `pair ${index}: authenticator`);
         }
         t.equal(
-          await env.store.getCounter(pairs[1]!.userId, pairs[1]!.key, env.clock.now()),
+          await readCounter(env, pairs[1]!.userId, pairs[1]!.key),
           null,
           'a counter of one pair is not visible under the other',
         );
@@ -237,7 +241,7 @@ export const values: BehaviourGroup = {
           );
           const sibling = `${userId.slice(0, 254)}y`;
           t.equal(
-            await env.store.getAuthenticator(sibling, 'totp', env.clock.now()),
+            await readAuthenticator(env, sibling),
             null,
             `${label}: an id differing in the last character is another user`,
           );
@@ -256,7 +260,7 @@ export const values: BehaviourGroup = {
         const { record } = await activate(env, userId, { id, codes: hashes });
         t.equal(record.id, id, 'authenticator id');
         await env.store.putNonce(userId, key, value, env.clock.now() + 60_000, env.clock.now());
-        t.equal(await env.store.getNonce(userId, key, env.clock.now()), value, 'nonce key and value');
+        t.equal(await readNonce(env, userId, key), value, 'nonce key and value');
         t.match(
           await env.store.incrementCounter(userId, key, 60_000, env.clock.now()),
           { count: 1 },
@@ -277,7 +281,7 @@ export const values: BehaviourGroup = {
         const long = sealedSecret(1_000);
         const record = pendingRecord(userId, env.clock.now(), { sealedSecret: long });
         t.equal(await env.store.savePendingAuthenticator(record, env.clock.now()), true, 'saved');
-        t.strictSame(await env.store.getAuthenticator(userId, 'totp', env.clock.now()), record, 'read back');
+        t.strictSame(await readAuthenticator(env, userId), record, 'read back');
         const next = sealedSecret(1_000);
         t.equal(
           await env.store.replaceSealedSecret(userId, 'totp', `${long.slice(0, 999)}!`, next),
@@ -285,22 +289,20 @@ export const values: BehaviourGroup = {
           'a secret differing in the last character is not expected',
         );
         t.equal(await env.store.replaceSealedSecret(userId, 'totp', long, next), true, 'replaced');
-        t.match(
-          await env.store.getAuthenticator(userId, 'totp', env.clock.now()),
-          { sealedSecret: next },
-          'the new secret reads back',
-        );
-        const input = { counter: 1, recoveryCodeHashes: recoveryHashes(1), now: env.clock.now() };
+        t.match(await readAuthenticator(env, userId), { sealedSecret: next }, 'the new secret reads back');
+        const codes = recoveryHashes(1);
+        const almost = confirmation(env, `${next.slice(0, 999)}!`, { counter: 1, codes });
         t.equal(
-          await env.store.confirmAuthenticator(userId, 'totp', {
-            ...input,
-            sealedSecret: `${next.slice(0, 999)}!`,
-          }),
+          await env.store.confirmAuthenticator(userId, 'totp', almost),
           false,
           'confirm refuses a secret differing in the last character',
         );
         t.equal(
-          await env.store.confirmAuthenticator(userId, 'totp', { ...input, sealedSecret: next }),
+          await env.store.confirmAuthenticator(
+            userId,
+            'totp',
+            confirmation(env, next, { counter: 1, codes }),
+          ),
           true,
           'and accepts the exact one',
         );
@@ -331,12 +333,7 @@ export const values: BehaviourGroup = {
           );
         }
         for (const { label, texts } of LOOK_ALIKES) {
-          const base = env.userId();
-          const written = [];
-          for (const text of texts) {
-            const userId = `${base}${text}`;
-            written.push({ userId, ...(await writeEverything(env, userId, 'totp')) });
-          }
+          const written = await writeLookAlikeUsers(env, texts);
           const [first, ...others] = written;
           const now = env.clock.now();
           t.match(

@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { StoreSuiteContext, SuiteClock } from '../context.js';
+import type { StoreSuiteContext, SuiteClock } from '../suite-context.js';
+
+// One run of the suite: its id, the fresh clock and context each behaviour gets, fresh user ids.
 
 /**
  * Creates a clock that starts at `start` (default: the real time, rounded down to a whole second)
