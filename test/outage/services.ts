@@ -17,11 +17,6 @@ export const pg = createRequire(new URL('../../packages/store-sql/package.json',
 
 export const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' };
 
-export function ciRequiresServers(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== 'false';
-}
-
 /** A port nobody listens on right now. */
 export async function freePort(): Promise<number> {
   const server = createServer();

@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TwofoldMail } from '@twofold/core/http';
+import { missing } from '@twofold/test-support';
 import type tap from 'tap';
 import type { Test } from 'tap';
 import type { ContractApp } from '../http-contract/app.js';
@@ -19,8 +20,6 @@ const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 export const REDIS = { host: '127.0.0.1', port: 6379 } as const;
 export const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } as const;
 export const LINK_URL = 'https://app.example.test/recover';
-
-const ci = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 
 /** True when something accepts a TCP connection at host:port within a second. */
 export function isListening(host: string, port: number): Promise<boolean> {
@@ -36,11 +35,9 @@ export function isListening(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** A missing server: a failure under CI=true, a skip naming it elsewhere. */
+/** A missing server: a failure under CI, a skip naming it elsewhere. */
 export function reportMissing(t: Test | typeof tap, what: string): void {
-  const reason = `${what} not reachable`;
-  if (ci) t.fail(`${reason} (CI=true requires it)`);
-  else t.test(reason, { skip: reason }, () => {});
+  missing(t, `${what} not reachable`);
 }
 
 /**

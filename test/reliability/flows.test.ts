@@ -1,5 +1,5 @@
 /**
- * Flow races under concurrency (SECURITY.md 14-17, 33-34): bursts of parallel requests against every
+ * Flow races under concurrency (SECURITY.md §14-§17, §33-§34): bursts of parallel requests against every
  * store (memory, Redis, a Redis Cluster started here, PostgreSQL, MariaDB, a SQLite file) with the
  * kit's DEFAULT lockout and challenge options and the per-IP rate limits on at their defaults. For a
  * shared store one Fastify and one Express process share it and the requests of a burst alternate
@@ -425,7 +425,7 @@ async function confirmRacingEnroll(t: Test, run: Run): Promise<void> {
     const enrollKind = classify(second, [
       { status: 201 },
       { status: 409, code: 'TWOFOLD_ALREADY_ENABLED' },
-      // Turning 2FA on ends the password-only session the enroll came with (SECURITY.md 35).
+      // Turning 2FA on ends the password-only session the enroll came with (SECURITY.md §35).
       ...(confirmed.status === 200 ? [{ status: 401, code: 'TWOFOLD_UNAUTHORIZED' }] : []),
     ]);
     t.equal(confirmKind.problem, undefined, `round ${round + 1}: confirm answers 200, 409 or 400`);

@@ -1,7 +1,7 @@
 /**
  * STORE switches where the 2FA state lives: a user enrolled through the example's store ends up in
  * SQLite (the users' own file), PostgreSQL, MariaDB or Redis, on the real servers. A missing server
- * skips its case with a message naming it (under CI=true: fails). An unreachable store stops the
+ * skips its case with a message naming it (under CI: fails). An unreachable store stops the
  * start with a ConfigError naming it.
  */
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTwoFactor, generateKey } from '@twofold/core';
 import { Totp } from '@twofold/otp';
+import { storeTableNames } from '@twofold/store-sql';
+import { missingSkip } from '@twofold/test-support';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
@@ -21,8 +23,6 @@ import { ConfigError, createExample, type Example, loadConfig, SQLITE_FILE } fro
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const MYSQL_URL = 'mysql://root@127.0.0.1:3306/test';
 const REDIS_URL = 'redis://127.0.0.1:6379';
-const ci = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
-const TABLES = ['authenticators', 'recovery_codes', 'counters', 'nonces', 'schema_version'];
 
 /** A probe: resolves when the server answers. */
 type Probe = () => Promise<void>;
@@ -66,10 +66,8 @@ async function reachable(kind: keyof typeof probes): Promise<false | string> {
   try {
     await probes[kind].probe();
     return false;
-  } catch {
-    const message = `${probes[kind].name} is not reachable`;
-    if (ci) t.fail(`${message} (CI=true requires it)`);
-    return message;
+  } catch (error) {
+    return missingSkip(t, `${probes[kind].name} is not reachable`, { error });
   }
 }
 
@@ -131,7 +129,7 @@ t.test(
     await check.connect();
     t.teardown(async () => {
       await example.close();
-      for (const table of TABLES) await check.query(`DROP TABLE IF EXISTS ${prefix}${table}`);
+      for (const table of storeTableNames(prefix)) await check.query(`DROP TABLE IF EXISTS ${table}`);
       await check.end();
     });
     const userId = await enrollSomeone(t, example, keys);
@@ -151,7 +149,7 @@ t.test('STORE=mysql puts the 2FA state in MariaDB', { skip: await reachable('mys
   const check = await mysql.createConnection({ uri: MYSQL_URL });
   t.teardown(async () => {
     await example.close();
-    for (const table of TABLES) await check.query(`DROP TABLE IF EXISTS ${prefix}${table}`);
+    for (const table of storeTableNames(prefix)) await check.query(`DROP TABLE IF EXISTS ${table}`);
     await check.end();
   });
   const userId = await enrollSomeone(t, example, keys);

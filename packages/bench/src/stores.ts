@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { memoryStore, type Store } from '@twofold/core';
 import { redisStore } from '@twofold/store-redis';
-import { migrate, sqlStore } from '@twofold/store-sql';
+import { migrate, sqlStore, storeTableNames } from '@twofold/store-sql';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -54,8 +54,7 @@ export async function deleteRedisPrefix(redis: Redis, prefix: string): Promise<n
 /** Drops the store's tables of `prefix` (and the schema version table). */
 export async function dropSqlPrefix(pool: pg.Pool, prefix: string): Promise<void> {
   if (!/^[a-z][a-z0-9_]*$/.test(prefix)) throw new Error(`refusing to drop tables of prefix ${prefix}`);
-  const tables = ['authenticators', 'recovery_codes', 'counters', 'nonces', 'schema_version'];
-  await pool.query(`drop table if exists ${tables.map((table) => `${prefix}${table}`).join(', ')}`);
+  await pool.query(`drop table if exists ${storeTableNames(prefix).join(', ')}`);
 }
 
 /** A short random suffix for a run's own prefix. */

@@ -1,7 +1,7 @@
 /**
- * Database URLs on the command line (`--url`) and the driver connection behind each. Drivers are
- * loaded only when used, so the CLI works with whichever of pg, mysql2 and better-sqlite3 is
- * installed.
+ * The database options of the commands that open a SQL store (`--url`, `--prefix`) and the driver
+ * connection behind each URL. Drivers are loaded only when used, so the CLI works with whichever of
+ * pg, mysql2 and better-sqlite3 is installed.
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -63,6 +63,19 @@ function checkServerUrl(url: string): void {
     throw new UsageError('--url is not a valid URL (percent-encode special characters in the password)');
   }
   if (parsed.hostname === '') throw new UsageError('--url has no host name');
+}
+
+const PREFIX = /^[a-z][a-z0-9_]{0,29}$/;
+
+/** `--prefix`: the table name prefix, checked as the store checks it (default twofold_). */
+export function prefixOption(text: string | undefined): string {
+  if (text === undefined) return 'twofold_';
+  if (!PREFIX.test(text)) {
+    throw new UsageError(
+      '--prefix must be 1-30 characters: a lowercase letter, then lowercase letters, digits or underscores',
+    );
+  }
+  return text;
 }
 
 /** The target for messages: the path, or the URL with its password replaced by ***. */

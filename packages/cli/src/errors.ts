@@ -1,6 +1,7 @@
 /**
- * The two ways a command fails on purpose. Both print one line (no stack trace) and exit non-zero;
- * anything else thrown is a bug and is reported as an unexpected error.
+ * The two ways a command fails on purpose, and the translation of database failures into the
+ * second. Both print one line (no stack trace) and exit non-zero; anything else thrown is a bug and
+ * is reported as an unexpected error.
  */
 
 /** Exit codes of every command. */
@@ -29,4 +30,20 @@ export class CommandError extends Error {
     super(message, { cause: options.cause });
     this.exitCode = options.exitCode ?? EXIT.failure;
   }
+}
+
+/**
+ * A rejection handler for work on the database: what the store reports (schema mismatch,
+ * unavailable) and what the driver reports (authentication failed, unknown database...) become a
+ * CommandError naming `where`. A TypeError or RangeError is a bug here and passes unchanged.
+ */
+export function storeFailure(where: string): (error: unknown) => never {
+  return (error) => {
+    if (!(error instanceof Error) || error instanceof TypeError || error instanceof RangeError) throw error;
+    const cause = (error as { cause?: unknown }).cause;
+    // A twofold error (TWOFOLD_STORE_UNAVAILABLE...) wraps the driver's, whose message says more.
+    const twofold = String((error as { code?: unknown }).code).startsWith('TWOFOLD_');
+    const detail = twofold && cause instanceof Error && cause.message !== '' ? `: ${cause.message}` : '';
+    throw new CommandError(`${where}: ${error.message || error.name}${detail}`, { cause: error });
+  };
 }

@@ -1,32 +1,30 @@
 /**
- * QR codes as terminal text. The symbol comes from qrcode-svg, the encoder @twofold/core draws its
- * SVG QR codes with (same error correction level, M), so `uri --qr` shows the code the enrollment
- * page would. Each line of text holds two rows of modules, drawn with Unicode half blocks.
+ * QR codes as terminal text. The symbol is @twofold/core's `qrModules`, the one the enrollment
+ * page's SVG is drawn from, so `uri --qr` shows the code the enrollment page would. Each line of
+ * text holds two rows of modules, drawn with Unicode half blocks.
  */
-import QRCode from 'qrcode-svg';
+import { QR_QUIET_ZONE, type QrModules, qrModules } from '@twofold/core';
 import { UsageError } from './errors.js';
 
-/** Light modules around the symbol, as the QR specification asks. */
-export const QUIET_ZONE = 4;
-
-const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
-
 /**
- * The QR symbol of `text` as rows of modules, true for dark, with the quiet zone. qrcode-svg's
- * model is `modules[row][column]`.
+ * The QR symbol of `text` as rows of modules, true for dark, with the quiet zone.
  * @throws {UsageError} `text` is not printable ASCII (otpauth URIs are percent-encoded) or too long.
  */
 export function qrMatrix(text: string): boolean[][] {
-  if (!PRINTABLE_ASCII.test(text)) throw new UsageError('a QR code needs printable ASCII text');
-  let modules: boolean[][];
+  let modules: QrModules;
   try {
-    modules = new QRCode({ content: text, ecl: 'M' }).qrcode.modules;
-  } catch {
-    throw new UsageError('the text is too long for a QR code');
+    modules = qrModules(text);
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError('a QR code needs printable ASCII text');
+    if (error instanceof RangeError) throw new UsageError('the text is too long for a QR code');
+    throw error;
   }
-  const size = modules.length + 2 * QUIET_ZONE;
+  const size = modules.length + 2 * QR_QUIET_ZONE;
   return Array.from({ length: size }, (_, row) =>
-    Array.from({ length: size }, (_, column) => modules[row - QUIET_ZONE]?.[column - QUIET_ZONE] === true),
+    Array.from(
+      { length: size },
+      (_, column) => modules[row - QR_QUIET_ZONE]?.[column - QR_QUIET_ZONE] === true,
+    ),
   );
 }
 

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { isCI, missingSkip } from '@twofold/test-support';
 import tap from 'tap';
 
 /** The real bin, run as users run it. */
@@ -78,10 +79,9 @@ export function hasStackTrace(text: string): boolean {
   return /^\s+at .+[:(].*\d+:\d+\)?$/m.test(text);
 }
 
-/** True under CI, where a missing server or tool is a failure rather than a skip. */
+/** True under CI, where a missing server or tool is a failure rather than a skip (see isCI). */
 export function requiredByCi(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
+  return isCI();
 }
 
 /**
@@ -94,9 +94,7 @@ export function missingTools(tools: readonly string[], packages: string): string
     return result.error !== undefined;
   });
   if (missing.length === 0) return false;
-  const message = `not installed: ${missing.join(', ')} (Debian packages ${packages})`;
-  if (requiredByCi()) tap.fail(`${message}; CI=true requires it`);
-  return message;
+  return missingSkip(tap, `not installed: ${missing.join(', ')} (Debian packages ${packages})`);
 }
 
 /** A table prefix no other run uses. */

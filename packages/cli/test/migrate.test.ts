@@ -2,15 +2,26 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SCHEMA_VERSION, sqlStore } from '@twofold/store-sql';
+import { migrate, SCHEMA_VERSION, sqlStore } from '@twofold/store-sql';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2';
 import pg from 'pg';
 import t from 'tap';
+import { migrateAsRelease01 } from '../../store-sql/test/fixtures/release-0.1-migrate.js';
+import { slowStatement } from '../../store-sql/test/fixtures/slow-statement.js';
 import { hasStackTrace, mapConcurrent, requiredByCi, runCli, uniquePrefix } from './helpers.js';
 
 const NOW = 1_800_000_000_000;
-const TABLES = ['authenticators', 'recovery_codes', 'counters', 'nonces', 'schema_version'];
+/** The tables of a prefix: the store's, its schema version, and Kysely's migration bookkeeping. */
+const TABLES = [
+  'authenticators',
+  'recovery_codes',
+  'counters',
+  'nonces',
+  'schema_version',
+  'migration',
+  'migration_lock',
+];
 
 const dir = mkdtempSync(join(tmpdir(), 'twofold-cli-migrate-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,6 +76,44 @@ t.test('migrate creates the schema in a new SQLite file, then has nothing to do'
     second.stdout,
     `${file}: schema already at version ${SCHEMA_VERSION} (prefix twofold_); nothing to do\n`,
   );
+});
+
+t.test('a migrate process waits for another on the same SQLite file, then finds nothing to do', async (t) => {
+  const file = join(dir, 'concurrent.db');
+  const db = new Database(file);
+  t.teardown(() => db.close());
+  db.pragma('journal_mode = WAL');
+  // The first run pauses 3 s in the middle of step 1; the process starts meanwhile and must wait.
+  const started = Date.now();
+  const first = migrate(slowStatement(db, /^create table .*"twofold_authenticators"/, 3000));
+  const second = await runCli(['migrate', '--url', file]);
+  t.strictSame(await first, { from: 0, to: SCHEMA_VERSION, applied: [1] });
+  t.ok(Date.now() - started >= 3000, 'the first run paused');
+  t.equal(second.code, 0, second.stderr);
+  t.equal(
+    second.stdout,
+    `${file}: schema already at version ${SCHEMA_VERSION} (prefix twofold_); nothing to do\n`,
+  );
+});
+
+t.test('migrate recognises a SQLite file migrated by release 0.1 and the store opens it', async (t) => {
+  const file = join(dir, 'release-0.1.db');
+  const db = new Database(file);
+  t.teardown(() => db.close());
+  await migrateAsRelease01(db);
+  const store = await sqlStore({ db });
+  await store.putNonce('u1', 'k', 'kept', NOW + 1000, NOW);
+  const { code, stdout } = await runCli(['migrate', '--url', file]);
+  t.equal(code, 0);
+  const later = Array.from({ length: SCHEMA_VERSION - 1 }, (_, index) => index + 2);
+  t.equal(
+    stdout,
+    later.length === 0
+      ? `${file}: schema already at version 1 (prefix twofold_); nothing to do\n`
+      : `${file}: migrated from version 1 to ${SCHEMA_VERSION} (prefix twofold_); applied ${later.join(', ')}\n`,
+    'versions up to 1 count as applied',
+  );
+  t.equal(await (await sqlStore({ db })).getNonce('u1', 'k', NOW), 'kept');
 });
 
 t.test('migrate takes every SQLite URL form, TWOFOLD_DATABASE_URL, and --prefix', async (t) => {

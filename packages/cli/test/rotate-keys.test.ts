@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey, parseKeyring } from '@twofold/core';
 import { decodeSecret } from '@twofold/otp';
-import { migrate, sqlStore } from '@twofold/store-sql';
+import { migrate, sqlStore, storeTableNames } from '@twofold/store-sql';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2';
 import pg from 'pg';
@@ -371,9 +371,7 @@ for (const { name, url, query, db, skip } of servers) {
   t.test(`rotate-keys re-seals every secret on ${name}`, { skip }, async (t) => {
     const prefix = uniquePrefix();
     t.teardown(async () => {
-      for (const table of ['authenticators', 'recovery_codes', 'counters', 'nonces', 'schema_version']) {
-        await query(db, `drop table if exists ${prefix}${table}`);
-      }
+      for (const table of storeTableNames(prefix)) await query(db, `drop table if exists ${table}`);
     });
     await migrate(db, { prefix });
     const store = await sqlStore({ db, prefix, sweepIntervalMs: false });

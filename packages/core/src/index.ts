@@ -24,8 +24,11 @@ export {
   SealBrokenError,
   StepUpRequiredError,
   StoreUnavailableError,
+  type TokenRefusalReason,
+  type TwofoldCoreErrorCode,
   TwofoldError,
   type TwofoldErrorCode,
+  type TwofoldErrorCodeExtensions,
   UnauthorizedError,
   UnknownKeyError,
 } from './errors.js';
@@ -38,7 +41,7 @@ export {
   type TwoFactorOptions,
   twoFactorOptionsSchema,
 } from './options.js';
-export { renderQrSvg, svgDataUri } from './qr.js';
+export { QR_QUIET_ZONE, type QrModules, qrModules, renderQrSvg, svgDataUri } from './qr.js';
 export {
   generateRecoveryCodes,
   hashRecoveryCode,

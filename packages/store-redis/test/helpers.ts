@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Store } from '@twofold/core';
 import { pendingRecord as suitePendingRecord } from '@twofold/store-test-suite';
+import { missing } from '@twofold/test-support';
 import { Cluster, Redis } from 'ioredis';
 import tap from 'tap';
 
@@ -38,18 +39,9 @@ export async function hasCommand(command: string): Promise<boolean> {
   }
 }
 
-/**
- * What a Redis test file does when what it needs is missing: under CI (CI=true) it registers a
- * failing test naming the problem; elsewhere it registers a skipped one with the reason.
- */
+/** What a Redis test file does when what it needs is missing: a skip naming it, or a failure under CI. */
 export function reportMissing(reason: string): void {
-  if (process.env.CI && process.env.CI !== 'false') {
-    tap.test(`Redis tests need: ${reason}`, async (t) => {
-      t.fail(`${reason} (CI=true: the Redis tests must run)`);
-    });
-  } else {
-    tap.test(`Redis tests skipped: ${reason}`, { skip: reason }, () => {});
-  }
+  missing(tap, reason);
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */

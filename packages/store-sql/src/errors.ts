@@ -6,12 +6,12 @@ import { TwofoldError } from '@twofold/core';
  * `migrate()` reject with it instead of running against tables that might lack a column (a store
  * that silently lost its lockout counters would fail open unseen).
  *
- * Its `code` is `TWOFOLD_SCHEMA_MISMATCH`; `expected` and `found` are the two versions (0 when the
- * tables do not exist).
+ * Its `code` is `TWOFOLD_SCHEMA_MISMATCH` (a code of this package, added to `TwofoldErrorCode` below;
+ * the HTTP plugins answer it 500); `expected` and `found` are the two versions (0 when the tables do
+ * not exist).
  */
 export class SchemaMismatchError extends TwofoldError {
   static override readonly code = 'TWOFOLD_SCHEMA_MISMATCH';
-  declare readonly code: 'TWOFOLD_SCHEMA_MISMATCH';
   /** The schema version this package works with. */
   readonly expected: number;
   /** The schema version recorded in the database (0 when it has none). */
@@ -21,7 +21,6 @@ export class SchemaMismatchError extends TwofoldError {
 
   constructor(expected: number, found: number, prefix: string) {
     super(
-      'TWOFOLD_SCHEMA_MISMATCH',
       found < expected
         ? `The twofold tables (prefix "${prefix}") are at schema version ${found}, but @twofold/store-sql ` +
             `needs version ${expected}: run the migrations first, with migrate(db, { prefix: "${prefix}" }) ` +
@@ -32,5 +31,11 @@ export class SchemaMismatchError extends TwofoldError {
     this.expected = expected;
     this.found = found;
     this.prefix = prefix;
+  }
+}
+
+declare module '@twofold/core' {
+  interface TwofoldErrorCodeExtensions {
+    [SchemaMismatchError.code]: SchemaMismatchError;
   }
 }

@@ -1,6 +1,6 @@
 export { SchemaMismatchError } from './errors.js';
 export type { MysqlPromisePool, SqlDatabase, SqlDialect } from './internal/connect.js';
-export { type MigrationResult, migrate, SCHEMA_VERSION } from './migrate.js';
+export { type MigrationResult, migrate, SCHEMA_VERSION, storeTableNames } from './migrate.js';
 export type { MigrateOptions, SqlStoreOptions } from './options.js';
 export {
   type ListSealedSecretsOptions,

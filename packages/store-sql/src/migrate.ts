@@ -1,25 +1,15 @@
-import { StoreUnavailableError } from '@twofold/core';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type MigrationProvider, Migrator, type MigratorProps } from 'kysely';
 import { SchemaMismatchError } from './errors.js';
 import { type Connection, connect, type SqlDatabase } from './internal/connect.js';
 import { toStoreError } from './internal/failures.js';
-import {
-  createTable,
-  LATEST_VERSION,
-  MIGRATIONS,
-  type MigrationContext,
-  mysqlCollation,
-} from './internal/migrations.js';
-import { readSchemaVersion, VERSION_ROW } from './internal/schema-version.js';
-import { type Database, tableNames, toNumber } from './internal/tables.js';
+import { LATEST_VERSION, MIGRATIONS, type MigrationContext, mysqlCollation } from './internal/migrations.js';
+import { ensureSchemaVersion, readSchemaVersion, writeSchemaVersion } from './internal/schema-version.js';
+import { type Database, type TableNames, tableNames } from './internal/tables.js';
 import { inTransaction } from './internal/transaction.js';
 import { type MigrateOptions, migrateOptionsSchema, parseOptions } from './options.js';
 
 /** The schema version this version of the package needs; `migrate()` brings a database to it. */
 export const SCHEMA_VERSION: number = LATEST_VERSION;
-
-/** How long a MySQL migration waits for another one running on the same prefix, in seconds. */
-const MYSQL_LOCK_TIMEOUT_S = 60;
 
 /** What {@link migrate} did. */
 export interface MigrationResult {
@@ -32,10 +22,10 @@ export interface MigrationResult {
 }
 
 /**
- * Creates or upgrades the store's tables to {@link SCHEMA_VERSION}. Safe to run at every deploy and
- * from several processes at once: it takes a lock (an advisory lock on PostgreSQL, GET_LOCK on
- * MySQL, the write lock on SQLite), applies only the missing versions and records each one.
- * On PostgreSQL and SQLite all of it is one transaction.
+ * Creates or upgrades the store's tables to {@link SCHEMA_VERSION}, with Kysely's Migrator. Safe to
+ * run at every deploy and from several processes at once: the Migrator's lock (an advisory lock on
+ * PostgreSQL, GET_LOCK on MySQL; on SQLite the write lock, taken up front) serialises runs, and
+ * only the missing versions are applied. On PostgreSQL and SQLite a run is one transaction.
  *
  * Rejects with {@link SchemaMismatchError} when the database is newer than this package (it never
  * migrates down), and with StoreUnavailableError when the database cannot be reached.
@@ -47,88 +37,93 @@ export interface MigrationResult {
  * await migrate(pool);
  * const store = await sqlStore({ db: pool });
  */
+/** The tables of Kysely's Migrator for `prefix`: what it has applied, and its lock. */
+function migrationTableNames(prefix: string): { migration: string; lock: string } {
+  return { migration: `${prefix}migration`, lock: `${prefix}migration_lock` };
+}
+
+/**
+ * Every table `migrate()` creates for `prefix` (default `twofold_`): the store's four, its schema
+ * version, and the Migrator's two. For tooling that removes a store (tests, teardown scripts).
+ * @example for (const table of storeTableNames('app_')) await pool.query(`drop table if exists ${table}`);
+ */
+export function storeTableNames(prefix = 'twofold_'): string[] {
+  const { migration, lock } = migrationTableNames(prefix);
+  return [...Object.values(tableNames(prefix)), migration, lock];
+}
+
 export async function migrate(db: SqlDatabase, options: MigrateOptions = {}): Promise<MigrationResult> {
   const { prefix, dialect } = parseOptions(migrateOptionsSchema, options, 'migrate');
   const connection = connect(db, 'Invalid migrate arguments: "db"', dialect);
   const t = tableNames(prefix);
   try {
-    return await withMigrationLock(connection, prefix, async (locked) => {
-      const collation = connection.dialect === 'mysql' ? await mysqlCollation(locked) : '';
-      return applyMigrations(locked, { dialect: connection.dialect, t, collation }, prefix);
-    });
+    await refuseNewerSchema(connection, t, prefix);
+    const collation = connection.dialect === 'mysql' ? await mysqlCollation(connection.db) : '';
+    const applied: number[] = [];
+    const provider = migrationProvider({ dialect: connection.dialect, t, collation }, applied);
+    try {
+      await migrateToLatest(connection, {
+        provider,
+        migrationTableName: migrationTableNames(prefix).migration,
+        migrationLockTableName: migrationTableNames(prefix).lock,
+      });
+    } catch (error) {
+      // A newer release that migrated meanwhile is a schema mismatch, not Kysely's "corrupted migrations".
+      await refuseNewerSchema(connection, t, prefix);
+      throw error;
+    }
+    const to = await readSchemaVersion(connection.db, connection.dialect, t);
+    // Versions run 1, 2, 3...: the first one this run applied follows the one it found.
+    return { from: applied.length > 0 ? applied[0]! - 1 : to, to, applied };
   } catch (error) {
     throw toStoreError(error, connection.dialect);
   }
 }
 
-async function applyMigrations(
-  db: Kysely<Database>,
-  context: MigrationContext,
-  prefix: string,
-): Promise<MigrationResult> {
-  const { t, dialect } = context;
-  await createTable(db, context, t.schema_version)
-    .addColumn('id', 'integer', (c) => c.primaryKey())
-    .addColumn('version', 'integer', (c) => c.notNull())
-    .execute();
-  const row = await db
-    .selectFrom(t.schema_version)
-    .select('version')
-    .where('id', '=', VERSION_ROW)
-    .executeTakeFirst();
-  if (!row) await db.insertInto(t.schema_version).values({ id: VERSION_ROW, version: 0 }).execute();
-  const from = row ? toNumber(row.version) : 0;
-  if (from > SCHEMA_VERSION) throw new SchemaMismatchError(SCHEMA_VERSION, from, prefix);
-
-  const applied: number[] = [];
-  for (const migration of MIGRATIONS) {
-    if (migration.version <= from) continue;
-    await migration.up(db, context);
-    await db
-      .updateTable(t.schema_version)
-      .set({ version: migration.version })
-      .where('id', '=', VERSION_ROW)
-      .execute();
-    applied.push(migration.version);
-  }
-  const to = await readSchemaVersion(db, dialect, t);
-  return { from, to, applied };
+/** Rejects with SchemaMismatchError when the database records a version newer than this code. */
+async function refuseNewerSchema(connection: Connection, t: TableNames, prefix: string): Promise<void> {
+  const found = await readSchemaVersion(connection.db, connection.dialect, t);
+  if (found > SCHEMA_VERSION) throw new SchemaMismatchError(SCHEMA_VERSION, found, prefix);
 }
 
-/** Runs `work` while holding the migration lock of `prefix`. */
-async function withMigrationLock<T>(
-  connection: Connection,
-  prefix: string,
-  work: (db: Kysely<Database>) => Promise<T>,
-): Promise<T> {
-  const name = `twofold_migrate_${prefix}`;
-  const { db, dialect } = connection;
-  switch (dialect) {
-    case 'postgres':
-      // DDL is transactional here: the whole run commits or nothing does.
-      return db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(hashtext(${name}))`.execute(trx);
-        return work(trx);
-      });
-    case 'sqlite':
-      return inTransaction(connection, work);
-    case 'mysql':
-      // DDL commits implicitly here, so a lock on one connection serialises concurrent runs and
-      // each step is re-runnable.
-      return db.connection().execute(async (single) => {
-        const { rows } = await sql<{
-          locked: number | string | null;
-        }>`select get_lock(${name}, ${MYSQL_LOCK_TIMEOUT_S}) as locked`.execute(single);
-        if (Number(rows[0]?.locked) !== 1) {
-          throw new StoreUnavailableError(
-            `Timed out after ${MYSQL_LOCK_TIMEOUT_S} s waiting for another migration of prefix "${prefix}"`,
-          );
-        }
-        try {
-          return await work(single);
-        } finally {
-          await sql`select release_lock(${name})`.execute(single);
-        }
-      });
-  }
+/**
+ * The steps as Kysely migrations. Each one also keeps `<prefix>schema_version`, which the store's
+ * startup check reads: it skips a step that table already records (a database migrated before this
+ * package used Kysely's Migrator has no Kysely records, only that table; Kysely records the skipped
+ * step, so it is adopted once), and otherwise applies it and records its version. All of it runs
+ * under the Migrator's lock. `applied` collects the versions this run applied.
+ */
+function migrationProvider(context: MigrationContext, applied: number[]): MigrationProvider {
+  const migrations = Object.fromEntries(
+    MIGRATIONS.map((migration) => [
+      migration.name,
+      {
+        // biome-ignore lint/suspicious/noExplicitAny: Kysely's Migration interface types db as Kysely<any>.
+        async up(db: Kysely<any>): Promise<void> {
+          if ((await ensureSchemaVersion(db, context)) >= migration.version) return;
+          await migration.up(db, context);
+          await writeSchemaVersion(db, context.t, migration.version);
+          applied.push(migration.version);
+        },
+      },
+    ]),
+  );
+  return { getMigrations: async () => migrations };
+}
+
+/**
+ * Runs the pending migrations with Kysely's Migrator; rejects with the error of a failed run.
+ *
+ * Kysely's SQLite lock is a no-op (it counts on one connection per database), and its transaction
+ * starts with a deferred BEGIN: a second process migrating the same file would fail to upgrade its
+ * read lock. So on SQLite the whole run, the Migrator's own tables included, goes in one
+ * BEGIN IMMEDIATE transaction, which waits for the other process instead.
+ */
+async function migrateToLatest(connection: Connection, props: Omit<MigratorProps, 'db'>): Promise<void> {
+  const run = async (db: Kysely<Database>, disableTransactions: boolean) => {
+    const { error } = await new Migrator({ ...props, db, disableTransactions }).migrateToLatest();
+    if (error !== undefined) throw error;
+  };
+  if (connection.dialect !== 'sqlite') return run(connection.db, false);
+  return inTransaction(connection, (db) => run(db, true));
 }

@@ -83,6 +83,8 @@ t.test('the default prefix is twofold_', async (t) => {
   t.strictSame(tables, [
     'twofold_authenticators',
     'twofold_counters',
+    'twofold_migration',
+    'twofold_migration_lock',
     'twofold_nonces',
     'twofold_recovery_codes',
     'twofold_schema_version',

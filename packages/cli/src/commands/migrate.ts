@@ -1,7 +1,7 @@
 import { parseCommand } from '../args.js';
-import { describeTarget, openDatabase, parseDatabaseUrl, URL_FORMS } from '../database.js';
+import { describeTarget, openDatabase, parseDatabaseUrl, prefixOption, URL_FORMS } from '../database.js';
+import { storeFailure } from '../errors.js';
 import type { Io } from '../io.js';
-import { prefixOption, storeFailure } from '../store-errors.js';
 
 export const migrateHelp = `Usage: twofold migrate --url <database> [--prefix <prefix>]
 

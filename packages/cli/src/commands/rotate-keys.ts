@@ -1,11 +1,10 @@
 import type { Keyring } from '@twofold/core';
 import { integerOption, parseCommand } from '../args.js';
-import { describeTarget, openDatabase, parseDatabaseUrl, URL_FORMS } from '../database.js';
-import { EXIT, UsageError } from '../errors.js';
+import { describeTarget, openDatabase, parseDatabaseUrl, prefixOption, URL_FORMS } from '../database.js';
+import { EXIT, storeFailure, UsageError } from '../errors.js';
 import type { Io, StopSignal } from '../io.js';
 import { progressReporter } from '../progress.js';
-import type { RotationResult } from '../rotate.js';
-import { prefixOption, storeFailure } from '../store-errors.js';
+import type { ResealResult } from '../reseal.js';
 
 export const rotateKeysHelp = `Usage: twofold rotate-keys --url <database> [--keys <keyring>] [options]
 
@@ -67,10 +66,10 @@ export async function rotateKeysCommand(io: Io, args: string[]): Promise<number>
   const prefix = prefixOption(values.prefix);
   const batchSize = integerOption('batch-size', values['batch-size'], 1, 1000) ?? 100;
   // Loaded once the command line is known to be right: --help and usage errors stay fast.
-  const [{ parseKeyring }, { sqlStore }, { rotateKeys }] = await Promise.all([
+  const [{ parseKeyring }, { sqlStore }, { resealSecrets }] = await Promise.all([
     import('@twofold/core'),
     import('@twofold/store-sql'),
-    import('../rotate.js'),
+    import('../reseal.js'),
   ]);
   const keyring = keyringOption(parseKeyring, values.keys ?? io.env.TWOFOLD_KEYS, values.keys !== undefined);
   const dryRun = values['dry-run'] ?? false;
@@ -82,13 +81,13 @@ export async function rotateKeysCommand(io: Io, args: string[]): Promise<number>
     stopSignal = signal;
   });
   const progress = progressReporter(io.stderr, 'rotate-keys', values.quiet ?? false);
-  let result: RotationResult;
+  let result: ResealResult;
   try {
     const store = await sqlStore({ db: database.db, prefix, sweepIntervalMs: false }).catch(
       storeFailure(where),
     );
     let started = false;
-    result = await rotateKeys({
+    result = await resealSecrets({
       store,
       keyring,
       batchSize,
@@ -140,7 +139,7 @@ const LISTED_FAILURES = 20;
 
 function report(
   io: Io,
-  result: RotationResult,
+  result: ResealResult,
   keyring: Keyring,
   dryRun: boolean,
   stopSignal: StopSignal | undefined,

@@ -12,10 +12,15 @@ export interface MigrationContext {
   collation: string;
 }
 
-/** One step of the schema; `version` numbers run 1, 2, 3... and never change once released. */
+/** One step of the schema; neither its version nor its name changes once released. */
 export interface Migration {
+  /** 1, 2, 3...: the schema version once this step is applied. */
   version: number;
-  description: string;
+  /**
+   * Its name in Kysely's migration table (`<prefix>migration`): the version, zero-padded so that
+   * names sort in version order as Kysely's Migrator requires, then what the step does.
+   */
+  name: string;
   /**
    * Applies the step. Written to be re-runnable (IF NOT EXISTS), because MySQL cannot roll DDL back:
    * a step interrupted there is finished by the next run.
@@ -84,7 +89,7 @@ async function createIndex(
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    description: 'authenticators, recovery codes, counters and nonces',
+    name: '0001_authenticators_recovery_codes_counters_nonces',
     async up(db, context) {
       const { t } = context;
       await createTable(db, context, t.authenticators)

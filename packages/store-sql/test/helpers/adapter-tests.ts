@@ -10,6 +10,8 @@ import {
   type SqlStore,
   sqlStore,
 } from '../../src/index.js';
+import { MIGRATIONS } from '../../src/internal/migrations.js';
+import { migrateAsRelease01 } from '../fixtures/release-0.1-migrate.js';
 import { dropTables, inspect, uniquePrefix } from './databases.js';
 
 /** One database under test. */
@@ -71,6 +73,21 @@ async function rowsOf(target: SqlTarget, prefix: string, table: string, userId: 
   return rows.length;
 }
 
+/** The migration names recorded in Kysely's migration table of `prefix`, sorted. */
+async function migrationNames(target: SqlTarget, prefix: string): Promise<string[]> {
+  const rows = await inspect(target.db, target.dialect)
+    .selectFrom(`${prefix}migration`)
+    .select('name')
+    .orderBy('name')
+    .execute();
+  return rows.map((row) => String(row.name));
+}
+
+/** The schema versions after `version`, up to the one this code needs. */
+function versionsAfter(version: number): number[] {
+  return Array.from({ length: SCHEMA_VERSION - version }, (_, index) => version + index + 1);
+}
+
 /** The SQL store's own behaviour beyond the Store contract: migrations, startup check, sweep, failures. */
 export function sqlAdapterTests(t: Test, target: SqlTarget): void {
   t.test('migrate creates the schema in an empty database', async (t) => {
@@ -98,6 +115,76 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
     t.strictSame(
       results.map((result) => result.applied).sort((a, b) => b.length - a.length),
       [[1], [], []],
+    );
+  });
+
+  t.test("migrate records each applied version in Kysely's migration table of the prefix", async (t) => {
+    const prefix = freshPrefix(t, target);
+    await migrate(target.db, { prefix });
+    t.strictSame(
+      await migrationNames(target, prefix),
+      MIGRATIONS.map((migration) => migration.name),
+    );
+  });
+
+  t.test("migration names sort in version order, as Kysely's Migrator runs them", async (t) => {
+    const names = MIGRATIONS.map((migration) => migration.name);
+    t.strictSame([...names].sort(), names);
+    t.strictSame(
+      MIGRATIONS.map((migration) => migration.version),
+      MIGRATIONS.map((_, index) => index + 1),
+      'versions run 1, 2, 3...',
+    );
+  });
+
+  t.test('a database migrated by release 0.1 is adopted by migrate and keeps its users', async (t) => {
+    const prefix = freshPrefix(t, target);
+    t.strictSame(await migrateAsRelease01(target.db, { prefix }), { from: 0, to: 1, applied: [1] });
+    const before = await sqlStore({ db: target.db, prefix });
+    await before.savePendingAuthenticator(pending('u1'), NOW);
+    await before.confirmAuthenticator('u1', 'totp', {
+      sealedSecret: SEALED,
+      counter: 5,
+      recoveryCodeHashes: ['h1', 'h2'],
+      now: NOW,
+    });
+
+    t.strictSame(
+      await migrate(target.db, { prefix }),
+      { from: 1, to: SCHEMA_VERSION, applied: versionsAfter(1) },
+      'versions up to 1 are recognised as applied',
+    );
+    t.strictSame(
+      await migrationNames(target, prefix),
+      MIGRATIONS.map((migration) => migration.name),
+    );
+    const store = await sqlStore({ db: target.db, prefix });
+    t.match(await store.getAuthenticator('u1', 'totp', NOW), {
+      status: 'active',
+      sealedSecret: SEALED,
+      lastCounter: 5,
+      confirmedAt: NOW,
+    });
+    t.equal(await store.countRecoveryCodes('u1'), 2);
+    t.equal(await store.consumeCounter('u1', 'totp', 6, NOW), true, 'the user logs in');
+    t.strictSame(
+      await migrate(target.db, { prefix }),
+      { from: SCHEMA_VERSION, to: SCHEMA_VERSION, applied: [] },
+      'the next run has nothing to do',
+    );
+  });
+
+  t.test('concurrent migrate runs adopt a release 0.1 database once', async (t) => {
+    const prefix = freshPrefix(t, target);
+    await migrateAsRelease01(target.db, { prefix });
+    const results = await Promise.all([1, 2, 3].map(() => migrate(target.db, { prefix })));
+    t.strictSame(
+      results.map((result) => result.applied).sort((a, b) => b.length - a.length),
+      [versionsAfter(1), [], []],
+    );
+    t.strictSame(
+      await migrationNames(target, prefix),
+      MIGRATIONS.map((migration) => migration.name),
     );
   });
 
@@ -265,6 +352,24 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
       const { prefix, store } = await freshStore(t, target);
       return [store, await sqlStore({ db: await peer(t), prefix })] as const;
     };
+
+    // Two connections to one SQLite file in one thread cannot wait for each other (SQLite's busy
+    // wait blocks the thread): the CLI tests run two migrate processes on one file instead.
+    if (target.dialect !== 'sqlite') {
+      t.test('two pools: concurrent migrate runs apply each version exactly once', async (t) => {
+        const prefix = freshPrefix(t, target);
+        const dbs = [target.db, await peer(t)];
+        const results = await Promise.all([0, 1, 2, 3].map((i) => migrate(dbs[i % 2]!, { prefix })));
+        t.strictSame(
+          results.map((result) => result.applied).sort((a, b) => b.length - a.length),
+          [versionsAfter(0), [], [], []],
+        );
+        t.strictSame(
+          await migrationNames(target, prefix),
+          MIGRATIONS.map((migration) => migration.name),
+        );
+      });
+    }
 
     t.test('two pools: of 50 parallel consumeCounter calls with one counter exactly one wins', async (t) => {
       const stores = await twoProcesses(t);

@@ -12,21 +12,21 @@ import { setImmediate as nextTick } from 'node:timers/promises';
 import { isTwofoldError, type Keyring } from '@twofold/core';
 import type { SealedSecretEntry, SqlStore } from '@twofold/store-sql';
 
-/** What the rotation needs of the store. */
-export type RotationStore = Pick<
+/** What re-sealing needs of the store. */
+export type ResealStore = Pick<
   SqlStore,
   'listSealedSecrets' | 'countSealedSecrets' | 'replaceSealedSecret' | 'getAuthenticator'
 >;
 
 /** A row that could not be re-sealed, and why (never the secret). */
-export interface RotationFailure {
+export interface ResealFailure {
   userId: string;
   authenticatorId: string;
   reason: string;
 }
 
 /** Counts so far; `checked` = resealed + alreadyCurrent + gone + failed.length. */
-export interface RotationProgress {
+export interface ResealProgress {
   /** Rows in the store when the run started (rows added later may take `checked` past it). */
   total: number;
   checked: number;
@@ -36,18 +36,18 @@ export interface RotationProgress {
   alreadyCurrent: number;
   /** Deleted (or expired, for a pending enrollment) between listing and re-sealing. */
   gone: number;
-  failed: RotationFailure[];
+  failed: ResealFailure[];
 }
 
-export interface RotationResult extends RotationProgress {
+export interface ResealResult extends ResealProgress {
   /** True when `shouldStop` ended the run before the last row. */
   stopped: boolean;
   /** How many rows were found sealed under each tag other than the current one. */
   oldTags: Record<string, number>;
 }
 
-export interface RotationOptions {
-  store: RotationStore;
+export interface ResealOptions {
+  store: ResealStore;
   keyring: Keyring;
   /** Rows read per page, 1 to 1000. */
   batchSize: number;
@@ -56,7 +56,7 @@ export interface RotationOptions {
   /** Asked between batches; true ends the run (the rows done so far stay done). */
   shouldStop?: () => boolean;
   /** Called once before the first batch (with the total) and after every batch. */
-  onProgress?: (progress: RotationProgress) => void;
+  onProgress?: (progress: ResealProgress) => void;
   /** The time for reading a row back after a lost compare-and-set (default Date.now). */
   clock?: () => number;
 }
@@ -75,10 +75,10 @@ type Outcome = 'resealed' | 'alreadyCurrent' | 'gone' | { reason: string };
  * Re-seals every row not yet under `keyring.currentTag`. Resolves with the counts; rows that fail
  * are listed in `failed` and the run goes on. Rejects only when the store fails.
  */
-export async function rotateKeys(options: RotationOptions): Promise<RotationResult> {
+export async function resealSecrets(options: ResealOptions): Promise<ResealResult> {
   const { store, keyring, batchSize, dryRun = false, shouldStop = () => false, onProgress } = options;
   const clock = options.clock ?? Date.now;
-  const result: RotationResult = {
+  const result: ResealResult = {
     total: await store.countSealedSecrets(),
     checked: 0,
     resealed: 0,
@@ -90,7 +90,7 @@ export async function rotateKeys(options: RotationOptions): Promise<RotationResu
   };
 
   /** Handles one row; `sealed` is its sealed secret as last read. */
-  async function rotateRow(userId: string, authenticatorId: string, sealed: string): Promise<Outcome> {
+  async function resealRow(userId: string, authenticatorId: string, sealed: string): Promise<Outcome> {
     for (let tries = 1; ; tries++) {
       let opened: { plaintext: Uint8Array; needsReseal: boolean };
       try {
@@ -138,7 +138,7 @@ export async function rotateKeys(options: RotationOptions): Promise<RotationResu
       limit: batchSize,
     });
     for (const entry of page) {
-      const outcome = await rotateRow(entry.userId, entry.authenticatorId, entry.sealedSecret);
+      const outcome = await resealRow(entry.userId, entry.authenticatorId, entry.sealedSecret);
       result.checked++;
       if (typeof outcome === 'object') {
         result.failed.push({ userId: entry.userId, authenticatorId: entry.authenticatorId, ...outcome });

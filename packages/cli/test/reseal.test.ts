@@ -3,10 +3,10 @@ import { decodeSecret } from '@twofold/otp';
 import { migrate, type SqlStore, sqlStore } from '@twofold/store-sql';
 import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
-import { type RotationOptions, type RotationStore, rotateKeys } from '../src/rotate.js';
+import { type ResealOptions, type ResealStore, resealSecrets } from '../src/reseal.js';
 import { codeAt, ENROLLED_AT, engineAt, enrollUsers } from './fixtures.js';
 
-// The rotation on its own, in process, where the app's concurrent writes can be placed exactly
+// The re-sealing loop on its own, in process, where the app's concurrent writes can be placed exactly
 // between the listing and the compare-and-set. The CLI tests run it through the real command.
 
 const OLD = generateKey('old');
@@ -35,12 +35,12 @@ async function rows(store: SqlStore, keyring = bothKeyring) {
 
 const hex = (base32: string) => Buffer.from(decodeSecret(base32)).toString('hex');
 
-function rotate(store: RotationStore, options: Partial<RotationOptions> = {}) {
-  return rotateKeys({ store, keyring: bothKeyring, batchSize: 3, ...options });
+function reseal(store: ResealStore, options: Partial<ResealOptions> = {}) {
+  return resealSecrets({ store, keyring: bothKeyring, batchSize: 3, ...options });
 }
 
 /** The store, with `before` run just before each replaceSealedSecret of `userId` (the app racing). */
-function racing(store: SqlStore, userId: string, before: (call: number) => Promise<void>): RotationStore {
+function racing(store: SqlStore, userId: string, before: (call: number) => Promise<void>): ResealStore {
   let calls = 0;
   return {
     listSealedSecrets: (options) => store.listSealedSecrets(options),
@@ -59,7 +59,7 @@ t.test(
     const store = await freshStore(t);
     const users = await enrollUsers(store, OLD, 8, { pendingEvery: 3 });
     const progress: number[] = [];
-    const result = await rotate(store, { onProgress: ({ checked }) => progress.push(checked) });
+    const result = await reseal(store, { onProgress: ({ checked }) => progress.push(checked) });
     t.match(result, {
       total: 8,
       checked: 8,
@@ -82,9 +82,9 @@ t.test(
 t.test('a second run finds every row current and writes nothing', async (t) => {
   const store = await freshStore(t);
   await enrollUsers(store, OLD, 5);
-  await rotate(store);
+  await reseal(store);
   const before = await store.listSealedSecrets({ limit: 100 });
-  const again = await rotate(store);
+  const again = await reseal(store);
   t.match(again, { checked: 5, resealed: 0, alreadyCurrent: 5, failed: [] });
   t.strictSame(await store.listSealedSecrets({ limit: 100 }), before, 'the envelopes are untouched');
 });
@@ -94,7 +94,7 @@ t.test('a row the app re-sealed just before the compare-and-set is left as the a
   const [alice, bob] = await enrollUsers(store, OLD, 2);
   let appWrote: AuthenticatorRecord | null = null;
   const app = engineAt(store, `${NEW},${OLD}`, ENROLLED_AT + 30_000);
-  const result = await rotate(
+  const result = await reseal(
     racing(store, alice!.userId, async () => {
       // A login on the app (already on the new keyring) re-seals alice's secret itself.
       await app.twoFactor.verify(alice!.userId, codeAt(alice!.secret, app.now()));
@@ -113,7 +113,7 @@ t.test('a row the app re-sealed just before the compare-and-set is left as the a
 t.test('a user who disabled two-factor meanwhile is not brought back', async (t) => {
   const store = await freshStore(t);
   const [alice] = await enrollUsers(store, OLD, 3);
-  const result = await rotate(
+  const result = await reseal(
     racing(store, alice!.userId, async () => {
       await store.deleteTwoFactor(alice!.userId);
     }),
@@ -129,7 +129,7 @@ t.test(
     const store = await freshStore(t);
     const [alice] = await enrollUsers(store, OLD, 2);
     let newSecret = '';
-    const result = await rotate(
+    const result = await reseal(
       racing(store, alice!.userId, async (call) => {
         if (call > 1) return;
         await store.deleteTwoFactor(alice!.userId);
@@ -147,7 +147,7 @@ t.test(
 t.test('a row that changes on every try is reported after 5 tries and the run goes on', async (t) => {
   const store = await freshStore(t);
   const [alice, bob] = await enrollUsers(store, OLD, 2);
-  const result = await rotate(
+  const result = await reseal(
     racing(store, alice!.userId, async () => {
       const current = await store.getAuthenticator(alice!.userId, 'totp', ENROLLED_AT);
       const fresh = oldKeyring.seal(decodeSecret(alice!.secret), alice!.userId);
@@ -175,7 +175,7 @@ t.test('rows under a key the keyring lacks, or that do not open, are listed; the
   const carolsRow = await store.getAuthenticator(carol!.userId, 'totp', ENROLLED_AT);
   await store.replaceSealedSecret(carol!.userId, 'totp', carolsRow!.sealedSecret, alicesRow!.sealedSecret);
 
-  const result = await rotate(store);
+  const result = await reseal(store);
   t.match(result, { checked: 3, resealed: 1, alreadyCurrent: 0 });
   t.strictSame(result.failed, [
     {
@@ -197,7 +197,7 @@ t.test('shouldStop ends the run between batches; running it again finishes the r
   const store = await freshStore(t);
   const users = await enrollUsers(store, OLD, 10);
   let batches = 0;
-  const first = await rotate(store, {
+  const first = await reseal(store, {
     onProgress: () => {
       batches++;
     },
@@ -206,7 +206,7 @@ t.test('shouldStop ends the run between batches; running it again finishes the r
   t.match(first, { stopped: true, checked: 6, resealed: 6 });
   const tags = (await rows(store)).map((row) => row.tag);
   t.strictSame(tags, [...Array(6).fill('new'), ...Array(4).fill('old')], 'rows done so far stay done');
-  const second = await rotate(store);
+  const second = await reseal(store);
   t.match(second, { stopped: false, checked: 10, resealed: 4, alreadyCurrent: 6 });
   t.strictSame(
     (await rows(store, newOnly)).map((row) => row.secret),
@@ -218,7 +218,7 @@ t.test('a dry run opens every row, counts what it would re-seal, and writes noth
   const store = await freshStore(t);
   await enrollUsers(store, OLD, 4);
   const before = await store.listSealedSecrets({ limit: 100 });
-  const result = await rotate(store, { dryRun: true });
+  const result = await reseal(store, { dryRun: true });
   t.match(result, { checked: 4, resealed: 4, alreadyCurrent: 0, failed: [] });
   t.strictSame(result.oldTags, { old: 4 });
   t.strictSame(await store.listSealedSecrets({ limit: 100 }), before);

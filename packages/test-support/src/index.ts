@@ -1,0 +1,1 @@
+export { isCI, type MissingOptions, missing, missingSkip, type Reporter } from './missing.js';
