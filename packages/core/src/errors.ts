@@ -4,8 +4,11 @@
  * a code, a recovery code, a password or a token.
  */
 
-/** Every code a {@link TwofoldError} can carry. `switch (err.code)` narrows on it. */
-export type TwofoldErrorCode =
+/**
+ * The codes of this package's errors. `switch (err.code)` narrows on {@link TwofoldErrorCode}, which
+ * adds the codes other twofold packages declare.
+ */
+export type TwofoldCoreErrorCode =
   | 'TWOFOLD_INVALID_INPUT'
   | 'TWOFOLD_INVALID_CODE'
   | 'TWOFOLD_LOCKED'
@@ -17,26 +20,50 @@ export type TwofoldErrorCode =
   | 'TWOFOLD_UNKNOWN_KEY'
   | 'TWOFOLD_SEAL_BROKEN'
   | 'TWOFOLD_STORE_UNAVAILABLE'
-  | 'TWOFOLD_SCHEMA_MISMATCH'
   | 'TWOFOLD_INVALID_CREDENTIALS'
   | 'TWOFOLD_UNAUTHORIZED'
   | 'TWOFOLD_INVALID_TOKEN'
-  | 'TWOFOLD_STEP_UP_REQUIRED'
-  | 'TWOFOLD_RATE_LIMITED'
-  | 'TWOFOLD_NOT_FOUND'
-  | 'TWOFOLD_PAYLOAD_TOO_LARGE'
-  | 'TWOFOLD_UNSUPPORTED_MEDIA_TYPE'
-  | 'TWOFOLD_INTERNAL';
+  | 'TWOFOLD_STEP_UP_REQUIRED';
 
-/** Base class of every error thrown by the engine and the stores. */
-export class TwofoldError extends Error {
+/**
+ * The codes that other twofold packages give their {@link TwofoldError} subclasses, each declared in
+ * its own package by declaration merging (key: the code, value: its error class):
+ * `@twofold/core/http` its `TWOFOLD_NOT_FOUND`, `TWOFOLD_RATE_LIMITED` and
+ * `TWOFOLD_UNSUPPORTED_MEDIA_TYPE`, `@twofold/store-sql` its `TWOFOLD_SCHEMA_MISMATCH`.
+ *
+ * @example
+ * declare module '@twofold/core' {
+ *   interface TwofoldErrorCodeExtensions { TWOFOLD_SCHEMA_MISMATCH: SchemaMismatchError }
+ * }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging in other packages.
+export interface TwofoldErrorCodeExtensions {}
+
+/**
+ * Every code a {@link TwofoldError} can carry: this package's and those of the twofold packages the
+ * program imports. `switch (err.code)` narrows on it.
+ */
+export type TwofoldErrorCode = TwofoldCoreErrorCode | keyof TwofoldErrorCodeExtensions;
+
+/**
+ * Base class of every error thrown by the engine, the stores and the HTTP layer. Each subclass
+ * declares its code once, as its static `code`; the instance's `code` is read from it.
+ *
+ * @example
+ * class LockedError extends TwofoldError {
+ *   static override readonly code = 'TWOFOLD_LOCKED';
+ * }
+ */
+export abstract class TwofoldError extends Error {
+  /** The code of this class of error. */
   static readonly code: TwofoldErrorCode;
+  /** The code of this error: the static `code` of its class. */
   readonly code: TwofoldErrorCode;
 
-  constructor(code: TwofoldErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
-    this.code = code;
+    this.code = (new.target as unknown as { readonly code: TwofoldErrorCode }).code;
   }
 }
 
@@ -45,19 +72,19 @@ export class InvalidInputError extends TwofoldError {
   static override readonly code = 'TWOFOLD_INVALID_INPUT';
   readonly field: string;
   constructor(field: string, message: string) {
-    super('TWOFOLD_INVALID_INPUT', message);
+    super(message);
     this.field = field;
   }
 }
 
 /**
  * A second factor was wrong, malformed, already used, or a recovery code unknown. Replays answer
- * exactly like wrong codes on purpose (SECURITY.md 13); the `failed` event tells them apart.
+ * exactly like wrong codes on purpose (SECURITY.md §13); the `failed` event tells them apart.
  */
 export class InvalidCodeError extends TwofoldError {
   static override readonly code = 'TWOFOLD_INVALID_CODE';
   constructor(message = 'The code is not valid') {
-    super('TWOFOLD_INVALID_CODE', message);
+    super(message);
   }
 }
 
@@ -67,7 +94,7 @@ export class LockedError extends TwofoldError {
   /** Milliseconds until the lock ends. */
   readonly retryAfterMs: number;
   constructor(retryAfterMs: number) {
-    super('TWOFOLD_LOCKED', 'Too many failed attempts: the account is locked for a while');
+    super('Too many failed attempts: the account is locked for a while');
     this.retryAfterMs = retryAfterMs;
   }
 }
@@ -76,7 +103,7 @@ export class LockedError extends TwofoldError {
 export class AlreadyEnabledError extends TwofoldError {
   static override readonly code = 'TWOFOLD_ALREADY_ENABLED';
   constructor() {
-    super('TWOFOLD_ALREADY_ENABLED', 'Two-factor authentication is already enabled');
+    super('Two-factor authentication is already enabled');
   }
 }
 
@@ -84,7 +111,7 @@ export class AlreadyEnabledError extends TwofoldError {
 export class NotPendingError extends TwofoldError {
   static override readonly code = 'TWOFOLD_NOT_PENDING';
   constructor() {
-    super('TWOFOLD_NOT_PENDING', 'There is no pending enrollment to confirm');
+    super('There is no pending enrollment to confirm');
   }
 }
 
@@ -92,15 +119,53 @@ export class NotPendingError extends TwofoldError {
 export class NotEnabledError extends TwofoldError {
   static override readonly code = 'TWOFOLD_NOT_ENABLED';
   constructor() {
-    super('TWOFOLD_NOT_ENABLED', 'Two-factor authentication is not enabled');
+    super('Two-factor authentication is not enabled');
   }
 }
 
-/** A challenge token is malformed, forged, expired, of another type, spent, or out of attempts. */
+/**
+ * Why a signed token (challenge, access, refresh) was refused, in the order the checks run:
+ * - `malformed`: not a string, too long, or not three base64url parts (the signature canonical);
+ * - `header`: the header is not a JSON object, or has fields beyond `alg`, `typ` and `kid`;
+ * - `key`: no `kid`, or one that names no tag of the keyring;
+ * - `payload`: the payload is not a JSON object;
+ * - `algorithm`: `alg` is not HS256 (`none`, RS256, ES256 ...);
+ * - `signature`: the signature does not match (forged, tampered, another key or kind);
+ * - `type`: the `typ` header is not this kind's;
+ * - `claims`: a registered claim is missing or not of its type (`sub`, `jti`, `iat`, `exp`, `nbf`);
+ * - `audience`, `issuer`, `kind`: `aud`, `iss` or `tf` is not this kind's or this app's;
+ * - `not-yet-valid`, `expired`: `nbf` is after now, or `exp` is not.
+ *
+ * For logs and tests only: the HTTP answer is the same for every reason.
+ */
+export type TokenRefusalReason =
+  | 'malformed'
+  | 'header'
+  | 'key'
+  | 'payload'
+  | 'algorithm'
+  | 'signature'
+  | 'type'
+  | 'claims'
+  | 'audience'
+  | 'issuer'
+  | 'kind'
+  | 'not-yet-valid'
+  | 'expired';
+
+/**
+ * A challenge token is malformed, forged, expired, of another type, spent, or out of attempts.
+ * `reason` says why when the token itself was refused (undefined when spent or out of attempts).
+ */
 export class InvalidChallengeError extends TwofoldError {
   static override readonly code = 'TWOFOLD_INVALID_CHALLENGE';
-  constructor(message = 'The challenge token is not valid', options?: { cause?: unknown }) {
-    super('TWOFOLD_INVALID_CHALLENGE', message, options);
+  readonly reason: TokenRefusalReason | undefined;
+  constructor(
+    message = 'The challenge token is not valid',
+    options?: { cause?: unknown; reason?: TokenRefusalReason },
+  ) {
+    super(message, options);
+    this.reason = options?.reason;
   }
 }
 
@@ -108,7 +173,7 @@ export class InvalidChallengeError extends TwofoldError {
 export class InvalidRecoveryTokenError extends TwofoldError {
   static override readonly code = 'TWOFOLD_INVALID_RECOVERY_TOKEN';
   constructor(message = 'The recovery link is invalid or has expired') {
-    super('TWOFOLD_INVALID_RECOVERY_TOKEN', message);
+    super(message);
   }
 }
 
@@ -118,7 +183,7 @@ export class UnknownKeyError extends TwofoldError {
   /** The tag found in the envelope (tags are not secret). */
   readonly tag: string;
   constructor(tag: string) {
-    super('TWOFOLD_UNKNOWN_KEY', `The keyring has no key tagged "${tag}"`);
+    super(`The keyring has no key tagged "${tag}"`);
     this.tag = tag;
   }
 }
@@ -127,7 +192,7 @@ export class UnknownKeyError extends TwofoldError {
 export class SealBrokenError extends TwofoldError {
   static override readonly code = 'TWOFOLD_SEAL_BROKEN';
   constructor(options?: { cause?: unknown }) {
-    super('TWOFOLD_SEAL_BROKEN', 'A sealed secret could not be opened', options);
+    super('A sealed secret could not be opened', options);
   }
 }
 
@@ -138,7 +203,7 @@ export class SealBrokenError extends TwofoldError {
 export class StoreUnavailableError extends TwofoldError {
   static override readonly code = 'TWOFOLD_STORE_UNAVAILABLE';
   constructor(message = 'The two-factor store is unavailable', options?: { cause?: unknown }) {
-    super('TWOFOLD_STORE_UNAVAILABLE', message, options);
+    super(message, options);
   }
 }
 
@@ -146,7 +211,7 @@ export class StoreUnavailableError extends TwofoldError {
 export class InvalidCredentialsError extends TwofoldError {
   static override readonly code = 'TWOFOLD_INVALID_CREDENTIALS';
   constructor() {
-    super('TWOFOLD_INVALID_CREDENTIALS', 'The username or the password is wrong');
+    super('The username or the password is wrong');
   }
 }
 
@@ -154,7 +219,7 @@ export class InvalidCredentialsError extends TwofoldError {
 export class UnauthorizedError extends TwofoldError {
   static override readonly code = 'TWOFOLD_UNAUTHORIZED';
   constructor(message = 'A valid access token is required', options?: { cause?: unknown }) {
-    super('TWOFOLD_UNAUTHORIZED', message, options);
+    super(message, options);
   }
 }
 
@@ -164,8 +229,14 @@ export class UnauthorizedError extends TwofoldError {
  */
 export class InvalidTokenError extends TwofoldError {
   static override readonly code = 'TWOFOLD_INVALID_TOKEN';
-  constructor(message = 'The token is not valid', options?: { cause?: unknown }) {
-    super('TWOFOLD_INVALID_TOKEN', message, options);
+  /** Why the token itself was refused; undefined when it was spent or revoked. */
+  readonly reason: TokenRefusalReason | undefined;
+  constructor(
+    message = 'The token is not valid',
+    options?: { cause?: unknown; reason?: TokenRefusalReason },
+  ) {
+    super(message, options);
+    this.reason = options?.reason;
   }
 }
 
@@ -176,7 +247,6 @@ export class StepUpRequiredError extends TwofoldError {
   readonly maxAgeSeconds: number;
   constructor(maxAgeSeconds: number) {
     super(
-      'TWOFOLD_STEP_UP_REQUIRED',
       `This action needs a second factor from the last ${maxAgeSeconds} seconds: log in again with your code`,
     );
     this.maxAgeSeconds = maxAgeSeconds;

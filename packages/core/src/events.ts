@@ -8,7 +8,7 @@ export interface TwoFactorEvents {
   verified: { userId: string; method: 'totp' | 'recovery-code' };
   /**
    * A second factor was refused. `reason` tells a wrong code from a replayed one or a malformed
-   * one; HTTP answers do not (SECURITY.md 13). `failures` is the consecutive count so far.
+   * one; HTTP answers do not (SECURITY.md §13). `failures` is the consecutive count so far.
    */
   failed: {
     userId: string;

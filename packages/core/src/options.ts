@@ -64,10 +64,21 @@ export const twoFactorOptionsSchema = z.strictObject({
    * Keys that seal secrets at rest: a Keyring, or its environment-variable form
    * ("tag:base64url-key,..." with the current key first; make one with generateKey()).
    */
-  keyring: z.union([
-    z.custom<Keyring>(isKeyring, 'must be a Keyring or a keyring string ("tag:key,...")'),
-    z.string({ error: 'must be a Keyring or a keyring string ("tag:key,...")' }),
-  ]),
+  keyring: z
+    .custom<Keyring | string>(
+      (value) => typeof value === 'string' || isKeyring(value),
+      'must be a Keyring or a keyring string ("tag:key,...")',
+    )
+    .transform((value, context): Keyring => {
+      if (typeof value !== 'string') return value;
+      try {
+        return parseKeyring(value);
+      } catch (error) {
+        // parseKeyring's messages name the problem without key material.
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Shown in authenticator apps next to the account; no colon (Key URI format). */
   issuer: z
     .string({ error: 'must be a string, the name shown in authenticator apps' })
@@ -112,8 +123,10 @@ export const twoFactorOptionsSchema = z.strictObject({
     .prefault({}),
   /** Lifetime of an email recovery link, in ms (default 1 h). */
   recoveryTokenTtlMs: int(5 * MINUTE, 24 * HOUR).default(HOUR),
-  /** Milliseconds since the epoch; injectable for tests. */
-  clock: z.custom<() => number>((value) => typeof value === 'function', 'must be a function').optional(),
+  /** Milliseconds since the epoch (default `Date.now`); injectable for tests. */
+  clock: z
+    .custom<() => number>((value) => typeof value === 'function', 'must be a function')
+    .default(() => Date.now),
   /** Called when an event listener throws or rejects; the flow is never affected. */
   onListenerError: z
     .custom<(error: unknown, event: string) => void>(
@@ -127,22 +140,14 @@ export const twoFactorOptionsSchema = z.strictObject({
 export type TwoFactorOptions = z.input<typeof twoFactorOptionsSchema>;
 
 /** Options after validation, with every default applied and the keyring parsed. */
-export type ResolvedOptions = Omit<z.output<typeof twoFactorOptionsSchema>, 'keyring' | 'clock'> & {
-  keyring: Keyring;
-  clock: () => number;
-};
+export type ResolvedOptions = z.output<typeof twoFactorOptionsSchema>;
 
 /**
  * Validates options, throwing a TypeError that names each wrong option and what is allowed.
  * @example resolveOptions({ store: memoryStore(), keyring: process.env.TWOFOLD_KEYS, issuer: 'Acme' })
  */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  const { keyring, clock, ...rest } = parseOptions(twoFactorOptionsSchema, options, 'twofold');
-  return {
-    ...rest,
-    keyring: typeof keyring === 'string' ? parseKeyringOption(keyring) : keyring,
-    clock: clock ?? Date.now,
-  };
+  return parseOptions(twoFactorOptionsSchema, options, 'twofold');
 }
 
 /**
@@ -165,13 +170,4 @@ export function parseOptions<Schema extends z.ZodType>(
     return `"${path}" ${issue.message}`;
   });
   throw new TypeError(`Invalid ${caller} options: ${problems.join('; ')}`);
-}
-
-function parseKeyringOption(text: string): Keyring {
-  try {
-    return parseKeyring(text);
-  } catch (error) {
-    // parseKeyring's messages name the problem without key material.
-    throw new TypeError(`Invalid twofold options: "keyring" ${(error as Error).message}`);
-  }
 }

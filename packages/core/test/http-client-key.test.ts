@@ -19,13 +19,21 @@ t.test('IPv6 addresses key by their /64, whatever the spelling', async (t) => {
     t.equal(clientKey(same), key, same);
   }
   t.not(clientKey('2001:db8:1:3::1'), key, 'the next /64 is another bucket');
-  t.equal(clientKey('::1'), '0:0:0:0::/64');
-  t.equal(clientKey('::'), '0:0:0:0::/64');
+  t.equal(clientKey('::1'), '::/64');
+  t.equal(clientKey('::'), '::/64');
+});
+
+t.test("a /64 in CIDR form (express-rate-limit's ipKeyGenerator) keys as itself", async (t) => {
+  t.equal(clientKey('2001:db8:1:2::/64'), '2001:db8:1:2::/64');
+  for (const address of ['203.0.113.7', '2001:db8:1:2::1', '::ffff:203.0.113.7']) {
+    t.equal(clientKey(clientKey(address)), clientKey(address), address);
+  }
 });
 
 t.test('IPv4-mapped IPv6 addresses key as their IPv4 form', async (t) => {
   t.equal(clientKey('::ffff:203.0.113.7'), '203.0.113.7');
   t.equal(clientKey('::ffff:cb00:7107'), '203.0.113.7');
+  t.equal(clientKey('::203.0.113.7'), '203.0.113.7', 'the deprecated IPv4-compatible form too');
 });
 
 t.test('missing or garbage addresses share one bucket', async (t) => {

@@ -6,6 +6,7 @@
 import { TwofoldError } from '@twofold/core';
 import {
   BODY_MESSAGES,
+  describeError,
   type HttpErrorResponse,
   httpError,
   isServerError,
@@ -72,17 +73,6 @@ export function safeLog(log: TwofoldLog | undefined): TwofoldLog {
       // The host's logger failing must not turn an answer into a crash.
     }
   };
-}
-
-/** What a log line says about an error: name, code, message, stack and causes; never a request value. */
-export function describeError(error: unknown, depth = 0): Record<string, unknown> {
-  if (!(error instanceof Error)) return { type: typeof error };
-  const described: Record<string, unknown> = { name: error.name, message: error.message };
-  const { code } = error as { code?: unknown };
-  if (typeof code === 'string') described.code = code;
-  if (error.stack) described.stack = error.stack;
-  if (error.cause !== undefined && depth < 3) described.cause = describeError(error.cause, depth + 1);
-  return described;
 }
 
 /** The fields that place a request in a log line: its method, path (no query string) and route id. */

@@ -1,8 +1,9 @@
 /**
- * Options of `twofold()`: the options of the shared HTTP layer (validated by createTwofoldHttp in
- * @twofold/core/http) plus the one option that only Express has, the `log` hook.
+ * Options of `twofold()`: the options of the shared HTTP layer (@twofold/core/http) without
+ * `prefix`, plus the one option that only Express has, the `log` hook. One zod schema, the HTTP
+ * layer's extended, validated once by createTwofoldHttp.
  */
-import type { TwofoldHttpOptions } from '@twofold/core/http';
+import { type TwofoldHttpOptions, twofoldHttpOptionsSchema } from '@twofold/core/http';
 import type { Request } from 'express';
 import { z } from 'zod';
 
@@ -18,20 +19,8 @@ export type TwofoldLogLevel = 'error' | 'warn';
  */
 export type TwofoldLog = (level: TwofoldLogLevel, message: string, fields: Record<string, unknown>) => void;
 
-/**
- * Options of {@link twofold}: the engine (`twoFactor`) or its options (`store`, `keyring`,
- * `issuer`, ...), the host callbacks, tokens, step-up, recovery, rate limits and body limit (all
- * as in @twofold/core/http), plus `log`. No `prefix`: the host mounts the router where it wants.
- */
-export type TwofoldExpressOptions = WithoutPrefix<TwofoldHttpOptions<Request>> & {
+const expressOwnShape = {
   /** Receives 5xx errors, background failures and rate-limit warnings (default: none). */
-  log?: TwofoldLog;
-};
-
-/** Omit over each member of a union (the engine-or-options choice stays a choice). */
-type WithoutPrefix<T> = T extends unknown ? Omit<T, 'prefix'> : never;
-
-const expressOwnOptionsSchema = z.object({
   log: z
     .custom<TwofoldLog>(
       (value) => typeof value === 'function',
@@ -44,21 +33,18 @@ const expressOwnOptionsSchema = z.object({
         'does not apply to Express: mount the router where the routes belong, app.use("/2fa", twofold(options))',
     })
     .optional(),
-});
+};
+
+/** The options of {@link twofold}: the HTTP layer's without `prefix`, and `log`. */
+export const expressOptionsSchema = twofoldHttpOptionsSchema.omit({ prefix: true }).extend(expressOwnShape);
 
 /**
- * Splits the Express-only options from the HTTP layer's; throws a TypeError naming a wrong one.
- * Everything else is checked by createTwofoldHttp.
+ * Options of {@link twofold}: the engine (`twoFactor`) or its options (`store`, `keyring`,
+ * `issuer`, ...), the host callbacks, tokens, step-up, recovery, rate limits and body limit (all
+ * as in @twofold/core/http), plus `log`. No `prefix`: the host mounts the router where it wants.
  */
-export function splitExpressOptions(options: unknown): { httpOptions: unknown; log: TwofoldLog | undefined } {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    return { httpOptions: options, log: undefined };
-  }
-  const parsed = expressOwnOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `"${issue.path.join('.')}" ${issue.message}`);
-    throw new TypeError(`Invalid twofold options: ${problems.join('; ')}`);
-  }
-  const { log: _log, ...httpOptions } = options as Record<string, unknown>;
-  return { httpOptions, log: parsed.data.log };
-}
+export type TwofoldExpressOptions = WithoutPrefix<TwofoldHttpOptions<Request>> &
+  Pick<z.input<z.ZodObject<typeof expressOwnShape>>, 'log'>;
+
+/** Omit over each member of a union (the engine-or-options choice stays a choice). */
+type WithoutPrefix<T> = T extends unknown ? Omit<T, 'prefix'> : never;

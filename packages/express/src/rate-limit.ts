@@ -4,67 +4,49 @@
  * spelling the path differently (`/LOGIN/verify/`) gets a fresh count. Optionally counted in Redis
  * (rate-limit-redis) so several processes share the counts.
  */
-import { StoreUnavailableError } from '@twofold/core';
+import { createHash } from 'node:crypto';
 import {
+  describeError,
   type HttpRoute,
-  httpError,
   RATE_LIMIT_REDIS_PREFIX,
+  RateLimitedError,
+  type RateLimitRedisClient,
   type ResolvedHttpOptions,
   rateLimitKey,
+  rateLimitStoreUnavailable,
+  toHttpError,
 } from '@twofold/core/http';
 import type { RequestHandler } from 'express';
-import { type Options as RateLimitOptions, rateLimit, type Store } from 'express-rate-limit';
-import { type RedisReply, RedisStore } from 'rate-limit-redis';
-import { describeError, sendError } from './errors.js';
+import { ipKeyGenerator, type Options as RateLimitOptions, rateLimit } from 'express-rate-limit';
+import { type RedisReply, RedisStore, type SendCommandFn } from 'rate-limit-redis';
+import { sendError } from './errors.js';
 import type { TwofoldLog } from './options.js';
 
 /** Where the counts live in Redis: `twofold:rl:<client>:<route id>`, the same keys as @twofold/fastify. */
 export const REDIS_PREFIX = RATE_LIMIT_REDIS_PREFIX;
 
-/** The part of an ioredis client (Redis or Cluster) the limiter uses. */
-interface RedisClientLike {
-  call(command: string, ...args: string[]): Promise<unknown>;
-  isCluster?: boolean;
-  nodes?(role: 'master'): RedisClientLike[];
-}
+/** IPv6 clients are counted by their /64 (express-rate-limit's `ipv6Subnet`). */
+const IPV6_SUBNET = 64;
 
 /**
- * rate-limit-redis loads its script once, at startup, and keeps the promise: when Redis was down
- * then, it stays rejected and every later count fails. This store loads the script again while
- * that is the case, so the limits come back with Redis.
+ * rate-limit-redis's `sendCommand` for an ioredis client (Redis or Cluster).
+ *
+ * rate-limit-redis loads its scripts once, when a limiter starts; a load that failed (Redis down
+ * then) would fail every later count. So `SCRIPT LOAD` answers the script's SHA1, which is what Redis
+ * answers, also when Redis cannot be reached: the first count after Redis is back finds no script
+ * (NOSCRIPT), and rate-limit-redis then loads it again and retries, as it does after a SCRIPT FLUSH.
+ * In a cluster EVALSHA goes to the key's node, so scripts are loaded on every master.
  */
-class RecoveringRedisStore extends RedisStore {
-  override async increment(key: string) {
-    const loaded = await this.incrementScriptSha.then(
-      () => true,
-      () => false,
-    );
-    if (!loaded) this.incrementScriptSha = this.loadIncrementScript();
-    return super.increment(key);
-  }
-}
-
-function redisCommand(client: RedisClientLike): (...args: string[]) => Promise<RedisReply> {
-  const send = (...args: string[]) => client.call(args[0]!, ...args.slice(1)) as Promise<RedisReply>;
-  if (!client.isCluster || typeof client.nodes !== 'function') return send;
-  // In a cluster, EVALSHA goes to the key's node: load the scripts on every master.
-  const nodes = client.nodes.bind(client);
-  return async (...args) => {
-    if (args[0]?.toUpperCase() !== 'SCRIPT') return send(...args);
-    const replies = await Promise.all(
-      nodes('master').map((node) => node.call(args[0]!, ...args.slice(1)) as Promise<RedisReply>),
-    );
-    return replies[0]!;
+function redisCommand(client: RateLimitRedisClient): SendCommandFn {
+  const masters = () => (client.isCluster && client.nodes ? client.nodes('master') : [client]);
+  return async (command, ...args) => {
+    const script = args[1];
+    if (command.toUpperCase() === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD' && script !== undefined) {
+      await Promise.all(masters().map((node) => node.call('SCRIPT', 'LOAD', script))).catch(() => undefined);
+      return createHash('sha1').update(script).digest('hex');
+    }
+    return client.call(command, ...args) as Promise<RedisReply>;
   };
-}
-
-function checkRedisClient(value: unknown): RedisClientLike {
-  if (typeof value !== 'object' || value === null || typeof (value as RedisClientLike).call !== 'function') {
-    throw new TypeError(
-      'Invalid twofold options: "rateLimit.redis" must be an ioredis client (Redis or Cluster)',
-    );
-  }
-  return value as RedisClientLike;
 }
 
 /**
@@ -78,18 +60,15 @@ export function createRateLimiters(
 ): Map<string, RequestHandler> {
   const limiters = new Map<string, RequestHandler>();
   if (options === false) return limiters;
-  const redis = options.redis === undefined ? undefined : checkRedisClient(options.redis);
-  const sendCommand = redis && redisCommand(redis);
+  const sendCommand = options.redis && redisCommand(options.redis);
   let warnedTrustProxy = false;
 
   for (const route of routes) {
-    // A store per limiter: express-rate-limit refuses to share one (its `unsharedStore` check).
-    const store: Store | undefined = sendCommand
-      ? new RecoveringRedisStore({ sendCommand, prefix: REDIS_PREFIX })
-      : undefined;
     const limiterOptions: Partial<RateLimitOptions> = {
       windowMs: options.timeWindowMs,
       limit: route.sensitive ? options.sensitiveMax : options.max,
+      // express-rate-limit's helper keys the address (IPv6 by its /64); rateLimitKey writes it as
+      // @twofold/fastify does, so both plugins count a client in the same key.
       keyGenerator(request) {
         if (!warnedTrustProxy && request.app.get('trust proxy') === true) {
           warnedTrustProxy = true;
@@ -97,26 +76,13 @@ export function createRateLimiters(
             hint: 'set "trust proxy" to the number of proxies in front of the app, or their addresses',
           });
         }
-        return rateLimitKey(request.ip, route.id);
+        return rateLimitKey(ipKeyGenerator(request.ip ?? '', IPV6_SUBNET), route.id);
       },
       standardHeaders: 'draft-7',
       legacyHeaders: false,
       handler(_request, response, _next, used) {
-        const retryAfter = response.getHeader('Retry-After') ?? String(Math.ceil(used.windowMs / 1000));
-        sendError(
-          response,
-          httpError(
-            'TWOFOLD_RATE_LIMITED',
-            // The same words as @twofold/fastify.
-            `Too many requests: try again in ${retryAfter} seconds`,
-            { 'retry-after': String(retryAfter) },
-          ),
-        );
-      },
-      validate: {
-        // Our keyGenerator reads request.ip, which this check flags; clientKey() keys IPv6 by its
-        // /64 (what ipKeyGenerator would do), and IPv4-mapped addresses by their IPv4 form.
-        keyGeneratorIpFallback: false,
+        const retryAfterSeconds = Number(response.getHeader('Retry-After') ?? used.windowMs / 1000);
+        sendError(response, toHttpError(new RateLimitedError(retryAfterSeconds * 1000)));
       },
       logger: {
         warn: (error, message) =>
@@ -124,13 +90,14 @@ export function createRateLimiters(
         error: (error, message) =>
           log('error', message ?? 'twofold: rate limiter error', { error: describeError(error) }),
       },
-      ...(store ? { store } : {}),
+      // A store per limiter: express-rate-limit refuses to share one (its `unsharedStore` check).
+      ...(sendCommand ? { store: new RedisStore({ sendCommand, prefix: REDIS_PREFIX }) } : {}),
     };
     const limiter = rateLimit(limiterOptions);
     limiters.set(route.id, (request, response, next) =>
       limiter(request, response, (error?: unknown) => {
         if (error === undefined) next();
-        else next(new StoreUnavailableError('The rate-limit store is unavailable', { cause: error }));
+        else next(rateLimitStoreUnavailable(error));
       }),
     );
   }

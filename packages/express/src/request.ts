@@ -4,18 +4,21 @@
  */
 import type { AccessClaims } from '@twofold/core/http';
 
-/** The signed-in user of a request, as the kit found it. */
+/** The user of a verified access token of the kit. */
 export interface TwofoldRequestAuth {
-  /** The user id (from the access token, or from the host's `getUserId`). */
+  /** The user id of the token. */
   userId: string;
-  /** The verified access token, or null when the user came from the host's `getUserId`. */
-  claims: AccessClaims | null;
+  /** The verified access token: `amr` (RFC 8176), `authTime` and `expiresAt` in ms. */
+  claims: AccessClaims;
 }
 
 declare global {
   namespace Express {
     interface Request {
-      /** Set by the twofold guards (`requireAuth`, `requireStepUp`) and on the kit's own routes. */
+      /**
+       * Set by the twofold guards (`requireAuth`, `requireStepUp`), and on the kit's own routes when
+       * the kit's access token identified the user (never from `getUserId`: that user is your own).
+       */
       twofold?: TwofoldRequestAuth;
     }
   }

@@ -8,21 +8,22 @@
  * else is a 404 `TWOFOLD_NOT_FOUND` before the body is looked at; then the rate limit; then the body
  * rules of `@twofold/core/http`'s `json-body.ts` (415 from the headers, 413 while reading, 400 for text that is not JSON).
  */
-import { type TwoFactor, TwofoldError } from '@twofold/core';
+import type { TwoFactor } from '@twofold/core';
 import {
   bodyHeaderProblem,
   createTwofoldHttp,
-  type HttpRoute,
+  describeError,
   hasBody,
   parseJsonText,
-  type RouteInput,
+  RouteNotFoundError,
+  runAfterResponse,
   type TwofoldHttp,
   type TwofoldHttpOptions,
 } from '@twofold/core/http';
-import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
-import { describeError, errorHandler, safeLog } from './errors.js';
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import { errorHandler, safeLog } from './errors.js';
 import { createGuards } from './guards.js';
-import { splitExpressOptions, type TwofoldExpressOptions, type TwofoldLog } from './options.js';
+import { expressOptionsSchema, type TwofoldExpressOptions, type TwofoldLog } from './options.js';
 import { createRateLimiters } from './rate-limit.js';
 
 /** The router, plus what the host needs for its own routes. */
@@ -30,7 +31,7 @@ export interface TwofoldRouter extends Router {
   /** The engine, for the host's own flows (e.g. its login calling `createChallenge`). */
   readonly engine: TwoFactor;
   /** The shared HTTP layer: route table, resolved options, tokens. */
-  readonly http: TwofoldHttp;
+  readonly http: TwofoldHttp<Request>;
   /**
    * Middleware: requires a valid kit access token (`Authorization: Bearer ...`) and sets
    * `request.twofold = { userId, claims }`; otherwise answers 401 TWOFOLD_UNAUTHORIZED.
@@ -55,36 +56,24 @@ export interface TwofoldRouter extends Router {
  * app.post('/account/delete', auth.requireStepUp(), deleteAccount);
  */
 export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
-  const { httpOptions, log: hostLog } = splitExpressOptions(options);
+  // Every option, `log` included, is validated by createTwofoldHttp before `log` is ever called.
+  const hostLog = (options as Partial<TwofoldExpressOptions> | null | undefined)?.log;
   const log = safeLog(hostLog);
   const withBackgroundLog =
-    hostLog && (httpOptions as { onBackgroundError?: unknown }).onBackgroundError === undefined
+    hostLog && options.onBackgroundError === undefined
       ? {
-          ...(httpOptions as object),
+          ...options,
           onBackgroundError: (error: unknown) =>
             log('error', 'twofold: background work failed', { error: describeError(error) }),
         }
-      : httpOptions;
-  const http = createTwofoldHttp<Request>(withBackgroundLog as TwofoldHttpOptions<Request>);
+      : options;
+  const http = createTwofoldHttp<Request>(
+    withBackgroundLog as TwofoldHttpOptions<Request>,
+    expressOptionsSchema,
+  );
   const { bodyLimit } = http.options;
   const limiters = createRateLimiters(http.routes, http.options.rateLimit, log);
   const jsonBody = createJsonBody(bodyLimit);
-  const getUserId = http.options.getUserId as ((request: Request) => unknown) | undefined;
-
-  async function routeInput(route: HttpRoute, request: Request): Promise<RouteInput> {
-    if (route.auth === 'user' && getUserId) {
-      const found = await getUserId(request);
-      const userId = typeof found === 'string' && found !== '' ? found : null;
-      if (userId !== null) request.twofold = { userId, claims: null };
-      return { userId, claims: null, body: request.body };
-    }
-    if (route.auth === 'user' || route.auth === 'token') {
-      const claims = await http.authorize(request.headers.authorization);
-      request.twofold = { userId: claims.userId, claims };
-      return { userId: claims.userId, claims, body: request.body };
-    }
-    return { userId: null, claims: null, body: request.body };
-  }
 
   // Strict and case-sensitive: `/status/` and `/STATUS` are no route, as on Fastify.
   const router = express.Router({ strict: true, caseSensitive: true });
@@ -97,8 +86,15 @@ export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
     if (limiter) handlers.push(limiter);
     if (route.body !== null) handlers.push(jsonBody);
     handlers.push(async (request, response) => {
-      const result = await route.handle(await routeInput(route, request));
-      if (result.afterResponse) runAfterResponse(response, result.afterResponse, log);
+      const input = await http.routeInput(route, request);
+      // The user of the kit's access token, as the guards set it for the host's routes.
+      if (input.claims) request.twofold = { userId: input.claims.userId, claims: input.claims };
+      const result = await route.handle(input);
+      if (result.afterResponse) {
+        runAfterResponse(response, result.afterResponse, (error) =>
+          log('error', 'twofold: work after the response failed', { error: describeError(error) }),
+        );
+      }
       response.status(result.status);
       if (result.body === undefined) response.end();
       else response.json(result.body);
@@ -108,8 +104,7 @@ export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
   }
   // The path as the client sent it (the mount point included, no query): the same words as Fastify.
   router.use((request, _response, next) => {
-    const path = request.originalUrl.split('?')[0];
-    next(new TwofoldError('TWOFOLD_NOT_FOUND', `Route ${request.method} ${path} not found`));
+    next(new RouteNotFoundError(request.method, request.originalUrl));
   });
   router.use(errorHandler({ log, bodyLimit }));
 
@@ -122,7 +117,7 @@ export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
   });
 }
 
-/** Secrets, QR codes, recovery codes and tokens must never sit in a cache (SECURITY.md 26). */
+/** Secrets, QR codes, recovery codes and tokens must never sit in a cache (SECURITY.md §26). */
 const noStore: RequestHandler = (_request, response, next) => {
   response.set('Cache-Control', 'no-store');
   next();
@@ -177,25 +172,6 @@ function createJsonBody(limit: number): RequestHandler {
       next();
     });
   };
-}
-
-/**
- * Starts `work` once the answer is written (`finish`), or once the connection is gone (`close`)
- * without that: never before the answer is on its way.
- */
-function runAfterResponse(response: Response, work: () => void, log: TwofoldLog): void {
-  let started = false;
-  const start = () => {
-    if (started) return;
-    started = true;
-    try {
-      work();
-    } catch (error) {
-      log('error', 'twofold: work after the response failed', { error: describeError(error) });
-    }
-  };
-  response.once('finish', start);
-  response.once('close', start);
 }
 
 export type { TwofoldLog };

@@ -1,6 +1,7 @@
 // The middleware for host routes: requireAuth and requireStepUp(n), their errors in the kit's
 // shape (never through the host's error handler), and request.twofold.
 import { memoryStore } from '@twofold/core';
+import type { RequestHandler } from 'express';
 import t, { type Test } from 'tap';
 import { authenticate, call, codeAt, fakeClock, startServer, USERS } from './helpers.js';
 
@@ -116,4 +117,25 @@ t.test('the router carries the engine and the HTTP layer', async (t) => {
   t.equal(router.engine, router.http.engine);
   t.equal(typeof router.engine.enroll, 'function');
   t.ok(router.http.routes.some((route) => route.id === 'login.verify'));
+});
+
+t.test("the kit's routes set request.twofold when the kit's access token named the user", async (t) => {
+  const seen = new Map<string, string | null>();
+  const before: RequestHandler = (request, response, next) => {
+    const route = `${request.method} ${request.originalUrl}`;
+    response.on('finish', () => seen.set(route, request.twofold?.userId ?? null));
+    next();
+  };
+  const tokens = await startServer(t, { store: memoryStore(), authenticate }, { before });
+  const { accessToken } = (
+    await call(`${tokens.url}/2fa/login`, 'POST', { json: { username: 'ada', password: USERS.ada.password } })
+  ).body;
+  await call(`${tokens.url}/2fa/status`, 'GET', { token: accessToken });
+  t.equal(seen.get('GET /2fa/status'), USERS.ada.userId, 'the token user, as the guards set it');
+  t.equal(seen.get('POST /2fa/login'), null, 'a route without a user: none');
+
+  seen.clear();
+  const sessions = await startServer(t, { store: memoryStore(), getUserId: () => 'host-user-7' }, { before });
+  t.equal((await call(`${sessions.url}/2fa/status`, 'GET')).status, 200);
+  t.equal(seen.get('GET /2fa/status'), null, "never from getUserId: the host's own user");
 });

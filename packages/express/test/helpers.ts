@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createKeyring, type Store } from '@twofold/core';
 import { Totp } from '@twofold/otp';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Test } from 'tap';
 import { type TwofoldExpressOptions, type TwofoldRouter, twofold } from '../src/index.js';
 
@@ -70,7 +70,7 @@ export async function startServer(
     store: Store;
     clock?: () => number;
   },
-  setup: { trustProxy?: unknown } = {},
+  setup: { trustProxy?: unknown; before?: RequestHandler } = {},
 ): Promise<TestServer> {
   const logs: LogLine[] = [];
   const router = twofold({
@@ -81,6 +81,7 @@ export async function startServer(
   } as TwofoldExpressOptions);
   const app = express();
   if (setup.trustProxy !== undefined) app.set('trust proxy', setup.trustProxy);
+  if (setup.before) app.use(setup.before);
   app.use('/2fa', router);
   app.get('/host/protected', router.requireAuth, (request, response) => {
     response.json({ userId: request.twofold!.userId });

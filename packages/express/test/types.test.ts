@@ -31,7 +31,7 @@ t.test('the router and request.twofold are typed', async (t) => {
   app.get('/me', guard, stepUp, (request, response) => {
     assertType<Equal<typeof request.twofold, TwofoldRequestAuth | undefined>>();
     const claims = request.twofold?.claims;
-    assertType<Equal<typeof claims, AccessClaims | null | undefined>>();
+    assertType<Equal<typeof claims, AccessClaims | undefined>>();
     const userId: string | undefined = request.twofold?.userId;
     response.json({ userId, amr: claims?.amr });
   });

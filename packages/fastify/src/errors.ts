@@ -3,20 +3,16 @@
  * `toHttpError`), Fastify's errors inside the plugin's scope (bad JSON, body too large, wrong
  * content type), and anything else (a 500 with a generic message, logged).
  */
-import { StoreUnavailableError, TwofoldError } from '@twofold/core';
+import { TwofoldError } from '@twofold/core';
 import {
   BODY_MESSAGES,
+  describeError,
   type HttpErrorResponse,
   httpError,
   isServerError,
   toHttpError,
 } from '@twofold/core/http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-
-/** The 404 of a request to no route of the kit: the same words as @twofold/express. */
-export function notFound(method: string, url: string): TwofoldError {
-  return new TwofoldError('TWOFOLD_NOT_FOUND', `Route ${method} ${url.split('?')[0]} not found`);
-}
 
 /** The error answer of anything thrown inside the plugin's scope. */
 export function errorResponse(error: unknown, bodyLimit: number): HttpErrorResponse {
@@ -52,8 +48,7 @@ export function errorResponse(error: unknown, bodyLimit: number): HttpErrorRespo
 
 /**
  * Sends an error answer with `Cache-Control: no-store`. Server-side failures (5xx) are logged at
- * error level with the error's name, code, message and stack only: never the request body, and never
- * the error's other properties (a driver error can carry the command and its arguments).
+ * error level with `describeError` (name, code, message, stack, causes): never the request body.
  */
 export function sendError(
   request: FastifyRequest,
@@ -68,23 +63,4 @@ export function sendError(
     .code(response.status)
     .headers({ ...response.headers, 'cache-control': 'no-store' })
     .send(response.body);
-}
-
-/** What the log may know about an error: its name, code, message, stack and the same of its causes. */
-export function describeError(error: unknown, depth = 0): Record<string, unknown> {
-  if (!(error instanceof Error)) return { type: typeof error };
-  const { code } = error as { code?: unknown };
-  const described: Record<string, unknown> = {
-    type: error.name,
-    message: error.message,
-    stack: error.stack,
-  };
-  if (typeof code === 'string' || typeof code === 'number') described.code = code;
-  if (error.cause !== undefined && depth < 3) described.cause = describeError(error.cause, depth + 1);
-  return described;
-}
-
-/** A failure of the shared rate-limit store (Redis): the request fails closed with a 503. */
-export function rateLimitStoreDown(error: unknown): StoreUnavailableError {
-  return new StoreUnavailableError('The rate-limit store is unavailable', { cause: error });
 }

@@ -3,7 +3,7 @@
  * and the guards, and mounts the kit's routes in a scope of their own under `prefix` (default /2fa).
  */
 import { createTwofoldHttp } from '@twofold/core/http';
-import type { FastifyInstance, FastifyPluginAsync, RegisterOptions } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RegisterOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { createGuards } from './guards.js';
 import { twofoldRoutes } from './routes.js';
@@ -13,13 +13,7 @@ const plugin: FastifyPluginAsync<TwofoldFastifyOptions> = async (app: FastifyIns
   // Fastify's own register options apply to the kit's scope; everything else is validated as ours.
   const { logLevel, logSerializers, ...twofoldOptions } = options as TwofoldFastifyOptions &
     Pick<RegisterOptions, 'logLevel' | 'logSerializers'>;
-  const http = createTwofoldHttp(twofoldOptions as TwofoldFastifyOptions);
-  const redis = http.options.rateLimit ? http.options.rateLimit.redis : undefined;
-  if (redis !== undefined && typeof (redis as { defineCommand?: unknown })?.defineCommand !== 'function') {
-    throw new TypeError(
-      'Invalid twofold options: "rateLimit.redis" must be an ioredis client (Redis or Cluster)',
-    );
-  }
+  const http = createTwofoldHttp<FastifyRequest>(twofoldOptions as TwofoldFastifyOptions);
 
   if (app.hasDecorator('twofold') || app.hasRequestDecorator('twofoldUser')) {
     throw new Error('@twofold/fastify is already registered on this Fastify instance');

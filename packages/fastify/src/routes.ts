@@ -1,41 +1,32 @@
-/**
- * The plugin's own encapsulated scope under the prefix: the kit's routes, their rate limits, JSON
- * as the only body type, `Cache-Control: no-store`, and errors and 404s in the kit's shape. Nothing
- * here leaks into the host app: its hooks, parsers and handlers stay as they were.
- *
- * Every answer is the same, byte for byte, as @twofold/express gives (test/http-contract/parity.ts):
- * a route answers only to its exact path and method, anything else under the prefix is a 404
- * `TWOFOLD_NOT_FOUND` before the body is looked at; then the rate limit; then the body rules of
- * `json-body.ts` (415 from the headers, 413 while reading, 400 for text that is not JSON).
- */
-import type { ServerResponse } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
-import { TwofoldError, UnauthorizedError } from '@twofold/core';
+import { TwofoldError } from '@twofold/core';
 import {
-  type AccessClaims,
   bodyHeaderProblem,
-  type HttpRoute,
+  describeError,
   parseJsonText,
   RATE_LIMIT_REDIS_PREFIX,
+  RateLimitedError,
+  RouteNotFoundError,
   rateLimitKey,
+  rateLimitStoreUnavailable,
+  runAfterResponse,
   type TwofoldHttp,
 } from '@twofold/core/http';
-import type {
-  FastifyBaseLogger,
-  FastifyBodyParser,
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-} from 'fastify';
-import { describeError, errorResponse, notFound, rateLimitStoreDown, sendError } from './errors.js';
-import type { TwofoldFastifyOptions } from './types.js';
+import type { FastifyBodyParser, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorResponse, sendError } from './errors.js';
 
-/** Fastify must not validate the bodies: the HTTP layer does, with zod (the JSON Schema is for docs). */
+/**
+ * The route schemas are documentation (@fastify/swagger): Fastify neither validates the bodies (the
+ * HTTP layer does, with zod) nor serializes the answers with them (plain JSON, as @twofold/express).
+ */
 const acceptEveryBody = () => () => true;
+const plainJson = () => (data: unknown) => JSON.stringify(data);
 
-export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): Promise<void> {
+export async function twofoldRoutes(
+  scope: FastifyInstance,
+  http: TwofoldHttp<FastifyRequest>,
+): Promise<void> {
   const { bodyLimit } = http.options;
-  const getUserId = http.options.getUserId as TwofoldFastifyOptions['getUserId'];
   // Requests whose rate-limit count is under way: a failure then is the shared store's (fail closed, 503).
   const limiting = new WeakSet<FastifyRequest>();
 
@@ -49,7 +40,7 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
   scope.addHook('onRequest', async (request) => {
     const { config, url } = request.routeOptions;
     if (config.twofoldRouteId === undefined || request.url.split('?')[0] !== url) {
-      throw notFound(request.method, request.url);
+      throw new RouteNotFoundError(request.method, request.url);
     }
   });
 
@@ -78,13 +69,13 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
       limiting.has(request) &&
       !(error instanceof TwofoldError) &&
       (error as { statusCode?: unknown }).statusCode === undefined;
-    const cause = failed ? rateLimitStoreDown(error) : error;
+    const cause = failed ? rateLimitStoreUnavailable(error) : error;
     return sendError(request, reply, errorResponse(cause, bodyLimit), cause);
   });
 
   // Reached only if the onRequest hook above did not answer first.
   scope.setNotFoundHandler((request, reply) => {
-    const error = notFound(request.method, request.url);
+    const error = new RouteNotFoundError(request.method, request.url);
     return sendError(request, reply, errorResponse(error, bodyLimit), null);
   });
 
@@ -103,12 +94,8 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
         // Requests that match no route are answered 404 before the limiter; the fallback is a guard.
         return rateLimitKey(request.ip, config(request).twofoldRouteId ?? 'no-route');
       },
-      // The same words as @twofold/express; the seconds are those of the Retry-After header.
-      errorResponseBuilder: (_request, context) =>
-        new TwofoldError(
-          'TWOFOLD_RATE_LIMITED',
-          `Too many requests: try again in ${Math.max(1, Math.ceil(context.ttl / 1000))} seconds`,
-        ),
+      // The same answer as @twofold/express, Retry-After included.
+      errorResponseBuilder: (_request, context) => new RateLimitedError(context.ttl),
       skipOnError: false,
       cache: 100_000,
       // The same keys as @twofold/express: mixed deployments share one count.
@@ -131,48 +118,28 @@ export async function twofoldRoutes(scope: FastifyInstance, http: TwofoldHttp): 
       url: route.path,
       bodyLimit,
       config,
-      schema: { summary: route.summary, tags: ['twofold'], ...(body ? { body } : {}) },
+      schema: {
+        summary: route.summary,
+        tags: ['twofold'],
+        ...(body ? { body } : {}),
+        response: Object.fromEntries(
+          route.successStatuses.map((status) => [status, { description: 'Success' }]),
+        ),
+      },
       validatorCompiler: acceptEveryBody,
+      serializerCompiler: plainJson,
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
-        const { userId, claims } = await userOf(route, request);
-        const result = await route.handle({ userId, claims, body: request.body });
-        if (result.afterResponse) runAfterResponse(reply.raw, result.afterResponse, request.log);
+        const input = await http.routeInput(route, request);
+        // The user of the kit's access token, as the guards set it for the host's routes.
+        if (input.claims) request.twofoldUser = { userId: input.claims.userId, claims: input.claims };
+        const result = await route.handle(input);
+        if (result.afterResponse) {
+          runAfterResponse(reply.raw, result.afterResponse, (error) =>
+            request.log.error({ error: describeError(error) }, 'twofold: work after the response failed'),
+          );
+        }
         return reply.code(result.status).send(result.body);
       },
     });
   }
-
-  /** The user of a request: `getUserId` for `auth: 'user'` when the host gave one, else the access token. */
-  async function userOf(
-    route: HttpRoute,
-    request: FastifyRequest,
-  ): Promise<{ userId: string | null; claims: AccessClaims | null }> {
-    if (route.auth === 'none') return { userId: null, claims: null };
-    if (route.auth === 'user' && getUserId) {
-      const userId = await getUserId(request);
-      if (typeof userId !== 'string' || userId === '') throw new UnauthorizedError('Sign in first');
-      return { userId, claims: null };
-    }
-    const claims = await http.authorize(request.headers.authorization);
-    return { userId: claims.userId, claims };
-  }
-}
-
-/**
- * Starts `work` once the answer is written (`finish`), or once the connection is gone (`close`)
- * without that: never while the host's onSend hooks or the write are still under way.
- */
-function runAfterResponse(response: ServerResponse, work: () => void, log: FastifyBaseLogger): void {
-  let started = false;
-  const start = () => {
-    if (started) return;
-    started = true;
-    try {
-      work();
-    } catch (error) {
-      log.error({ error: describeError(error) }, 'twofold: work after the response failed');
-    }
-  };
-  response.once('finish', start);
-  response.once('close', start);
 }

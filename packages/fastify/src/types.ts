@@ -16,10 +16,13 @@ export type TwofoldFastifyOptions = TwofoldHttpOptions<FastifyRequest>;
 /** `app.twofold`: the engine's flows, plus the HTTP layer the routes are built from. */
 export type TwofoldEngine = TwoFactor & {
   /** The framework-free HTTP layer: routes, validated options, tokens. */
-  readonly http: TwofoldHttp;
+  readonly http: TwofoldHttp<FastifyRequest>;
 };
 
-/** `request.twofoldUser`, set by `app.twofoldAuthenticate`. */
+/**
+ * `request.twofoldUser`: the user of a verified access token of the kit, set by the guards and by the
+ * kit's own routes when the token identified the user (never from `getUserId`).
+ */
 export interface TwofoldUser {
   userId: string;
   /** The verified access token: `amr` (RFC 8176), `authTime` and `expiresAt` in ms. */
@@ -58,7 +61,10 @@ declare module 'fastify' {
   }
 
   interface FastifyRequest {
-    /** The user of a valid access token, once `twofoldAuthenticate` ran; otherwise null. */
+    /**
+     * The user of a valid access token of the kit, once a guard ran or a kit route checked the token;
+     * otherwise null.
+     */
     twofoldUser: TwofoldUser | null;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Work a route leaves for after its answer (`afterResponse`, today the recovery mail) starts only once
- * Fastify has finished writing the answer, also when a host hook makes the write wait (SECURITY.md 31:
+ * Fastify has finished writing the answer, also when a host hook makes the write wait (SECURITY.md §31:
  * a recovery request takes about the same time whether or not the account exists).
  */
 import diagnostics from 'node:diagnostics_channel';

@@ -2,7 +2,7 @@
  * What the plugin gives the host app: the engine on the instance, the access-token guard and the
  * step-up guard for its own routes, and `getUserId` for hosts with their own sessions.
  */
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import t from 'tap';
 import twofold from '../src/index.js';
 import { buildApp, codeAt, enable, kitOptions, login } from './helpers.js';
@@ -192,4 +192,32 @@ t.test('getUserId: the kit routes take the user from the host session instead of
     payload: { username: 'a', password: 'b' },
   });
   t.equal(login.json().code, 'TWOFOLD_NOT_FOUND', 'without authenticate, no login routes');
+});
+
+t.test("the kit's routes set request.twofoldUser when the kit's access token named the user", async (t) => {
+  const seen = new Map<string, string | null>();
+  const recordUser = (app: FastifyInstance) =>
+    app.addHook('onResponse', async (request) => {
+      seen.set(`${request.method} ${request.url}`, request.twofoldUser?.userId ?? null);
+    });
+  const tokens = Fastify();
+  t.teardown(() => tokens.close());
+  recordUser(tokens);
+  await tokens.register(twofold, kitOptions());
+  const { accessToken } = (await login(tokens, 'ada')) as { accessToken: string };
+  await tokens.inject({ method: 'GET', url: '/2fa/status', headers: bearer(accessToken) });
+  t.equal(seen.get('GET /2fa/status'), 'id-ada', 'the token user, as the guards set it');
+  t.equal(seen.get('POST /2fa/login'), null, 'a route without a user: none');
+
+  seen.clear();
+  const sessions = Fastify();
+  t.teardown(() => sessions.close());
+  recordUser(sessions);
+  await sessions.register(
+    twofold,
+    kitOptions(undefined, { authenticate: undefined, getUserId: () => 'host-user-7' }),
+  );
+  const status = await sessions.inject({ method: 'GET', url: '/2fa/status' });
+  t.equal(status.statusCode, 200);
+  t.equal(seen.get('GET /2fa/status'), null, "never from getUserId: the host's own user");
 });

@@ -158,7 +158,7 @@ t.test('a store that is down answers 503 and is logged at error level, without t
   const errors = errorLines(logs);
   t.equal(errors.length, 1, 'one error line');
   t.equal(errors[0].code, 'TWOFOLD_STORE_UNAVAILABLE');
-  t.match(errors[0].error, { type: 'StoreUnavailableError', cause: { message: 'connect ECONNREFUSED' } });
+  t.match(errors[0].error, { name: 'StoreUnavailableError', cause: { message: 'connect ECONNREFUSED' } });
   t.notOk(logs.join('\n').includes(PASSWORD), 'the password is nowhere in the log');
 });
 
@@ -181,7 +181,7 @@ t.test(
     t.notMatch(body.message, /users table/, 'the cause stays on the server');
     const errors = errorLines(logs);
     t.equal(errors.length, 1);
-    t.match(errors[0].error, { type: 'Error', message: 'users table is gone' });
+    t.match(errors[0].error, { name: 'Error', message: 'users table is gone' });
     t.notOk(logs.join('\n').includes(PASSWORD), 'the password is nowhere in the log');
   },
 );

@@ -6,6 +6,7 @@ import { createConnection } from 'node:net';
 import { Writable } from 'node:stream';
 import { createKeyring, memoryStore } from '@twofold/core';
 import { Totp } from '@twofold/otp';
+import { missing } from '@twofold/test-support';
 import Fastify, { type FastifyInstance } from 'fastify';
 import tap, { type Test } from 'tap';
 import twofold, { redact, type TwofoldFastifyOptions } from '../src/index.js';
@@ -130,17 +131,7 @@ export function isListening(host: string, port: number): Promise<boolean> {
   });
 }
 
-/**
- * Registers what a test file does when Redis is missing: under CI=true a failing test naming it,
- * elsewhere a skipped one with the reason.
- */
+/** What a test file does when Redis is missing: a skip naming it, or a failure under CI. */
 export function reportRedisMissing(what: string): void {
-  const reason = `${what} needs Redis on ${REDIS.host}:${REDIS.port}`;
-  if (process.env.CI && process.env.CI !== 'false') {
-    tap.test(reason, async (t) => {
-      t.fail(`${reason} (CI=true: it must run)`);
-    });
-  } else {
-    tap.test(reason, { skip: `${reason}, which is not running` }, () => {});
-  }
+  missing(tap, `${what} needs Redis on ${REDIS.host}:${REDIS.port}, which is not running`);
 }

@@ -125,7 +125,7 @@ t.test('a rate-limit Redis that is unreachable fails closed: 503, logged', async
   t.equal(answer.json().code, 'TWOFOLD_STORE_UNAVAILABLE');
   const errors = logs.map((line) => JSON.parse(line)).filter((entry) => entry.level >= 50);
   t.equal(errors.length, 1);
-  t.match(errors[0], { code: 'TWOFOLD_STORE_UNAVAILABLE', error: { type: 'StoreUnavailableError' } });
+  t.match(errors[0], { code: 'TWOFOLD_STORE_UNAVAILABLE', error: { name: 'StoreUnavailableError' } });
   t.notOk(logs.join('\n').includes(PASSWORD));
 });
 

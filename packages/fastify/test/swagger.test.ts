@@ -1,6 +1,6 @@
 /**
- * The routes document themselves: @fastify/swagger lists every kit route with its summary and the
- * JSON Schema of its body (the same zod schemas that validate it).
+ * The routes document themselves: @fastify/swagger lists every kit route with its summary, the
+ * JSON Schema of its body (the same zod schemas that validate it) and its success status.
  */
 import swagger from '@fastify/swagger';
 import { bodyJsonSchema } from '@twofold/core/http';
@@ -31,7 +31,12 @@ t.test('the OpenAPI document lists every route with its body schema', async (t) 
       string,
       Record<
         string,
-        { summary?: string; tags?: string[]; requestBody?: { content: Record<string, { schema: unknown }> } }
+        {
+          summary?: string;
+          tags?: string[];
+          requestBody?: { content: Record<string, { schema: unknown }> };
+          responses?: Record<string, unknown>;
+        }
       >
     >;
   };
@@ -44,6 +49,9 @@ t.test('the OpenAPI document lists every route with its body schema', async (t) 
     if (!operation) continue;
     t.equal(operation.summary, route.summary, `${route.id}: summary`);
     t.strictSame(operation.tags, ['twofold'], `${route.id}: tag`);
+    for (const status of route.successStatuses) {
+      t.ok(operation.responses?.[String(status)], `${route.id}: ${status} documented`);
+    }
     if (route.body === null || route.body === 'empty') {
       t.equal(operation.requestBody, undefined, `${route.id}: no body`);
       continue;

@@ -4,18 +4,27 @@
  */
 export { clientKey, RATE_LIMIT_REDIS_PREFIX, rateLimitKey } from './client-key.js';
 export {
+  describeError,
   HTTP_STATUS_BY_CODE,
   type HttpErrorBody,
   type HttpErrorResponse,
   httpError,
   isServerError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  RouteNotFoundError,
+  rateLimitStoreUnavailable,
+  type TwofoldHttpErrorCode,
   toHttpError,
+  UnsupportedMediaTypeError,
 } from './errors.js';
 export { BODY_MESSAGES, bodyHeaderProblem, hasBody, parseJsonText } from './json-body.js';
 export {
   type AuthenticateResult,
+  type RateLimitRedisClient,
   type RecoveryOptions,
   type ResolvedHttpOptions,
+  rateLimitRedisSchema,
   resolveHttpOptions,
   type TwofoldHttpOptions,
   type TwofoldMail,
@@ -24,9 +33,12 @@ export {
 export { type BodySchemaName, bodyJsonSchema, bodySchemas, parseBody } from './schemas.js';
 export {
   createTwofoldHttp,
+  type FinishingResponse,
   type HttpResult,
   type HttpRoute,
   type RouteInput,
+  type RouteRequest,
+  runAfterResponse,
   type TwofoldHttp,
 } from './service.js';
 export {

@@ -5,7 +5,8 @@
  * (test/http-contract/parity.ts) holds them to it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { InvalidInputError, TwofoldError } from '../errors.js';
+import { InvalidInputError } from '../errors.js';
+import { UnsupportedMediaTypeError } from './errors.js';
 
 /** The messages of the body errors the adapters raise themselves. */
 export const BODY_MESSAGES = {
@@ -51,19 +52,19 @@ function charsetOf(contentType: string): string | undefined {
  * not a JSON media type, a charset other than UTF-8 (`utf-8` or `utf8`, any case; none means UTF-8),
  * or a Content-Encoding other than identity. A 415 each; undefined when the body may be read.
  */
-export function bodyHeaderProblem(headers: IncomingHttpHeaders): TwofoldError | undefined {
+export function bodyHeaderProblem(headers: IncomingHttpHeaders): UnsupportedMediaTypeError | undefined {
   if (!hasBody(headers)) return undefined;
   const contentType = headers['content-type'] ?? '';
   if (!isJsonMediaType(contentType)) {
-    return new TwofoldError('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', BODY_MESSAGES.notJson);
+    return new UnsupportedMediaTypeError(BODY_MESSAGES.notJson);
   }
   const charset = charsetOf(contentType);
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    return new TwofoldError('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', BODY_MESSAGES.notUtf8);
+    return new UnsupportedMediaTypeError(BODY_MESSAGES.notUtf8);
   }
   const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase();
   if (encoding !== '' && encoding !== 'identity') {
-    return new TwofoldError('TWOFOLD_UNSUPPORTED_MEDIA_TYPE', BODY_MESSAGES.compressed);
+    return new UnsupportedMediaTypeError(BODY_MESSAGES.compressed);
   }
   return undefined;
 }

@@ -1,11 +1,12 @@
 /**
  * Options of the HTTP layer, shared by @twofold/fastify and @twofold/express: the engine (or its
- * options), the host callbacks, tokens, step-up, email recovery and rate limits. Validated once,
- * at register time; a wrong option throws a TypeError naming it.
+ * options), the host callbacks, tokens, step-up, email recovery and rate limits. One zod schema,
+ * the engine's extended with the HTTP layer's; validated once, at register time; a wrong option
+ * throws a TypeError naming it.
  */
 import { z } from 'zod';
 import { createTwoFactor, type TwoFactor } from '../engine.js';
-import { parseOptions, twoFactorOptionsSchema } from '../options.js';
+import { parseOptions, type TwoFactorOptions, twoFactorOptionsSchema } from '../options.js';
 
 const DAY = 86_400;
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -42,9 +43,35 @@ export interface RecoveryOptions {
   maxRequestsPerHour?: number;
 }
 
-const engineKeys = Object.keys(twoFactorOptionsSchema.shape) as (keyof typeof twoFactorOptionsSchema.shape)[];
+/**
+ * The part of an ioredis client (a `Redis` or a `Cluster`) the rate limiters use: @fastify/rate-limit
+ * defines its script with `defineCommand`, @twofold/express sends rate-limit-redis's commands with
+ * `call` (and, in a cluster, loads its script on every master).
+ */
+export interface RateLimitRedisClient {
+  call(command: string, ...args: string[]): Promise<unknown>;
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  readonly isCluster?: boolean;
+  nodes?(role: 'master'): RateLimitRedisClient[];
+}
 
-const httpOwnShape = {
+/**
+ * An ioredis client (Redis or Cluster), for the rate limits of both plugins. A refinement, not a
+ * custom type: inside the `rateLimit` union its problem is reported by name.
+ */
+export const rateLimitRedisSchema = z
+  .custom<RateLimitRedisClient>()
+  .refine(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof value.call === 'function' &&
+      typeof value.defineCommand === 'function',
+    'must be an ioredis client (Redis or Cluster)',
+  );
+
+/** The HTTP layer's own options. */
+const httpOptionsShape = {
   /** An engine made with createTwoFactor; otherwise pass the engine options here directly. */
   twoFactor: z
     .custom<TwoFactor>(
@@ -104,7 +131,7 @@ const httpOwnShape = {
         /** The window in ms (default 1 min). */
         timeWindowMs: int(1000, 3_600_000).default(60_000),
         /** A Redis client (ioredis) so several processes share the counts. */
-        redis: z.unknown().optional(),
+        redis: rateLimitRedisSchema.optional(),
       }),
     ])
     .prefault({}),
@@ -114,48 +141,65 @@ const httpOwnShape = {
   onBackgroundError: fn<(error: unknown) => void>('error => void').optional(),
 };
 
-const engineShape = Object.fromEntries(engineKeys.map((key) => [key, z.unknown().optional()])) as {
-  [K in (typeof engineKeys)[number]]: z.ZodOptional<z.ZodUnknown>;
-};
+/**
+ * The options of the plugins: the engine's options (`twoFactorOptionsSchema`) extended with the HTTP
+ * layer's. An engine made already can stand in for the engine's options, as `twoFactor`. An adapter
+ * with options of its own extends this schema (@twofold/express: `log`).
+ */
+export const twofoldHttpOptionsSchema = twoFactorOptionsSchema.extend(httpOptionsShape);
 
-export const twofoldHttpOptionsSchema = z.strictObject({ ...engineShape, ...httpOwnShape });
+/** The engine's options, by name: with `twoFactor`, none of them may be given. */
+const ENGINE_KEYS = twoFactorOptionsSchema.keyof().options;
+const ENGINE_MASK = Object.fromEntries(ENGINE_KEYS.map((key) => [key, true])) as Record<
+  (typeof ENGINE_KEYS)[number],
+  true
+>;
 
-type EngineOptions = z.input<typeof twoFactorOptionsSchema>;
-type OwnOptions = z.input<z.ZodObject<typeof httpOwnShape>>;
+type HttpOwnInput = z.input<z.ZodObject<typeof httpOptionsShape>>;
 
 /**
  * Options of the plugins: either `twoFactor` (an engine) or the engine options themselves, plus the
  * HTTP options. `Request` is the framework's request type (for `getUserId`).
  */
-export type TwofoldHttpOptions<Request = unknown> = Omit<OwnOptions, 'getUserId' | 'twoFactor'> & {
+export type TwofoldHttpOptions<Request = unknown> = Omit<HttpOwnInput, 'getUserId' | 'twoFactor'> & {
   getUserId?: (request: Request) => string | null | undefined | Promise<string | null | undefined>;
-} & ({ twoFactor: TwoFactor } | ({ twoFactor?: undefined } & EngineOptions));
+} & ({ twoFactor: TwoFactor } | ({ twoFactor?: undefined } & TwoFactorOptions));
 
-export type ResolvedHttpOptions = Omit<z.output<z.ZodObject<typeof httpOwnShape>>, 'twoFactor'> & {
+export type ResolvedHttpOptions = Omit<z.output<z.ZodObject<typeof httpOptionsShape>>, 'twoFactor'> & {
   twoFactor: TwoFactor;
 };
 
-/** Validates the plugin options; throws a TypeError naming each wrong option. */
-export function resolveHttpOptions(options: unknown): ResolvedHttpOptions {
-  const parsedOptions = parseOptions(twofoldHttpOptionsSchema, options, 'twofold');
-  const data = parsedOptions as Record<string, unknown>;
-  const engineOptions = Object.fromEntries(
-    engineKeys.filter((key) => data[key] !== undefined).map((key) => [key, data[key]]),
-  );
-  let twoFactor = parsedOptions.twoFactor;
-  if (twoFactor && Object.keys(engineOptions).length > 0) {
-    throw new TypeError(
-      `Invalid twofold options: pass either "twoFactor" or the engine options (${Object.keys(engineOptions).join(', ')}), not both`,
+/**
+ * Validates the plugin options against `schema` (default: {@link twofoldHttpOptionsSchema}) and makes
+ * the engine unless `twoFactor` is one; throws a TypeError naming each wrong option. The result holds
+ * the HTTP options, an adapter's own options, and the engine as `twoFactor`.
+ */
+export function resolveHttpOptions(
+  options: unknown,
+  schema: z.ZodObject = twofoldHttpOptionsSchema,
+): ResolvedHttpOptions {
+  const given = typeof options === 'object' && options !== null ? (options as Record<string, unknown>) : {};
+  let resolved: Record<string, unknown>;
+  if (given.twoFactor !== undefined) {
+    const engineOptions = ENGINE_KEYS.filter((key) => given[key] !== undefined);
+    if (engineOptions.length > 0) {
+      throw new TypeError(
+        `Invalid twofold options: pass either "twoFactor" or the engine options (${engineOptions.join(', ')}), not both`,
+      );
+    }
+    resolved = parseOptions(schema.omit(ENGINE_MASK), options, 'twofold');
+  } else {
+    const parsed: Record<string, unknown> = parseOptions(schema, options, 'twofold');
+    resolved = Object.fromEntries(Object.entries(parsed).filter(([key]) => !(key in ENGINE_MASK)));
+    // The engine reads its options through the same schema: valid here, valid there.
+    resolved.twoFactor = createTwoFactor(
+      Object.fromEntries(ENGINE_KEYS.map((key) => [key, parsed[key]])) as TwoFactorOptions,
     );
   }
-  twoFactor ??= createTwoFactor(engineOptions as EngineOptions);
-  if (!parsedOptions.authenticate && !parsedOptions.getUserId) {
+  if (!resolved.authenticate && !resolved.getUserId) {
     throw new TypeError(
       'Invalid twofold options: "authenticate" (the kit logs users in and issues tokens) or "getUserId" (your own sessions) is required',
     );
   }
-  const own = Object.fromEntries(
-    Object.entries(parsedOptions).filter(([key]) => !(engineKeys as string[]).includes(key)),
-  );
-  return { ...(own as Omit<ResolvedHttpOptions, 'twoFactor'>), twoFactor };
+  return resolved as ResolvedHttpOptions;
 }

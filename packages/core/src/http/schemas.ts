@@ -9,7 +9,7 @@
  *
  * `code` and `recoveryCode` accept any JSON value on purpose: a number, an object or full-width
  * digits where a code belongs is a wrong code, refused by the engine and counted toward lockout
- * (SECURITY.md 5), not a free malformed-input 400 that would let a client probe without cost.
+ * (SECURITY.md §5), not a free malformed-input 400 that would let a client probe without cost.
  */
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';

@@ -3,9 +3,15 @@
  * calls the engine and answers `{ status, body }`; the Fastify and Express packages only adapt
  * requests and responses, so both serve exactly the same routes, bodies and errors.
  */
+import type { z } from 'zod';
 import { type Enrollment, guardStore, type SecondFactor, type TwoFactor } from '../engine.js';
 import { InvalidCredentialsError, InvalidInputError, UnauthorizedError } from '../errors.js';
-import { type ResolvedHttpOptions, resolveHttpOptions, type TwofoldHttpOptions } from './options.js';
+import {
+  type ResolvedHttpOptions,
+  resolveHttpOptions,
+  type TwofoldHttpOptions,
+  twofoldHttpOptionsSchema,
+} from './options.js';
 import { type BodySchemaName, bodyJsonSchema, parseBody } from './schemas.js';
 import {
   type AccessClaims,
@@ -36,6 +42,35 @@ export interface RouteInput {
   body: unknown;
 }
 
+/** What {@link runAfterResponse} needs of a response: Node's `ServerResponse` events. */
+export interface FinishingResponse {
+  once(event: 'finish' | 'close', listener: () => void): unknown;
+}
+
+/**
+ * Starts `work` (a route's `afterResponse`) once the answer is written (`finish`), or once the
+ * connection is gone (`close`) without that: never while the host's hooks or the write are still
+ * under way. What it throws goes to `onError`. Both plugins call it with the raw response.
+ */
+export function runAfterResponse(
+  response: FinishingResponse,
+  work: () => void,
+  onError: (error: unknown) => void,
+): void {
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    try {
+      work();
+    } catch (error) {
+      onError(error);
+    }
+  };
+  response.once('finish', start);
+  response.once('close', start);
+}
+
 export interface HttpRoute {
   /** Stable id, also the rate-limit bucket (never the raw path). */
   id: string;
@@ -50,11 +85,18 @@ export interface HttpRoute {
   body: BodySchemaName | null;
   /** For documentation. */
   summary: string;
-  successStatus: number;
+  /** The statuses of a success, for documentation (the OpenAPI responses of @twofold/fastify's routes). */
+  successStatuses: readonly number[];
   handle(input: RouteInput): Promise<HttpResult>;
 }
 
-export interface TwofoldHttp {
+/** What the HTTP layer reads of a framework's request: the `Authorization` header and the parsed body. */
+export interface RouteRequest {
+  readonly headers: { readonly authorization?: string | undefined };
+  readonly body?: unknown;
+}
+
+export interface TwofoldHttp<Request = unknown> {
   readonly options: ResolvedHttpOptions;
   readonly engine: TwoFactor;
   readonly tokens: SessionTokens;
@@ -62,6 +104,13 @@ export interface TwofoldHttp {
   readonly routes: readonly HttpRoute[];
   /** The JSON Schema of a route's body, for @fastify/swagger. */
   bodyJsonSchema(route: HttpRoute): Record<string, unknown> | undefined;
+  /**
+   * The input of `route` for a request: the body, and the user. For `auth: 'user'` with the host's
+   * `getUserId`, the user it finds (`claims` null); otherwise, for `auth: 'user' | 'token'`, the user
+   * of the kit's access token in the `Authorization` header (`claims` its verified claims).
+   * @throws UnauthorizedError when a route that needs a user finds none
+   */
+  routeInput(route: HttpRoute, request: Request & RouteRequest): Promise<RouteInput>;
   /** Checks an `Authorization` header value. @throws UnauthorizedError */
   authorize(header: unknown): Promise<AccessClaims>;
   /** The step-up check for host routes. @throws StepUpRequiredError */
@@ -72,11 +121,16 @@ const RECOVERY_REQUESTS_KEY = 'recovery-requests';
 const HOUR_MS = 3_600_000;
 
 /**
- * Builds the HTTP layer from the plugin options (validated here).
+ * Builds the HTTP layer from the plugin options, validated here against `optionsSchema` (an adapter
+ * with options of its own passes its extension of `twofoldHttpOptionsSchema`).
  * @example const http = createTwofoldHttp({ store: memoryStore(), keyring, issuer: 'Acme', authenticate });
  */
-export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<Request>): TwofoldHttp {
-  const options = resolveHttpOptions(input);
+export function createTwofoldHttp<Request = unknown>(
+  input: TwofoldHttpOptions<Request>,
+  optionsSchema: z.ZodObject = twofoldHttpOptionsSchema,
+): TwofoldHttp<Request> {
+  const options = resolveHttpOptions(input, optionsSchema);
+  const getUserId = options.getUserId as TwofoldHttpOptions<Request>['getUserId'];
   const engine = options.twoFactor;
   const { keyring, issuer, clock } = engine.options;
   const store = guardStore(engine.options.store);
@@ -124,7 +178,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
       sensitive: false,
       body: 'empty',
       summary: 'Start TOTP enrollment: a new secret and its QR code, pending until confirmed',
-      successStatus: 201,
+      successStatuses: [201],
       async handle(request) {
         parseBody('empty', request.body);
         const userId = userOf(request);
@@ -147,7 +201,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
       sensitive: true,
       body: 'code',
       summary: 'Confirm the pending enrollment with a code: 2FA is on; the recovery codes are shown once',
-      successStatus: 200,
+      successStatuses: [200],
       async handle(request) {
         const body = parseBody('code', request.body);
         const userId = userOf(request);
@@ -169,8 +223,10 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
       auth: 'user',
       sensitive: true,
       body: 'secondFactor',
-      summary: 'Turn 2FA off; needs a current code or a recovery code',
-      successStatus: 204,
+      summary:
+        'Turn 2FA off; needs a current code or a recovery code. Every other session ends; with the ' +
+        "kit's access token, 200 and fresh tokens for this one (204 with a host session)",
+      successStatuses: [200, 204],
       async handle(request) {
         const body = parseBody('secondFactor', request.body);
         const userId = userOf(request);
@@ -192,7 +248,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
       sensitive: true,
       body: 'code',
       summary: 'Replace the recovery codes; needs a current code',
-      successStatus: 200,
+      successStatuses: [200],
       async handle(request) {
         const body = parseBody('code', request.body);
         return { status: 200, body: await engine.rotateRecoveryCodes(userOf(request), { code: body.code }) };
@@ -206,7 +262,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
       sensitive: false,
       body: null,
       summary: 'Whether 2FA is on, pending, and how many recovery codes remain',
-      successStatus: 200,
+      successStatuses: [200],
       async handle(request) {
         return { status: 200, body: await engine.status(userOf(request)) };
       },
@@ -224,7 +280,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         sensitive: true,
         body: 'login',
         summary: 'Password step: tokens, or a challenge token when the account has 2FA',
-        successStatus: 200,
+        successStatuses: [200],
         async handle(request) {
           const body = parseBody('login', request.body);
           const found = await authenticate({ username: body.username, password: body.password });
@@ -256,7 +312,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         sensitive: true,
         body: 'loginVerify',
         summary: 'Second step: the challenge token and a code (or a recovery code) give the tokens',
-        successStatus: 200,
+        successStatuses: [200],
         async handle(request) {
           const body = parseBody('loginVerify', request.body);
           const { userId } = await engine.completeChallenge(body.challengeToken, secondFactor(body));
@@ -271,7 +327,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         sensitive: true,
         body: 'refresh',
         summary: 'Spend a refresh token for a new pair; a spent one revokes its whole session',
-        successStatus: 200,
+        successStatuses: [200],
         async handle(request) {
           const body = parseBody('refresh', request.body);
           return { status: 200, body: await tokens.refresh(body.refreshToken) };
@@ -285,7 +341,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         sensitive: false,
         body: 'refresh',
         summary: 'Log out: end the session of a refresh token',
-        successStatus: 204,
+        successStatuses: [204],
         async handle(request) {
           const body = parseBody('refresh', request.body);
           await tokens.revoke(body.refreshToken);
@@ -300,7 +356,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         sensitive: false,
         body: 'token',
         summary: 'Check an access token',
-        successStatus: 200,
+        successStatuses: [200],
         async handle(request) {
           const body = parseBody('token', request.body);
           await tokens.verifyAccess(body.token);
@@ -315,7 +371,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         sensitive: true,
         body: 'secondFactor',
         summary: 'Prove a second factor again: a new access token that passes the step-up guard',
-        successStatus: 200,
+        successStatuses: [200],
         async handle(request) {
           const body = parseBody('secondFactor', request.body);
           if (!request.claims) throw new UnauthorizedError();
@@ -333,7 +389,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         summary:
           'Sign out everywhere: every access and refresh token of the user issued until now is refused ' +
           'from the next request on. Needs a fresh code or recovery code when 2FA is on',
-        successStatus: 204,
+        successStatuses: [204],
         async handle(request) {
           // Without 2FA there is nothing to send: no body is the same as `{}`.
           const body = parseBody('optionalSecondFactor', request.body ?? {});
@@ -422,7 +478,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         sensitive: true,
         body: 'recoveryRequest',
         summary: 'Lost device: mail a recovery link. Answers the same whether or not the account exists',
-        successStatus: 202,
+        successStatuses: [202],
         async handle(request) {
           const body = parseBody('recoveryRequest', request.body);
           // Everything that depends on the account starts once the answer is sent: same status, body
@@ -438,7 +494,7 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
         sensitive: true,
         body: 'recoveryConfirm',
         summary: 'Complete recovery with the link and the password: 2FA off, every session signed out',
-        successStatus: 204,
+        successStatuses: [204],
         async handle(request) {
           const body = parseBody('recoveryConfirm', request.body);
           await engine.completeRecovery(body.uid, body.token, {
@@ -462,6 +518,17 @@ export function createTwofoldHttp<Request = unknown>(input: TwofoldHttpOptions<R
     routes,
     bodyJsonSchema: (route) =>
       route.body && route.body !== 'empty' ? bodyJsonSchema(route.body) : undefined,
+    async routeInput(route, request) {
+      const { body } = request;
+      if (route.auth === 'none') return { userId: null, claims: null, body };
+      if (route.auth === 'user' && getUserId) {
+        const userId = await getUserId(request);
+        if (typeof userId !== 'string' || userId === '') throw new UnauthorizedError('Sign in first');
+        return { userId, claims: null, body };
+      }
+      const claims = await tokens.authorize(request.headers.authorization);
+      return { userId: claims.userId, claims, body };
+    },
     authorize: (header) => tokens.authorize(header),
     requireStepUp: (claims, maxAgeSeconds = options.stepUp.maxAgeSeconds) =>
       tokens.requireRecentSecondFactor(claims, maxAgeSeconds),
