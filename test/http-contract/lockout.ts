@@ -1,7 +1,7 @@
 /**
  * Per-account lockout and what counts as a failed attempt: wrong codes lock the account for a
  * while (429 TWOFOLD_LOCKED with Retry-After) whatever the challenge, IP or route; a code that is
- * not a string of digits is a failure too (SECURITY.md 5, 14-17).
+ * not a string of digits is a failure too (SECURITY.md §5, §14-§17).
  */
 import type { Test } from 'tap';
 import { type SuiteEnv, setup } from './context.js';

@@ -1,6 +1,6 @@
 /**
  * After a whole life cycle, no code, recovery code, secret, password, token or recovery link
- * appears in the server's logs, nor in any error message (SECURITY.md "Never").
+ * appears in the server's logs, nor in any error message (SECURITY.md §N1).
  */
 import type { Test } from 'tap';
 import { type EnrollmentBody, LINK_URL, type SuiteEnv, setup, type TokenPair } from './context.js';

@@ -4,7 +4,7 @@
  * methods and other spellings under the prefix; JSON values that are not objects; charsets and
  * content encodings; the errors of reading a body. And the order of the work behind
  * `POST /recovery/request` (issue item 7): nothing that depends on the account starts before the answer
- * is sent (SECURITY.md 31), shown by the order of events, never by timing.
+ * is sent (SECURITY.md §31), shown by the order of events, never by timing.
  */
 import { randomUUID } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';

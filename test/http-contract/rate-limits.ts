@@ -2,7 +2,7 @@
  * Per-IP rate limits: every route is limited, the routes that check a factor, a password or send
  * mail more strictly; 429 TWOFOLD_RATE_LIMITED with Retry-After. Keys cannot be split: IPv6 by /64,
  * X-Forwarded-For only from a trusted proxy, and the route rather than the raw path
- * (SECURITY.md 18, 19). The windows are an hour long so no window ends during a test.
+ * (SECURITY.md §18, §19). The windows are an hour long so no window ends during a test.
  */
 import type { Test } from 'tap';
 import { type SuiteEnv, setup } from './context.js';

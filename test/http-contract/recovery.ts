@@ -1,7 +1,7 @@
 /**
  * Email recovery: the request never tells whether an account exists; the link needs the password
  * too, is single use, survives wrong attempts, turns 2FA off, signs every session out and sends a
- * confirmation mail (SECURITY.md 20, 31, 32).
+ * confirmation mail (SECURITY.md §20, §31, §32).
  */
 import type { TwofoldMail } from '@twofold/core/http';
 import type { Test } from 'tap';
