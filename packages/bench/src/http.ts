@@ -36,14 +36,21 @@ const LABELS: Record<Contender, string> = {
   verify: 'POST /2fa/login/verify',
 };
 
-/** Starts http-server.ts in a child process on `store` (memory, redis or postgres). */
-export function startServer(store = 'memory'): Promise<{ child: ChildProcess; port: number }> {
+/**
+ * Starts http-server.ts in a child process on `store` (memory, redis or postgres). `imports`: modules
+ * the child loads first (after tsx), e.g. tokens-swap.ts.
+ */
+export function startServer(
+  store = 'memory',
+  imports: readonly string[] = [],
+): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(fileURLToPath(new URL('./http-server.ts', import.meta.url)), [store], {
     // BENCH_CPU_PROF=dir writes a V8 CPU profile of the server there (open it in Chrome DevTools).
     execArgv: [
       '--conditions=@twofold/source',
       '--import',
       'tsx',
+      ...imports.flatMap((module) => ['--import', module]),
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

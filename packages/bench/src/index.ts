@@ -14,6 +14,7 @@ import { runMemoryBench } from './memory.js';
 import { runOtpBench } from './otp.js';
 import { runRecoveryTimingBench } from './recovery-timing.js';
 import { runScaleBench } from './scale.js';
+import { runTokensBench } from './tokens.js';
 
 type Suite = (options: HarnessOptions) => Promise<boolean>;
 
@@ -25,13 +26,14 @@ const SUITES: Record<string, Suite> = {
   memory: runMemoryBench,
   'recovery-timing': runRecoveryTimingBench,
   'auth-check': runAuthCheckBench,
+  tokens: runTokensBench,
 };
 
 /**
- * Suites that need Redis and PostgreSQL, load large data sets or measure one issue (recovery-timing):
- * they run only when named, never as part of a bare `pnpm bench`.
+ * Suites that need Redis and PostgreSQL, load large data sets or measure one issue (recovery-timing,
+ * tokens): they run only when named, never as part of a bare `pnpm bench`.
  */
-const OPT_IN = new Set(['http-stores', 'scale', 'recovery-timing', 'auth-check']);
+const OPT_IN = new Set(['http-stores', 'scale', 'recovery-timing', 'auth-check', 'tokens']);
 
 const FULL: HarnessOptions = { warmupMs: 150, rounds: 7, sampleMs: 100 };
 const QUICK: HarnessOptions = { warmupMs: 30, rounds: 3, sampleMs: 15 };

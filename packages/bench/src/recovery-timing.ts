@@ -1,5 +1,5 @@
 /**
- * Recovery request timing (issue item 7, SECURITY.md 31): `POST /2fa/recovery/request` must answer
+ * Recovery request timing (issue item 7, SECURITY.md §31): `POST /2fa/recovery/request` must answer
  * in about the same time whether or not the address belongs to an account with 2FA, so everything that
  * depends on the account has to start only once the answer is sent.
  *

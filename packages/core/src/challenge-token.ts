@@ -9,7 +9,7 @@
  */
 import { InvalidChallengeError } from './errors.js';
 import { randomOption } from './internal/random.js';
-import { createTypedJwt } from './internal/typed-jwt.js';
+import { createSignedTokens } from './internal/signed-tokens.js';
 import type { Keyring } from './keyring.js';
 
 /** The `typ` header of every challenge token. */
@@ -33,7 +33,7 @@ export interface ChallengeTokenOptions {
   keyring: Keyring;
   /** The `iss` claim: the app's name or URL. Tokens of another issuer are refused. */
   issuer: string;
-  /** Lifetime in ms, rounded up to whole seconds; at most 5 minutes (SECURITY.md 22). */
+  /** Lifetime in ms, rounded up to whole seconds; at most 5 minutes (SECURITY.md §22). */
   ttlMs: number;
   /** Random source for `jti` (default: node:crypto). For tests. */
   random?: (size: number) => Uint8Array;
@@ -49,7 +49,8 @@ export interface ChallengeTokens {
   /**
    * Checks a presented token at `now` (ms) and returns its claims.
    * @throws {InvalidChallengeError} for anything wrong: not a string, malformed, another algorithm,
-   * type, audience or issuer, a bad signature, an unknown key tag, expired (no clock tolerance).
+   * type, audience or issuer, a bad signature, an unknown key tag, expired (no clock tolerance); its
+   * `reason` says which (for logs: the HTTP answer is the same for all).
    */
   verify(token: unknown, now: number): Promise<ChallengeClaims>;
 }
@@ -85,7 +86,7 @@ export function createChallengeTokens(options: ChallengeTokenOptions): Challenge
   }
   const random = randomOption('createChallengeTokens', options.random);
   const ttlSeconds = Math.ceil(ttlMs / 1000);
-  const jwt = createTypedJwt(
+  const jwt = createSignedTokens(
     keyring,
     issuer,
     {
@@ -105,13 +106,13 @@ export function createChallengeTokens(options: ChallengeTokenOptions): Challenge
         throw new TypeError('challenge sign: userId must be a non-empty string');
       }
       checkNow(now, 'challenge sign');
-      const { token, jti, expiresAt } = await jwt.sign(userId, {}, now, ttlSeconds);
+      const { token, jti, expiresAt } = jwt.sign(userId, {}, now, ttlSeconds);
       return { token, jti, expiresAt };
     },
 
     async verify(token, now) {
       checkNow(now, 'challenge verify');
-      const { sub, jti, exp } = await jwt.verify(token, now);
+      const { sub, jti, exp } = jwt.verify(token, now);
       return { userId: sub, jti, expiresAt: exp * 1000 };
     },
   };

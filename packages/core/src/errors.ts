@@ -127,13 +127,14 @@ export class NotEnabledError extends TwofoldError {
  * Why a signed token (challenge, access, refresh) was refused, in the order the checks run:
  * - `malformed`: not a string, too long, or not three base64url parts (the signature canonical);
  * - `header`: the header is not a JSON object, or has fields beyond `alg`, `typ` and `kid`;
- * - `key`: no `kid`, or one that names no tag of the keyring;
- * - `payload`: the payload is not a JSON object;
  * - `algorithm`: `alg` is not HS256 (`none`, RS256, ES256 ...);
+ * - `key`: no `kid`, or one that names no tag of the keyring;
  * - `signature`: the signature does not match (forged, tampered, another key or kind);
  * - `type`: the `typ` header is not this kind's;
- * - `claims`: a registered claim is missing or not of its type (`sub`, `jti`, `iat`, `exp`, `nbf`);
- * - `audience`, `issuer`, `kind`: `aud`, `iss` or `tf` is not this kind's or this app's;
+ * - `payload`: the payload is not a JSON object;
+ * - `claims`: a registered claim is missing or not of its type (`iss`, `aud`, `sub`, `jti`, `iat`,
+ *   `exp`, `nbf`);
+ * - `issuer`, `audience`, `kind`: `iss`, `aud` or `tf` is not this app's or this kind's;
  * - `not-yet-valid`, `expired`: `nbf` is after now, or `exp` is not.
  *
  * For logs and tests only: the HTTP answer is the same for every reason.
@@ -141,14 +142,14 @@ export class NotEnabledError extends TwofoldError {
 export type TokenRefusalReason =
   | 'malformed'
   | 'header'
-  | 'key'
-  | 'payload'
   | 'algorithm'
+  | 'key'
   | 'signature'
   | 'type'
+  | 'payload'
   | 'claims'
-  | 'audience'
   | 'issuer'
+  | 'audience'
   | 'kind'
   | 'not-yet-valid'
   | 'expired';

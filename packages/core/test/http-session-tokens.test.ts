@@ -4,8 +4,13 @@ import {
   REFRESH_TOKEN_AUDIENCE,
   REFRESH_TOKEN_TYPE,
 } from '../src/http/session-tokens.js';
-import { createChallengeTokens, InvalidTokenError, memoryStore } from '../src/index.js';
-import { createTypedJwt } from '../src/internal/typed-jwt.js';
+import {
+  createChallengeTokens,
+  InvalidTokenError,
+  memoryStore,
+  type TokenRefusalReason,
+} from '../src/index.js';
+import { createSignedTokens } from '../src/internal/signed-tokens.js';
 import { fakeClock, testKeyring } from './helpers.js';
 
 function setup() {
@@ -34,34 +39,67 @@ t.test('an access token carries the user, amr and auth_time', async (t) => {
   clock.advance(900_000);
   await t.rejects(tokens.verifyAccess(pair.accessToken), {
     code: 'TWOFOLD_INVALID_TOKEN',
+    reason: 'expired',
     message: /expired/,
   });
 });
 
-t.test('tokens of one kind never pass as another', async (t) => {
+t.test('tokens of one kind never pass as another: each kind has its own key', async (t) => {
   const { tokens, clock, keyring } = setup();
   const pair = await tokens.issue('user-1', ['pwd'], clock.now());
   const challenge = await createChallengeTokens({ keyring, issuer: 'Acme', ttlMs: 120_000 }).sign(
     'user-1',
     clock.now(),
   );
-  await t.rejects(
-    tokens.verifyAccess(pair.refreshToken),
-    { code: 'TWOFOLD_INVALID_TOKEN' },
-    'refresh as access',
-  );
-  await t.rejects(
-    tokens.verifyAccess(challenge.token),
-    { code: 'TWOFOLD_INVALID_TOKEN' },
-    'challenge as access',
-  );
-  await t.rejects(tokens.refresh(pair.accessToken), { code: 'TWOFOLD_INVALID_TOKEN' }, 'access as refresh');
-  await t.rejects(tokens.refresh(challenge.token), { code: 'TWOFOLD_INVALID_TOKEN' }, 'challenge as refresh');
+  const refused = { code: 'TWOFOLD_INVALID_TOKEN', reason: 'signature' };
+  await t.rejects(tokens.verifyAccess(pair.refreshToken), refused, 'refresh as access');
+  await t.rejects(tokens.verifyAccess(challenge.token), refused, 'challenge as access');
+  await t.rejects(tokens.refresh(pair.accessToken), refused, 'access as refresh');
+  await t.rejects(tokens.refresh(challenge.token), refused, 'challenge as refresh');
   await t.rejects(
     createChallengeTokens({ keyring, issuer: 'Acme', ttlMs: 120_000 }).verify(pair.accessToken, clock.now()),
-    { code: 'TWOFOLD_INVALID_CHALLENGE' },
+    { code: 'TWOFOLD_INVALID_CHALLENGE', reason: 'signature' },
     'access as challenge',
   );
+});
+
+t.test('a token of the right key but another kind fails on typ, then aud, then tf', async (t) => {
+  const { tokens, clock, keyring } = setup();
+  const kinds = {
+    purpose: 'access-token',
+    noun: 'access token',
+    invalid: (message: string, options: { cause: Error; reason: TokenRefusalReason }) =>
+      new InvalidTokenError(message, options),
+  };
+  const cases: [string, { type: string; audience: string; kind: string }, TokenRefusalReason][] = [
+    [
+      'typ of a refresh token',
+      { type: REFRESH_TOKEN_TYPE, audience: 'twofold:access', kind: 'access' },
+      'type',
+    ],
+    [
+      'aud of a refresh token',
+      { type: 'twofold-access+jwt', audience: REFRESH_TOKEN_AUDIENCE, kind: 'access' },
+      'audience',
+    ],
+    [
+      'tf of a refresh token',
+      { type: 'twofold-access+jwt', audience: 'twofold:access', kind: 'refresh' },
+      'kind',
+    ],
+  ];
+  for (const [name, kind, reason] of cases) {
+    const forger = createSignedTokens(keyring, 'Acme', { ...kinds, ...kind }, (size) =>
+      new Uint8Array(size).fill(3),
+    );
+    const { token } = forger.sign(
+      'user-1',
+      { amr: ['pwd'], auth_time: Math.floor(clock.now() / 1000), fam: 'f' },
+      clock.now(),
+      60,
+    );
+    await t.rejects(tokens.verifyAccess(token), { code: 'TWOFOLD_INVALID_TOKEN', reason }, name);
+  }
 });
 
 t.test('refresh rotates; a spent refresh token revokes the whole family', async (t) => {
@@ -116,7 +154,7 @@ t.test('revokeAll is exact to the millisecond: a session started right after it 
   t.ok(await tokens.refresh(after.refreshToken), 'the session started after the revocation works');
 
   // A token without a usable `iat_ms` counts as issued at the end of its `iat` second (fail closed).
-  const refreshJwt = createTypedJwt(
+  const refreshJwt = createSignedTokens(
     keyring,
     'Acme',
     {
@@ -125,7 +163,7 @@ t.test('revokeAll is exact to the millisecond: a session started right after it 
       audience: REFRESH_TOKEN_AUDIENCE,
       kind: 'refresh',
       noun: 'refresh token',
-      invalid: (message) => new InvalidTokenError(message),
+      invalid: (message, options) => new InvalidTokenError(message, options),
     },
     (size) => new Uint8Array(size).fill(1),
   );
@@ -134,7 +172,7 @@ t.test('revokeAll is exact to the millisecond: a session started right after it 
     ['an iat_ms of another second', { iat_ms: clock.now() - 5000 }],
     ['an iat_ms that is not a number', { iat_ms: 'soon' }],
   ] as const) {
-    const { token } = await refreshJwt.sign(
+    const { token } = refreshJwt.sign(
       'user-1',
       { amr: ['pwd'], auth_time: Math.floor(clock.now() / 1000), fam: `family-${name}`, ...extra },
       clock.now(),
@@ -217,9 +255,9 @@ t.test('step-up tokens stay in their session: ending it ends them', async (t) =>
   await t.rejects(tokens.verifyAccess(accessToken), { code: 'TWOFOLD_INVALID_TOKEN' });
 });
 
-t.test('an access token without a session (fam) is refused', async (t) => {
+t.test('an access token without its session claims (fam, amr, auth_time) is refused', async (t) => {
   const { keyring, clock, tokens } = setup();
-  const accessJwt = createTypedJwt(
+  const accessJwt = createSignedTokens(
     keyring,
     'Acme',
     {
@@ -228,15 +266,25 @@ t.test('an access token without a session (fam) is refused', async (t) => {
       audience: 'twofold:access',
       kind: 'access',
       noun: 'access token',
-      invalid: (message) => new InvalidTokenError(message),
+      invalid: (message, options) => new InvalidTokenError(message, options),
     },
     (size) => new Uint8Array(size).fill(2),
   );
-  const { token } = await accessJwt.sign(
-    'user-1',
-    { amr: ['pwd'], auth_time: Math.floor(clock.now() / 1000) },
-    clock.now(),
-    60,
+  const sign = (claims: Record<string, unknown>) => accessJwt.sign('user-1', claims, clock.now(), 60).token;
+  const session = { amr: ['pwd'], auth_time: Math.floor(clock.now() / 1000) };
+  await t.rejects(
+    tokens.verifyAccess(sign(session)),
+    { code: 'TWOFOLD_INVALID_TOKEN', reason: 'claims' },
+    'no fam',
   );
-  await t.rejects(tokens.verifyAccess(token), { code: 'TWOFOLD_INVALID_TOKEN' });
+  await t.rejects(
+    tokens.verifyAccess(sign({ ...session, fam: 'f', amr: ['pwd', 'sms'] })),
+    { code: 'TWOFOLD_INVALID_TOKEN', reason: 'claims' },
+    'an amr value the kit does not issue',
+  );
+  await t.rejects(
+    tokens.verifyAccess(sign({ amr: ['pwd'], fam: 'f' })),
+    { code: 'TWOFOLD_INVALID_TOKEN', reason: 'claims' },
+    'no auth_time',
+  );
 });

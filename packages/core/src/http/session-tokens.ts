@@ -22,7 +22,7 @@
 import { InvalidTokenError, StepUpRequiredError, UnauthorizedError } from '../errors.js';
 import { encodeBase64url } from '../internal/base64url.js';
 import { cryptoRandom, takeRandom } from '../internal/random.js';
-import { createTypedJwt } from '../internal/typed-jwt.js';
+import { createSignedTokens } from '../internal/signed-tokens.js';
 import type { Keyring } from '../keyring.js';
 import type { Store } from '../store.js';
 
@@ -100,7 +100,7 @@ const familyKey = (family: string) => `refresh:${family}`;
 
 export function createSessionTokens(options: SessionTokenOptions): SessionTokens {
   const { keyring, issuer, store, clock, accessTtlSeconds, refreshTtlSeconds } = options;
-  const access = createTypedJwt(
+  const access = createSignedTokens(
     keyring,
     issuer,
     {
@@ -113,7 +113,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     },
     cryptoRandom,
   );
-  const refreshJwt = createTypedJwt(
+  const refreshJwt = createSignedTokens(
     keyring,
     issuer,
     {
@@ -131,17 +131,17 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     return { amr, auth_time: Math.floor(authTime / 1000) };
   }
 
-  async function signPair(
+  function signPair(
     userId: string,
     amr: AuthenticationMethod[],
     authTime: number,
     family: string,
     now: number,
-  ): Promise<{ pair: TokenPair; jti: string; expiresAt: number }> {
+  ): { pair: TokenPair; jti: string; expiresAt: number } {
     // `iat` has whole seconds; `iat_ms` dates each token exactly against a revocation (revokeAll).
     const claims = { ...sessionClaims(amr, authTime), fam: family, iat_ms: now };
-    const signed = await access.sign(userId, claims, now, accessTtlSeconds);
-    const refresh = await refreshJwt.sign(userId, claims, now, refreshTtlSeconds);
+    const signed = access.sign(userId, claims, now, accessTtlSeconds);
+    const refresh = refreshJwt.sign(userId, claims, now, refreshTtlSeconds);
     return {
       pair: { accessToken: signed.token, refreshToken: refresh.token },
       jti: refresh.jti,
@@ -150,11 +150,10 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     };
   }
 
-  async function readRefresh(token: unknown, now: number) {
-    const payload = await refreshJwt.verify(token, now);
+  function readRefresh(token: unknown, now: number) {
+    const payload = refreshJwt.verify(token, now);
     const family = payload.fam;
-    if (typeof family !== 'string' || family === '')
-      throw new InvalidTokenError('The refresh token is not valid');
+    if (typeof family !== 'string' || family === '') throw invalidClaims('refresh token');
     return { payload, family, amr: readAmr(payload.amr), authTime: readAuthTime(payload.auth_time) };
   }
 
@@ -162,18 +161,16 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     async issue(userId, amr, authTime, notBefore) {
       const now = notBefore === undefined ? clock() : Math.max(clock(), notBefore + 1);
       const family = encodeBase64url(takeRandom(cryptoRandom, 16));
-      const { pair, jti, expiresAt } = await signPair(userId, amr, authTime, family, now);
+      const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now);
       await store.putNonce(userId, familyKey(family), jti, expiresAt, now);
       return pair;
     },
 
     async verifyAccess(token) {
       const now = clock();
-      const payload = await access.verify(token, now);
+      const payload = access.verify(token, now);
       const family = payload.fam;
-      if (typeof family !== 'string' || family === '') {
-        throw new InvalidTokenError('The access token is not valid');
-      }
+      if (typeof family !== 'string' || family === '') throw invalidClaims('access token');
       const claims: AccessClaims = {
         userId: payload.sub,
         amr: readAmr(payload.amr),
@@ -209,14 +206,14 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
 
     async refresh(refreshToken) {
       const now = clock();
-      const { payload, family, amr, authTime } = await readRefresh(refreshToken, now);
+      const { payload, family, amr, authTime } = readRefresh(refreshToken, now);
       const userId = payload.sub;
       const revokedBefore = await store.getNonce(userId, REVOKED_BEFORE_KEY, now);
       if (revokedBefore !== null && issuedAtMs(payload) <= Number(revokedBefore)) {
         await store.deleteNonce(userId, familyKey(family));
         throw new InvalidTokenError('The refresh token was revoked');
       }
-      const next = await signPair(userId, amr, authTime, family, now);
+      const next = signPair(userId, amr, authTime, family, now);
       if (!(await store.swapNonce(userId, familyKey(family), payload.jti, next.jti, next.expiresAt, now))) {
         // Spent (a replay, perhaps by a thief) or its family already revoked: end the family.
         await store.deleteNonce(userId, familyKey(family));
@@ -227,9 +224,9 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
 
     async revoke(refreshToken) {
       const now = clock();
-      let read: Awaited<ReturnType<typeof readRefresh>>;
+      let read: ReturnType<typeof readRefresh>;
       try {
-        read = await readRefresh(refreshToken, now);
+        read = readRefresh(refreshToken, now);
       } catch (error) {
         if (error instanceof InvalidTokenError) return;
         throw error;
@@ -248,7 +245,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     async stepUp(claims) {
       const now = clock();
       const amr = [...new Set<AuthenticationMethod>([...claims.amr, 'otp', 'mfa'])];
-      const { token } = await access.sign(
+      const { token } = access.sign(
         claims.userId,
         { ...sessionClaims(amr, now), fam: claims.family, iat_ms: now },
         now,
@@ -277,14 +274,19 @@ function issuedAtMs(payload: { iat: number; iat_ms?: unknown }): number {
 
 function readAmr(value: unknown): AuthenticationMethod[] {
   if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string' && AMR_VALUES.has(entry))) {
-    throw new InvalidTokenError('The token is not valid');
+    throw invalidClaims('token');
   }
   return value as AuthenticationMethod[];
 }
 
 function readAuthTime(value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidTokenError('The token is not valid');
+    throw invalidClaims('token');
   }
   return value * 1000;
+}
+
+/** A correctly signed token whose session claims (`fam`, `amr`, `auth_time`) are missing or wrong. */
+function invalidClaims(noun: string): InvalidTokenError {
+  return new InvalidTokenError(`The ${noun} is not valid`, { reason: 'claims' });
 }
