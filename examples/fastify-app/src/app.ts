@@ -174,6 +174,9 @@ export async function buildApp(
 
   await app.register(fastifyStatic, {
     root: publicDir,
+    // A route per page file, not a GET /* catch-all: an unknown path under /2fa then gets the kit's
+    // own 404 (TWOFOLD_NOT_FOUND), as on Express.
+    wildcard: false,
     setHeaders: (response) => {
       for (const [name, value] of Object.entries(pageHeaders)) response.setHeader(name, value);
     },

@@ -315,6 +315,18 @@ export async function runHttpScenario(
     t.match(script.headers.get('content-type'), /javascript/);
   });
 
+  await t.test("an unknown path under /2fa gets the kit's own 404, whatever the method", async (t) => {
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const response = await fetch(`${options.baseUrl}/2fa/nope`, { method });
+      t.equal(response.status, 404, `${method} /2fa/nope`);
+      t.match(
+        await response.json(),
+        { statusCode: 404, code: 'TWOFOLD_NOT_FOUND' },
+        `${method}: the kit's body`,
+      );
+    }
+  });
+
   let accessToken = '';
   let refreshToken = '';
   await t.test('the /2fa routes: login without 2FA, the guard on GET /me, status', async (t) => {
