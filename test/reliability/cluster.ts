@@ -8,7 +8,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TwofoldMail } from '@twofold/core/http';
+import { migrate, storeTableNames } from '@twofold/store-sql';
 import { missing } from '@twofold/test-support';
+import pg from 'pg';
 import type tap from 'tap';
 import type { Test } from 'tap';
 import type { ContractApp } from '../http-contract/app.js';
@@ -20,6 +22,29 @@ const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 export const REDIS = { host: '127.0.0.1', port: 6379 } as const;
 export const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } as const;
 export const LINK_URL = 'https://app.example.test/recover';
+
+/**
+ * The store tables of `prefix` migrated in PostgreSQL for one test, dropped when it ends; false (the
+ * server reported missing) when PostgreSQL cannot be reached.
+ */
+export async function migratedPostgres(t: Test, prefix: string): Promise<boolean> {
+  const pool = new pg.Pool({ ...POSTGRES, max: 2, connectionTimeoutMillis: 3000 });
+  const reachable = await pool.query('select 1').then(
+    () => true,
+    () => false,
+  );
+  if (!reachable) {
+    await pool.end();
+    reportMissing(t, `PostgreSQL at ${POSTGRES.host}:${POSTGRES.port} (database ${POSTGRES.database})`);
+    return false;
+  }
+  t.teardown(async () => {
+    await pool.query(`drop table if exists ${storeTableNames(prefix).join(', ')}`);
+    await pool.end();
+  });
+  await migrate(pool, { prefix });
+  return true;
+}
 
 /** True when something accepts a TCP connection at host:port within a second. */
 export function isListening(host: string, port: number): Promise<boolean> {

@@ -34,7 +34,6 @@ import { createTwoFactor, generateKey, generateRecoveryCodes, memoryStore } from
 import { migrate } from '@twofold/store-sql';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import tap, { type Test } from 'tap';
 import { hasCommand, startLocalCluster } from '../../packages/store-redis/test/helpers.js';
 import {
@@ -58,8 +57,8 @@ import {
   LINK_URL,
   LogBook,
   makeUsers,
+  migratedPostgres,
   nextCode,
-  POSTGRES,
   REDIS,
   reportMissing,
   startApp,
@@ -615,28 +614,8 @@ if (selected('redis-cluster'))
 
 if (selected('postgres'))
   tap.test('flow races on PostgreSQL', async (t) => {
-    const pool = new pg.Pool({ ...POSTGRES, max: 2, connectionTimeoutMillis: 3000 });
-    const reachable = await pool.query('select 1').then(
-      () => true,
-      () => false,
-    );
-    if (!reachable) {
-      await pool.end();
-      return reportMissing(
-        t,
-        `PostgreSQL at ${POSTGRES.host}:${POSTGRES.port} (database ${POSTGRES.database})`,
-      );
-    }
     const prefix = `tfflow${runPrefix}_`;
-    t.teardown(async () => {
-      const { rows } = await pool.query<{ table_name: string }>(
-        'select table_name from information_schema.tables where left(table_name, length($1)) = $1',
-        [prefix],
-      );
-      for (const { table_name } of rows) await pool.query(`drop table if exists "${table_name}" cascade`);
-      await pool.end();
-    });
-    await migrate(pool, { prefix });
+    if (!(await migratedPostgres(t, prefix))) return;
     await flows(t, 'postgres', { kind: 'postgres', prefix }, ['fastify', 'express']);
   });
 

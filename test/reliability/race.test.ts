@@ -6,9 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { generateKey } from '@twofold/core';
-import { migrate } from '@twofold/store-sql';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import tap, { type Test } from 'tap';
 import { type Answer, errorProblems, recoveryLink } from '../http-contract/helpers.js';
 import {
@@ -19,8 +17,8 @@ import {
   LINK_URL,
   LogBook,
   makeUsers,
+  migratedPostgres,
   nextCode,
-  POSTGRES,
   REDIS,
   reportMissing,
   startApp,
@@ -216,27 +214,7 @@ tap.test('races on Redis', async (t) => {
 });
 
 tap.test('races on PostgreSQL', async (t) => {
-  const pool = new pg.Pool({ ...POSTGRES, max: 2, connectionTimeoutMillis: 3000 });
-  const reachable = await pool.query('select 1').then(
-    () => true,
-    () => false,
-  );
-  if (!reachable) {
-    await pool.end();
-    return reportMissing(
-      t,
-      `PostgreSQL at ${POSTGRES.host}:${POSTGRES.port} (database ${POSTGRES.database})`,
-    );
-  }
   const prefix = `tfrel${randomBytes(4).toString('hex')}_`;
-  t.teardown(async () => {
-    const { rows } = await pool.query<{ table_name: string }>(
-      'select table_name from information_schema.tables where left(table_name, length($1)) = $1',
-      [prefix],
-    );
-    for (const { table_name } of rows) await pool.query(`drop table if exists "${table_name}" cascade`);
-    await pool.end();
-  });
-  await migrate(pool, { prefix });
+  if (!(await migratedPostgres(t, prefix))) return;
   await races(t, { kind: 'postgres', prefix });
 });

@@ -160,6 +160,27 @@ export function memoryStore(): Store {
     return wasActive;
   }
 
+  /** Counts one attempt on the counter `key` unless it is live at `limit` or above (no await: atomic). */
+  function countAttempt(
+    userId: string,
+    key: string,
+    limit: number,
+    ttlMs: number,
+    now: number,
+  ): AttemptState {
+    sweep(now);
+    const previous = liveEntry<number>(userId, 'counters', key, now);
+    if (previous && previous.value >= limit) {
+      return { taken: false, count: previous.value, expiresAt: previous.expiresAt };
+    }
+    const count = (previous?.value ?? 0) + 1;
+    const expiresAt = now + ttlMs;
+    const state = user(userId);
+    state.counters ??= new Map();
+    state.counters.set(key, { value: count, expiresAt });
+    return { taken: true, count, expiresAt };
+  }
+
   const store: Store = {
     async getAuthenticator(userId, authenticatorId, now) {
       const record = liveAuthenticator(userId, authenticatorId, now);
@@ -238,28 +259,13 @@ export function memoryStore(): Store {
     },
 
     async incrementCounter(userId, key, ttlMs, now): Promise<CounterState> {
-      sweep(now);
-      const previous = liveEntry<number>(userId, 'counters', key, now);
-      const count = (previous?.value ?? 0) + 1;
-      const expiresAt = now + ttlMs;
-      const state = user(userId);
-      state.counters ??= new Map();
-      state.counters.set(key, { value: count, expiresAt });
+      // An increment is an attempt with no limit.
+      const { count, expiresAt } = countAttempt(userId, key, Number.POSITIVE_INFINITY, ttlMs, now);
       return { count, expiresAt };
     },
 
     async takeAttempt(userId, key, limit, ttlMs, now): Promise<AttemptState> {
-      sweep(now);
-      const previous = liveEntry<number>(userId, 'counters', key, now);
-      if (previous && previous.value >= limit) {
-        return { taken: false, count: previous.value, expiresAt: previous.expiresAt };
-      }
-      const count = (previous?.value ?? 0) + 1;
-      const expiresAt = now + ttlMs;
-      const state = user(userId);
-      state.counters ??= new Map();
-      state.counters.set(key, { value: count, expiresAt });
-      return { taken: true, count, expiresAt };
+      return countAttempt(userId, key, limit, ttlMs, now);
     },
 
     async resetCounterIfUnchanged(userId, key, expected) {

@@ -1,4 +1,5 @@
 import {
+  type AttemptState,
   type AuthenticatorAlgorithm,
   type AuthenticatorRecord,
   type CounterState,
@@ -15,7 +16,6 @@ import {
   getAuthenticatorScript,
   getCounterScript,
   getNonceScript,
-  incrementCounterScript,
   type LuaScript,
   putNonceScript,
   replaceRecoveryCodesScript,
@@ -28,9 +28,6 @@ import {
   takeNonceScript,
 } from './internal/scripts.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
-
-/** What takeAttempt resolves (derived from Store, so it needs no export of its own from the core). */
-type AttemptState = Awaited<ReturnType<Store['takeAttempt']>>;
 
 const ALGORITHMS: ReadonlySet<string> = new Set<AuthenticatorAlgorithm>(['SHA1', 'SHA256', 'SHA512']);
 
@@ -187,14 +184,9 @@ export function redisStore(options: RedisStoreOptions): Store {
     },
 
     async incrementCounter(userId, key, ttlMs, now) {
-      checkUserId(userId);
-      const expiresAt = now + ttlMs;
-      return await run(
-        incrementCounterScript,
-        [keys.counter(userId, key)],
-        [String(now), String(expiresAt), ttl(expiresAt, now)],
-        parseCounter,
-      );
+      // An increment is an attempt whose limit a count never reaches: one script for both.
+      const { count, expiresAt } = await store.takeAttempt(userId, key, Number.MAX_SAFE_INTEGER, ttlMs, now);
+      return { count, expiresAt };
     },
 
     async takeAttempt(userId, key, limit, ttlMs, now) {

@@ -1,4 +1,5 @@
 import {
+  type AttemptState,
   type AuthenticatorAlgorithm,
   type AuthenticatorRecord,
   type CounterState,
@@ -23,12 +24,6 @@ import {
 import { inTransaction } from './internal/transaction.js';
 import { parseOptions, type SqlStoreOptions, sqlStoreOptionsSchema } from './options.js';
 
-/**
- * What takeAttempt resolves (core's `AttemptState`, derived from the interface so that this package
- * does not depend on core's index exporting that name).
- */
-type AttemptState = Awaited<ReturnType<Store['takeAttempt']>>;
-
 /** How many times an operation the database aborted for a deadlock is run again. */
 const MAX_ATTEMPTS = 5;
 
@@ -37,6 +32,9 @@ const MAX_ATTEMPTS = 5;
  * expired or lowered in between) before it gives up, failing closed.
  */
 const MAX_TAKE_ROUNDS = 20;
+
+/** The largest count the counters table holds (a 32-bit INTEGER column on every dialect). */
+const MAX_COUNT = 2_147_483_647;
 
 /** The longest user id, authenticator id, key or recovery code hash the tables hold. */
 const MAX_ID_LENGTH = 255;
@@ -330,41 +328,6 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     });
   }
 
-  async function incrementCounter(userId: string, key: string, ttlMs: number, now: number) {
-    checkLength('userId', [userId]);
-    checkLength('the counter key', [key]);
-    const expiresAt = now + ttlMs;
-    // An expired counter starts again at 1; the count is assigned before the expiry it reads.
-    const count = sql<number>`case when ${column('counters', 'expires_at')} <= ${now} then 1 else ${column('counters', 'count')} + 1 end`;
-    if (dialect !== 'mysql') {
-      const row = await db
-        .insertInto(t.counters)
-        .values({ user_id: userId, key, count: 1, expires_at: expiresAt })
-        .onConflict((conflict) =>
-          conflict.columns(['user_id', 'key']).doUpdateSet({ count, expires_at: expiresAt }),
-        )
-        .returning(['count', 'expires_at'])
-        .executeTakeFirstOrThrow();
-      return { count: toNumber(row.count), expiresAt: toNumber(row.expires_at) };
-    }
-    // MySQL has no RETURNING on upserts: read the row back under the lock the upsert holds.
-    return inTransaction(connection, async (trx) => {
-      await trx
-        .insertInto(t.counters)
-        .values({ user_id: userId, key, count: 1, expires_at: expiresAt })
-        .onDuplicateKeyUpdate({ count, expires_at: expiresAt })
-        .execute();
-      const row = await trx
-        .selectFrom(t.counters)
-        .select(['count', 'expires_at'])
-        .where('user_id', '=', userId)
-        .where('key', '=', key)
-        .forUpdate()
-        .executeTakeFirstOrThrow();
-      return { count: toNumber(row.count), expiresAt: toNumber(row.expires_at) };
-    });
-  }
-
   /** A counters row as a CounterState. */
   function toCounter(row: { count: number | string | bigint; expires_at: number | string | bigint }) {
     return { count: toNumber(row.count), expiresAt: toNumber(row.expires_at) };
@@ -644,7 +607,12 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
 
     async incrementCounter(userId, key, ttlMs, now): Promise<CounterState> {
       await sweepIfDue(now);
-      return attempt(dialect, () => incrementCounter(userId, key, ttlMs, now));
+      // An increment is an attempt whose limit a count never reaches (the column's largest value,
+      // the count's own ceiling): one statement for both.
+      const { count, expiresAt } = await attempt(dialect, () =>
+        takeAttempt(userId, key, MAX_COUNT, ttlMs, now),
+      );
+      return { count, expiresAt };
     },
 
     async takeAttempt(userId, key, limit, ttlMs, now): Promise<AttemptState> {

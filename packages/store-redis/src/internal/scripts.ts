@@ -232,34 +232,9 @@ return 1
 );
 
 /**
- * KEYS: counter. ARGV: now, expiresAt, ttl. Adds one (starting again at 1 when absent or expired)
- * and moves the expiry; returns { count, expiresAt }.
- */
-export const incrementCounterScript = script(
-  'incrementCounter',
-  `
-local state = redis.call('HMGET', KEYS[1], 'n', 'e')
-local count
-if state[1] and state[2] and tonumber(state[2]) > tonumber(ARGV[1]) then
-  count = redis.call('HINCRBY', KEYS[1], 'n', 1)
-else
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'n', '1')
-  count = 1
-end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('HSET', KEYS[1], 'e', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-else
-  redis.call('DEL', KEYS[1])
-end
-return { count, ARGV[2] }
-`,
-);
-
-/**
- * KEYS: counter. ARGV: now, expiresAt, ttl, limit. Like incrementCounter, except that a live counter
- * already at the limit or above is left exactly as it is (count, `e` and TTL). Returns
+ * KEYS: counter. ARGV: now, expiresAt, ttl, limit. Adds one (starting again at 1 when absent or
+ * expired) and moves the expiry, except that a live counter already at the limit or above is left
+ * exactly as it is (count, `e` and TTL); incrementCounter is this with an unreachable limit. Returns
  * { 1, count, expiresAt } when it counted the attempt, { 0, count, expiresAt } as stored when not.
  */
 export const takeAttemptScript = script(
