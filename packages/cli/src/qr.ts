@@ -1,32 +1,11 @@
 /**
- * QR codes as terminal text. The symbol is @twofold/core's `qrModules`, the one the enrollment
- * page's SVG is drawn from, so `uri --qr` shows the code the enrollment page would. Each line of
- * text holds two rows of modules, drawn with Unicode half blocks.
+ * QR codes as terminal text, drawn by uqr's half-block renderer (two rows of modules per line) from
+ * the encoder and options @twofold/core draws its SVG with, so `uri --qr` shows the code the
+ * enrollment page would (test/uri.test.ts compares them module for module).
  */
-import { QR_QUIET_ZONE, type QrModules, qrModules } from '@twofold/core';
+import { QR_OPTIONS, QR_QUIET_ZONE, qrModules } from '@twofold/core';
+import { renderUnicodeCompact } from 'uqr';
 import { UsageError } from './errors.js';
-
-/**
- * The QR symbol of `text` as rows of modules, true for dark, with the quiet zone.
- * @throws {UsageError} `text` is not printable ASCII (otpauth URIs are percent-encoded) or too long.
- */
-export function qrMatrix(text: string): boolean[][] {
-  let modules: QrModules;
-  try {
-    modules = qrModules(text);
-  } catch (error) {
-    if (error instanceof TypeError) throw new UsageError('a QR code needs printable ASCII text');
-    if (error instanceof RangeError) throw new UsageError('the text is too long for a QR code');
-    throw error;
-  }
-  const size = modules.length + 2 * QR_QUIET_ZONE;
-  return Array.from({ length: size }, (_, row) =>
-    Array.from(
-      { length: size },
-      (_, column) => modules[row - QR_QUIET_ZONE]?.[column - QR_QUIET_ZONE] === true,
-    ),
-  );
-}
 
 /** How to draw: see {@link renderQrText}. */
 export interface QrTextOptions {
@@ -36,29 +15,27 @@ export interface QrTextOptions {
   invert: boolean;
 }
 
-const BLOCKS = [' ', '▄', '▀', '█'] as const; // index: (top drawn ? 2 : 0) + (bottom drawn ? 1 : 0)
 const BLACK_ON_WHITE = '\x1b[38;5;16;48;5;231m';
 const RESET = '\x1b[0m';
 
 /**
- * Renders a matrix from {@link qrMatrix} as lines of half blocks. Without colour the light modules
- * are drawn, in the terminal's (usually light) text colour on its (usually dark) background; `invert`
- * draws the dark ones instead. With colour the dark modules are drawn black on a white background.
- * A last odd row is paired with a light one.
+ * Renders the QR symbol of `text`, with its quiet zone, as lines of half blocks. Without colour the
+ * light modules are drawn, in the terminal's (usually light) text colour on its (usually dark)
+ * background; `invert` draws the dark ones instead. With colour the dark modules are drawn black on
+ * a white background.
+ * @throws {UsageError} `text` is not printable ASCII (otpauth URIs are percent-encoded) or too long.
  */
-export function renderQrText(matrix: readonly (readonly boolean[])[], options: QrTextOptions): string {
-  const drawDark = options.color || options.invert;
-  const drawn = (row: number, column: number) => {
-    const dark = matrix[row]?.[column] ?? false;
-    return drawDark ? dark : !dark;
-  };
-  const lines: string[] = [];
-  for (let row = 0; row < matrix.length; row += 2) {
-    let line = '';
-    for (let column = 0; column < matrix.length; column++) {
-      line += BLOCKS[(drawn(row, column) ? 2 : 0) + (drawn(row + 1, column) ? 1 : 0)];
-    }
-    lines.push(options.color ? `${BLACK_ON_WHITE}${line}${RESET}` : line);
+export function renderQrText(text: string, options: QrTextOptions): string {
+  try {
+    qrModules(text); // core's checks and error classes
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError('a QR code needs printable ASCII text');
+    if (error instanceof RangeError) throw new UsageError('the text is too long for a QR code');
+    throw error;
   }
-  return `${lines.join('\n')}\n`;
+  const drawDark = options.color || options.invert;
+  const lines = renderUnicodeCompact(text, { ...QR_OPTIONS, border: QR_QUIET_ZONE, invert: drawDark }).split(
+    '\n',
+  );
+  return `${lines.map((line) => (options.color ? `${BLACK_ON_WHITE}${line}${RESET}` : line)).join('\n')}\n`;
 }

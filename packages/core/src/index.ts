@@ -41,7 +41,7 @@ export {
   type TwoFactorOptions,
   twoFactorOptionsSchema,
 } from './options.js';
-export { QR_QUIET_ZONE, type QrModules, qrModules, renderQrSvg, svgDataUri } from './qr.js';
+export { QR_OPTIONS, QR_QUIET_ZONE, type QrModules, qrModules, renderQrSvg, svgDataUri } from './qr.js';
 export {
   generateRecoveryCodes,
   hashRecoveryCode,

@@ -1,13 +1,17 @@
 /**
  * QR codes for enrollment, rendered locally (the secret never leaves the server to draw a picture).
- * qrcode-svg encodes the symbol; `qrModules` is the one place that reads it, and every drawing (the
- * SVG below, the CLI's terminal text) starts from its matrix.
+ * uqr (a port of Project Nayuki's QR Code generator) encodes the symbol through its public `encode`;
+ * the SVG below is drawn from that matrix, and the CLI's terminal text from the same encoder with the
+ * same options ({@link QR_OPTIONS}).
  */
-import QRCode from 'qrcode-svg';
+import { encode } from 'uqr';
 
 /** QR quiet zone in modules (the spec asks for 4). */
 export const QR_QUIET_ZONE = 4;
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+
+/** How every twofold QR code is encoded: error correction level M, uqr's automatic mask. */
+export const QR_OPTIONS = { ecc: 'M', boostEcc: false } as const;
 
 /** A QR symbol: `modules[row][column]`, row 0 at the top, `true` for a dark module. Square. */
 export type QrModules = readonly (readonly boolean[])[];
@@ -15,12 +19,8 @@ export type QrModules = readonly (readonly boolean[])[];
 /**
  * The QR symbol of `text` (an otpauth:// URI), error correction level M, without the quiet zone.
  *
- * This is the only code that reads qrcode-svg's model (`qrcode.modules`, `modules[row][column]`):
- * the library's options API only draws SVG, and the model is documented just by its README's
- * "ASCII modules" example and by @types/qrcode-svg. test/qr.test.ts pins what is read here.
- *
- * Only printable ASCII is accepted: otpauth URIs are percent-encoded, and the library would prefix
- * other text with a byte-order mark that scanners pass on verbatim.
+ * Only printable ASCII is accepted: otpauth URIs are percent-encoded, and a scanner app is not
+ * expected to agree with an encoder on how other text becomes bytes.
  * @throws {TypeError} `text` is empty, not a string, or not printable ASCII.
  * @throws {RangeError} `text` is too long for a QR code (more than 2331 bytes at level M).
  * @example qrModules('otpauth://totp/Acme:alice?secret=JBSWY3DPEHPK3PXP&issuer=Acme').length // 29
@@ -29,14 +29,12 @@ export function qrModules(text: string): QrModules {
   if (typeof text !== 'string' || !PRINTABLE_ASCII.test(text)) {
     throw new TypeError('QR code text must be a non-empty string of printable ASCII');
   }
-  let modules: boolean[][];
   try {
-    modules = new QRCode({ content: text, ecl: 'M' }).qrcode.modules;
+    return encode(text, { ...QR_OPTIONS, border: 0 }).data;
   } catch {
     // The library's message carries only lengths; ours does not repeat the text (it holds a secret).
     throw new RangeError('the text is too long for a QR code');
   }
-  return modules.map((row) => row.map((dark) => dark === true));
 }
 
 /**

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { missingSkip } from '@twofold/test-support';
-import QRCode from 'qrcode-svg';
 import t from 'tap';
 import { qrModules, renderQrSvg, svgDataUri } from '../src/qr.js';
 
@@ -56,17 +55,53 @@ t.test(
   },
 );
 
-t.test('qrModules is the symbol qrcode-svg encodes at level M, row by row, without quiet zone', async (t) => {
-  // The one test of what qrModules reads inside qrcode-svg: a version that changes its model fails here.
-  for (const [name, uri] of URIS) {
-    const model = new QRCode({ content: uri, ecl: 'M' }).qrcode;
-    const count = model.getModuleCount();
-    const expected = Array.from({ length: count }, (_, row) =>
-      Array.from({ length: count }, (_, column) => model.isDark(row, column)),
-    );
-    t.strictSame(qrModules(uri), expected, name);
-  }
-});
+/**
+ * The error correction level a symbol's format information declares (ISO/IEC 18004 7.9): 15 bits
+ * around the top-left finder pattern, masked with 101010000010010; the first two bits are the level
+ * (01 L, 00 M, 11 Q, 10 H). Read from the matrix, independently of the encoder.
+ */
+function declaredLevel(modules: readonly (readonly boolean[])[]): string {
+  const cells: [number, number][] = [
+    [8, 0],
+    [8, 1],
+    [8, 2],
+    [8, 3],
+    [8, 4],
+    [8, 5],
+    [8, 7],
+    [8, 8],
+    [7, 8],
+    [5, 8],
+    [4, 8],
+    [3, 8],
+    [2, 8],
+    [1, 8],
+    [0, 8],
+  ]; // [row, column], most significant bit first
+  let bits = 0;
+  for (const [row, column] of cells) bits = (bits << 1) | (modules[row]![column] ? 1 : 0);
+  const level = ((bits ^ 0b101010000010010) >> 13) & 0b11;
+  return ['M', 'L', 'H', 'Q'][level]!;
+}
+
+t.test(
+  'qrModules is a square symbol of a QR version at error correction level M, without quiet zone',
+  async (t) => {
+    for (const [name, uri] of URIS) {
+      const modules = qrModules(uri);
+      const size = modules.length;
+      t.ok(size >= 21 && (size - 17) % 4 === 0, `${name}: ${size} modules is a QR version's size`);
+      t.ok(
+        modules.every((row) => row.length === size),
+        `${name}: square`,
+      );
+      // Finder pattern: the top-left corner is dark (no quiet zone), its separator light.
+      t.equal(modules[0]![0], true, `${name}: the finder pattern starts at (0, 0)`);
+      t.equal(modules[7]![7], false, `${name}: separator`);
+      t.equal(declaredLevel(modules), 'M', `${name}: level M`);
+    }
+  },
+);
 
 t.test('qrModules refuses what renderQrSvg refuses, with the same error classes', async (t) => {
   t.throws(() => qrModules('otpauth://totp/Zürich:a?secret=A'), TypeError);

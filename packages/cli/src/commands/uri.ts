@@ -10,7 +10,7 @@ import {
 import { algorithmOption, argumentOrStdin, integerOption, parseCommand } from '../args.js';
 import { UsageError } from '../errors.js';
 import { colorsAllowed, type Io } from '../io.js';
-import { qrMatrix, renderQrText } from '../qr.js';
+import { renderQrText } from '../qr.js';
 
 const QR_OPTIONS_HELP = `  --qr                  also print the URI as a QR code, for scanning with a phone
   --invert              draw the QR code for a light-background terminal or a file (without
@@ -84,7 +84,7 @@ export async function uriCommand(io: Io, args: string[]): Promise<number> {
 }
 
 function printQr(io: Io, uri: string, invert: boolean): void {
-  io.stdout.write(`\n${renderQrText(qrMatrix(uri), { color: colorsAllowed(io, io.stdout), invert })}`);
+  io.stdout.write(`\n${renderQrText(uri, { color: colorsAllowed(io, io.stdout), invert })}`);
 }
 
 async function uriBuild(io: Io, args: string[]): Promise<number> {
