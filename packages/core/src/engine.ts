@@ -144,7 +144,15 @@ export interface TwoFactor {
  * const enrollment = await twoFactor.enroll('user-1', { label: 'ada@example.com' });
  */
 export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
-  const resolved = resolveOptions(options);
+  return engineOf(resolveOptions(options));
+}
+
+/**
+ * The engine over options already validated by `twoFactorOptionsSchema` (or a schema extending it,
+ * as the HTTP layer's does): they are not checked a second time. Not part of the public API.
+ * @internal
+ */
+export function engineOf(resolved: ResolvedOptions): TwoFactor {
   const { keyring, clock, totp: totpOptions, lockout } = resolved;
   const store = guardStore(resolved.store);
   const events = new EventHub(resolved.onListenerError);

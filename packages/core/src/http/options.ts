@@ -5,8 +5,13 @@
  * throws a TypeError naming it.
  */
 import { z } from 'zod';
-import { createTwoFactor, type TwoFactor } from '../engine.js';
-import { parseOptions, type TwoFactorOptions, twoFactorOptionsSchema } from '../options.js';
+import { engineOf, type TwoFactor } from '../engine.js';
+import {
+  parseOptions,
+  type ResolvedOptions,
+  type TwoFactorOptions,
+  twoFactorOptionsSchema,
+} from '../options.js';
 
 const DAY = 86_400;
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -191,9 +196,10 @@ export function resolveHttpOptions(
   } else {
     const parsed: Record<string, unknown> = parseOptions(schema, options, 'twofold');
     resolved = Object.fromEntries(Object.entries(parsed).filter(([key]) => !(key in ENGINE_MASK)));
-    // The engine reads its options through the same schema: valid here, valid there.
-    resolved.twoFactor = createTwoFactor(
-      Object.fromEntries(ENGINE_KEYS.map((key) => [key, parsed[key]])) as TwoFactorOptions,
+    // `schema` extends the engine's schema, so its engine keys are already the engine's resolved
+    // options: the engine takes them as they are instead of checking them again.
+    resolved.twoFactor = engineOf(
+      Object.fromEntries(ENGINE_KEYS.map((key) => [key, parsed[key]])) as ResolvedOptions,
     );
   }
   if (!resolved.authenticate && !resolved.getUserId) {
