@@ -1,17 +1,18 @@
 // Rate limits counted in a Redis Cluster: the counts of different clients live on different
-// nodes, and each node has the counting script. Starts a 3-master cluster on loopback ports with the
-// helper of @twofold/store-redis's tests; needs redis-server and redis-cli.
+// nodes, and each node has the counting script. Starts a 3-master cluster on loopback ports with
+// @twofold/test-support/redis; needs redis-server and redis-cli.
 import { memoryStore } from '@twofold/core';
+import { hasCommand, missing } from '@twofold/test-support';
+import { startLocalCluster } from '@twofold/test-support/redis';
 import t from 'tap';
-import { hasCommand, reportMissing, startLocalCluster } from '../../store-redis/test/helpers.js';
 import { authenticate, call, startServer } from './helpers.js';
 
-const missing = [];
-if (!(await hasCommand('redis-server'))) missing.push('redis-server');
-if (!(await hasCommand('redis-cli'))) missing.push('redis-cli');
+const absent = [];
+if (!(await hasCommand('redis-server'))) absent.push('redis-server');
+if (!(await hasCommand('redis-cli'))) absent.push('redis-cli');
 
-if (missing.length > 0) {
-  reportMissing(`${missing.join(' and ')} not found on PATH (needed to start a Redis Cluster)`);
+if (absent.length > 0) {
+  missing(t, `${absent.join(' and ')} not found on PATH (needed to start a Redis Cluster)`);
 } else {
   const cluster = await startLocalCluster();
   t.teardown(() => cluster.stop());

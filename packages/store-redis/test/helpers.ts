@@ -1,221 +1,23 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { Store } from '@twofold/core';
 import { pendingRecord as suitePendingRecord } from '@twofold/store-test-suite';
 import { missing } from '@twofold/test-support';
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import tap from 'tap';
 
-const execFileAsync = promisify(execFile);
+export { freePort, hasCommand, isListening, tempDir } from '@twofold/test-support';
+export {
+  type LocalCluster,
+  type RedisServer,
+  startLocalCluster,
+  startRedisServer,
+  waitForReady,
+} from '@twofold/test-support/redis';
 
 export const SHARED_REDIS = { host: '127.0.0.1', port: 6379 } as const;
-
-/** True when something answers a TCP connection at host:port within `timeoutMs`. */
-export function isListening(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (result: boolean) => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-/** True when `command` is on the PATH. */
-export async function hasCommand(command: string): Promise<boolean> {
-  try {
-    await execFileAsync('sh', ['-c', `command -v ${command}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** What a Redis test file does when what it needs is missing: a skip naming it, or a failure under CI. */
 export function reportMissing(reason: string): void {
   missing(tap, reason);
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
-/** A redis-server this test started on a loopback port, without persistence. */
-export interface RedisServer {
-  readonly port: number;
-  readonly process: ChildProcess;
-  /** Stops it (SIGKILL, like a crash) and waits until it has exited. */
-  kill(): Promise<void>;
-}
-
-/** Starts redis-server with `args` on 127.0.0.1:`port` in `dir`, and waits until it accepts connections. */
-export async function startRedisServer(
-  port: number,
-  dir: string,
-  extraArgs: readonly string[] = [],
-): Promise<RedisServer> {
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--daemonize',
-      'no',
-      ...extraArgs,
-    ],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const server: RedisServer = {
-    port,
-    process: child,
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-  const deadline = Date.now() + 10_000;
-  while (!(await isListening('127.0.0.1', port, 200))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await server.kill();
-      throw new Error(`redis-server did not start on port ${port}`);
-    }
-    await sleep(50);
-  }
-  return server;
-}
-
-/** A fresh temporary directory, removed by `remove`. */
-export async function tempDir(name: string): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), `${name}-`));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
-
-/** A 3-master Redis Cluster on loopback ports, started by the test. */
-export interface LocalCluster {
-  readonly ports: readonly number[];
-  readonly client: Cluster;
-  /** Disconnects the client, kills every node and removes the directory (safe to call twice). */
-  stop(): Promise<void>;
-}
-
-/**
- * Starts three redis-server nodes with cluster mode on, joins them with `redis-cli --cluster create`
- * (no replicas), waits for `cluster_state:ok` and connects an ioredis Cluster. Everything it started is
- * stopped again if a step fails. Bounded: about 30 s at most.
- */
-export async function startLocalCluster(): Promise<LocalCluster> {
-  const dir = await tempDir('twofold-redis-cluster');
-  const servers: RedisServer[] = [];
-  let client: Cluster | undefined;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    client?.disconnect();
-    await Promise.all(servers.map((server) => server.kill()));
-    await dir.remove();
-  };
-  try {
-    for (let i = 0; i < 3; i++) {
-      const port = await freePort();
-      const busPort = await freePort();
-      servers.push(
-        await startRedisServer(port, dir.path, [
-          '--cluster-enabled',
-          'yes',
-          '--cluster-port',
-          String(busPort),
-          '--cluster-config-file',
-          join(dir.path, `nodes-${port}.conf`),
-          '--cluster-node-timeout',
-          '5000',
-        ]),
-      );
-    }
-    const ports = servers.map((server) => server.port);
-    await execFileAsync(
-      'redis-cli',
-      [
-        '--cluster',
-        'create',
-        ...ports.map((port) => `127.0.0.1:${port}`),
-        '--cluster-replicas',
-        '0',
-        '--cluster-yes',
-      ],
-      { timeout: 20_000 },
-    );
-    await waitForClusterOk(ports);
-    client = new Cluster(
-      ports.map((port) => ({ host: '127.0.0.1', port })),
-      { clusterRetryStrategy: () => 100 },
-    );
-    await waitForReady(client);
-    return { ports, client, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
-async function waitForClusterOk(ports: readonly number[]): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (const port of ports) {
-    const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
-    try {
-      await node.connect();
-      while (!String(await node.cluster('INFO')).includes('cluster_state:ok')) {
-        if (Date.now() > deadline) throw new Error(`cluster node ${port} never reported cluster_state:ok`);
-        await sleep(100);
-      }
-    } finally {
-      node.disconnect();
-    }
-  }
-}
-
-/** Resolves when the client is ready, or rejects after `timeoutMs`. */
-export function waitForReady(client: Redis | Cluster, timeoutMs = 10_000): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(new Error(`client not ready after ${timeoutMs} ms (status ${client.status})`));
-    }, timeoutMs);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    client.once('ready', onReady);
-  });
 }
 
 /** Every key under `prefix` on one server (SCAN, never KEYS). */
