@@ -33,12 +33,17 @@ function clearTokens() {
 
 // ---- API ------------------------------------------------------------------------------------------
 
-/** An error answer of the API: `{ statusCode, code, error, message }`. */
+/**
+ * An error answer of the API: `{ statusCode, code, error, message }` (signup adds `fields`, every
+ * invalid field with its message). `retryAfter`: the seconds of a `Retry-After` header, or null.
+ */
 class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     super(body?.message ?? `The server answered ${status}`);
     this.status = status;
     this.code = body?.code ?? 'UNKNOWN';
+    this.fields = Array.isArray(body?.fields) ? body.fields : [];
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -65,7 +70,11 @@ async function send(method, path, body, accessToken) {
       data = null;
     }
   }
-  return { status: response.status, data };
+  // Retry-After in seconds (a lock or a rate limit); an HTTP date is not used by this API.
+  const retryAfter = /^\d+$/.test(response.headers.get('retry-after') ?? '')
+    ? Number(response.headers.get('retry-after'))
+    : null;
+  return { status: response.status, data, retryAfter };
 }
 
 let refreshing = null;
@@ -95,7 +104,7 @@ function refreshTokens() {
 async function api(method, path, body, { auth = false } = {}) {
   if (!auth) {
     const answer = await send(method, path, body);
-    if (answer.status >= 400) throw new ApiError(answer.status, answer.data);
+    if (answer.status >= 400) throw new ApiError(answer.status, answer.data, answer.retryAfter);
     return answer.data;
   }
   const tokens = readTokens();
@@ -109,7 +118,7 @@ async function api(method, path, body, { auth = false } = {}) {
       throw new SignedOutError();
     }
   }
-  if (answer.status >= 400) throw new ApiError(answer.status, answer.data);
+  if (answer.status >= 400) throw new ApiError(answer.status, answer.data, answer.retryAfter);
   return answer.data;
 }
 
@@ -119,13 +128,48 @@ function show(element, visible = true) {
   if (element) element.hidden = !visible;
 }
 
+/** "4 minutes", "30 seconds", "2 hours": how long `seconds` is, rounded up. */
+function duration(seconds) {
+  const [count, unit] =
+    seconds < 60
+      ? [seconds, 'second']
+      : seconds < 2 * 3600
+        ? [Math.ceil(seconds / 60), 'minute']
+        : [Math.ceil(seconds / 3600), 'hour'];
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+/** What an error answer tells the user; a lock or a rate limit says when to try again. */
+function errorText(error) {
+  if (!(error instanceof ApiError)) return 'The server could not be reached. Try again in a moment.';
+  if (error.retryAfter === null) return error.message;
+  const lead =
+    error.code === 'TWOFOLD_LOCKED'
+      ? 'Too many wrong codes: this account is locked for now.'
+      : error.code === 'TWOFOLD_RATE_LIMITED'
+        ? 'Too many attempts for now.'
+        : error.message;
+  const at = new Date(Date.now() + error.retryAfter * 1000);
+  // The local time, with its zone; with the date as well when that is more than 12 hours away.
+  const when = error.retryAfter < 12 * 3600 ? formatClock(at) : formatTime(at.toISOString());
+  return `${lead} Try again in ${duration(error.retryAfter)} (at ${when}).`;
+}
+
 function showError(element, error) {
   if (error instanceof SignedOutError) {
     goToLogin();
     return;
   }
-  element.textContent =
-    error instanceof ApiError ? error.message : 'The server could not be reached. Try again in a moment.';
+  element.textContent = errorText(error);
+  show(element);
+}
+
+/** Shows `text` in `element`, followed by a link (`href`, `linkText`); text only, never HTML. */
+function showErrorWithLink(element, text, href, linkText) {
+  const link = document.createElement('a');
+  link.href = href;
+  link.textContent = linkText;
+  element.replaceChildren(document.createTextNode(`${text} `), link, document.createTextNode('.'));
   show(element);
 }
 
@@ -161,7 +205,67 @@ function fillList(list, items) {
   );
 }
 
-const formatTime = (iso) => (iso ? new Date(iso).toLocaleString() : 'never');
+// Times in the visitor's locale and time zone, naming the zone ("Dec 4, 2026, 4:19 PM EST").
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: 'numeric',
+  minute: '2-digit',
+  timeZoneName: 'short',
+});
+const clockFormat = new Intl.DateTimeFormat(undefined, {
+  hour: 'numeric',
+  minute: '2-digit',
+  timeZoneName: 'short',
+});
+const formatTime = (iso) => (iso ? dateTimeFormat.format(new Date(iso)) : 'never');
+const formatClock = (date) => clockFormat.format(date);
+
+/**
+ * The Copy and Download buttons under a list of recovery codes (`[data-codes]` names the list):
+ * Copy puts the codes on the clipboard, one a line; Download saves them as a .txt file (a Blob URL).
+ */
+function codeActions(container) {
+  const list = container.querySelector('[data-codes]');
+  const status = container.querySelector('[data-codes-status]');
+  const codes = () => [...list.querySelectorAll('li')].map((item) => item.textContent.trim());
+  const say = (text) => {
+    status.textContent = text;
+  };
+  container.querySelector('[data-copy-codes]').addEventListener('click', async () => {
+    const text = `${codes().join('\n')}\n`;
+    try {
+      await navigator.clipboard.writeText(text);
+      say('Copied to the clipboard.');
+    } catch {
+      // No clipboard access (an older browser, or permission refused): select them to copy by hand.
+      const range = document.createRange();
+      range.selectNodeContents(list);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      say('Copying is not allowed here: the codes are selected, copy them with the keyboard.');
+    }
+  });
+  container.querySelector('[data-download-codes]').addEventListener('click', () => {
+    const text = [
+      `Recovery codes for your account on ${location.host}, saved ${formatTime(new Date().toISOString())}.`,
+      'Each code logs you in once, instead of a code from your authenticator app.',
+      '',
+      ...codes(),
+      '',
+    ].join('\n');
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `recovery-codes-${location.hostname}.txt`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    say('Downloaded.');
+  });
+}
 
 /** The header every page shares: the brand and the links for signed-in or signed-out visitors. */
 function renderHeader() {
@@ -242,11 +346,48 @@ const pages = {
   },
 
   signup() {
+    const fieldNames = ['username', 'email', 'password'];
+    /** Marks each field of `problems` ({ field, message }) with its message; clears the others. */
+    const markFields = (problems) => {
+      for (const name of fieldNames) {
+        const problem = problems.find((entry) => entry.field === name);
+        const input = $(`#${name}`);
+        const message = $(`#${name}-error`);
+        // '"email" must be an email address ...' reads "Must be an email address ..." under the field.
+        const text = problem ? String(problem.message).replace(/^"[^"]*"\s*/, '') : '';
+        message.textContent = text.charAt(0).toUpperCase() + text.slice(1);
+        show(message, problem !== undefined);
+        if (problem) input.setAttribute('aria-invalid', 'true');
+        else input.removeAttribute('aria-invalid');
+      }
+    };
     onSubmit($('#signup-form'), $('#signup-error'), async () => {
+      markFields([]);
       const email = $('#email').value;
       // The answer is "check your mail" whether or not the address has an account (the server
       // never says which): a link in the mail creates the account, then the user logs in.
-      await api('POST', '/signup', { username: $('#username').value, email, password: $('#password').value });
+      try {
+        await api('POST', '/signup', {
+          username: $('#username').value,
+          email,
+          password: $('#password').value,
+        });
+      } catch (error) {
+        const problems = error instanceof ApiError ? error.fields : [];
+        if (problems.some((problem) => fieldNames.includes(problem.field))) {
+          markFields(problems);
+          $(`#${problems.find((problem) => fieldNames.includes(problem.field)).field}`).focus();
+          const others = problems.filter((problem) => !fieldNames.includes(problem.field));
+          if (others.length === 0) {
+            throw new ApiError(400, {
+              message:
+                problems.length === 1 ? 'Check the field marked below.' : 'Check the fields marked below.',
+            });
+          }
+          throw new ApiError(400, { message: others.map((problem) => problem.message).join(' ') });
+        }
+        throw error;
+      }
       $('#password').value = '';
       $('#signup-email').textContent = email.trim();
       show($('#signup-form'), false);
@@ -256,14 +397,20 @@ const pages = {
 
   'confirm-signup'() {
     // The link is /confirm-signup.html#token=...: a fragment never reaches a server or its logs.
-    // Take it off the address bar (and history) at once; keep it in memory for the form.
-    const token = new URLSearchParams(location.hash.slice(1)).get('token');
-    history.replaceState(null, '', location.pathname);
-    if (!token) {
-      show($('#link-error'));
-      return;
-    }
-    show($('#confirm-signup-form'));
+    // Take it off the address bar (and history) at once; keep it in memory for the form. A new link
+    // opened in the same tab only changes the hash: it replaces the one in memory.
+    let token = null;
+    const readLink = (initial) => {
+      if (!initial && location.hash === '') return;
+      token = new URLSearchParams(location.hash.slice(1)).get('token');
+      history.replaceState(null, '', location.pathname);
+      show($('#confirm-signup-error'), false);
+      show($('#confirm-signup-done'), false);
+      show($('#link-error'), !token);
+      show($('#confirm-signup-form'), Boolean(token));
+    };
+    readLink(true);
+    addEventListener('hashchange', () => readLink(false));
     onSubmit($('#confirm-signup-form'), $('#confirm-signup-error'), async () => {
       const user = await api('POST', '/signup/confirm', { token });
       $('#new-username').textContent = user.username;
@@ -305,9 +452,19 @@ const pages = {
         saveTokens(await api('POST', `${PREFIX}/login/verify`, { challengeToken, ...factor }));
       } catch (error) {
         if (error instanceof ApiError && error.code === 'TWOFOLD_INVALID_CHALLENGE') {
-          // The challenge expired or ran out of attempts: start again from the password.
+          // The challenge expired or ran out of attempts: start again from the password, saying why
+          // above the password form (the second step's own message is hidden with it).
+          challengeToken = null;
+          $('#code').value = '';
+          $('#recovery-code').value = '';
+          $('#password').value = '';
           show($('#verify-form'), false);
           show($('#login-form'));
+          $('#login-error').textContent =
+            'Your login took too long, or too many codes were wrong. Enter your password again.';
+          show($('#login-error'));
+          $('#password').focus();
+          return;
         }
         throw error;
       }
@@ -317,6 +474,7 @@ const pages = {
 
   enable() {
     if (!readTokens()) return goToLogin();
+    codeActions($('#recovery-codes-section'));
     const start = $('#start-enroll');
     start.addEventListener('click', async () => {
       show($('#start-error'), false);
@@ -324,7 +482,22 @@ const pages = {
       try {
         const enrollment = await api('POST', `${PREFIX}/totp/enroll`, undefined, { auth: true });
         $('#qr').src = enrollment.qrDataUri;
-        $('#secret').textContent = enrollment.prettySecret;
+        // On a phone the QR code cannot be scanned by the phone itself: this link opens the app.
+        const openApp = document.createElement('a');
+        openApp.className = 'button';
+        openApp.href = enrollment.otpauthUri;
+        openApp.textContent = 'Open in your authenticator app';
+        $('#open-app').replaceChildren(document.createTextNode('On this phone? '), openApp);
+        // The key in groups of 4; a group never breaks across lines (CSS), only the spaces between.
+        const groups = enrollment.prettySecret.split(/\s+/).map((group) => {
+          const span = document.createElement('span');
+          span.className = 'group';
+          span.textContent = group;
+          return span;
+        });
+        $('#secret').replaceChildren(
+          ...groups.flatMap((span, index) => (index === 0 ? [span] : [document.createTextNode(' '), span])),
+        );
         $('#expires').textContent = formatTime(enrollment.expiresAt);
         show($('#enroll-start'), false);
         show($('#enroll-scan'));
@@ -353,6 +526,7 @@ const pages = {
       const { recoveryCodes } = confirmed;
       // The secret is no longer needed on the page.
       $('#qr').removeAttribute('src');
+      $('#open-app').replaceChildren();
       $('#secret').textContent = '';
       fillList($('#recovery-codes'), recoveryCodes);
       show($('#enroll-scan'), false);
@@ -362,6 +536,7 @@ const pages = {
 
   async settings() {
     if (!readTokens()) return goToLogin();
+    codeActions($('#new-codes-section'));
     const refresh = async () => {
       try {
         const status = await api('GET', `${PREFIX}/status`, undefined, { auth: true });
@@ -389,6 +564,7 @@ const pages = {
       );
       $('#rotate-code').value = '';
       fillList($('#new-recovery-codes'), recoveryCodes);
+      $('#new-codes-section [data-codes-status]').textContent = '';
       show($('#new-codes-section'));
       await refresh();
     });
@@ -424,18 +600,41 @@ const pages = {
 
   recover() {
     // The link is /recover.html#uid=...&token=...: a fragment never reaches a server or its logs.
-    // Take it off the address bar (and history) at once; keep it in memory for the form.
-    const fragment = new URLSearchParams(location.hash.slice(1));
-    const uid = fragment.get('uid');
-    const token = fragment.get('token');
-    history.replaceState(null, '', location.pathname);
-    if (!uid || !token) {
-      show($('#link-error'));
-      return;
-    }
-    show($('#recover-form'));
+    // Take it off the address bar (and history) at once; keep it in memory for the form. A new link
+    // opened in the same tab only changes the hash: it replaces the one in memory.
+    let uid = null;
+    let token = null;
+    const readLink = (initial) => {
+      const fragment = new URLSearchParams(location.hash.slice(1));
+      if (!initial && location.hash === '') return;
+      history.replaceState(null, '', location.pathname);
+      uid = fragment.get('uid');
+      token = fragment.get('token');
+      const complete = Boolean(uid && token);
+      $('#password').value = '';
+      show($('#recover-error'), false);
+      show($('#recover-done'), false);
+      show($('#link-error'), !complete);
+      show($('#recover-form'), complete);
+    };
+    readLink(true);
+    addEventListener('hashchange', () => readLink(false));
     onSubmit($('#recover-form'), $('#recover-error'), async () => {
-      await api('POST', `${PREFIX}/recovery/confirm`, { uid, token, password: $('#password').value });
+      try {
+        await api('POST', `${PREFIX}/recovery/confirm`, { uid, token, password: $('#password').value });
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'TWOFOLD_INVALID_RECOVERY_TOKEN') {
+          // Used already, older than an hour, replaced by a newer link, or the password is wrong.
+          showErrorWithLink(
+            $('#recover-error'),
+            'This link or the password is not valid. Check the password; if the link was used already or is more than an hour old,',
+            '/lost-device.html',
+            'ask for a new one',
+          );
+          return;
+        }
+        throw error;
+      }
       // Every session of the account was signed out, this one too.
       clearTokens();
       updateNav();

@@ -1,6 +1,7 @@
 /**
  * Signing up, framework-free: both apps pass the parsed body in and send back what comes out.
- * Errors use the kit's error shape (`{ statusCode, code, error, message }`) and name the field.
+ * Errors use the kit's error shape (`{ statusCode, code, error, message }`); an invalid signup also
+ * lists every invalid field at once (`field`, the first one, and `fields: [{ field, message }]`).
  *
  * `POST /signup { username, email, password }` never tells whether the email address has an
  * account (the same care as `POST /2fa/recovery/request`):
@@ -57,7 +58,28 @@ export function errorAnswer(status: 400 | 409, code: string, message: string): J
 
 const invalid = (message: string) => errorAnswer(400, 'INVALID_INPUT', message);
 
-/** Checks the body; the first problem, naming its field, or the clean values. */
+/** One invalid field of a signup: its name and what is wrong with it. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * The 400 for invalid fields, all of them at once: `fields` lists each with its message; `field`
+ * (the first one's name), `code` and `message` (every message, in field order) as before.
+ */
+function invalidFields(problems: readonly [FieldProblem, ...FieldProblem[]]): JsonAnswer {
+  const answer = invalid(problems.map((problem) => problem.message).join('; '));
+  return {
+    status: answer.status,
+    body: { ...(answer.body as object), field: problems[0].field, fields: problems },
+  };
+}
+
+/**
+ * Checks the body; the clean values, or a 400 naming every invalid field at once (in the order
+ * username, email, password, then fields that are not allowed).
+ */
 export function validateSignup(
   body: unknown,
 ):
@@ -67,34 +89,38 @@ export function validateSignup(
     return { ok: false, answer: invalid('The request "body" must be a JSON object') };
   }
   const record = body as Record<string, unknown>;
-  const unknownField = Object.keys(record).find((key) => !(FIELDS as readonly string[]).includes(key));
-  if (unknownField !== undefined) {
-    return { ok: false, answer: invalid(`"${unknownField.slice(0, 64)}" is not an allowed field`) };
+  const problems: FieldProblem[] = [];
+  const problem = (field: string, message: string) => problems.push({ field, message });
+  const text = (field: (typeof FIELDS)[number]): string | undefined => {
+    const value = record[field];
+    if (value === undefined) problem(field, `"${field}" is required`);
+    else if (typeof value !== 'string') problem(field, `"${field}" must be a string`);
+    else return value;
+    return undefined;
+  };
+  const username = text('username')?.trim();
+  if (username !== undefined && !USERNAME.test(username)) {
+    problem('username', '"username" must be 3 to 32 characters: letters, digits, ".", "_" or "-"');
   }
-  for (const field of FIELDS) {
-    if (record[field] === undefined) return { ok: false, answer: invalid(`"${field}" is required`) };
-    if (typeof record[field] !== 'string')
-      return { ok: false, answer: invalid(`"${field}" must be a string`) };
+  const email = text('email')?.trim();
+  if (email !== undefined && (email.length > 254 || !EMAIL.test(email))) {
+    problem('email', '"email" must be an email address like name@example.com');
   }
-  const username = (record.username as string).trim();
-  const email = (record.email as string).trim();
-  const password = record.password as string;
-  if (!USERNAME.test(username)) {
-    return {
-      ok: false,
-      answer: invalid('"username" must be 3 to 32 characters: letters, digits, ".", "_" or "-"'),
-    };
+  const password = text('password');
+  if (password !== undefined && [...password].length < MIN_PASSWORD) {
+    problem('password', `"password" must be at least ${MIN_PASSWORD} characters`);
+  } else if (password !== undefined && password.length > MAX_PASSWORD) {
+    problem('password', `"password" must be at most ${MAX_PASSWORD} characters`);
   }
-  if (email.length > 254 || !EMAIL.test(email)) {
-    return { ok: false, answer: invalid('"email" must be an email address like name@example.com') };
+  for (const key of Object.keys(record)) {
+    if (!(FIELDS as readonly string[]).includes(key)) {
+      const name = key.slice(0, 64);
+      problem(name, `"${name}" is not an allowed field`);
+    }
   }
-  if ([...password].length < MIN_PASSWORD) {
-    return { ok: false, answer: invalid(`"password" must be at least ${MIN_PASSWORD} characters`) };
-  }
-  if (password.length > MAX_PASSWORD) {
-    return { ok: false, answer: invalid(`"password" must be at most ${MAX_PASSWORD} characters`) };
-  }
-  return { ok: true, value: { username, email, password } };
+  const [first, ...rest] = problems;
+  if (first !== undefined) return { ok: false, answer: invalidFields([first, ...rest]) };
+  return { ok: true, value: { username: username!, email: email!, password: password! } };
 }
 
 /** Checks the body of `POST /signup/confirm`: `{ token }`. */

@@ -45,6 +45,38 @@ function recordingLog() {
 
 const config = (env: Record<string, string>, cwd = '/srv/app') => loadConfig(env, cwd, { issuer: 'Test' });
 
+t.test('validateSignup names every wrong field at once', async (t) => {
+  const result = validateSignup({ username: 'a', email: 'nope', password: 'short', role: 'admin' });
+  t.equal(result.ok, false);
+  if (result.ok) return;
+  t.equal(result.answer.status, 400);
+  t.match(result.answer.body, {
+    statusCode: 400,
+    code: 'INVALID_INPUT',
+    error: 'Bad Request',
+    field: 'username',
+  });
+  const body = result.answer.body as { fields: { field: string; message: string }[]; message: string };
+  t.same(
+    body.fields.map((entry) => entry.field),
+    ['username', 'email', 'password', 'role'],
+    'each field, in order',
+  );
+  t.match(body.fields[2]!.message, /"password" must be at least 8/);
+  for (const entry of body.fields)
+    t.ok(body.message.includes(entry.message), `the message names ${entry.field}`);
+  const missing = validateSignup({ email: 42 });
+  t.same(
+    !missing.ok && (missing.answer.body as { fields: unknown }).fields,
+    [
+      { field: 'username', message: '"username" is required' },
+      { field: 'email', message: '"email" must be a string' },
+      { field: 'password', message: '"password" is required' },
+    ],
+    'missing and mistyped fields are listed together',
+  );
+});
+
 t.test('validateSignup names the first wrong field', async (t) => {
   const good = { username: 'ada.l_1', email: 'ada@example.co.uk', password: 'eight ch' };
   t.same(validateSignup(good), { ok: true, value: good });

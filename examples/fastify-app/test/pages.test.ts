@@ -1,0 +1,602 @@
+/**
+ * The example pages' problems found in a real browser (issue 14, item 7), each checked in Chromium
+ * (/usr/bin/chromium driven by playwright-core). The apps run in-process, each test on its own app
+ * (a fresh data folder, fresh rate limits); accounts are made with `example.users.create`, 2FA is
+ * turned on over the API with codes from @twofold/otp, and the browser gets the tokens in its
+ * sessionStorage as the login page would leave them.
+ *
+ * 1. an expired challenge, or one out of attempts, goes back to the password form with a message;
+ * 2. a lock (429 with Retry-After) says when to try again;
+ * 3. recover.html and confirm-signup.html follow a new link opened in the same tab (hash change);
+ * 4. a spent recovery link offers to ask for a new one;
+ * 5. on a phone: an otpauth:// link, and the manual key in groups of 4 that never break;
+ * 6. recovery codes: Copy and Download (.txt) buttons;
+ * 7. a favicon on every page, and /favicon.ico answers (both apps);
+ * 8. an unknown page is a small HTML page for a browser, JSON for API clients (both apps);
+ * 9. signup shows every invalid field at once;
+ * 10. times are shown with their time zone.
+ *
+ * The server's clock: the kit reads `Date.now` through its `clock` option (default: the `Date.now`
+ * found when the app is built), so this file puts its own `Date.now` in place first and moves it
+ * forward to let a challenge expire.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { generateKey } from '@twofold/core';
+import { type Example, loadConfig } from '@twofold/example-web';
+import { Totp } from '@twofold/otp';
+import { missing as reportMissing } from '@twofold/test-support';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
+import t, { type Test } from 'tap';
+import { buildApp as buildExpressApp } from '../../express-app/src/app.js';
+import { buildApp } from '../src/app.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery staple';
+
+// The server's clock (see above): real time plus an offset the tests move.
+let clockOffsetMs = 0;
+const realNow = Date.now.bind(Date);
+Date.now = () => realNow() + clockOffsetMs;
+
+interface RunningApp {
+  kind: 'fastify' | 'express';
+  baseUrl: string;
+  outboxDir: string;
+  example: Example;
+}
+
+/** Starts an app in-process on a free port with its own data folder; stopped at the end of `t`. */
+async function startApp(t: Test, kind: RunningApp['kind'] = 'fastify'): Promise<RunningApp> {
+  const dir = await mkdtemp(join(tmpdir(), `twofold-pages-${kind}-`));
+  const config = loadConfig(
+    {
+      DATA_DIR: 'data',
+      TWOFOLD_OUTBOX: 'outbox',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      TWOFOLD_KEYS: generateKey(),
+    },
+    dir,
+    { issuer: `twofold ${kind} example` },
+  );
+  let baseUrl: string;
+  let example: Example;
+  if (kind === 'fastify') {
+    const built = await buildApp(config);
+    example = built.example;
+    await built.app.listen({ host: '127.0.0.1', port: 0 });
+    baseUrl = `http://127.0.0.1:${(built.app.server.address() as AddressInfo).port}`;
+    t.teardown(() => built.app.close());
+  } else {
+    const built = await buildExpressApp(config, () => {});
+    example = built.example;
+    const server = createServer(built.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    t.teardown(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await built.example.close();
+    });
+  }
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return { kind, baseUrl, outboxDir: config.outboxDir, example };
+}
+
+async function call(
+  app: RunningApp,
+  path: string,
+  body?: unknown,
+  accessToken?: string,
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (accessToken) headers.authorization = `Bearer ${accessToken}`;
+  const response = await fetch(`${app.baseUrl}${path}`, {
+    method: 'POST',
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
+}
+
+interface Account {
+  username: string;
+  email: string;
+  tokens: { accessToken: string; refreshToken: string };
+}
+
+/** A new account, logged in over the API (2FA off). */
+async function newAccount(app: RunningApp, username: string): Promise<Account> {
+  const email = `${username}@example.com`;
+  await app.example.users.create({ username, email, password: PASSWORD });
+  const login = await call(app, '/2fa/login', { username, password: PASSWORD });
+  if (login.status !== 200 || login.body.twoFactorRequired !== false) {
+    throw new Error(`login answered ${login.status}`);
+  }
+  return { username, email, tokens: login.body as unknown as Account['tokens'] };
+}
+
+/** A new account with 2FA on (enrolled and confirmed over the API); the phone and the fresh tokens. */
+async function newTwoFactorAccount(app: RunningApp, username: string) {
+  const account = await newAccount(app, username);
+  const enroll = await call(app, '/2fa/totp/enroll', undefined, account.tokens.accessToken);
+  const phone = Totp.fromUri(String(enroll.body.otpauthUri));
+  const confirm = await call(
+    app,
+    '/2fa/totp/confirm',
+    { code: phone.generate().token },
+    account.tokens.accessToken,
+  );
+  if (confirm.status !== 200) throw new Error(`confirm answered ${confirm.status}`);
+  account.tokens = confirm.body as unknown as Account['tokens'];
+  return { ...account, phone, recoveryCodes: confirm.body.recoveryCodes as string[] };
+}
+
+/** The link of the last recovery mail, on this app's address (PUBLIC_URL says port 0 here). */
+async function recoveryLink(app: RunningApp): Promise<string> {
+  const mail = await waitForMail(app.outboxDir, 'recovery-link');
+  const link = new URL(/(http\S+\/recover\.html#uid=\S+)/.exec(mail)![1]!);
+  return `${app.baseUrl}${link.pathname}${link.hash}`;
+}
+
+/** Waits (bounded) for a new mail of `kind` in the outbox; its text. */
+async function waitForMail(outbox: string, kind: string): Promise<string> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const files = await readdir(outbox).catch(() => [] as string[]);
+    const file = files.find((name) => name.includes(kind));
+    if (file) return readFile(join(outbox, file), 'utf8');
+    await sleep(50);
+  }
+  throw new Error(`no "${kind}" mail arrived`);
+}
+
+async function pagesTest(): Promise<void> {
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.teardown(() => browser.close());
+  const pageErrors: string[] = [];
+
+  /** A fresh browser context (its own sessionStorage) and page, closed at the end of `t`. */
+  async function openPage(
+    t: Test,
+    options: BrowserContextOptions = {},
+  ): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: { width: 900, height: 1000 }, ...options });
+    t.teardown(() => context.close());
+    const page = await context.newPage();
+    page.setDefaultTimeout(5_000);
+    page.on('pageerror', (error) => pageErrors.push(`${t.name}: ${error.message}`));
+    return { context, page };
+  }
+
+  /** Leaves the tokens in the tab's sessionStorage, as the login page does. */
+  async function signIn(page: Page, app: RunningApp, tokens: Account['tokens']) {
+    await page.goto(`${app.baseUrl}/login.html`);
+    await page.evaluate(
+      `sessionStorage.setItem('twofold-example.tokens', ${JSON.stringify(JSON.stringify(tokens))})`,
+    );
+  }
+
+  async function passwordStep(page: Page, app: RunningApp, username: string) {
+    await page.goto(`${app.baseUrl}/login.html`);
+    await page.fill('#username', username);
+    await page.fill('#password', PASSWORD);
+    await page.click('#login-form button[type="submit"]');
+    await page.locator('#verify-form').waitFor({ state: 'visible' });
+  }
+
+  /** Submits the second step with `code`; resolves once the answer arrived and the page handled it. */
+  async function submitCode(page: Page, code: string) {
+    await page.fill('#code', code);
+    const answered = page.waitForResponse('**/2fa/login/verify');
+    await page.click('#verify-form button[type="submit"]');
+    const response = await answered;
+    await page.waitForFunction("!document.querySelector('#verify-form button[type=submit]').disabled");
+    return response.status();
+  }
+
+  await t.test(
+    '1. a challenge out of attempts, or expired, goes back to the password with a message',
+    async (t) => {
+      const app = await startApp(t);
+      const ada = await newTwoFactorAccount(app, 'ada');
+      const { page } = await openPage(t);
+
+      await passwordStep(page, app, 'ada');
+      // Five wrong codes are each refused; the sixth attempt finds the challenge out of attempts.
+      for (let attempt = 1; attempt <= 6 && (await page.locator('#verify-form').isVisible()); attempt++) {
+        await submitCode(page, '000000');
+      }
+      await page.locator('#login-form').waitFor({ state: 'visible' });
+      t.notOk(await page.locator('#verify-form').isVisible(), 'the second step is gone');
+      const outOfAttempts = page.locator('#login-error');
+      t.ok(await outOfAttempts.isVisible(), 'a message is shown above the password form');
+      t.match(await outOfAttempts.textContent(), /password again/i, 'it says to enter the password again');
+
+      await passwordStep(page, app, 'ada');
+      t.notOk(
+        await page.locator('#login-error').isVisible(),
+        'the message is gone once the password is accepted',
+      );
+      clockOffsetMs = 3 * 60_000; // the challenge lives 2 minutes
+      try {
+        await submitCode(page, ada.phone.generate().token);
+      } finally {
+        clockOffsetMs = 0;
+      }
+      await page.locator('#login-form').waitFor({ state: 'visible' });
+      t.ok(await page.locator('#login-error').isVisible(), 'an expired challenge: the message is shown too');
+      t.match(await page.textContent('#login-error'), /too long|expired/i);
+      t.match(await page.textContent('#login-error'), /password again/i);
+    },
+  );
+
+  await t.test('2. a locked account is told when to try again (Retry-After)', async (t) => {
+    const app = await startApp(t);
+    const bob = await newTwoFactorAccount(app, 'bob');
+    // Nine consecutive failures (the lock comes at ten), through another route than the login's.
+    for (let i = 0; i < 9; i++) {
+      const rotate = await call(
+        app,
+        '/2fa/recovery-codes/rotate',
+        { code: '000000' },
+        bob.tokens.accessToken,
+      );
+      t.equal(rotate.status, 400, `wrong code ${i + 1} refused`);
+    }
+    const { page } = await openPage(t, { locale: 'en-US', timezoneId: 'Europe/Berlin' });
+    await passwordStep(page, app, 'bob');
+    let status = 0;
+    for (let attempt = 0; attempt < 3 && status !== 429; attempt++) status = await submitCode(page, '000000');
+    t.equal(status, 429, 'the account is locked');
+    const error = page.locator('#verify-error');
+    t.ok(await error.isVisible());
+    const text = (await error.textContent()) ?? '';
+    t.match(text, /try again in 15 minutes/i, 'how long, from Retry-After (900 seconds)');
+    t.match(text, /\d{1,2}:\d{2}\s*(AM|PM)?\s*GMT\+[12]\b/, 'and at what local time, with its zone');
+  });
+
+  await t.test('3. recover.html follows a new link opened in the same tab', async (t) => {
+    const app = await startApp(t);
+    const cy = await newTwoFactorAccount(app, 'cy');
+    t.equal((await call(app, '/2fa/recovery/request', { email: cy.email })).status, 202);
+    const link = await recoveryLink(app);
+    const uid = new URLSearchParams(new URL(link).hash.slice(1)).get('uid')!;
+    const { page } = await openPage(t);
+
+    await page.goto(`${app.baseUrl}/recover.html`);
+    await page.locator('#link-error').waitFor({ state: 'visible' });
+    // Then a link with a made-up token, then the real one: each only changes the hash.
+    await page.goto(`${app.baseUrl}/recover.html#uid=${uid}&token=made-up`);
+    await page.locator('#recover-form').waitFor({ state: 'visible' });
+    t.notOk(await page.locator('#link-error').isVisible(), 'the "needs the link" message is gone');
+    t.equal(page.url(), `${app.baseUrl}/recover.html`, 'the token is taken off the address bar');
+    await page.goto(link);
+    await page.locator('#recover-form').waitFor({ state: 'visible' });
+    t.equal(page.url(), `${app.baseUrl}/recover.html`, 'this token too');
+    await page.fill('#password', PASSWORD);
+    await page.click('#recover-form button[type="submit"]');
+    await page.locator('#recover-done:visible, #recover-error:visible').waitFor();
+    t.ok(await page.locator('#recover-done').isVisible(), 'the link opened last is the one used');
+  });
+
+  await t.test('3b. confirm-signup.html follows a new signup link opened in the same tab', async (t) => {
+    const app = await startApp(t);
+    const signup = await call(app, '/signup', {
+      username: 'ezra',
+      email: 'ezra@example.com',
+      password: PASSWORD,
+    });
+    t.equal(signup.status, 202);
+    const mail = await waitForMail(app.outboxDir, 'signup-confirm');
+    const sent = new URL(/(http\S+\/confirm-signup\.html#token=\S+)/.exec(mail)![1]!);
+    const link = `${app.baseUrl}${sent.pathname}${sent.hash}`;
+    const { page } = await openPage(t);
+
+    await page.goto(`${app.baseUrl}/confirm-signup.html`);
+    await page.locator('#link-error').waitFor({ state: 'visible' });
+    await page.goto(`${app.baseUrl}/confirm-signup.html#token=made-up`);
+    await page.locator('#confirm-signup-form').waitFor({ state: 'visible' });
+    t.notOk(await page.locator('#link-error').isVisible(), 'the "needs the link" message is gone');
+    t.equal(page.url(), `${app.baseUrl}/confirm-signup.html`, 'the token is taken off the address bar');
+    await page.goto(link);
+    await page.locator('#confirm-signup-form').waitFor({ state: 'visible' });
+    await page.click('#confirm-signup-form button[type="submit"]');
+    await page.locator('#confirm-signup-done:visible, #confirm-signup-error:visible').waitFor();
+    t.ok(await page.locator('#confirm-signup-done').isVisible(), 'the link opened last is the one used');
+    t.equal(await page.locator('#new-username').textContent(), 'ezra');
+  });
+
+  await t.test('4. a spent recovery link offers to ask for a new one', async (t) => {
+    const app = await startApp(t);
+    const dee = await newTwoFactorAccount(app, 'dee');
+    await call(app, '/2fa/recovery/request', { email: dee.email });
+    const link = await recoveryLink(app);
+    const { page } = await openPage(t);
+    for (const round of ['first', 'again']) {
+      await page.goto('about:blank');
+      await page.goto(link);
+      await page.locator('#recover-form').waitFor({ state: 'visible' });
+      await page.fill('#password', PASSWORD);
+      await page.click('#recover-form button[type="submit"]');
+      await page
+        .locator(round === 'first' ? '#recover-done' : '#recover-error')
+        .waitFor({ state: 'visible' });
+    }
+    const ask = page.locator('#recover-error a[href="/lost-device.html"]');
+    t.ok(await ask.isVisible(), 'the error links to lost-device.html');
+    t.match(await ask.textContent(), /new one/i);
+    await ask.click();
+    await page.waitForURL('**/lost-device.html');
+    t.pass('the link leads to the page that sends a new one');
+  });
+
+  await t.test(
+    '5. on a phone: an otpauth:// link, and the key in groups of 4 that never break',
+    async (t) => {
+      const app = await startApp(t);
+      const eve = await newAccount(app, 'eve');
+      const { page } = await openPage(t, {
+        viewport: { width: 360, height: 740 },
+        isMobile: true,
+        hasTouch: true,
+        deviceScaleFactor: 2,
+      });
+      await signIn(page, app, eve.tokens);
+      await page.goto(`${app.baseUrl}/enable.html`);
+      await page.click('#start-enroll');
+      await page.locator('#enroll-scan').waitFor({ state: 'visible' });
+      const key = ((await page.textContent('#secret')) ?? '').replace(/\s+/g, '');
+      t.match(key, /^[A-Z2-7]{32}$/, 'the key for manual entry');
+
+      // Where each character of the key is drawn, at the widths of common phones: the characters of
+      // a group always share one line.
+      const linesOfKey = (): Promise<number[]> =>
+        page.evaluate(`(() => {
+        const tops = [];
+        const walker = document.createTreeWalker(document.querySelector('#secret'), NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          for (let i = 0; i < node.data.length; i++) {
+            if (/\\s/.test(node.data[i])) continue;
+            const range = document.createRange();
+            range.setStart(node, i);
+            range.setEnd(node, i + 1);
+            tops.push(Math.round(range.getBoundingClientRect().top));
+          }
+        }
+        return tops;
+      })()`);
+      let wrapped = false;
+      for (const width of [320, 340, 360, 375, 390, 412]) {
+        await page.setViewportSize({ width, height: 740 });
+        const lines = await linesOfKey();
+        t.equal(lines.length, 32, `${width}px: every character is drawn`);
+        if (new Set(lines).size > 1) wrapped = true;
+        const groups = Array.from({ length: 8 }, (_, i) => lines.slice(i * 4, i * 4 + 4));
+        t.ok(
+          groups.every((group) => new Set(group).size === 1),
+          `${width}px: no group of 4 is broken across lines (line of each character: ${lines.join(',')})`,
+        );
+      }
+      t.ok(wrapped, 'the key does wrap on these narrow screens');
+      t.equal(
+        await page.textContent('#secret'),
+        key.replace(/.{4}(?=.)/g, '$& '),
+        'groups of 4, space between',
+      );
+
+      const open = page.locator('a[href^="otpauth://totp/"]');
+      t.equal(await open.count(), 1, 'one link opens the authenticator app');
+      t.ok(await open.isVisible(), 'visible on a phone');
+      const uri = new URL((await open.getAttribute('href'))!);
+      t.equal(uri.searchParams.get('secret'), key, 'the link holds the key shown');
+      t.match(await open.textContent(), /authenticator app/i);
+
+      await page.fill('#code', new Totp({ secret: key }).generate().token);
+      await page.click('#confirm-form button[type="submit"]');
+      await page.locator('#recovery-codes-section').waitFor({ state: 'visible' });
+      t.equal(await page.locator('a[href^="otpauth:"]').count(), 0, 'the link is gone once confirmed');
+    },
+  );
+
+  await t.test('6. recovery codes: Copy and Download buttons', async (t) => {
+    const app = await startApp(t);
+    const fay = await newAccount(app, 'fay');
+    const { context, page } = await openPage(t, { acceptDownloads: true });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.baseUrl });
+    await signIn(page, app, fay.tokens);
+    await page.goto(`${app.baseUrl}/enable.html`);
+    await page.click('#start-enroll');
+    await page.locator('#enroll-scan').waitFor({ state: 'visible' });
+    const key = ((await page.textContent('#secret')) ?? '').replace(/\s+/g, '');
+    const phone = new Totp({ secret: key });
+    const confirmedAt = Date.now();
+    await page.fill('#code', phone.generate(confirmedAt).token);
+    await page.click('#confirm-form button[type="submit"]');
+    await page.locator('#recovery-codes-section').waitFor({ state: 'visible' });
+    const codes = (await page.locator('#recovery-codes li').allTextContents()).map((text) => text.trim());
+    t.equal(codes.length, 10);
+
+    const checkButtons = async (section: string, expected: string[], what: string) => {
+      const copy = page.locator(`${section} button`, { hasText: /^Copy/ });
+      const download = page.locator(`${section} button`, { hasText: /^Download/ });
+      t.ok(await copy.isVisible(), `${what}: a Copy button`);
+      t.ok(await download.isVisible(), `${what}: a Download button`);
+      await copy.click();
+      await page.waitForFunction(`navigator.clipboard.readText().then((text) => text.length > 0)`);
+      const copied: string = await page.evaluate('navigator.clipboard.readText()');
+      t.same(copied.trim().split(/\r?\n/), expected, `${what}: the clipboard holds the codes, one a line`);
+      t.match(await page.locator(section).textContent(), /copied/i, `${what}: the page says so`);
+      const [file] = await Promise.all([page.waitForEvent('download'), download.click()]);
+      t.match(file.suggestedFilename(), /\.txt$/, `${what}: a .txt file`);
+      const text = await readFile((await file.path())!, 'utf8');
+      for (const code of expected) t.ok(text.includes(code), `${what}: the file holds ${code.slice(0, 2)}…`);
+      t.notMatch(text, /<|>/, `${what}: plain text`);
+    };
+    await checkButtons('#recovery-codes-section', codes, 'after turning 2FA on');
+
+    await page.click('#done');
+    await page.waitForURL('**/settings.html');
+    await page.locator('#manage').waitFor({ state: 'visible' });
+    // The code of the step after the one that confirmed (the +1 window accepts it).
+    await page.fill('#rotate-code', phone.generate(confirmedAt + 30_000).token);
+    await page.click('#rotate-form button[type="submit"]');
+    await page.locator('#new-codes-section').waitFor({ state: 'visible' });
+    const rotated = (await page.locator('#new-recovery-codes li').allTextContents()).map((text) =>
+      text.trim(),
+    );
+    t.equal(rotated.length, 10);
+    await checkButtons('#new-codes-section', rotated, 'new codes in the settings');
+  });
+
+  const PAGES = [
+    '/',
+    '/signup.html',
+    '/confirm-signup.html',
+    '/login.html',
+    '/enable.html',
+    '/settings.html',
+    '/lost-device.html',
+    '/recover.html',
+  ];
+
+  for (const kind of ['fastify', 'express'] as const) {
+    await t.test(`7. ${kind}: every page has a favicon, and /favicon.ico answers`, async (t) => {
+      const app = await startApp(t, kind);
+      const { page } = await openPage(t);
+      const notFound: string[] = [];
+      page.on('response', (response) => {
+        if (response.status() >= 400) notFound.push(`${response.status()} ${response.url()}`);
+      });
+      for (const path of PAGES) {
+        await page.goto(`${app.baseUrl}${path}`);
+        const href = await page
+          .getAttribute('link[rel~="icon"]', 'href', { timeout: 1000 })
+          .catch(() => null);
+        t.ok(href, `${path}: <link rel="icon">`);
+        if (!href) continue;
+        const icon = await page.request.get(new URL(href, page.url()).href);
+        t.equal(icon.status(), 200, `${path}: the icon answers`);
+        t.match(icon.headers()['content-type'], /^image\/svg\+xml/, `${path}: an SVG`);
+      }
+      const ico = await page.request.get(`${app.baseUrl}/favicon.ico`);
+      t.equal(ico.status(), 200, '/favicon.ico answers');
+      t.match(ico.headers()['content-type'], /^image\//, 'with an image');
+      t.same(notFound, [], 'no request of the pages failed');
+    });
+
+    await t.test(`8. ${kind}: an unknown page is HTML for a browser, JSON for API clients`, async (t) => {
+      const app = await startApp(t, kind);
+      const { page } = await openPage(t);
+      const response = await page.goto(`${app.baseUrl}/no-such-page`);
+      t.equal(response?.status(), 404);
+      t.match(response?.headers()['content-type'], /^text\/html/, 'an HTML page');
+      t.match(
+        response?.headers()['content-security-policy'],
+        /default-src 'self'/,
+        "with the pages' headers",
+      );
+      t.match(await page.textContent('h1'), /not found/i);
+      const home = page.locator('main a[href="/"]');
+      t.ok(await home.isVisible(), 'a link home');
+      await home.click();
+      await page.waitForURL(`${app.baseUrl}/`);
+
+      const json = await page.request.get(`${app.baseUrl}/no-such-page`, {
+        headers: { accept: 'application/json' },
+      });
+      t.equal(json.status(), 404);
+      t.match(await json.json(), { statusCode: 404, code: 'NOT_FOUND' }, 'a JSON request gets JSON');
+      const any = await fetch(`${app.baseUrl}/no-such-page`);
+      t.match(await any.json(), { statusCode: 404 }, 'so does a client that takes anything');
+      const api = await page.request.get(`${app.baseUrl}/2fa/nope`, { headers: { accept: 'text/html' } });
+      t.equal(api.status(), 404);
+      t.match(await api.json(), { statusCode: 404, code: 'TWOFOLD_NOT_FOUND' }, "under /2fa: the kit's JSON");
+    });
+  }
+
+  await t.test('9. signup shows every invalid field at once', async (t) => {
+    const app = await startApp(t);
+    const { page } = await openPage(t);
+    await page.goto(`${app.baseUrl}/signup.html`);
+    await page.fill('#username', 'a');
+    await page.fill('#email', 'not-an-address');
+    await page.fill('#password', 'short');
+    const answered = page.waitForResponse('**/signup');
+    await page.click('#signup-form button[type="submit"]');
+    t.equal((await answered).status(), 400);
+    for (const [field, message] of [
+      ['username', /3 to 32 characters/],
+      ['email', /email address/],
+      ['password', /at least 8/],
+    ] as const) {
+      const error = page.locator(`#${field}-error`);
+      await error.waitFor({ state: 'visible', timeout: 2000 }).catch(() => {});
+      t.ok(await error.isVisible(), `${field}: its message is shown`);
+      t.match(await error.textContent({ timeout: 500 }).catch(() => ''), message, `${field}: what is wrong`);
+      t.equal(await page.getAttribute(`#${field}`, 'aria-invalid'), 'true', `${field}: marked invalid`);
+    }
+
+    await page.fill('#username', 'gus');
+    await page.fill('#email', 'gus@example.com');
+    await page.fill('#password', PASSWORD);
+    await page.click('#signup-form button[type="submit"]');
+    await page.locator('#signup-done').waitFor({ state: 'visible' });
+    for (const field of ['username', 'email', 'password']) {
+      t.notOk(await page.locator(`#${field}-error`).isVisible(), `${field}: the message is gone`);
+      t.equal(await page.getAttribute(`#${field}`, 'aria-invalid'), null, `${field}: no longer marked`);
+    }
+  });
+
+  await t.test('10. times are shown with their time zone', async (t) => {
+    const app = await startApp(t);
+    const hal = await newTwoFactorAccount(app, 'hal');
+    const ivy = await newAccount(app, 'ivy');
+    const { page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
+    await signIn(page, app, hal.tokens);
+    await page.goto(`${app.baseUrl}/settings.html`);
+    await page.locator('#manage').waitFor({ state: 'visible' });
+    t.match(
+      await page.textContent('#status-enabled-at'),
+      /\d{1,2}:\d{2}.*\b(EST|EDT)\b/,
+      'turned on: with the zone',
+    );
+
+    await signIn(page, app, ivy.tokens);
+    await page.goto(`${app.baseUrl}/enable.html`);
+    await page.click('#start-enroll');
+    await page.locator('#enroll-scan').waitFor({ state: 'visible' });
+    t.match(
+      await page.textContent('#expires'),
+      /\d{1,2}:\d{2}.*\b(EST|EDT)\b/,
+      'the setup expires: with the zone',
+    );
+  });
+
+  await t.test('the pages raised no script error', async (t) => {
+    t.same(pageErrors, []);
+  });
+}
+
+if (!existsSync(CHROMIUM)) {
+  reportMissing(t, `the page tests need ${CHROMIUM} (apt-get install chromium)`);
+} else {
+  await pagesTest();
+}
