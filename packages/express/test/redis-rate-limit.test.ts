@@ -4,41 +4,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { memoryStore } from '@twofold/core';
-import { missing } from '@twofold/test-support';
+import { freePort, isListening, missing } from '@twofold/test-support';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { REDIS_PREFIX } from '../src/index.js';
 import { authenticate, call, startServer } from './helpers.js';
 
 const SHARED = { host: '127.0.0.1', port: 6379 };
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    const done = (up: boolean) => {
-      socket.destroy();
-      resolve(up);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const wrongLogin = (address: string) => ({
   json: { username: 'ada', password: 'wrong' },
@@ -51,7 +26,7 @@ function uniqueNetwork(): string {
   return `2001:db8:${high.toString(16)}:${low.toString(16)}`;
 }
 
-if (!(await isListening(SHARED.port))) {
+if (!(await isListening(SHARED.host, SHARED.port))) {
   missing(t, `Redis not reachable at ${SHARED.host}:${SHARED.port}`);
 } else {
   t.test('two routers on one Redis share the counts, per route and per /64', async (t) => {

@@ -1,8 +1,3 @@
-/**
- * A Fastify app with the plugin for one test: memoryStore, a controllable clock, two users and a
- * log captured as lines. Teardown closes the app.
- */
-import { createConnection } from 'node:net';
 import { Writable } from 'node:stream';
 import { createKeyring, memoryStore } from '@twofold/core';
 import { Totp } from '@twofold/otp';
@@ -117,19 +112,7 @@ export async function enable(
 
 export const REDIS = { host: '127.0.0.1', port: 6379 } as const;
 
-/** True when something accepts a TCP connection at host:port within a second. */
-export function isListening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (result: boolean) => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
+export { isListening } from '@twofold/test-support';
 
 /** What a test file does when Redis is missing: a skip naming it, or a failure under CI. */
 export function reportRedisMissing(what: string): void {

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 /** True when something answers a TCP connection at host:port within `timeoutMs`. */
-export function isListening(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+export function isListening(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
     const done = (result: boolean) => {
