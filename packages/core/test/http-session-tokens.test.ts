@@ -288,3 +288,54 @@ t.test('an access token without its session claims (fam, amr, auth_time) is refu
     'no auth_time',
   );
 });
+
+t.test(
+  'revokeAll racing a refresh: the pair the refresh hands out dies with the session, whenever it is dated',
+  async (t) => {
+    // The window: revokeAll has read its time but its write has not landed when a refresh (starting
+    // 1 ms later) reads the revocation time. The refreshed pair is dated after the revocation, yet it
+    // belongs to a session the revocation ended.
+    const clock = fakeClock();
+    const inner = memoryStore();
+    let releaseWrite: () => void = () => {};
+    const writeHeld = new Promise<void>((resolve) => {
+      releaseWrite = resolve;
+    });
+    let holding = false;
+    const store = new Proxy(inner, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property !== 'putNonce' || typeof value !== 'function') return value;
+        return async (...args: Parameters<typeof inner.putNonce>) => {
+          if (args[1] === 'sessions-revoked-before' && !holding) {
+            holding = true;
+            await writeHeld;
+          }
+          return value.apply(target, args);
+        };
+      },
+    });
+    const tokens = createSessionTokens({
+      keyring: testKeyring(),
+      issuer: 'Acme',
+      store,
+      clock: clock.now,
+      accessTtlSeconds: 900,
+      refreshTtlSeconds: 86_400,
+    });
+    const session = await tokens.issue('user-1', ['pwd', 'otp', 'mfa'], clock.now());
+    clock.advance(10_000);
+    const revoking = tokens.revokeAll('user-1');
+    clock.advance(1);
+    const refreshed = await tokens.refresh(session.refreshToken);
+    releaseWrite();
+    await revoking;
+    await t.rejects(tokens.verifyAccess(refreshed.accessToken), { message: /revoked/ });
+    await t.rejects(tokens.refresh(refreshed.refreshToken), { message: /revoked/ });
+    await t.rejects(tokens.verifyAccess(session.accessToken), { code: 'TWOFOLD_INVALID_TOKEN' }, 'and the old ones');
+    // A session started after the revocation is not caught by it.
+    clock.advance(1);
+    const after = await tokens.issue('user-1', ['pwd'], clock.now());
+    t.equal((await tokens.verifyAccess(after.accessToken)).userId, 'user-1');
+  },
+);

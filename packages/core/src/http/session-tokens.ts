@@ -9,12 +9,15 @@
  *   `refresh:<fam>`. Refreshing swaps it atomically for the next id; presenting a spent token again
  *   finds the swap failing and deletes the nonce, which revokes the whole family (the thief's copy
  *   and the user's).
- * - `revokeAll(userId)` (email recovery, 2FA turned on or off, `POST /sessions/revoke-all`) refuses
- *   every access and refresh token of the user issued until then.
- * - Signing out is immediate: an access token names its family (`fam`) and carries `iat_ms`, and
+ * - `revokeAll(userId)` (email recovery, 2FA turned on or off, `POST /sessions/revoke-all`) ends
+ *   every session of the user started until then: each token carries its session's start (`fam_ms`),
+ *   and a token whose session started at or before the revocation time is refused, whenever the token
+ *   itself was issued. So a refresh racing the revocation (it read the revocation time just before
+ *   the revocation was written) hands out a pair that is refused from the next request on.
+ * - Signing out is immediate: an access token names its family (`fam`) and its start (`fam_ms`), and
  *   each check of one reads the family's nonce and the user's revocation time (two reads, in
- *   parallel). A logged-out family, a family ended by refresh-token reuse, or a token issued before
- *   `revokeAll` is refused from the next request on, not when it expires.
+ *   parallel). A logged-out family, a family ended by refresh-token reuse, or a session started before
+ *   `revokeAll` is refused from the next request on, not when its tokens expire.
  *
  * Each kind signs with its own keyring subkey, so neither verifies as the other, nor as a challenge
  * token.
@@ -47,6 +50,8 @@ export interface AccessClaims {
   family: string;
   /** When the access token was issued, ms. */
   issuedAt: number;
+  /** When its session (the family) started, ms: the login, or the token's own issue for 0.2 tokens. */
+  sessionStartedAt: number;
 }
 
 export interface TokenPair {
@@ -136,10 +141,12 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     amr: AuthenticationMethod[],
     authTime: number,
     family: string,
+    sessionStart: number,
     now: number,
   ): { pair: TokenPair; jti: string; expiresAt: number } {
-    // `iat` has whole seconds; `iat_ms` dates each token exactly against a revocation (revokeAll).
-    const claims = { ...sessionClaims(amr, authTime), fam: family, iat_ms: now };
+    // `fam_ms` (the session's start, ms) is what a revocation (revokeAll) is compared with; `iat_ms`
+    // dates the token itself.
+    const claims = { ...sessionClaims(amr, authTime), fam: family, fam_ms: sessionStart, iat_ms: now };
     const signed = access.sign(userId, claims, now, accessTtlSeconds);
     const refresh = refreshJwt.sign(userId, claims, now, refreshTtlSeconds);
     return {
@@ -154,14 +161,20 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     const payload = refreshJwt.verify(token, now);
     const family = payload.fam;
     if (typeof family !== 'string' || family === '') throw invalidClaims('refresh token');
-    return { payload, family, amr: readAmr(payload.amr), authTime: readAuthTime(payload.auth_time) };
+    return {
+      payload,
+      family,
+      sessionStart: sessionStartMs(payload),
+      amr: readAmr(payload.amr),
+      authTime: readAuthTime(payload.auth_time),
+    };
   }
 
   return {
     async issue(userId, amr, authTime, notBefore) {
       const now = notBefore === undefined ? clock() : Math.max(clock(), notBefore + 1);
       const family = encodeBase64url(takeRandom(cryptoRandom, 16));
-      const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now);
+      const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now);
       await store.putNonce(userId, familyKey(family), jti, expiresAt, now);
       return pair;
     },
@@ -178,13 +191,14 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         expiresAt: payload.exp * 1000,
         family,
         issuedAt: issuedAtMs(payload),
+        sessionStartedAt: sessionStartMs(payload),
       };
       const [live, revokedBefore] = await Promise.all([
         store.getNonce(claims.userId, familyKey(family), now),
         store.getNonce(claims.userId, REVOKED_BEFORE_KEY, now),
       ]);
       if (live === null) throw new InvalidTokenError('The session of this access token has ended');
-      if (revokedBefore !== null && claims.issuedAt <= Number(revokedBefore)) {
+      if (revokedBefore !== null && claims.sessionStartedAt <= Number(revokedBefore)) {
         throw new InvalidTokenError('The access token was revoked');
       }
       return claims;
@@ -206,14 +220,14 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
 
     async refresh(refreshToken) {
       const now = clock();
-      const { payload, family, amr, authTime } = readRefresh(refreshToken, now);
+      const { payload, family, sessionStart, amr, authTime } = readRefresh(refreshToken, now);
       const userId = payload.sub;
       const revokedBefore = await store.getNonce(userId, REVOKED_BEFORE_KEY, now);
-      if (revokedBefore !== null && issuedAtMs(payload) <= Number(revokedBefore)) {
+      if (revokedBefore !== null && sessionStart <= Number(revokedBefore)) {
         await store.deleteNonce(userId, familyKey(family));
         throw new InvalidTokenError('The refresh token was revoked');
       }
-      const next = signPair(userId, amr, authTime, family, now);
+      const next = signPair(userId, amr, authTime, family, sessionStart, now);
       if (!(await store.swapNonce(userId, familyKey(family), payload.jti, next.jti, next.expiresAt, now))) {
         // Spent (a replay, perhaps by a thief) or its family already revoked: end the family.
         await store.deleteNonce(userId, familyKey(family));
@@ -247,7 +261,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       const amr = [...new Set<AuthenticationMethod>([...claims.amr, 'otp', 'mfa'])];
       const { token } = access.sign(
         claims.userId,
-        { ...sessionClaims(amr, now), fam: claims.family, iat_ms: now },
+        { ...sessionClaims(amr, now), fam: claims.family, fam_ms: claims.sessionStartedAt, iat_ms: now },
         now,
         accessTtlSeconds,
       );
@@ -270,6 +284,18 @@ function issuedAtMs(payload: { iat: number; iat_ms?: unknown }): number {
   const { iat, iat_ms: ms } = payload;
   if (typeof ms === 'number' && Number.isSafeInteger(ms) && Math.floor(ms / 1000) === iat) return ms;
   return iat * 1000 + 999;
+}
+
+/**
+ * When the session of a token started, in ms: its `fam_ms` when that is a whole ms no later than the
+ * token itself; otherwise (a token of 0.2, issued before `fam_ms` existed, or a value that makes no
+ * sense) the token's own issue time, which a revocation after it still catches.
+ */
+function sessionStartMs(payload: { iat: number; iat_ms?: unknown; fam_ms?: unknown }): number {
+  const issued = issuedAtMs(payload);
+  const start = payload.fam_ms;
+  if (typeof start === 'number' && Number.isSafeInteger(start) && start >= 0 && start <= issued) return start;
+  return issued;
 }
 
 function readAmr(value: unknown): AuthenticationMethod[] {
