@@ -9,10 +9,10 @@
  */
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import type { ContractApp, ContractAppOptions, MakeContractApp } from '@twofold/http-test-suite';
 import { makeExpressContractApp } from '../../packages/express/test/contract-app.js';
 import Fastify from '../../packages/fastify/node_modules/fastify/fastify.js';
 import twofold from '../../packages/fastify/src/index.js';
-import type { ContractApp, ContractAppOptions, MakeContractApp } from '../http-contract/app.js';
 
 export type { ContractApp, ContractAppOptions, MakeContractApp };
 

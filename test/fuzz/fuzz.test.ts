@@ -15,7 +15,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createKeyring, createTwoFactor, type Store, type TwoFactor } from '@twofold/core';
-import tap, { type Test } from 'tap';
 import {
   type Answer,
   algNone,
@@ -28,7 +27,8 @@ import {
   tamper,
   type User,
   usersFixture,
-} from '../http-contract/helpers.js';
+} from '@twofold/http-test-suite/helpers';
+import tap, { type Test } from 'tap';
 import { type ContractApp, FRAMEWORKS, isErrorLogLine, type MakeContractApp } from './apps.js';
 import { type FuzzRequest, Generator, type Pools, Rng, ROUTES } from './generate.js';
 import {

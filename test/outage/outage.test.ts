@@ -21,11 +21,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKeyring, type Store } from '@twofold/core';
-import { missing } from '@twofold/test-support';
-import tap, { type Test } from 'tap';
-import { redisStore } from '../../packages/store-redis/src/index.js';
-import { migrate, sqlStore } from '../../packages/store-sql/src/index.js';
-import { type ContractApp, FRAMEWORKS, type MakeContractApp } from '../fuzz/apps.js';
 import {
   type Answer,
   codeAt,
@@ -34,7 +29,12 @@ import {
   must,
   type User,
   usersFixture,
-} from '../http-contract/helpers.js';
+} from '@twofold/http-test-suite/helpers';
+import { missing } from '@twofold/test-support';
+import tap, { type Test } from 'tap';
+import { redisStore } from '../../packages/store-redis/src/index.js';
+import { migrate, sqlStore } from '../../packages/store-sql/src/index.js';
+import { type ContractApp, FRAMEWORKS, type MakeContractApp } from '../fuzz/apps.js';
 import {
   freePort,
   hasRedisServer,

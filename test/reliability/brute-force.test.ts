@@ -7,8 +7,8 @@
  * wrong codes sent at once. The process's logs must hold no secret.
  */
 import { generateKey } from '@twofold/core';
+import { type Answer, codeAt, errorProblems, PERIOD_MS, wrongCode } from '@twofold/http-test-suite/helpers';
 import tap, { type Test } from 'tap';
-import { type Answer, codeAt, errorProblems, PERIOD_MS, wrongCode } from '../http-contract/helpers.js';
 import {
   type AppProcess,
   enable,

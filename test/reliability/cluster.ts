@@ -5,16 +5,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TwofoldMail } from '@twofold/core/http';
+import type { ContractApp } from '@twofold/http-test-suite';
+import { codeAt, KitClient, must, PERIOD_MS } from '@twofold/http-test-suite/helpers';
 import { migrate, storeTableNames } from '@twofold/store-sql';
 import { missing } from '@twofold/test-support';
 import pg from 'pg';
 import type tap from 'tap';
 import type { Test } from 'tap';
-import type { ContractApp } from '../http-contract/app.js';
-import { codeAt, KitClient, must, PERIOD_MS } from '../http-contract/helpers.js';
 import type { AppConfig, AppMessage, AppUser } from './config.js';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
@@ -46,19 +45,7 @@ export async function migratedPostgres(t: Test, prefix: string): Promise<boolean
   return true;
 }
 
-/** True when something accepts a TCP connection at host:port within a second. */
-export function isListening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (result: boolean) => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
+export { isListening } from '@twofold/test-support';
 
 /** A missing server: a failure under CI, a skip naming it elsewhere. */
 export function reportMissing(t: Test | typeof tap, what: string): void {

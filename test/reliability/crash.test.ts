@@ -14,12 +14,12 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTwoFactor, generateKey, type Store } from '@twofold/core';
+import { codeAt, must } from '@twofold/http-test-suite/helpers';
 import { redisStore } from '@twofold/store-redis';
 import { migrate, sqlStore } from '@twofold/store-sql';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import tap, { type Test } from 'tap';
-import { codeAt, must } from '../http-contract/helpers.js';
 import {
   type AppProcess,
   enable,

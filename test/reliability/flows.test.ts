@@ -19,6 +19,9 @@
  *    right code is refused on that token too. Five tokens, each of a fresh user.
  * 5. Confirm racing a second enroll: 2FA is never on with a secret whose code was not checked.
  * 6. 30 confirmations of one emailed recovery link at once: exactly one 204, 2FA off.
+ * 7. POST /sessions/revoke-all racing 30 refreshes of the user's sessions, three rounds: afterwards
+ *    every session started before it is over, including the pairs the racing refreshes handed out
+ *    (each refused on GET /status and on /token/refresh).
  *
  * "Judged" counts the answers that evaluated a code (400 TWOFOLD_INVALID_CODE). The counts of every
  * burst are in the test comments (`# flows <store> ...`); TWOFOLD_FLOWS_REPORT=<file> also writes them
@@ -31,11 +34,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTwoFactor, generateKey, generateRecoveryCodes, memoryStore } from '@twofold/core';
-import { migrate } from '@twofold/store-sql';
-import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
-import tap, { type Test } from 'tap';
-import { hasCommand, startLocalCluster } from '../../packages/store-redis/test/helpers.js';
 import {
   type Answer,
   codeAt,
@@ -45,7 +43,13 @@ import {
   recoveryLink,
   successProblems,
   wrongCode,
-} from '../http-contract/helpers.js';
+} from '@twofold/http-test-suite/helpers';
+import { migrate } from '@twofold/store-sql';
+import { hasCommand } from '@twofold/test-support';
+import { startLocalCluster } from '@twofold/test-support/redis';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import tap, { type Test } from 'tap';
 import {
   type AppProcess,
   addressSource,
@@ -84,6 +88,8 @@ const CHALLENGE_ROUNDS = 5;
 const CHALLENGE_GUESSES_CAP = 4;
 const CONFIRM_ROUNDS = 15;
 const RECOVERY_RACERS = 30;
+const REFRESH_RACERS = 30;
+const REVOKE_ROUNDS = 3;
 
 const ONLY = process.env.TWOFOLD_FLOWS_STORES?.split(',').map((name) => name.trim());
 const selected = (name: string) => !ONLY || ONLY.includes(name);
@@ -522,6 +528,46 @@ async function recoveryLinkRace(t: Test, run: Run): Promise<void> {
   t.equal(login.twoFactorRequired, false, `${scenario}: 2FA is off afterwards`);
 }
 
+// 7. Revoke-all racing refreshes: a refresh that read the revocation time just before it was
+// written hands out a pair dated after it; that pair must still die with its session.
+async function revokeAllRacingRefreshes(t: Test, run: Run): Promise<void> {
+  const scenario = '7 revoke-all racing refreshes';
+  const user = run.fresh(); // 2FA off: revoke-all needs no code
+  const counts: Record<string, number> = {};
+  let survivors = 0;
+  for (let round = 1; round <= REVOKE_ROUNDS; round++) {
+    const sessions = await run.burst(REFRESH_RACERS + 1, (app) =>
+      run.post(app, '/login', { username: user.username, password: user.password }),
+    );
+    run.remember(sessions);
+    const tokens = sessions.map((answer) => must(answer, 200, 'login') as Record<string, string>);
+    const revoker = tokens[0]!.accessToken!;
+    const answers = await run.burst(REFRESH_RACERS + 1, (app, index) =>
+      index === 0
+        ? run.post(app, '/sessions/revoke-all', {}, revoker)
+        : run.post(app, '/token/refresh', { refreshToken: tokens[index]!.refreshToken }),
+    );
+    run.remember(answers);
+    expectAnswer(t, answers[0]!, { status: 204 }, `${scenario}, round ${round}: revoke-all`);
+    const refreshes = answers.slice(1);
+    const tally = tallyAnswers(refreshes, [{ status: 200 }, { status: 401, code: 'TWOFOLD_INVALID_TOKEN' }]);
+    t.strictSame(tally.unexpected, [], `${scenario}, round ${round}: each refresh 200 or 401`);
+    for (const [kind, count] of Object.entries(tally.counts)) counts[kind] = (counts[kind] ?? 0) + count;
+    // Every pair the racing refreshes handed out belongs to a session the revocation ended.
+    for (const answer of refreshes.filter((candidate) => candidate.status === 200)) {
+      const pair = answer.body as Record<string, string>;
+      const status = await run.app(0).client.get('/status', {
+        token: pair.accessToken,
+        headers: forwardedFor(run.ip()),
+      });
+      const again = await run.post(run.app(1), '/token/refresh', { refreshToken: pair.refreshToken });
+      if (status.status !== 401 || again.status !== 401) survivors++;
+    }
+  }
+  record(t, run.name, scenario, `${survivors} sessions survived`, counts);
+  t.equal(survivors, 0, `${scenario}: no refreshed pair outlives the revocation`);
+}
+
 /** Starts the apps of one store (`frameworks`, one process each) and runs every scenario on them. */
 async function flows(
   t: Test,
@@ -533,7 +579,7 @@ async function flows(
   const keyring = generateKey();
   const logs = new LogBook();
   logs.remember(keyring, keyring.slice(keyring.indexOf(':') + 1));
-  const users = makeUsers(8 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS, 'flow');
+  const users = makeUsers(9 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS, 'flow');
   const config: Omit<AppConfig, 'framework'> = {
     store,
     keyring,
@@ -555,6 +601,7 @@ async function flows(
     ['4. wrong codes in parallel on one challenge token', (t) => oneChallenge(t, run)],
     ['5. confirm racing a second enroll', (t) => confirmRacingEnroll(t, run)],
     ['6. one recovery link confirmed in parallel', (t) => recoveryLinkRace(t, run)],
+    ['7. revoke-all racing refreshes', (t) => revokeAllRacingRefreshes(t, run)],
   ];
   for (const [title, scenario] of scenarios) {
     if (!SCENARIOS || SCENARIOS.includes(title.slice(0, title.indexOf('.')))) await t.test(title, scenario);

@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { generateKey } from '@twofold/core';
+import { type Answer, errorProblems, recoveryLink } from '@twofold/http-test-suite/helpers';
 import { Redis } from 'ioredis';
 import tap, { type Test } from 'tap';
-import { type Answer, errorProblems, recoveryLink } from '../http-contract/helpers.js';
 import {
   type AppProcess,
   challenge,

@@ -1,11 +1,11 @@
 /**
- * The Express app of the HTTP contract suite (test/http-contract): a real listening server with the
+ * The Express app of the HTTP contract suite (@twofold/http-test-suite): a real listening server with the
  * router at /2fa and the two host routes guarded by the router's middleware. Logs are the router's
  * own log calls, one JSON line each.
  */
 import type { AddressInfo } from 'node:net';
+import type { MakeContractApp } from '@twofold/http-test-suite';
 import express from 'express';
-import type { MakeContractApp } from '../../../test/http-contract/index.js';
 import { type TwofoldExpressOptions, twofold } from '../src/index.js';
 
 export const makeExpressContractApp: MakeContractApp = async ({ twofold: options, trustProxy }) => {

@@ -2,11 +2,11 @@
 // (127.0.0.1:5432, database test): tables under a prefix of this run, dropped at the end.
 // Skipped when PostgreSQL is not there, except under CI, where that is a failure.
 import { randomBytes } from 'node:crypto';
+import { runHttpContract } from '@twofold/http-test-suite';
 import { migrate, sqlStore } from '@twofold/store-sql';
 import { missing } from '@twofold/test-support';
 import pg from 'pg';
 import tap from 'tap';
-import { runHttpContract } from '../../../test/http-contract/index.js';
 import { makeExpressContractApp } from './contract-app.js';
 
 const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' };

@@ -1,5 +1,5 @@
-// The HTTP contract suite of test/http-contract against the Express router, on memoryStore().
-import { runHttpContract } from '../../../test/http-contract/index.js';
+// The HTTP contract suite (@twofold/http-test-suite) against the Express router, on memoryStore().
+import { runHttpContract } from '@twofold/http-test-suite';
 import { makeExpressContractApp } from './contract-app.js';
 
 runHttpContract('@twofold/express on memoryStore', makeExpressContractApp);

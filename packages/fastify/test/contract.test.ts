@@ -4,11 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { ContractStore, MakeContractApp } from '@twofold/http-test-suite';
+import { runHttpContract } from '@twofold/http-test-suite';
 import { redisStore } from '@twofold/store-redis';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import type { ContractStore, MakeContractApp } from '../../../test/http-contract/index.js';
-import { runHttpContract } from '../../../test/http-contract/index.js';
 import twofold from '../src/index.js';
 import { isListening, logCapture, REDIS, reportRedisMissing } from './helpers.js';
 

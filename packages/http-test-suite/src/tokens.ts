@@ -1,0 +1,386 @@
+/**
+ * Tokens: refresh rotation with reuse detection, no confusion between access, refresh and challenge
+ * tokens, forged and expired tokens, the host guards and step-up.
+ */
+import type { Test } from 'tap';
+import { type SuiteEnv, setup, type TokenPair } from './context.js';
+import { algNone, decodeJwt, errorProblems, resignWithWrongKey, successProblems, tamper } from './helpers.js';
+
+export function tokenTests(t: Test, env: SuiteEnv): void {
+  t.test('refresh rotates the pair; reusing a spent refresh token ends the whole session', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const first = await ctx.passwordLogin(ada);
+    const other = await ctx.passwordLogin(ada); // another device, another session
+    ctx.clock.advance(1000);
+
+    const refreshed = await ctx.kit.post<TokenPair>('/token/refresh', { refreshToken: first.refreshToken });
+    t.strictSame(
+      successProblems(refreshed, 200, ['accessToken', 'refreshToken']),
+      [],
+      'POST /token/refresh: 200',
+    );
+    const second = refreshed.body;
+    t.not(second.refreshToken, first.refreshToken, 'a new refresh token');
+    t.equal((await ctx.kit.get('/host/protected', { token: second.accessToken })).status, 200);
+    t.strictSame(
+      decodeJwt(second.accessToken).payload.amr,
+      ['pwd'],
+      'the refreshed access token keeps the amr of the login',
+    );
+
+    const reuse = await ctx.kit.post('/token/refresh', { refreshToken: first.refreshToken });
+    t.strictSame(errorProblems(reuse, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'the spent refresh token: 401');
+    const revoked = await ctx.kit.post('/token/refresh', { refreshToken: second.refreshToken });
+    t.strictSame(
+      errorProblems(revoked, 401, 'TWOFOLD_INVALID_TOKEN'),
+      [],
+      'the newer refresh token of that session is revoked too',
+    );
+    for (const token of [first.accessToken, second.accessToken]) {
+      t.strictSame(
+        errorProblems(await ctx.kit.get('/host/protected', { token }), 401, 'TWOFOLD_UNAUTHORIZED'),
+        [],
+        "the session's access tokens are refused from the next request on",
+      );
+    }
+    const verify = await ctx.kit.post('/token/verify', { token: second.accessToken });
+    t.strictSame(errorProblems(verify, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'POST /token/verify says so too');
+    const unaffected = await ctx.kit.post('/token/refresh', { refreshToken: other.refreshToken });
+    t.strictSame(successProblems(unaffected, 200), [], 'another session of the user is unaffected');
+  });
+
+  t.test('logout ends the access token of its session at once', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const session = await ctx.passwordLogin(ada);
+    const other = await ctx.passwordLogin(ada);
+    t.strictSame(
+      successProblems(await ctx.kit.post('/token/revoke', { refreshToken: session.refreshToken }), 204),
+      [],
+      'logout: 204',
+    );
+    const after = await ctx.kit.get('/host/protected', { token: session.accessToken });
+    t.strictSame(errorProblems(after, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'its access token: 401');
+    t.equal((await ctx.kit.get('/host/protected', { token: other.accessToken })).status, 200, 'others go on');
+  });
+
+  t.test(
+    'POST /sessions/revoke-all signs out every session; with 2FA on it needs a fresh factor',
+    async (t) => {
+      const ctx = await setup(t, env);
+      const bob = ctx.users.add('bob');
+      const bobA = await ctx.passwordLogin(bob);
+      const bobB = await ctx.passwordLogin(bob);
+      const bad = await ctx.kit.post(
+        '/sessions/revoke-all',
+        { code: '123456', recoveryCode: 'x' },
+        {
+          token: bobA.accessToken,
+        },
+      );
+      t.strictSame(
+        errorProblems(bad, 400, 'TWOFOLD_INVALID_INPUT', { field: 'code' }),
+        [],
+        'both factors: 400',
+      );
+      const withoutTwoFactor = await ctx.kit.post('/sessions/revoke-all', undefined, {
+        token: bobA.accessToken,
+      });
+      t.strictSame(successProblems(withoutTwoFactor, 204), [], 'without 2FA no factor is needed: 204');
+      for (const pair of [bobA, bobB]) {
+        const guarded = await ctx.kit.get('/host/protected', { token: pair.accessToken });
+        t.strictSame(errorProblems(guarded, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'every access token: 401');
+        const refresh = await ctx.kit.post('/token/refresh', { refreshToken: pair.refreshToken });
+        t.strictSame(errorProblems(refresh, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'every refresh token: 401');
+      }
+
+      const ada = ctx.users.add('ada');
+      const enabled = await ctx.enable(ada);
+      const elsewhere = await ctx.mfaLogin(ada, enabled.secret);
+      const noFactor = await ctx.kit.post('/sessions/revoke-all', {}, { token: enabled.accessToken });
+      t.strictSame(
+        errorProblems(noFactor, 400, 'TWOFOLD_INVALID_INPUT', { field: 'code' }),
+        [],
+        'with 2FA on and no factor: 400 naming code',
+      );
+      const wrong = await ctx.kit.post(
+        '/sessions/revoke-all',
+        { code: ctx.wrongCode(enabled.secret) },
+        { token: enabled.accessToken },
+      );
+      t.strictSame(errorProblems(wrong, 400, 'TWOFOLD_INVALID_CODE'), [], 'a wrong code: 400');
+      t.equal(
+        (await ctx.kit.get('/host/protected', { token: elsewhere.accessToken })).status,
+        200,
+        'nothing ended',
+      );
+      const done = await ctx.kit.post(
+        '/sessions/revoke-all',
+        { code: ctx.freshCode(enabled.secret) },
+        { token: enabled.accessToken },
+      );
+      t.strictSame(successProblems(done, 204), [], 'a fresh code: 204');
+      for (const token of [enabled.accessToken, elsewhere.accessToken]) {
+        const guarded = await ctx.kit.get('/host/protected', { token });
+        t.strictSame(errorProblems(guarded, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'every session of ada ended');
+      }
+      ctx.clock.advance(1);
+      t.ok(await ctx.mfaLogin(ada, enabled.secret), 'a new login works');
+    },
+  );
+
+  t.test('access, refresh and challenge tokens are never interchangeable', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const enabled = await ctx.enable(ada);
+    const challengeToken = await ctx.challenge(ada);
+    const { accessToken, refreshToken } = await ctx.mfaLogin(ada, enabled.secret);
+    const pendingChallenge = await ctx.challenge(ada);
+
+    const verifyAccess = await ctx.kit.post('/token/verify', { token: accessToken });
+    t.strictSame(successProblems(verifyAccess, 200), [], 'POST /token/verify with an access token: 200');
+    t.strictSame(verifyAccess.body, {});
+
+    for (const [kind, token] of [
+      ['challenge', challengeToken],
+      ['refresh', refreshToken],
+    ] as const) {
+      const guarded = await ctx.kit.get('/host/protected', { token });
+      t.strictSame(
+        errorProblems(guarded, 401, 'TWOFOLD_UNAUTHORIZED'),
+        [],
+        `${kind} token at the host guard`,
+      );
+      const status = await ctx.kit.get('/status', { token });
+      t.strictSame(errorProblems(status, 401, 'TWOFOLD_UNAUTHORIZED'), [], `${kind} token at GET /status`);
+      const verify = await ctx.kit.post('/token/verify', { token });
+      t.strictSame(errorProblems(verify, 401, 'TWOFOLD_INVALID_TOKEN'), [], `${kind} token at /token/verify`);
+    }
+    for (const [kind, token] of [
+      ['challenge', pendingChallenge],
+      ['access', accessToken],
+    ] as const) {
+      const refresh = await ctx.kit.post('/token/refresh', { refreshToken: token });
+      t.strictSame(
+        errorProblems(refresh, 401, 'TWOFOLD_INVALID_TOKEN'),
+        [],
+        `${kind} token as a refresh token`,
+      );
+    }
+    for (const [kind, token] of [
+      ['access', accessToken],
+      ['refresh', refreshToken],
+    ] as const) {
+      const verify = await ctx.kit.post('/login/verify', {
+        challengeToken: token,
+        code: ctx.freshCode(enabled.secret),
+      });
+      t.strictSame(
+        errorProblems(verify, 401, 'TWOFOLD_INVALID_CHALLENGE'),
+        [],
+        `${kind} token as a challenge token`,
+      );
+    }
+    const stillValid = await ctx.kit.post('/login/verify', {
+      challengeToken: pendingChallenge,
+      code: ctx.freshCode(enabled.secret),
+    });
+    t.strictSame(successProblems(stillValid, 200), [], 'the real challenge still works afterwards');
+  });
+
+  t.test('forged tokens are refused: alg none, tampered payload, a wrong key', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const bob = ctx.users.add('bob');
+    const enabled = await ctx.enable(ada);
+    const pair = await ctx.mfaLogin(ada, enabled.secret);
+    const challengeToken = await ctx.challenge(ada);
+
+    const forgeries = (token: string): [string, string][] => [
+      ['alg none, no signature', algNone(token)],
+      ['alg none, the original signature', algNone(token, decodeJwt(token).signature)],
+      ['another subject, the original signature', tamper(token, { sub: bob.userId })],
+      ['a longer expiry, the original signature', tamper(token, { exp: 4_000_000_000 })],
+      ['HS256 under a wrong key', resignWithWrongKey(token)],
+      ['another subject under a wrong key', resignWithWrongKey(token, { sub: bob.userId })],
+      ['a truncated signature', token.slice(0, -4)],
+      ['not a JWT', 'not-a-jwt'],
+    ];
+
+    for (const [what, token] of forgeries(pair.accessToken)) {
+      const guarded = await ctx.kit.get('/host/protected', { token });
+      t.strictSame(
+        errorProblems(guarded, 401, 'TWOFOLD_UNAUTHORIZED'),
+        [],
+        `access token, ${what}: host guard`,
+      );
+      const verify = await ctx.kit.post('/token/verify', { token });
+      t.strictSame(
+        errorProblems(verify, 401, 'TWOFOLD_INVALID_TOKEN'),
+        [],
+        `access token, ${what}: /token/verify`,
+      );
+    }
+    const bobLogin = await ctx.passwordLogin(bob);
+    const sensitive = await ctx.kit.get('/host/sensitive', {
+      token: tamper(bobLogin.accessToken, { amr: ['pwd', 'otp', 'mfa'] }),
+    });
+    t.strictSame(errorProblems(sensitive, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'amr added by hand: refused');
+
+    for (const [what, token] of forgeries(pair.refreshToken)) {
+      const refresh = await ctx.kit.post('/token/refresh', { refreshToken: token });
+      t.strictSame(errorProblems(refresh, 401, 'TWOFOLD_INVALID_TOKEN'), [], `refresh token, ${what}`);
+    }
+    for (const [what, token] of forgeries(challengeToken)) {
+      const verify = await ctx.kit.post('/login/verify', {
+        challengeToken: token,
+        code: ctx.freshCode(enabled.secret),
+      });
+      t.strictSame(errorProblems(verify, 401, 'TWOFOLD_INVALID_CHALLENGE'), [], `challenge token, ${what}`);
+    }
+    const real = await ctx.kit.post('/token/refresh', { refreshToken: pair.refreshToken });
+    t.strictSame(successProblems(real, 200), [], 'the genuine refresh token still works');
+  });
+
+  t.test('expired tokens are refused', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const bob = ctx.users.add('bob');
+    const enabled = await ctx.enable(ada);
+    const challengeToken = await ctx.challenge(ada);
+    const pair = await ctx.passwordLogin(bob);
+
+    ctx.clock.advance(121_000); // the challenge lives 120 s
+    const late = await ctx.kit.post('/login/verify', { challengeToken, code: ctx.freshCode(enabled.secret) });
+    t.strictSame(
+      errorProblems(late, 401, 'TWOFOLD_INVALID_CHALLENGE'),
+      [],
+      'an expired challenge token: 401',
+    );
+
+    ctx.clock.advance(15 * 60_000); // access tokens live 15 min
+    const guarded = await ctx.kit.get('/host/protected', { token: pair.accessToken });
+    t.strictSame(
+      errorProblems(guarded, 401, 'TWOFOLD_UNAUTHORIZED'),
+      [],
+      'an expired access token: host guard',
+    );
+    const verify = await ctx.kit.post('/token/verify', { token: pair.accessToken });
+    t.strictSame(
+      errorProblems(verify, 401, 'TWOFOLD_INVALID_TOKEN'),
+      [],
+      'an expired access token: /token/verify',
+    );
+    const status = await ctx.kit.get('/status', { token: pair.accessToken });
+    t.strictSame(
+      errorProblems(status, 401, 'TWOFOLD_UNAUTHORIZED'),
+      [],
+      'an expired access token: GET /status',
+    );
+
+    const refreshed = await ctx.kit.post<TokenPair>('/token/refresh', { refreshToken: pair.refreshToken });
+    t.strictSame(successProblems(refreshed, 200), [], 'the refresh token outlives it');
+    t.equal((await ctx.kit.get('/host/protected', { token: refreshed.body.accessToken })).status, 200);
+
+    ctx.clock.advance(31 * 24 * 3_600_000); // refresh tokens live 30 days
+    const stale = await ctx.kit.post('/token/refresh', { refreshToken: refreshed.body.refreshToken });
+    t.strictSame(errorProblems(stale, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'an expired refresh token: 401');
+  });
+
+  t.test('step-up: sensitive host routes need a second factor within maxAge', async (t) => {
+    const ctx = await setup(t, env); // stepUp.maxAgeSeconds: 60
+    const ada = ctx.users.add('ada');
+    const bob = ctx.users.add('bob');
+
+    const bobTokens = await ctx.passwordLogin(bob);
+    t.equal((await ctx.kit.get('/host/protected', { token: bobTokens.accessToken })).status, 200);
+    const pwdOnly = await ctx.kit.get('/host/sensitive', { token: bobTokens.accessToken });
+    t.strictSame(errorProblems(pwdOnly, 401, 'TWOFOLD_STEP_UP_REQUIRED'), [], 'a password-only token: 401');
+    const noTwoFactor = await ctx.kit.post('/step-up', { code: '123456' }, { token: bobTokens.accessToken });
+    t.strictSame(errorProblems(noTwoFactor, 409, 'TWOFOLD_NOT_ENABLED'), [], 'step-up without 2FA: 409');
+    const anonymous = await ctx.kit.get('/host/sensitive');
+    t.strictSame(errorProblems(anonymous, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'no token at all: 401');
+
+    const enabled = await ctx.enable(ada);
+    t.equal(
+      (await ctx.kit.get('/host/sensitive', { token: enabled.accessToken })).status,
+      200,
+      'the token confirm answered carries the code just proved',
+    );
+    ctx.clock.advance(61_000);
+    const beforeStepUp = await ctx.kit.get('/host/sensitive', { token: enabled.accessToken });
+    t.strictSame(
+      errorProblems(beforeStepUp, 401, 'TWOFOLD_STEP_UP_REQUIRED'),
+      [],
+      'a second factor older than maxAge: 401',
+    );
+    const wrong = await ctx.kit.post(
+      '/step-up',
+      { code: ctx.wrongCode(enabled.secret) },
+      { token: enabled.accessToken },
+    );
+    t.strictSame(errorProblems(wrong, 400, 'TWOFOLD_INVALID_CODE'), [], 'step-up with a wrong code: 400');
+    const noToken = await ctx.kit.post('/step-up', { code: ctx.freshCode(enabled.secret) });
+    t.strictSame(errorProblems(noToken, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'step-up without a token: 401');
+    const stepUp = await ctx.kit.post<{ accessToken: string }>(
+      '/step-up',
+      { code: ctx.freshCode(enabled.secret) },
+      { token: enabled.accessToken },
+    );
+    t.strictSame(successProblems(stepUp, 200, ['accessToken']), [], 'POST /step-up with a fresh code: 200');
+    const steppedAmr = decodeJwt(stepUp.body.accessToken).payload.amr as string[];
+    t.ok(steppedAmr.includes('mfa') && steppedAmr.includes('otp'), 'amr gains otp and mfa');
+    const afterStepUp = await ctx.kit.get('/host/sensitive', { token: stepUp.body.accessToken });
+    t.equal(afterStepUp.status, 200, 'the stepped-up token passes');
+    t.strictSame(afterStepUp.body, { userId: ada.userId });
+
+    const login = await ctx.mfaLogin(ada, enabled.secret);
+    t.equal(
+      (await ctx.kit.get('/host/sensitive', { token: login.accessToken })).status,
+      200,
+      'right after login',
+    );
+
+    ctx.clock.advance(61_000);
+    const stale = await ctx.kit.get('/host/sensitive', { token: login.accessToken });
+    t.strictSame(errorProblems(stale, 401, 'TWOFOLD_STEP_UP_REQUIRED'), [], 'after maxAge: 401');
+    t.equal(
+      (await ctx.kit.get('/host/protected', { token: login.accessToken })).status,
+      200,
+      'still signed in',
+    );
+
+    const again = await ctx.kit.post<{ accessToken: string }>(
+      '/step-up',
+      { recoveryCode: enabled.recoveryCodes[0] },
+      { token: login.accessToken },
+    );
+    t.strictSame(successProblems(again, 200, ['accessToken']), [], 'step-up with a recovery code: 200');
+    t.equal(
+      (await ctx.kit.get('/host/sensitive', { token: again.body.accessToken })).status,
+      200,
+      'OK again',
+    );
+
+    const challengeToken = await ctx.challenge(ada);
+    for (const path of ['/host/protected', '/host/sensitive']) {
+      const answer = await ctx.kit.get(path, { token: challengeToken });
+      t.strictSame(
+        errorProblems(answer, 401, 'TWOFOLD_UNAUTHORIZED'),
+        [],
+        `a challenge token at ${path}: 401`,
+      );
+    }
+    const stepUpWithChallenge = await ctx.kit.post(
+      '/step-up',
+      { code: ctx.freshCode(enabled.secret) },
+      { token: challengeToken },
+    );
+    t.strictSame(
+      errorProblems(stepUpWithChallenge, 401, 'TWOFOLD_UNAUTHORIZED'),
+      [],
+      'a challenge token at /step-up: 401',
+    );
+  });
+}
