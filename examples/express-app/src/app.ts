@@ -1,18 +1,22 @@
 /**
  * The Express example: the kit's router at /2fa (`app.use('/2fa', twofold(...))`), the example's
  * own `POST /signup`, `POST /signup/confirm` and `GET /me` (guarded by the router's `requireAuth`),
- * and the pages.
+ * the pages, and the OpenAPI document (`/openapi.json`) with a docs page (`/docs`).
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   createExample,
   type Example,
   type ExampleConfig,
+  exampleOpenApiDocument,
   type Log,
   pageHeaders,
   publicDir,
 } from '@twofold/example-web';
 import { twofold } from '@twofold/express';
 import express, { type ErrorRequestHandler, type Express } from 'express';
+import { serveDocs } from './docs.js';
 
 /** Builds the app (not listening yet). `example.close()` closes the databases. */
 export async function buildApp(config: ExampleConfig, log: Log): Promise<{ app: Express; example: Example }> {
@@ -51,6 +55,10 @@ export async function buildApp(config: ExampleConfig, log: Log): Promise<{ app: 
     response.json(user);
   });
 
+  // The OpenAPI document, made from the kit's route table plus the example's own routes (the same
+  // one the Fastify example serves), and Swagger UI.
+  serveDocs(app, exampleOpenApiDocument(auth.http, 'twofold Express example'));
+
   app.use(
     express.static(publicDir, {
       setHeaders: (response) => {
@@ -59,7 +67,24 @@ export async function buildApp(config: ExampleConfig, log: Log): Promise<{ app: 
     }),
   );
 
+  // The icon browsers ask for by themselves: the pages' SVG icon (each page links /favicon.svg).
+  app.get('/favicon.ico', (_request, response) => {
+    response.sendFile('favicon.svg', { root: publicDir, headers: pageHeaders });
+  });
+
+  // An unknown address: a browser asking for a page gets a small HTML page with a link home; API
+  // clients and JSON requests get JSON. (Under /2fa the kit's router answers its own 404.)
+  const notFoundPage = await readFile(join(publicDir, '404.html'));
   app.use((request, response) => {
+    const accept = request.get('accept') ?? '';
+    if (
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      /\btext\/html\b/.test(accept) &&
+      !/\bapplication\/json\b/.test(accept)
+    ) {
+      response.status(404).set(pageHeaders).type('html').send(notFoundPage);
+      return;
+    }
     response.status(404).json({
       statusCode: 404,
       code: 'NOT_FOUND',

@@ -3,14 +3,18 @@
  * `POST /signup`, `POST /signup/confirm` and `GET /me` (guarded by `app.twofoldAuthenticate`), the
  * pages, and the OpenAPI document (`/openapi.json`) with a docs page (`/docs`).
  */
+import { readFile } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import {
   createExample,
+  docsPageHeaders,
   type Example,
   type ExampleConfig,
+  exampleOpenApiDocument,
   type Log,
   pageHeaders,
   publicDir,
@@ -22,26 +26,6 @@ export interface BuildOptions {
   /** Where the log goes (default stdout). Tests pass a stream to read it. */
   logStream?: NodeJS.WritableStream;
 }
-
-/** Documentation of the example's own routes (not used for validation: the handlers check bodies). */
-const signupBody = {
-  type: 'object',
-  required: ['username', 'email', 'password'],
-  additionalProperties: false,
-  properties: {
-    username: { type: 'string', minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9._-]+$' },
-    email: { type: 'string', format: 'email', maxLength: 254 },
-    password: { type: 'string', minLength: 8, maxLength: 1024 },
-  },
-};
-const confirmSignupBody = {
-  type: 'object',
-  required: ['token'],
-  additionalProperties: false,
-  properties: { token: { type: 'string', minLength: 1, maxLength: 128 } },
-};
-
-const acceptEveryBody = () => () => true;
 
 /** Builds the app (not listening yet); closing it closes the databases. */
 export async function buildApp(
@@ -93,84 +77,44 @@ export async function buildApp(
     });
   });
 
-  // Before any route: @fastify/swagger collects the routes as they are added.
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: {
-        title: 'twofold Fastify example',
-        version: '0.0.0',
-        description:
-          'The example app: its own accounts (POST /signup, POST /signup/confirm, GET /me) and the twofold routes under /2fa. ' +
-          'Authenticated routes take `Authorization: Bearer <accessToken>` from POST /2fa/login.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
   await app.register(twofold, { ...example.twofoldOptions });
 
-  app.post(
-    '/signup',
-    {
-      schema: {
-        summary:
-          'Start a signup: mails the address a link (or, if it has an account, a warning to its owner)',
-        description:
-          'Answers 202 "check your mail" whether or not the address already has an account; the link ' +
-          'in the mail opens /confirm-signup.html, which finishes with POST /signup/confirm. ' +
-          '409 USERNAME_TAKEN for a taken username.',
-        tags: ['example'],
-        body: signupBody,
+  // The OpenAPI document, made from the kit's route table plus the example's own routes (the same
+  // one the Express example serves); @fastify/swagger only hands it to Swagger UI at /docs.
+  const openApi = exampleOpenApiDocument(app.twofold.http, 'twofold Fastify example');
+  await app.register(fastifySwagger, { mode: 'static', specification: { document: openApi as never } });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    uiHooks: {
+      onRequest: async (_request, reply) => {
+        reply.headers(docsPageHeaders);
       },
-      validatorCompiler: acceptEveryBody,
     },
-    async (request, reply) => {
-      const answer = await example.signup(request.body);
-      return reply.code(answer.status).send(answer.body);
-    },
-  );
+  });
+  app.get('/openapi.json', async () => openApi);
 
-  app.post(
-    '/signup/confirm',
-    {
-      schema: {
-        summary: 'Create the account from the token of the mailed link; then log in with POST /2fa/login',
-        tags: ['example'],
-        body: confirmSignupBody,
-      },
-      validatorCompiler: acceptEveryBody,
-    },
-    async (request, reply) => {
-      const answer = await example.confirmSignup(request.body);
-      return reply.code(answer.status).send(answer.body);
-    },
-  );
+  app.post('/signup', async (request, reply) => {
+    const answer = await example.signup(request.body);
+    return reply.code(answer.status).send(answer.body);
+  });
 
-  app.get(
-    '/me',
-    {
-      preHandler: app.twofoldAuthenticate,
-      schema: {
-        summary: 'The signed-in account',
-        tags: ['example'],
-        security: [{ bearer: [] }],
-      },
-    },
-    async (request, reply) => {
-      const user = await example.me(request.twofoldUser!.userId);
-      if (!user) {
-        return reply.code(404).send({
-          statusCode: 404,
-          code: 'NO_ACCOUNT',
-          error: 'Not Found',
-          message: 'The account no longer exists',
-        });
-      }
-      return user;
-    },
-  );
+  app.post('/signup/confirm', async (request, reply) => {
+    const answer = await example.confirmSignup(request.body);
+    return reply.code(answer.status).send(answer.body);
+  });
+
+  app.get('/me', { preHandler: app.twofoldAuthenticate }, async (request, reply) => {
+    const user = await example.me(request.twofoldUser!.userId);
+    if (!user) {
+      return reply.code(404).send({
+        statusCode: 404,
+        code: 'NO_ACCOUNT',
+        error: 'Not Found',
+        message: 'The account no longer exists',
+      });
+    }
+    return user;
+  });
 
   await app.register(fastifyStatic, {
     root: publicDir,
@@ -180,6 +124,29 @@ export async function buildApp(
     setHeaders: (response) => {
       for (const [name, value] of Object.entries(pageHeaders)) response.setHeader(name, value);
     },
+  });
+
+  // The icon browsers ask for by themselves: the pages' SVG icon (each page links /favicon.svg).
+  app.get('/favicon.ico', (_request, reply) => reply.sendFile('favicon.svg'));
+
+  // An unknown address: a browser asking for a page gets a small HTML page with a link home; API
+  // clients and JSON requests get JSON. (Under /2fa the kit answers its own 404.)
+  const notFoundPage = await readFile(join(publicDir, '404.html'));
+  app.setNotFoundHandler((request, reply) => {
+    const accept = request.headers.accept ?? '';
+    if (
+      (request.method === 'GET' || request.method === 'HEAD') &&
+      /\btext\/html\b/.test(accept) &&
+      !/\bapplication\/json\b/.test(accept)
+    ) {
+      return reply.code(404).headers(pageHeaders).type('text/html; charset=utf-8').send(notFoundPage);
+    }
+    return reply.code(404).send({
+      statusCode: 404,
+      code: 'NOT_FOUND',
+      error: 'Not Found',
+      message: `No route ${request.method} ${request.url.split('?')[0]}`,
+    });
   });
 
   return { app, example };

@@ -17,6 +17,7 @@ export {
 export { DEV_KEYS_FILE, loadKeyring } from './keyring.js';
 export { consoleLog, type Log, type LogLevel } from './log.js';
 export { type OutboxMail, outboxMailer, type SendMail } from './mailer.js';
+export { docsPageHeaders, exampleOpenApiDocument } from './openapi.js';
 export { hashPassword, verifyPassword } from './password.js';
 export {
   CONFIRM_SIGNUP_PAGE,

@@ -3,7 +3,20 @@
  * `app.use('/2fa', twofold(options))` serves the whole HTTP contract of twofold; the returned router
  * also carries the guards for the host's own routes (`requireAuth`, `requireStepUp(n)`).
  */
-export { REDACT_PATHS } from '@twofold/core/http';
+/**
+ * The OpenAPI 3.1 document of the kit's routes (and the host's own, with `paths`), from the same
+ * route table the router serves: `openApiDocument(router.http, { prefix: '/2fa', info })`, with the
+ * prefix where the router is mounted.
+ */
+export {
+  BEARER_SECURITY,
+  type OpenApiDocumentOptions,
+  openApiDocument,
+  openApiErrorResponse,
+  openApiSecuritySchemes,
+  REDACT_PATHS,
+  schemaRef,
+} from '@twofold/core/http';
 export type { TwofoldExpressOptions, TwofoldLog, TwofoldLogLevel } from './options.js';
 export { REDIS_PREFIX } from './rate-limit.js';
 export type { TwofoldRequestAuth } from './request.js';

@@ -5,6 +5,21 @@
 import { REDACT_PATHS } from '@twofold/core/http';
 import { twofold } from './plugin.js';
 
+/**
+ * The OpenAPI 3.1 document of the kit's routes (and the host's own, with `paths`), from the same
+ * route table the plugin registers: serve it with `openApiDocument(app.twofold.http, { info })`.
+ * `openApiSecuritySchemes` is the kit's `bearerAuth` scheme, for a host that documents the routes
+ * through @fastify/swagger's own collection instead.
+ */
+export {
+  BEARER_SECURITY,
+  type OpenApiDocumentOptions,
+  openApiDocument,
+  openApiErrorResponse,
+  openApiSecuritySchemes,
+  schemaRef,
+} from '@twofold/core/http';
+
 export type { TwofoldEngine, TwofoldFastifyOptions, TwofoldGuard, TwofoldUser } from './types.js';
 export { twofold };
 

@@ -3,6 +3,8 @@ import { TwofoldError } from '@twofold/core';
 import {
   bodyHeaderProblem,
   describeError,
+  type HttpRoute,
+  openApiOperation,
   parseJsonText,
   RATE_LIMIT_REDIS_PREFIX,
   RateLimitedError,
@@ -12,7 +14,13 @@ import {
   runAfterResponse,
   type TwofoldHttp,
 } from '@twofold/core/http';
-import type { FastifyBodyParser, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyBodyParser,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchema,
+} from 'fastify';
 import { errorResponse, sendError } from './errors.js';
 
 /**
@@ -21,6 +29,45 @@ import { errorResponse, sendError } from './errors.js';
  */
 const acceptEveryBody = () => () => true;
 const plainJson = () => (data: unknown) => JSON.stringify(data);
+
+/**
+ * The Fastify schema of a route: its OpenAPI operation (`openApiOperation` of @twofold/core/http,
+ * schemas inline) in the form @fastify/swagger reads. The security requirements name the scheme
+ * `bearerAuth`: the host adds `openApiSecuritySchemes` to its `components.securitySchemes`.
+ */
+function routeSchema(http: TwofoldHttp<FastifyRequest>, route: HttpRoute): FastifySchema {
+  const { requestBody, responses, ...operation } = openApiOperation(http, route, { style: 'inline' }) as {
+    requestBody?: unknown;
+    responses: Record<
+      string,
+      { description: string; headers?: Record<string, OpenApiHeader>; content?: unknown }
+    >;
+  };
+  const body = http.bodyJsonSchema(route);
+  const response: Record<string, unknown> = {};
+  for (const [status, { description, headers, content }] of Object.entries(responses)) {
+    response[status] = {
+      description,
+      ...(headers
+        ? {
+            headers: Object.fromEntries(
+              Object.entries(headers).map(([name, header]) => [
+                name,
+                { ...header.schema, description: header.description },
+              ]),
+            ),
+          }
+        : {}),
+      ...(content ? { content } : { type: 'null' }),
+    };
+  }
+  return { ...operation, ...(requestBody && body ? { body } : {}), response };
+}
+
+interface OpenApiHeader {
+  description: string;
+  schema: Record<string, unknown>;
+}
 
 export async function twofoldRoutes(
   scope: FastifyInstance,
@@ -112,20 +159,12 @@ export async function twofoldRoutes(
       twofoldSensitive: route.sensitive,
       twofoldBody: route.body !== null,
     };
-    const body = http.bodyJsonSchema(route);
     scope.route({
       method: route.method,
       url: route.path,
       bodyLimit,
       config,
-      schema: {
-        summary: route.summary,
-        tags: ['twofold'],
-        ...(body ? { body } : {}),
-        response: Object.fromEntries(
-          route.successStatuses.map((status) => [status, { description: 'Success' }]),
-        ),
-      },
+      schema: routeSchema(http, route),
       validatorCompiler: acceptEveryBody,
       serializerCompiler: plainJson,
       handler: async (request: FastifyRequest, reply: FastifyReply) => {

@@ -20,6 +20,27 @@ export {
 } from './errors.js';
 export { BODY_MESSAGES, bodyHeaderProblem, hasBody, parseJsonText } from './json-body.js';
 export {
+  BEARER_SCHEME,
+  BEARER_SECURITY,
+  bodySchemaComponent,
+  ERROR_SCHEMA,
+  type OpenApiDocumentOptions,
+  type OpenApiObject,
+  type OpenApiSource,
+  openApiDocument,
+  openApiErrorResponse,
+  openApiOperation,
+  openApiSecuritySchemes,
+  responseSchemaComponent,
+  routeErrorCodes,
+  routeErrorResponses,
+  routeSecurity,
+  routeSuccessResponses,
+  type SchemaStyle,
+  type SecurityRequirement,
+  schemaRef,
+} from './openapi.js';
+export {
   type AuthenticateResult,
   type RateLimitRedisClient,
   type RecoveryOptions,
@@ -30,14 +51,25 @@ export {
   type TwofoldMail,
   twofoldHttpOptionsSchema,
 } from './options.js';
-export { type BodySchemaName, bodyJsonSchema, bodySchemas, parseBody } from './schemas.js';
+export {
+  type BodySchemaName,
+  bodyJsonSchema,
+  bodySchemas,
+  ERROR_BODY_JSON_SCHEMA,
+  parseBody,
+  type ResponseSchemaName,
+  responseJsonSchemas,
+} from './schemas.js';
 export {
   createTwofoldHttp,
   type FinishingResponse,
   type HttpResult,
   type HttpRoute,
+  ROUTE_TAGS,
   type RouteInput,
   type RouteRequest,
+  type RouteSuccess,
+  type RouteTag,
   runAfterResponse,
   type TwofoldHttp,
 } from './service.js';

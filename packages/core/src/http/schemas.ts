@@ -182,3 +182,131 @@ function describeIssue(issue: z.core.$ZodIssue): InvalidInputError {
       return new InvalidInputError(field, `"${field}" is not valid`);
   }
 }
+
+const token = (description: string) => ({ type: 'string', description });
+const recoveryCodesField = {
+  type: 'array',
+  items: { type: 'string', examples: ['ABCD-EFGH-JKMN'] },
+  description: 'The recovery codes, shown once: each works once in place of a code',
+};
+const accessTokenField = token(
+  'The access token (a JWT): send it as `Authorization: Bearer <accessToken>` to the routes that need a user',
+);
+const refreshTokenField = token('The refresh token: spend it at POST /token/refresh for a new pair');
+const tokenPairShape = {
+  type: 'object',
+  required: ['accessToken', 'refreshToken'],
+  additionalProperties: false,
+  properties: { accessToken: accessTokenField, refreshToken: refreshTokenField },
+} as const;
+const timestamp = (description: string) => ({ type: ['string', 'null'], format: 'date-time', description });
+
+/**
+ * The bodies of the successful answers, as JSON Schema (OpenAPI 3.1), for documentation only: the
+ * routes answer plain JSON and are not checked against them (the contract suite checks the bodies).
+ * The error body is {@link ERROR_BODY_JSON_SCHEMA}.
+ */
+export const responseJsonSchemas = {
+  enrollment: {
+    type: 'object',
+    required: ['otpauthUri', 'secret', 'prettySecret', 'qrSvg', 'qrDataUri', 'expiresAt'],
+    additionalProperties: false,
+    properties: {
+      otpauthUri: { type: 'string', description: 'The `otpauth://totp/...` URI the QR code holds' },
+      secret: { type: 'string', description: 'The secret in unpadded base32, for manual entry' },
+      prettySecret: { type: 'string', description: 'The same secret in groups of four' },
+      qrSvg: { type: 'string', description: 'The QR code as an SVG document' },
+      qrDataUri: { type: 'string', description: 'The QR code as a `data:image/svg+xml;base64,...` URI' },
+      expiresAt: { type: 'string', format: 'date-time', description: 'When the pending enrollment expires' },
+    },
+  },
+  confirmation: {
+    type: 'object',
+    required: ['recoveryCodes'],
+    additionalProperties: false,
+    description:
+      "The recovery codes; with the kit's access token, also a fresh pair for this session (every " +
+      'other session has ended)',
+    properties: {
+      recoveryCodes: recoveryCodesField,
+      accessToken: accessTokenField,
+      refreshToken: refreshTokenField,
+    },
+  },
+  recoveryCodes: {
+    type: 'object',
+    required: ['recoveryCodes'],
+    additionalProperties: false,
+    properties: { recoveryCodes: recoveryCodesField },
+  },
+  twoFactorStatus: {
+    type: 'object',
+    required: ['enabled', 'pending', 'recoveryCodesRemaining', 'enabledAt', 'lastUsedAt'],
+    additionalProperties: false,
+    properties: {
+      enabled: { type: 'boolean', description: 'Whether 2FA is on' },
+      pending: { type: 'boolean', description: 'Whether an enrollment waits for its confirmation' },
+      recoveryCodesRemaining: { type: 'integer', minimum: 0, description: 'Unused recovery codes' },
+      enabledAt: timestamp('When 2FA was turned on (null while it is off)'),
+      lastUsedAt: timestamp('When a code or recovery code was last accepted (null if never)'),
+    },
+  },
+  loginResult: {
+    description: 'Without 2FA on the account, the tokens; with it, a challenge token for POST /login/verify',
+    oneOf: [
+      {
+        title: 'Tokens',
+        type: 'object',
+        required: ['twoFactorRequired', 'accessToken', 'refreshToken'],
+        additionalProperties: false,
+        properties: {
+          twoFactorRequired: { const: false },
+          accessToken: accessTokenField,
+          refreshToken: refreshTokenField,
+        },
+      },
+      {
+        title: 'Challenge',
+        type: 'object',
+        required: ['twoFactorRequired', 'challengeToken', 'expiresIn'],
+        additionalProperties: false,
+        properties: {
+          twoFactorRequired: { const: true },
+          challengeToken: token('Send it with a code (or a recovery code) to POST /login/verify'),
+          expiresIn: { type: 'integer', description: 'Seconds until the challenge token expires' },
+        },
+      },
+    ],
+  },
+  tokenPair: tokenPairShape,
+  accessToken: {
+    type: 'object',
+    required: ['accessToken'],
+    additionalProperties: false,
+    properties: { accessToken: accessTokenField },
+  },
+  empty: { type: 'object', additionalProperties: false, description: 'An empty object' },
+} as const satisfies Record<string, Record<string, unknown>>;
+
+export type ResponseSchemaName = keyof typeof responseJsonSchemas;
+
+/** The one error body of every route (`HttpErrorBody`), as JSON Schema. */
+export const ERROR_BODY_JSON_SCHEMA = {
+  type: 'object',
+  required: ['statusCode', 'code', 'error', 'message'],
+  additionalProperties: false,
+  properties: {
+    statusCode: { type: 'integer', description: 'The HTTP status again', examples: [400] },
+    code: {
+      type: 'string',
+      description: 'What went wrong, stable: clients switch on it (`TWOFOLD_INVALID_CODE`, ...)',
+      examples: ['TWOFOLD_INVALID_CODE'],
+    },
+    error: { type: 'string', description: 'The reason phrase of the status', examples: ['Bad Request'] },
+    message: {
+      type: 'string',
+      description: 'For people; a 500 never tells details',
+      examples: ['The code is not valid'],
+    },
+  },
+} as const;

@@ -6,13 +6,14 @@
 import type { z } from 'zod';
 import { type Enrollment, guardStore, type SecondFactor, type TwoFactor } from '../engine.js';
 import { InvalidCredentialsError, InvalidInputError, UnauthorizedError } from '../errors.js';
+import type { TwofoldHttpErrorCode } from './errors.js';
 import {
   type ResolvedHttpOptions,
   resolveHttpOptions,
   type TwofoldHttpOptions,
   twofoldHttpOptionsSchema,
 } from './options.js';
-import { type BodySchemaName, bodyJsonSchema, parseBody } from './schemas.js';
+import { type BodySchemaName, bodyJsonSchema, parseBody, type ResponseSchemaName } from './schemas.js';
 import {
   type AccessClaims,
   type AuthenticationMethod,
@@ -71,6 +72,22 @@ export function runAfterResponse(
   response.once('close', start);
 }
 
+/** A success answer of a route, for documentation. */
+export interface RouteSuccess {
+  description: string;
+  /** The schema of its body (`responseJsonSchemas`); none for a 204. */
+  body?: ResponseSchemaName;
+}
+
+/** The groups of the routes in the documentation (OpenAPI tags), with what each is for. */
+export const ROUTE_TAGS = {
+  '2FA setup': 'Turn two-factor authentication on and off, and manage the recovery codes',
+  '2FA login': 'The two-step login: password, then a code or a recovery code; and the step-up',
+  '2FA sessions': "The kit's access and refresh tokens: refresh, check, log out, sign out everywhere",
+  '2FA recovery': 'A lost authenticator: a mailed link and the password turn 2FA off',
+} as const;
+export type RouteTag = keyof typeof ROUTE_TAGS;
+
 export interface HttpRoute {
   /** Stable id, also the rate-limit bucket (never the raw path). */
   id: string;
@@ -83,10 +100,22 @@ export interface HttpRoute {
   sensitive: boolean;
   /** The body schema, or null for routes without a body. */
   body: BodySchemaName | null;
-  /** For documentation. */
+  /** For documentation: a unique name of the operation (OpenAPI `operationId`). */
+  operationId: string;
+  /** For documentation: the group of the route. */
+  tag: RouteTag;
+  /** For documentation: one short line. */
   summary: string;
-  /** The statuses of a success, for documentation (the OpenAPI responses of @twofold/fastify's routes). */
-  successStatuses: readonly number[];
+  /** For documentation: what the summary leaves out, when anything. */
+  description?: string;
+  /** For documentation: the answers of a success, by status. */
+  responses: Readonly<Record<number, RouteSuccess>>;
+  /**
+   * For documentation: the codes of the refusals of this route's own flow. Those of the plumbing
+   * are not listed here: a body's 400/413/415, the 401 of a route that needs a user, the rate
+   * limit's 429, the 500 and the store's 503 (`openApiDocument` adds them from the other fields).
+   */
+  errors: readonly TwofoldHttpErrorCode[];
   handle(input: RouteInput): Promise<HttpResult>;
 }
 
@@ -177,8 +206,12 @@ export function createTwofoldHttp<Request = unknown>(
       auth: 'user',
       sensitive: false,
       body: 'empty',
-      summary: 'Start TOTP enrollment: a new secret and its QR code, pending until confirmed',
-      successStatuses: [201],
+      operationId: 'enrollTotp',
+      tag: '2FA setup',
+      summary: 'Start TOTP enrollment: a new secret and its QR code',
+      description: 'The enrollment is pending until POST /totp/confirm; starting again replaces the secret.',
+      responses: { 201: { description: 'The pending enrollment', body: 'enrollment' } },
+      errors: ['TWOFOLD_ALREADY_ENABLED'],
       async handle(request) {
         parseBody('empty', request.body);
         const userId = userOf(request);
@@ -200,8 +233,14 @@ export function createTwofoldHttp<Request = unknown>(
       auth: 'user',
       sensitive: true,
       body: 'code',
-      summary: 'Confirm the pending enrollment with a code: 2FA is on; the recovery codes are shown once',
-      successStatuses: [200],
+      operationId: 'confirmTotp',
+      tag: '2FA setup',
+      summary: 'Confirm the pending enrollment with a code: 2FA is on',
+      description:
+        "The recovery codes are shown once. Every other session of the user ends; with the kit's " +
+        'access token, this one goes on with the fresh tokens in the answer.',
+      responses: { 200: { description: 'The recovery codes (and fresh tokens)', body: 'confirmation' } },
+      errors: ['TWOFOLD_NOT_PENDING', 'TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
       async handle(request) {
         const body = parseBody('code', request.body);
         const userId = userOf(request);
@@ -223,10 +262,17 @@ export function createTwofoldHttp<Request = unknown>(
       auth: 'user',
       sensitive: true,
       body: 'secondFactor',
-      summary:
-        'Turn 2FA off; needs a current code or a recovery code. Every other session ends; with the ' +
-        "kit's access token, 200 and fresh tokens for this one (204 with a host session)",
-      successStatuses: [200, 204],
+      operationId: 'disableTotp',
+      tag: '2FA setup',
+      summary: 'Turn 2FA off; needs a current code or a recovery code',
+      description:
+        "Every other session ends; with the kit's access token, 200 and fresh tokens for this one " +
+        '(204 with a host session).',
+      responses: {
+        200: { description: "2FA is off; fresh tokens (with the kit's access token)", body: 'tokenPair' },
+        204: { description: '2FA is off (with a host session)' },
+      },
+      errors: ['TWOFOLD_NOT_ENABLED', 'TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
       async handle(request) {
         const body = parseBody('secondFactor', request.body);
         const userId = userOf(request);
@@ -247,8 +293,11 @@ export function createTwofoldHttp<Request = unknown>(
       auth: 'user',
       sensitive: true,
       body: 'code',
+      operationId: 'rotateRecoveryCodes',
+      tag: '2FA setup',
       summary: 'Replace the recovery codes; needs a current code',
-      successStatuses: [200],
+      responses: { 200: { description: 'The new recovery codes, shown once', body: 'recoveryCodes' } },
+      errors: ['TWOFOLD_NOT_ENABLED', 'TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
       async handle(request) {
         const body = parseBody('code', request.body);
         return { status: 200, body: await engine.rotateRecoveryCodes(userOf(request), { code: body.code }) };
@@ -261,8 +310,11 @@ export function createTwofoldHttp<Request = unknown>(
       auth: 'user',
       sensitive: false,
       body: null,
+      operationId: 'getTwoFactorStatus',
+      tag: '2FA setup',
       summary: 'Whether 2FA is on, pending, and how many recovery codes remain',
-      successStatuses: [200],
+      responses: { 200: { description: 'The 2FA state of the user', body: 'twoFactorStatus' } },
+      errors: [],
       async handle(request) {
         return { status: 200, body: await engine.status(userOf(request)) };
       },
@@ -279,8 +331,11 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'none',
         sensitive: true,
         body: 'login',
+        operationId: 'login',
+        tag: '2FA login',
         summary: 'Password step: tokens, or a challenge token when the account has 2FA',
-        successStatuses: [200],
+        responses: { 200: { description: 'Tokens, or a challenge token', body: 'loginResult' } },
+        errors: ['TWOFOLD_INVALID_CREDENTIALS'],
         async handle(request) {
           const body = parseBody('login', request.body);
           const found = await authenticate({ username: body.username, password: body.password });
@@ -311,8 +366,16 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'none',
         sensitive: true,
         body: 'loginVerify',
+        operationId: 'verifyLogin',
+        tag: '2FA login',
         summary: 'Second step: the challenge token and a code (or a recovery code) give the tokens',
-        successStatuses: [200],
+        responses: { 200: { description: 'The tokens', body: 'tokenPair' } },
+        errors: [
+          'TWOFOLD_INVALID_CHALLENGE',
+          'TWOFOLD_INVALID_CODE',
+          'TWOFOLD_NOT_ENABLED',
+          'TWOFOLD_LOCKED',
+        ],
         async handle(request) {
           const body = parseBody('loginVerify', request.body);
           const { userId } = await engine.completeChallenge(body.challengeToken, secondFactor(body));
@@ -326,8 +389,12 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'none',
         sensitive: true,
         body: 'refresh',
-        summary: 'Spend a refresh token for a new pair; a spent one revokes its whole session',
-        successStatuses: [200],
+        operationId: 'refreshTokens',
+        tag: '2FA sessions',
+        summary: 'Spend a refresh token for a new pair',
+        description: 'A refresh token works once: presenting a spent one ends its whole session.',
+        responses: { 200: { description: 'A new pair', body: 'tokenPair' } },
+        errors: ['TWOFOLD_INVALID_TOKEN'],
         async handle(request) {
           const body = parseBody('refresh', request.body);
           return { status: 200, body: await tokens.refresh(body.refreshToken) };
@@ -340,8 +407,12 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'none',
         sensitive: false,
         body: 'refresh',
+        operationId: 'revokeToken',
+        tag: '2FA sessions',
         summary: 'Log out: end the session of a refresh token',
-        successStatuses: [204],
+        description: 'An unknown, expired or spent refresh token is ignored: the answer is the same.',
+        responses: { 204: { description: 'The session has ended' } },
+        errors: [],
         async handle(request) {
           const body = parseBody('refresh', request.body);
           await tokens.revoke(body.refreshToken);
@@ -355,8 +426,11 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'none',
         sensitive: false,
         body: 'token',
+        operationId: 'verifyToken',
+        tag: '2FA sessions',
         summary: 'Check an access token',
-        successStatuses: [200],
+        responses: { 200: { description: 'The token is valid and its session goes on', body: 'empty' } },
+        errors: ['TWOFOLD_INVALID_TOKEN'],
         async handle(request) {
           const body = parseBody('token', request.body);
           await tokens.verifyAccess(body.token);
@@ -370,8 +444,11 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'token',
         sensitive: true,
         body: 'secondFactor',
+        operationId: 'stepUp',
+        tag: '2FA login',
         summary: 'Prove a second factor again: a new access token that passes the step-up guard',
-        successStatuses: [200],
+        responses: { 200: { description: 'The new access token', body: 'accessToken' } },
+        errors: ['TWOFOLD_NOT_ENABLED', 'TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
         async handle(request) {
           const body = parseBody('secondFactor', request.body);
           if (!request.claims) throw new UnauthorizedError();
@@ -386,10 +463,14 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'token',
         sensitive: true,
         body: 'optionalSecondFactor',
-        summary:
-          'Sign out everywhere: every access and refresh token of the user issued until now is refused ' +
-          'from the next request on. Needs a fresh code or recovery code when 2FA is on',
-        successStatuses: [204],
+        operationId: 'revokeAllSessions',
+        tag: '2FA sessions',
+        summary: 'Sign out everywhere',
+        description:
+          'Every access and refresh token of the user issued until now is refused from the next ' +
+          'request on. Needs a fresh code or recovery code when 2FA is on.',
+        responses: { 204: { description: 'Every session has ended' } },
+        errors: ['TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
         async handle(request) {
           // Without 2FA there is nothing to send: no body is the same as `{}`.
           const body = parseBody('optionalSecondFactor', request.body ?? {});
@@ -477,8 +558,14 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'none',
         sensitive: true,
         body: 'recoveryRequest',
-        summary: 'Lost device: mail a recovery link. Answers the same whether or not the account exists',
-        successStatuses: [202],
+        operationId: 'requestRecovery',
+        tag: '2FA recovery',
+        summary: 'Lost device: mail a recovery link',
+        description:
+          'Answers the same, at the same time, whether or not the address has an account with 2FA; ' +
+          'the mail goes out after the answer.',
+        responses: { 202: { description: 'Accepted: check your mail', body: 'empty' } },
+        errors: [],
         async handle(request) {
           const body = parseBody('recoveryRequest', request.body);
           // Everything that depends on the account starts once the answer is sent: same status, body
@@ -493,8 +580,12 @@ export function createTwofoldHttp<Request = unknown>(
         auth: 'none',
         sensitive: true,
         body: 'recoveryConfirm',
-        summary: 'Complete recovery with the link and the password: 2FA off, every session signed out',
-        successStatuses: [204],
+        operationId: 'confirmRecovery',
+        tag: '2FA recovery',
+        summary: 'Complete recovery with the link and the password: 2FA off',
+        description: 'Every session of the user ends, and the user gets a mail saying 2FA was turned off.',
+        responses: { 204: { description: '2FA is off and every session has ended' } },
+        errors: ['TWOFOLD_INVALID_RECOVERY_TOKEN'],
         async handle(request) {
           const body = parseBody('recoveryConfirm', request.body);
           await engine.completeRecovery(body.uid, body.token, {

@@ -1,0 +1,166 @@
+/**
+ * Swagger UI at `/docs` of both example apps, in a real browser: the page loads under its
+ * Content-Security-Policy with no violation, "Authorize" takes an access token obtained through
+ * the API (signup, the mailed link, POST /2fa/login), and "Try it out" on GET /2fa/status then
+ * answers 200 in the page. Without the token the same call answers 401 there.
+ *
+ * Each app runs in-process on a free port with a temporary data folder; Chromium
+ * (/usr/bin/chromium, driven by playwright-core) is the browser. Under CI a missing Chromium fails.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKey } from '@twofold/core';
+import { missingSkip } from '@twofold/test-support';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { buildApp as buildExpressApp } from '../../examples/express-app/src/app.js';
+import { buildApp as buildFastifyApp } from '../../examples/fastify-app/src/app.js';
+import { type ExampleConfig, loadConfig } from '../../examples/web/src/index.js';
+import { signupToken, waitForMail } from '../../examples/web/test/http-scenario.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery staple';
+
+const skip = existsSync(CHROMIUM)
+  ? false
+  : missingSkip(t, `${CHROMIUM} not found (apt-get install chromium)`);
+
+const dir = await mkdtemp(join(tmpdir(), 'twofold-docs-browser-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+const configOf = (name: string) =>
+  loadConfig(
+    {
+      DATA_DIR: `${name}-data`,
+      TWOFOLD_OUTBOX: `${name}-outbox`,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      TWOFOLD_KEYS: generateKey(),
+    },
+    dir,
+    { issuer: `twofold ${name} example` },
+  );
+
+async function post(baseUrl: string, path: string, body: unknown) {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** An account made through the API (signup, the mailed link) and its access token from POST /2fa/login. */
+async function accessToken(t: Test, baseUrl: string, config: ExampleConfig): Promise<string> {
+  const signup = await post(baseUrl, '/signup', {
+    username: 'docs',
+    email: 'docs@example.test',
+    password: PASSWORD,
+  });
+  t.equal(signup.status, 202, 'signed up');
+  const token = signupToken(await waitForMail(config.outboxDir, 'signup-confirm', new Set()));
+  t.equal((await post(baseUrl, '/signup/confirm', { token })).status, 201, 'account created');
+  const login = await post(baseUrl, '/2fa/login', { username: 'docs', password: PASSWORD });
+  t.equal(login.status, 200, 'logged in');
+  t.equal(login.body.twoFactorRequired, false);
+  return login.body.accessToken as string;
+}
+
+/** Opens GET /2fa/status, "Try it out", "Execute"; the status and body the page shows. */
+async function tryStatus(page: Page): Promise<{ status: string; body: string }> {
+  const operation = page.locator('.opblock-get', { has: page.locator('[data-path="/2fa/status"]') });
+  if (!(await operation.locator('.try-out').isVisible())) {
+    await operation.locator('.opblock-summary-control').click();
+  }
+  const tryOut = operation.locator('button.try-out__btn');
+  if ((await tryOut.textContent())?.trim() === 'Try it out') await tryOut.click();
+  await operation.locator('button.execute').click();
+  const row = operation.locator('.live-responses-table tbody tr').first();
+  await row.waitFor();
+  const status = (await row.locator('.response-col_status').textContent())?.trim() ?? '';
+  const body = (await row.locator('.response-col_description').textContent()) ?? '';
+  await operation.locator('button.btn-clear').click();
+  return { status, body };
+}
+
+async function driveDocs(t: Test, browser: Browser, baseUrl: string, token: string) {
+  const context = await browser.newContext();
+  t.teardown(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  const external: string[] = [];
+  page.on('request', (request) => {
+    if (!request.url().startsWith(baseUrl)) external.push(request.url());
+  });
+
+  const response = await page.goto(`${baseUrl}/docs`);
+  t.equal(response?.status(), 200, '/docs answers');
+  t.match(response?.headers()['content-security-policy'], /script-src|default-src 'self'/, 'with a CSP');
+  await page.locator('.swagger-ui .info .title').waitFor();
+  t.match(await page.locator('.swagger-ui .info .title').textContent(), /twofold (Fastify|Express) example/);
+  await page.locator('[data-path="/2fa/status"]').first().waitFor();
+
+  const refused = await tryStatus(page);
+  t.match(refused.status, /^401/, 'without a token: 401');
+  t.match(refused.body, /TWOFOLD_UNAUTHORIZED/);
+
+  await page.locator('.auth-wrapper button.authorize').click();
+  const dialog = page.locator('.modal-ux');
+  await dialog.locator('input[type="text"], input[type="password"]').first().fill(token);
+  await dialog.locator('button.authorize').click();
+  await dialog.locator('button.btn-done, button.close-modal').first().click();
+
+  const answer = await tryStatus(page);
+  t.match(answer.status, /^200/, 'authorized: GET /2fa/status answers 200 in the page');
+  t.match(answer.body, /"enabled": false/, 'with the 2FA state of the account');
+
+  t.strictSame(
+    problems.filter((problem) => !problem.includes('401')),
+    [],
+    'no page error and no CSP violation',
+  );
+  t.strictSame(external, [], 'nothing is fetched from elsewhere');
+}
+
+t.test('Swagger UI authorizes and calls an authenticated route', { skip }, async (t) => {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.teardown(() => browser.close());
+
+  t.test('the Fastify example', async (t) => {
+    const config = configOf('fastify');
+    const { app } = await buildFastifyApp(config, {
+      logStream: { write: () => true } as unknown as NodeJS.WritableStream,
+    });
+    t.teardown(() => app.close());
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await driveDocs(t, browser, baseUrl, await accessToken(t, baseUrl, config));
+  });
+
+  t.test('the Express example', async (t) => {
+    const config = configOf('express');
+    const { app, example } = await buildExpressApp(config, () => {});
+    t.teardown(() => example.close());
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    });
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await driveDocs(t, browser, baseUrl, await accessToken(t, baseUrl, config));
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * The OpenAPI documents the two example apps serve at `/openapi.json` pass `@redocly/cli lint` with
+ * the recommended rules: no error (the warnings are reported, and there are none today). Both apps
+ * run in-process on a free port with a temporary data folder; the documents are fetched over HTTP,
+ * written to a temporary file and linted by the binary in node_modules/.bin.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { generateKey } from '@twofold/core';
+import t, { type Test } from 'tap';
+import { buildApp as buildExpressApp } from '../../examples/express-app/src/app.js';
+import { buildApp as buildFastifyApp } from '../../examples/fastify-app/src/app.js';
+import { loadConfig } from '../../examples/web/src/index.js';
+
+const run = promisify(execFile);
+const REDOCLY = fileURLToPath(new URL('../../node_modules/.bin/redocly', import.meta.url));
+
+interface LintReport {
+  totals: { errors: number; warnings: number; ignored: number };
+  problems: { ruleId: string; severity: string; message: string; location?: { pointer?: string }[] }[];
+}
+
+/** `redocly lint --extends=recommended` on `document`; its JSON report (it exits 1 on errors). */
+async function lint(dir: string, name: string, document: unknown): Promise<LintReport> {
+  const file = join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(document, null, 2));
+  const env = { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' };
+  const result = await run(REDOCLY, ['lint', '--extends=recommended', '--format=json', file], {
+    env,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((error: { stdout?: string; stderr?: string }) => {
+    if (!error.stdout) throw new Error(`redocly did not run: ${error.stderr ?? String(error)}`);
+    return { stdout: error.stdout };
+  });
+  return JSON.parse(result.stdout) as LintReport;
+}
+
+function check(t: Test, report: LintReport) {
+  for (const problem of report.problems) {
+    const where = problem.location?.[0]?.pointer ?? '';
+    const line = `${problem.severity} ${problem.ruleId} ${where}: ${problem.message}`;
+    if (problem.severity === 'error') t.fail(line);
+    else t.comment(line);
+  }
+  t.equal(report.totals.errors, 0, 'no error');
+  t.comment(`redocly: ${report.totals.errors} errors, ${report.totals.warnings} warnings`);
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'twofold-openapi-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+const configOf = (name: string) =>
+  loadConfig(
+    {
+      DATA_DIR: `${name}-data`,
+      TWOFOLD_OUTBOX: `${name}-outbox`,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      TWOFOLD_KEYS: generateKey(),
+    },
+    dir,
+    { issuer: `twofold ${name} example` },
+  );
+
+t.test('the Fastify example', async (t) => {
+  const { app } = await buildFastifyApp(configOf('fastify'), {
+    logStream: { write: () => true } as unknown as NodeJS.WritableStream,
+  });
+  t.teardown(() => app.close());
+  const response = await app.inject({ method: 'GET', url: '/openapi.json' });
+  t.equal(response.statusCode, 200);
+  check(t, await lint(dir, 'fastify', response.json()));
+});
+
+t.test('the Express example', async (t) => {
+  const { app, example } = await buildExpressApp(configOf('express'), () => {});
+  t.teardown(() => example.close());
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as AddressInfo;
+  const response = await fetch(`http://127.0.0.1:${port}/openapi.json`);
+  t.equal(response.status, 200);
+  check(t, await lint(dir, 'express', await response.json()));
+});
