@@ -3,7 +3,7 @@
  * framework-free route table of @twofold/core/http. Only plumbing lives here: body parsing, rate
  * limits, finding the user, writing answers and errors.
  *
- * Every answer is the same, byte for byte, as @twofold/fastify gives (test/http-contract/parity.ts):
+ * Every answer is the same, byte for byte, as @twofold/fastify gives (packages/http-test-suite/src/parity.ts):
  * a route answers only to its exact path and method (the router is strict and case-sensitive), anything
  * else is a 404 `TWOFOLD_NOT_FOUND` before the body is looked at; then the rate limit; then the body
  * rules of `@twofold/core/http`'s `json-body.ts` (415 from the headers, 413 while reading, 400 for text that is not JSON).

@@ -2,7 +2,7 @@
  * The request body rules of the HTTP contract: which requests carry a body, which media types,
  * charsets and encodings are JSON, and how the text becomes a value. One home for both plugins: they
  * must answer every request with the same bytes, and the contract suite
- * (test/http-contract/parity.ts) holds them to it.
+ * (packages/http-test-suite/src/parity.ts) holds them to it.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidInputError } from '../errors.js';
