@@ -13,14 +13,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKey } from '@twofold/core';
 import { missingSkip } from '@twofold/test-support';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { buildApp as buildExpressApp } from '../../examples/express-app/src/app.js';
 import { buildApp as buildFastifyApp } from '../../examples/fastify-app/src/app.js';
-import { type ExampleConfig, loadConfig } from '../../examples/web/src/index.js';
+import type { ExampleConfig } from '../../examples/web/src/index.js';
 import { signupToken, waitForMail } from '../../examples/web/test/http-scenario.js';
+import { exampleConfig } from './example-apps.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery staple';
@@ -32,18 +32,7 @@ const skip = existsSync(CHROMIUM)
 const dir = await mkdtemp(join(tmpdir(), 'twofold-docs-browser-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 
-const configOf = (name: string) =>
-  loadConfig(
-    {
-      DATA_DIR: `${name}-data`,
-      TWOFOLD_OUTBOX: `${name}-outbox`,
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      TWOFOLD_KEYS: generateKey(),
-    },
-    dir,
-    { issuer: `twofold ${name} example` },
-  );
+const configOf = (name: string) => exampleConfig(dir, name);
 
 async function post(baseUrl: string, path: string, body: unknown) {
   const response = await fetch(`${baseUrl}${path}`, {

@@ -12,11 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { generateKey } from '@twofold/core';
 import t, { type Test } from 'tap';
 import { buildApp as buildExpressApp } from '../../examples/express-app/src/app.js';
 import { buildApp as buildFastifyApp } from '../../examples/fastify-app/src/app.js';
-import { loadConfig } from '../../examples/web/src/index.js';
+import { exampleConfig } from './example-apps.js';
 
 const run = promisify(execFile);
 const REDOCLY = fileURLToPath(new URL('../../node_modules/.bin/redocly', import.meta.url));
@@ -54,18 +53,7 @@ function check(t: Test, report: LintReport) {
 
 const dir = await mkdtemp(join(tmpdir(), 'twofold-openapi-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
-const configOf = (name: string) =>
-  loadConfig(
-    {
-      DATA_DIR: `${name}-data`,
-      TWOFOLD_OUTBOX: `${name}-outbox`,
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      TWOFOLD_KEYS: generateKey(),
-    },
-    dir,
-    { issuer: `twofold ${name} example` },
-  );
+const configOf = (name: string) => exampleConfig(dir, name);
 
 t.test('the Fastify example', async (t) => {
   const { app } = await buildFastifyApp(configOf('fastify'), {
