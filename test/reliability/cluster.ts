@@ -10,7 +10,8 @@ import type { TwofoldMail } from '@twofold/core/http';
 import type { ContractApp } from '@twofold/http-test-suite';
 import { codeAt, KitClient, must, PERIOD_MS } from '@twofold/http-test-suite/helpers';
 import { migrate, storeTableNames } from '@twofold/store-sql';
-import { missing } from '@twofold/test-support';
+import { isListening, missing } from '@twofold/test-support';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import type tap from 'tap';
 import type { Test } from 'tap';
@@ -21,6 +22,28 @@ const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 export const REDIS = { host: '127.0.0.1', port: 6379 } as const;
 export const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } as const;
 export const LINK_URL = 'https://app.example.test/recover';
+
+/**
+ * A client of the shared Redis for one test, whose keys under `prefix` are deleted when the test
+ * ends; undefined (the server reported missing) when Redis cannot be reached.
+ */
+export async function sharedRedis(t: Test, prefix: string): Promise<Redis | undefined> {
+  if (!(await isListening(REDIS.host, REDIS.port))) {
+    reportMissing(t, `Redis at ${REDIS.host}:${REDIS.port}`);
+    return undefined;
+  }
+  const redis = new Redis(REDIS);
+  t.teardown(async () => {
+    let cursor = '0';
+    do {
+      const [after, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = after;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+  });
+  return redis;
+}
 
 /**
  * The store tables of `prefix` migrated in PostgreSQL for one test, dropped when it ends; false (the
@@ -45,7 +68,7 @@ export async function migratedPostgres(t: Test, prefix: string): Promise<boolean
   return true;
 }
 
-export { isListening } from '@twofold/test-support';
+export { isListening };
 
 /** A missing server: a failure under CI, a skip naming it elsewhere. */
 export function reportMissing(t: Test | typeof tap, what: string): void {

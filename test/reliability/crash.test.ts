@@ -18,19 +18,8 @@ import { codeAt, must } from '@twofold/http-test-suite/helpers';
 import { redisStore } from '@twofold/store-redis';
 import { migrate, sqlStore } from '@twofold/store-sql';
 import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
 import tap, { type Test } from 'tap';
-import {
-  type AppProcess,
-  enable,
-  isListening,
-  LINK_URL,
-  LogBook,
-  makeUsers,
-  REDIS,
-  reportMissing,
-  startApp,
-} from './cluster.js';
+import { type AppProcess, enable, LINK_URL, LogBook, makeUsers, sharedRedis, startApp } from './cluster.js';
 import type { AppConfig, StoreSpec } from './config.js';
 
 const MAX_ITERATIONS = Number(process.env.TWOFOLD_CRASH_ITERATIONS ?? 30);
@@ -210,18 +199,8 @@ tap.test('kill -9 during confirm, SQLite file', async (t) => {
 });
 
 tap.test('kill -9 during confirm, Redis', async (t) => {
-  if (!(await isListening(REDIS.host, REDIS.port)))
-    return reportMissing(t, `Redis at ${REDIS.host}:${REDIS.port}`);
   const prefix = `twofold-crash:${Date.now().toString(36)}:`;
-  const redis = new Redis(REDIS);
-  t.teardown(async () => {
-    let cursor = '0';
-    do {
-      const [after, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = after;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
-  });
+  const redis = await sharedRedis(t, prefix);
+  if (!redis) return;
   await crashLoop(t, { kind: 'redis', prefix }, redisStore({ client: redis, prefix }));
 });

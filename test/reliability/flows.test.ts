@@ -48,7 +48,6 @@ import { migrate } from '@twofold/store-sql';
 import { hasCommand } from '@twofold/test-support';
 import { startLocalCluster } from '@twofold/test-support/redis';
 import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
 import tap, { type Test } from 'tap';
 import {
   type AppProcess,
@@ -57,14 +56,13 @@ import {
   type Enabled,
   enable,
   forwardedFor,
-  isListening,
   LINK_URL,
   LogBook,
   makeUsers,
   migratedPostgres,
   nextCode,
-  REDIS,
   reportMissing,
+  sharedRedis,
   startApp,
 } from './cluster.js';
 import type { AppConfig, AppUser, StoreSpec } from './config.js';
@@ -625,19 +623,9 @@ if (selected('memory')) {
 
 if (selected('redis'))
   tap.test('flow races on Redis', async (t) => {
-    if (!(await isListening(REDIS.host, REDIS.port)))
-      return reportMissing(t, `Redis at ${REDIS.host}:${REDIS.port}`);
     const prefix = `twofold-flows:${runPrefix}:`;
-    const redis = new Redis(REDIS);
-    t.teardown(async () => {
-      let cursor = '0';
-      do {
-        const [after, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = after;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
-      redis.disconnect();
-    });
+    const redis = await sharedRedis(t, prefix);
+    if (!redis) return;
     await flows(t, 'redis', { kind: 'redis', prefix }, ['fastify', 'express']);
   });
 

@@ -7,20 +7,17 @@
 import { randomBytes } from 'node:crypto';
 import { generateKey } from '@twofold/core';
 import { type Answer, errorProblems, recoveryLink } from '@twofold/http-test-suite/helpers';
-import { Redis } from 'ioredis';
 import tap, { type Test } from 'tap';
 import {
   type AppProcess,
   challenge,
   enable,
-  isListening,
   LINK_URL,
   LogBook,
   makeUsers,
   migratedPostgres,
   nextCode,
-  REDIS,
-  reportMissing,
+  sharedRedis,
   startApp,
   tally,
 } from './cluster.js';
@@ -197,19 +194,9 @@ async function races(t: Test, store: StoreSpec): Promise<void> {
 }
 
 tap.test('races on Redis', async (t) => {
-  if (!(await isListening(REDIS.host, REDIS.port)))
-    return reportMissing(t, `Redis at ${REDIS.host}:${REDIS.port}`);
   const prefix = `twofold-reliability:${randomBytes(6).toString('hex')}:`;
-  const redis = new Redis(REDIS);
-  t.teardown(async () => {
-    let cursor = '0';
-    do {
-      const [after, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = after;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
-  });
+  const redis = await sharedRedis(t, prefix);
+  if (!redis) return;
   await races(t, { kind: 'redis', prefix });
 });
 
