@@ -1,0 +1,15 @@
+/** @twofold/express's quick start: `users`, a pino-like `logger` and `deleteAccount`. */
+import { origin } from '../runtime.js';
+import { ada, deepStrictEqual, loginAndCallMe, ownHandler, userDirectory } from './users.js';
+
+export const users = userDirectory;
+export const deleteAccount = ownHandler;
+export const logger = {
+  error: (fields: unknown, message: string) => console.error(message, fields),
+  warn: (fields: unknown, message: string) => console.error(message, fields),
+};
+
+/** The app listens (on a free port, see runtime.ts): ada logs in and reads /me. */
+export async function after() {
+  await loginAndCallMe(await origin(), (body) => deepStrictEqual(body, { userId: ada.id }));
+}
