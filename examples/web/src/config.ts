@@ -4,20 +4,23 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 
-export type StoreKind = 'sqlite' | 'redis' | 'postgres' | 'mysql';
+export type StoreKind = 'pglite' | 'sqlite' | 'redis' | 'postgres' | 'mysql';
 
 export interface ExampleConfig {
   /** HOST (default 127.0.0.1). */
   host: string;
   /** PORT (default 3000; 0 picks a free port). */
   port: number;
-  /** DATA_DIR (default ./data): the SQLite file `app.db` and the development keyring. */
+  /**
+   * DATA_DIR (default ./data): the embedded database (PGlite's folder `pglite`, or the SQLite file
+   * `app.db` with STORE=sqlite) and the development keyring.
+   */
   dataDir: string;
   /** TWOFOLD_OUTBOX (default ./outbox): where the development mailer writes each mail. */
   outboxDir: string;
   /** PUBLIC_URL (default http://HOST:PORT): the address in links sent by mail. */
   publicUrl: string;
-  /** STORE (default sqlite): where the 2FA state lives. */
+  /** STORE (default pglite, embedded in DATA_DIR): where the 2FA state lives. */
   store: StoreKind;
   /** REDIS_URL, for STORE=redis. */
   redisUrl: string | undefined;
@@ -40,7 +43,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const STORES: readonly StoreKind[] = ['sqlite', 'redis', 'postgres', 'mysql'];
+const STORES: readonly StoreKind[] = ['pglite', 'sqlite', 'redis', 'postgres', 'mysql'];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /**
@@ -68,7 +71,7 @@ export function loadConfig(
   }
   const port = Number(portText);
 
-  const store = (value('STORE') ?? 'sqlite').toLowerCase() as StoreKind;
+  const store = (value('STORE') ?? 'pglite').toLowerCase() as StoreKind;
   if (!STORES.includes(store)) {
     throw new ConfigError(`STORE must be one of ${STORES.join(', ')} (got "${value('STORE')}")`);
   }

@@ -4,7 +4,6 @@
  * HTTP layer, so the options are the same). Each app adds only its framework's plumbing.
  */
 
-import { join } from 'node:path';
 import type { Store } from '@twofold/core';
 import type { TwofoldMail } from '@twofold/core/http';
 import type { Redis } from 'ioredis';
@@ -14,7 +13,7 @@ import { loadKeyring } from './keyring.js';
 import type { Log } from './log.js';
 import { outboxMailer } from './mailer.js';
 import { createSignup, type JsonAnswer } from './signup.js';
-import { openDatabases, restrictSqliteFiles, SQLITE_FILE } from './store.js';
+import { openDatabases } from './store.js';
 import { createUsers, type User, type Users } from './users.js';
 
 /** The page a recovery link opens; the kit appends `#uid=...&token=...`. */
@@ -62,8 +61,8 @@ export async function createExample(config: ExampleConfig, log: Log): Promise<Ex
   const databases = await openDatabases(config);
   try {
     const users = await createUsers(databases.usersDb);
-    // The schema is written: whatever companion files SQLite made by now are mode 600 too.
-    restrictSqliteFiles(join(config.dataDir, SQLITE_FILE));
+    // The schema is written: whatever files the embedded database made by now are mode 600 too.
+    databases.restrictFiles();
     const sendMail = outboxMailer(config.outboxDir, log);
     const signup = createSignup({
       users,

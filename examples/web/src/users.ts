@@ -1,6 +1,8 @@
 /**
- * The example's own accounts: a `users` table in SQLite (id, username, email, password_hash), with
- * usernames and emails unique regardless of case. This is the host app's user model that the
+ * The example's own accounts: a `users` table (id, username, email, password_hash), with usernames
+ * and emails unique regardless of case, in PostgreSQL (PGlite, the default) or SQLite: on
+ * PostgreSQL unique indexes on `lower(username)` and `lower(email)`, and lookups compare
+ * `lower(...)` to `lower(...)`; on SQLite the columns are COLLATE NOCASE. This is the host app's user model that the
  * twofold callbacks (`authenticate`, `findUserByEmail`, `getUserEmail`, `verifyPassword`) look into.
  *
  * Next to it, `pending_signups`: signups waiting for their owner to open the link mailed to the
@@ -8,7 +10,7 @@
  * is unique there, and only the token's SHA-256 is stored.
  */
 import { randomUUID } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import { type Expression, type Kysely, PostgresAdapter, type SqlBool, sql } from 'kysely';
 import { hashPassword, verifyPassword } from './password.js';
 
 export interface UsersTable {
@@ -75,35 +77,68 @@ export interface Users {
   prunePendingSignups(now: number): Promise<void>;
 }
 
-/** Creates the table when it is missing and returns the accounts. */
-export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
-  await sql`
-    CREATE TABLE IF NOT EXISTS users (
-      id TEXT PRIMARY KEY,
-      username TEXT NOT NULL UNIQUE COLLATE NOCASE,
-      email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-      password_hash TEXT NOT NULL,
-      created_at INTEGER NOT NULL
-    )`.execute(db);
+/** True when `db` speaks PostgreSQL (PGlite or a server); otherwise it is SQLite. */
+function isPostgres(db: Kysely<UsersDatabase>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/** Creates the tables when they are missing, in SQLite's or PostgreSQL's dialect. */
+async function createTables(db: Kysely<UsersDatabase>, postgres: boolean): Promise<void> {
+  if (postgres) {
+    // Milliseconds since 1970 need 64 bits (PostgreSQL's INTEGER has 32).
+    await sql`
+      CREATE TABLE IF NOT EXISTS users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        email TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      )`.execute(db);
+    await sql`CREATE UNIQUE INDEX IF NOT EXISTS users_username_lower ON users (lower(username))`.execute(db);
+    await sql`CREATE UNIQUE INDEX IF NOT EXISTS users_email_lower ON users (lower(email))`.execute(db);
+  } else {
+    await sql`
+      CREATE TABLE IF NOT EXISTS users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      )`.execute(db);
+  }
   await sql`
     CREATE TABLE IF NOT EXISTS pending_signups (
       token_hash TEXT PRIMARY KEY,
       username TEXT NOT NULL,
       email TEXT NOT NULL,
       password_hash TEXT NOT NULL,
-      expires_at INTEGER NOT NULL
+      expires_at BIGINT NOT NULL
     )`.execute(db);
   await sql`CREATE INDEX IF NOT EXISTS pending_signups_expires_at ON pending_signups (expires_at)`.execute(
     db,
   );
+}
+
+/** Creates the tables when they are missing and returns the accounts. */
+export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
+  const postgres = isPostgres(db);
+  await createTables(db, postgres);
+
+  /** `column` equals `value` regardless of case (SQLite's columns are NOCASE already). */
+  const sameText = (column: 'username' | 'email', value: string): Expression<SqlBool> =>
+    postgres
+      ? sql<SqlBool>`lower(${sql.ref(column)}) = lower(${value})`
+      : sql<SqlBool>`${sql.ref(column)} = ${value}`;
 
   // Checked against when the username is unknown, so that a wrong username costs as long as a
   // wrong password and the answer time does not tell which accounts exist.
   const decoyHash = await hashPassword(randomUUID());
 
   const columns = ['id', 'username', 'email'] as const;
-  const find = (column: 'id' | 'email', value: string) =>
-    db.selectFrom('users').select(columns).where(column, '=', value).executeTakeFirst();
+  const findById = (userId: string) =>
+    db.selectFrom('users').select(columns).where('id', '=', userId).executeTakeFirst();
+  const findByEmail = (email: string) =>
+    db.selectFrom('users').select(columns).where(sameText('email', email)).executeTakeFirst();
 
   async function passwordMatches(hash: string | undefined, password: string): Promise<boolean> {
     const matches = await verifyPassword(hash ?? decoyHash, password);
@@ -118,7 +153,7 @@ export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
         .values({ ...user, password_hash: passwordHash, created_at: Date.now() })
         .execute();
     } catch (error) {
-      const taken = takenField(error);
+      const taken = takenField(error, postgres);
       if (taken) throw new AccountTakenError(taken);
       throw error;
     }
@@ -136,7 +171,7 @@ export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
       const row = await db
         .selectFrom('users')
         .select('id')
-        .where('username', '=', username)
+        .where(sameText('username', username))
         .executeTakeFirst();
       return row !== undefined;
     },
@@ -145,17 +180,17 @@ export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
       const row = await db
         .selectFrom('users')
         .select(['id', 'password_hash'])
-        .where('username', '=', username)
+        .where(sameText('username', username))
         .executeTakeFirst();
       return (await passwordMatches(row?.password_hash, password)) ? row!.id : null;
     },
 
     async byId(userId) {
-      return (await find('id', userId)) ?? null;
+      return (await findById(userId)) ?? null;
     },
 
     async byEmail(email) {
-      return (await find('email', email)) ?? null;
+      return (await findByEmail(email)) ?? null;
     },
 
     async checkPassword(userId, password) {
@@ -187,7 +222,7 @@ export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
         .where('token_hash', '=', tokenHash)
         .returning(['username', 'email', 'password_hash', 'expires_at'])
         .executeTakeFirst();
-      if (!row || row.expires_at <= now) return null;
+      if (!row || Number(row.expires_at) <= now) return null;
       return { username: row.username, email: row.email, passwordHash: row.password_hash };
     },
 
@@ -197,9 +232,23 @@ export async function createUsers(db: Kysely<UsersDatabase>): Promise<Users> {
   };
 }
 
-/** Which unique column a failed insert collided on, from SQLite's "UNIQUE constraint failed: users.x". */
-function takenField(error: unknown): 'username' | 'email' | null {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+/**
+ * Which unique column a failed insert collided on: from SQLite's "UNIQUE constraint failed:
+ * users.x", or from PostgreSQL's unique violation (23505) on the index `users_x_lower`.
+ */
+function takenField(error: unknown, postgres: boolean): 'username' | 'email' | null {
+  const { code, message, constraint } = (error ?? {}) as {
+    code?: unknown;
+    message?: unknown;
+    constraint?: unknown;
+  };
+  if (postgres) {
+    if (code !== '23505') return null;
+    const name = typeof constraint === 'string' ? constraint : typeof message === 'string' ? message : '';
+    if (name.includes('users_username_lower')) return 'username';
+    if (name.includes('users_email_lower')) return 'email';
+    return null;
+  }
   if (code !== 'SQLITE_CONSTRAINT_UNIQUE' || typeof message !== 'string') return null;
   if (message.includes('users.username')) return 'username';
   if (message.includes('users.email')) return 'email';

@@ -472,9 +472,12 @@ export async function runHttpScenario(
 
   await t.test('every file the app wrote is mode 600, every folder it made 700', async (t) => {
     const seen = await checkPrivate(t, [options.dataDir, options.outboxDir]);
-    const db = join(options.dataDir, 'app.db');
-    t.ok(seen.includes(db), 'app.db is among them');
-    t.ok(seen.includes(`${db}-wal`) && seen.includes(`${db}-shm`), "and SQLite's -wal and -shm files");
+    const pglite = join(options.dataDir, 'pglite');
+    t.ok(seen.includes(join(pglite, 'PG_VERSION')), "PGlite's data folder is among them");
+    t.ok(
+      seen.some((path) => path.startsWith(join(pglite, 'base', '/'))),
+      'and the files of its tables',
+    );
     t.ok(
       seen.some((path) => path.endsWith('.eml')),
       'and the mails',

@@ -1,7 +1,8 @@
 /**
  * STORE switches where the 2FA state lives: a user enrolled through the example's store ends up in
- * SQLite (the users' own file), PostgreSQL, MariaDB or Redis, on the real servers. A missing server
- * skips its case with a message naming it (under CI: fails). An unreachable store stops the
+ * PGlite (the default: the users' own embedded database, kept across restarts), SQLite (the users'
+ * own file; better-sqlite3 is optional), PostgreSQL, MariaDB or Redis, on the real servers. A missing server
+ * (or better-sqlite3, when not installed) skips its case with a message naming it (under CI: fails). An unreachable store stops the
  * start with a ConfigError naming it.
  */
 import { randomBytes } from 'node:crypto';
@@ -9,16 +10,37 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { createTwoFactor, generateKey } from '@twofold/core';
 import { Totp } from '@twofold/otp';
 import { storeTableNames } from '@twofold/store-sql';
 import { missingSkip } from '@twofold/test-support';
-import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { ConfigError, createExample, type Example, loadConfig, SQLITE_FILE } from '../src/index.js';
+import { PGLITE_DIR } from '../src/store.js';
+
+/** better-sqlite3 (an optional dependency), or the skip message naming it (a failure under CI). */
+async function betterSqlite3() {
+  try {
+    const { default: Database } = await import('better-sqlite3');
+    new Database(':memory:').close();
+    return { Database, skip: false as const };
+  } catch (error) {
+    const skip = missingSkip(
+      t,
+      'better-sqlite3 not installed (an optional dependency: npm_config_nodedir=/usr pnpm install)',
+      { error },
+    );
+    return { Database: undefined, skip };
+  }
+}
+
+// Each start of the example opens a PGlite database for the users: a new one runs initdb, which
+// takes seconds on a loaded machine.
+t.setTimeout(600_000);
 
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const MYSQL_URL = 'mysql://root@127.0.0.1:3306/test';
@@ -79,8 +101,11 @@ async function tempDir(t: Test): Promise<string> {
 
 const silent = () => {};
 
-/** Creates a user and turns 2FA on through the example's store; returns the user id. */
-async function enrollSomeone(t: Test, example: Example, keys: string): Promise<string> {
+/**
+ * Creates a user and turns 2FA on through the example's store; returns the user id. `cleanUp`
+ * deletes the 2FA state at teardown (the servers are shared).
+ */
+async function enrollSomeone(t: Test, example: Example, keys: string, cleanUp = true): Promise<string> {
   const name = `u${randomBytes(4).toString('hex')}`;
   const user = await example.users.create({
     username: name,
@@ -91,7 +116,7 @@ async function enrollSomeone(t: Test, example: Example, keys: string): Promise<s
   const enrollment = await engine.enroll(user.id, { label: name });
   await engine.confirm(user.id, Totp.fromUri(enrollment.otpauthUri).generate().token);
   t.match(await engine.status(user.id), { enabled: true, recoveryCodesRemaining: 10 });
-  t.teardown(() => example.twofoldOptions.store.deleteTwoFactor(user.id));
+  if (cleanUp) t.teardown(() => example.twofoldOptions.store.deleteTwoFactor(user.id));
   return user.id;
 }
 
@@ -103,11 +128,38 @@ async function start(t: Test, env: Record<string, string>) {
   return { config, example, keys };
 }
 
-t.test('STORE=sqlite (default): the 2FA tables sit in the users’ own SQLite file', async (t) => {
-  const { config, example, keys } = await start(t, { TWOFOLD_TABLE_PREFIX: 'tf_example_' });
+t.test(
+  'STORE=pglite (default): the 2FA tables sit in the users’ own PGlite database, kept on disk',
+  async (t) => {
+    const { config, example, keys } = await start(t, { TWOFOLD_TABLE_PREFIX: 'tf_example_' });
+    t.equal(config.store, 'pglite', 'the default');
+    // No clean-up: the database goes with the temporary DATA_DIR.
+    const userId = await enrollSomeone(t, example, keys, false);
+    await example.close();
+
+    const pglite = await PGlite.create(join(config.dataDir, PGLITE_DIR));
+    const { rows } = await pglite.query(
+      'SELECT a.status, u.username FROM tf_example_authenticators a JOIN users u ON u.id = a.user_id WHERE a.user_id = $1',
+      [userId],
+    );
+    await pglite.close();
+    t.match(rows, [{ status: 'active', username: /^u/ }], 'next to the users table, in DATA_DIR/pglite');
+
+    const again = await createExample(config, silent);
+    t.teardown(() => again.close());
+    t.match(await again.users.byId(userId), { id: userId }, 'the user is there after a restart');
+    const engine = createTwoFactor({ store: again.twofoldOptions.store, keyring: keys, issuer: 'Test' });
+    t.match(await engine.status(userId), { enabled: true }, 'and so is their 2FA');
+  },
+);
+
+const sqlite = await betterSqlite3();
+
+t.test('STORE=sqlite: the 2FA tables sit in the users’ own SQLite file', { skip: sqlite.skip }, async (t) => {
+  const { config, example, keys } = await start(t, { STORE: 'sqlite', TWOFOLD_TABLE_PREFIX: 'tf_example_' });
   t.teardown(() => example.close());
   const userId = await enrollSomeone(t, example, keys);
-  const file = new Database(join(config.dataDir, SQLITE_FILE), { readonly: true });
+  const file = new sqlite.Database!(join(config.dataDir, SQLITE_FILE), { readonly: true });
   t.teardown(() => file.close());
   const row = file.prepare('SELECT status FROM tf_example_authenticators WHERE user_id = ?').get(userId);
   t.same(row, { status: 'active' });

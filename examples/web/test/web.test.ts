@@ -24,10 +24,10 @@ import {
   openDatabases,
   outboxMailer,
   SIGNUP_ACCEPTED_MESSAGE,
-  SQLITE_FILE,
   validateSignup,
   verifyPassword,
 } from '../src/index.js';
+import { PGLITE_DIR } from '../src/store.js';
 import { checkPrivate, signupToken } from './http-scenario.js';
 
 async function tempDir(t: Test): Promise<string> {
@@ -136,7 +136,7 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
     dataDir: '/srv/app/data',
     outboxDir: '/srv/app/outbox',
     publicUrl: 'http://127.0.0.1:3000',
-    store: 'sqlite',
+    store: 'pglite',
     tablePrefix: 'twofold_',
     keys: undefined,
     issuer: 'Test',
@@ -156,7 +156,7 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
   const wrong: [Record<string, string>, RegExp][] = [
     [{ PORT: 'http' }, /^PORT /],
     [{ PORT: '70000' }, /^PORT /],
-    [{ STORE: 'mongo' }, /^STORE must be one of sqlite, redis, postgres, mysql/],
+    [{ STORE: 'mongo' }, /^STORE must be one of pglite, sqlite, redis, postgres, mysql/],
     [{ STORE: 'redis' }, /^REDIS_URL is required/],
     [{ STORE: 'mysql' }, /^DATABASE_URL is required/],
     [{ STORE: 'postgres', DATABASE_URL: 'mysql://root@db/app' }, /^DATABASE_URL must start with postgres:/],
@@ -446,7 +446,7 @@ t.test('every file and folder the example creates is private, even under umask 0
   t.match(await example.confirmSignup({ token: signupToken(mail) }), { status: 201 });
 
   const seen = await checkPrivate(t, [join(dir, 'state')]);
-  for (const name of [SQLITE_FILE, `${SQLITE_FILE}-wal`, `${SQLITE_FILE}-shm`, DEV_KEYS_FILE]) {
+  for (const name of [join(PGLITE_DIR, 'PG_VERSION'), join(PGLITE_DIR, 'postgresql.conf'), DEV_KEYS_FILE]) {
     t.ok(seen.includes(join(settings.dataDir, name)), `${name} was checked`);
   }
   t.ok(seen.includes(join(settings.outboxDir, files[0]!)), 'the mail was checked');
@@ -463,14 +463,17 @@ t.test(
     await chmod(dataDir, 0o755);
     const first = await createExample(config({ DATA_DIR: dataDir }, dir), () => {});
     await first.close();
-    for (const name of [SQLITE_FILE, DEV_KEYS_FILE]) await chmod(join(dataDir, name), 0o644);
+    const pgliteFiles = [join(PGLITE_DIR, 'PG_VERSION'), join(PGLITE_DIR, 'postgresql.conf')];
+    for (const name of [...pgliteFiles, DEV_KEYS_FILE]) await chmod(join(dataDir, name), 0o644);
+    await chmod(join(dataDir, PGLITE_DIR, 'base'), 0o755);
 
     const { log, lines } = recordingLog();
     const again = await createExample(config({ DATA_DIR: dataDir }, dir), log);
     t.teardown(() => again.close());
-    for (const name of [SQLITE_FILE, DEV_KEYS_FILE, `${SQLITE_FILE}-wal`, `${SQLITE_FILE}-shm`]) {
+    for (const name of [...pgliteFiles, DEV_KEYS_FILE]) {
       t.equal(((await stat(join(dataDir, name))).mode & 0o777).toString(8), '600', name);
     }
+    t.equal(((await stat(join(dataDir, PGLITE_DIR, 'base'))).mode & 0o777).toString(8), '700', 'pglite/base');
     t.equal(((await stat(dataDir)).mode & 0o777).toString(8), '755', 'a folder that existed is not changed');
     t.match(lines.join('\n'), /warn DATA_DIR \(.*\) is mode 755: other users can list it/);
   },

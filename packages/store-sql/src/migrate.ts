@@ -30,7 +30,8 @@ export interface MigrationResult {
  * Rejects with {@link SchemaMismatchError} when the database is newer than this package (it never
  * migrates down), and with StoreUnavailableError when the database cannot be reached.
  *
- * @param db a Kysely instance, a pg Pool, a mysql2 pool or a better-sqlite3 Database; not closed
+ * @param db a Kysely instance, a pg Pool, a mysql2 pool, a PGlite instance or a better-sqlite3
+ *   Database; not closed
  * @param options `prefix` of the table names (default `twofold_`, the same as the store's)
  * @example
  * import { migrate, sqlStore } from '@twofold/store-sql';

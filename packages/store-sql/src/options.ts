@@ -30,12 +30,13 @@ export const migrateOptionsSchema = z.strictObject({
 /** The options of `sqlStore(options)`. */
 export const sqlStoreOptionsSchema = z.strictObject({
   /**
-   * The database: a Kysely instance, a pg Pool, a mysql2 pool (callback or promise API) or a
-   * better-sqlite3 Database. The store wraps a pool without owning it: `close()` never ends it.
+   * The database: a Kysely instance, a pg Pool, a mysql2 pool (callback or promise API), a PGlite
+   * instance or a better-sqlite3 Database. The store wraps a pool without owning it: `close()`
+   * never ends it.
    */
   db: z.custom<SqlDatabase>(
     (value) => typeof value === 'object' && value !== null,
-    'must be a Kysely instance, a pg Pool, a mysql2 pool or a better-sqlite3 Database',
+    'must be a Kysely instance, a pg Pool, a mysql2 pool, a PGlite instance or a better-sqlite3 Database',
   ),
   /** Prepended to every table name (default `twofold_`); lets several sets of tables share a database. */
   prefix,

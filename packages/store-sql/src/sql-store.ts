@@ -117,15 +117,15 @@ export interface SqlStore extends Store {
 }
 
 /**
- * Creates the SQL store on PostgreSQL, MySQL/MariaDB or SQLite, through Kysely. Resolves once it has
+ * Creates the SQL store on PostgreSQL (a server, or PGlite in the process), MySQL/MariaDB or SQLite, through Kysely. Resolves once it has
  * checked that the tables are at the schema version this package needs, so the call is awaited:
  * `const store = await sqlStore({ db })`.
  *
  * Every operation decides in one conditional statement or one transaction; expired rows are
  * ignored by every query (compared with the caller's `now`, never the database clock) and swept.
  *
- * @param options.db a Kysely instance, a pg Pool, a mysql2 pool (callback or promise API) or a
- *   better-sqlite3 Database; the store uses it and never ends it
+ * @param options.db a Kysely instance, a pg Pool, a mysql2 pool (callback or promise API), a PGlite
+ *   instance or a better-sqlite3 Database; the store uses it and never ends it
  * @param options.prefix prepended to every table name (default `twofold_`)
  * @param options.dialect only for a Kysely instance with a third-party dialect: 'postgres',
  *   'mysql' or 'sqlite'

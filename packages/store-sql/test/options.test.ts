@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import {
   type Dialect,
   Kysely,
@@ -7,11 +6,15 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import pg from 'pg';
 import t from 'tap';
 import { migrate, sqlStore } from '../src/index.js';
+import { reachBetterSqlite3 } from './helpers/databases.js';
 
-const db = new Database(':memory:');
-t.teardown(() => db.close());
+// The option checks come before any query: a pool that never connects does for them.
+const db = new pg.Pool({ host: '127.0.0.1', port: 1 });
+t.teardown(() => db.end());
+const { db: Database, skip } = await reachBetterSqlite3();
 
 t.test('sqlStore and migrate reject bad options with a TypeError naming the option', async (t) => {
   const cases: Array<[string, unknown, RegExp]> = [
@@ -30,7 +33,7 @@ t.test('sqlStore and migrate reject bad options with a TypeError naming the opti
     ['dialect unknown', { db, dialect: 'oracle' }, /"dialect"/],
     [
       'dialect with a pool rather than a Kysely instance',
-      { db, dialect: 'sqlite' },
+      { db, dialect: 'postgres' },
       /only applies to a Kysely/,
     ],
     ['an unknown option', { db, tablePrefix: 'x_' }, /tablePrefix/],
@@ -46,9 +49,11 @@ t.test('sqlStore and migrate reject bad options with a TypeError naming the opti
   await t.rejects(migrate({} as never), { name: 'TypeError', message: /"db"/ }, 'migrate: db');
 });
 
-t.test('a Kysely instance with an unrecognised adapter needs the dialect option', async (t) => {
+t.test('a Kysely instance with an unrecognised adapter needs the dialect option', { skip }, async (t) => {
   // A third-party dialect: SQLite underneath, an adapter that is not Kysely's SqliteAdapter.
-  const sqlite = new SqliteDialect({ database: db });
+  const database = new Database!(':memory:');
+  t.teardown(() => database.close());
+  const sqlite = new SqliteDialect({ database });
   const adapter = new SqliteAdapter();
   const custom: Dialect = {
     createAdapter: () => ({
@@ -71,8 +76,8 @@ t.test('a Kysely instance with an unrecognised adapter needs the dialect option'
   t.equal(await store.getNonce('u1', 'k', 1000), 'v');
 });
 
-t.test('the default prefix is twofold_', async (t) => {
-  const own = new Database(':memory:');
+t.test('the default prefix is twofold_', { skip }, async (t) => {
+  const own = new Database!(':memory:');
   t.teardown(() => own.close());
   await migrate(own);
   await sqlStore({ db: own });

@@ -10,6 +10,7 @@ import {
   type SqliteDatabase,
   SqliteDialect,
 } from 'kysely';
+import { isPGlite, type PGliteDatabase, PGliteDialect } from '../pglite.js';
 import type { Database } from './tables.js';
 
 /** The SQL dialects the store speaks. */
@@ -22,10 +23,12 @@ export interface MysqlPromisePool {
 
 /**
  * What `db` may be: a Kysely instance (PostgreSQL, MySQL/MariaDB or SQLite dialect), a `pg` Pool,
- * a `mysql2` pool (callback or promise API) or a `better-sqlite3` Database.
+ * a `mysql2` pool (callback or promise API), a PGlite instance (`@electric-sql/pglite`) or a
+ * `better-sqlite3` Database.
  */
-// biome-ignore lint/suspicious/noExplicitAny: a host's Kysely instance is typed with its own tables.
-export type SqlDatabase = Kysely<any> | PostgresPool | MysqlPool | MysqlPromisePool | SqliteDatabase;
+export type SqlDatabase =
+  // biome-ignore lint/suspicious/noExplicitAny: a host's Kysely instance is typed with its own tables.
+  Kysely<any> | PostgresPool | MysqlPool | MysqlPromisePool | PGliteDatabase | SqliteDatabase;
 
 /** The store's view of the database: a Kysely instance without the host's plugins, and its dialect. */
 export interface Connection {
@@ -39,7 +42,8 @@ type Candidate = Record<string, unknown>;
  * One Kysely instance per wrapped pool or database, shared by every store and migration on it.
  * This matters for SQLite: a better-sqlite3 Database is one connection, and only a shared instance
  * (whose mutex hands the connection to one transaction at a time) keeps two transactions from
- * interleaving on it.
+ * interleaving on it. (A PGlite instance is one session too; its dialect keeps the line per
+ * instance, so even Kysely instances of the host's wait in it.)
  */
 const wrapped = new WeakMap<object, Connection>();
 
@@ -126,6 +130,12 @@ export function connect(db: unknown, option: string, dialect?: SqlDialect): Conn
   if (dialect !== undefined) {
     throw new TypeError(`${option}: the dialect option only applies to a Kysely instance`);
   }
+  if (isPGlite(candidate)) {
+    return wrap(candidate, () => ({
+      db: new Kysely<Database>({ dialect: new PGliteDialect({ database: candidate }) }),
+      dialect: 'postgres',
+    }));
+  }
   if (isBetterSqlite3(candidate)) {
     return wrap(candidate, () => ({
       db: new Kysely<Database>({
@@ -162,7 +172,7 @@ export function connect(db: unknown, option: string, dialect?: SqlDialect): Conn
 
 function notADatabase(option: string): TypeError {
   return new TypeError(
-    `${option} must be a Kysely instance, a pg Pool, a mysql2 pool (callback or promise API) or a better-sqlite3 Database`,
+    `${option} must be a Kysely instance, a pg Pool, a mysql2 pool (callback or promise API), a PGlite instance or a better-sqlite3 Database`,
   );
 }
 

@@ -47,6 +47,7 @@ const UNAVAILABLE_MESSAGES = [
   /^Can't add new command when connection is in closed state/, // mysql2
   /^driver has already been destroyed/, // Kysely after destroy()
   /^The database connection is not open/, // better-sqlite3 after close()
+  /^PGlite is closed/, // PGlite after close()
 ];
 
 function fields(error: unknown): DriverError {

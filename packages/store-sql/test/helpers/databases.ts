@@ -5,7 +5,8 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import mysql from 'mysql2';
 import pg from 'pg';
 import tap from 'tap';
-import type { SqlDatabase, SqlDialect } from '../../src/index.js';
+import { PGliteDialect, type SqlDatabase, type SqlDialect } from '../../src/index.js';
+import { isPGlite } from '../../src/pglite.js';
 
 export const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } as const;
 export const MARIADB = { host: '127.0.0.1', port: 3306, database: 'test', user: 'root' } as const;
@@ -48,6 +49,30 @@ export function reachPostgres(): Promise<Reached<pg.Pool>> {
   );
 }
 
+/** better-sqlite3's Database class. */
+export type BetterSqlite3 = typeof import('better-sqlite3');
+
+/**
+ * better-sqlite3, an optional dependency of the workspace (a native build that may have failed),
+ * or the message its tests are skipped with (under CI the file also fails).
+ */
+export async function reachBetterSqlite3(): Promise<Reached<BetterSqlite3>> {
+  try {
+    const { default: Database } = await import('better-sqlite3');
+    new Database(':memory:').close();
+    return { db: Database, skip: false };
+  } catch (error) {
+    return {
+      db: undefined,
+      skip: missingSkip(
+        tap,
+        'better-sqlite3 not installed (an optional dependency whose native build failed: npm_config_nodedir=/usr pnpm install)',
+        { error },
+      ),
+    };
+  }
+}
+
 /** A mysql2 pool of 10 connections to the test database. */
 export function reachMariadb(): Promise<Reached<mysql.Pool>> {
   return reach(
@@ -81,6 +106,8 @@ export function inspect(
   dialect: SqlDialect,
 ): Kysely<Record<string, Record<string, unknown>>> {
   if (db instanceof Kysely) return db.withoutPlugins();
+  // Never destroyed: that would close the PGlite instance the tests share.
+  if (isPGlite(db)) return new Kysely({ dialect: new PGliteDialect({ database: db }) });
   const kyselyDialect =
     dialect === 'postgres'
       ? new PostgresDialect({ pool: db as pg.Pool })
