@@ -332,7 +332,11 @@ t.test(
     await revoking;
     await t.rejects(tokens.verifyAccess(refreshed.accessToken), { message: /revoked/ });
     await t.rejects(tokens.refresh(refreshed.refreshToken), { message: /revoked/ });
-    await t.rejects(tokens.verifyAccess(session.accessToken), { code: 'TWOFOLD_INVALID_TOKEN' }, 'and the old ones');
+    await t.rejects(
+      tokens.verifyAccess(session.accessToken),
+      { code: 'TWOFOLD_INVALID_TOKEN' },
+      'and the old ones',
+    );
     // A session started after the revocation is not caught by it.
     clock.advance(1);
     const after = await tokens.issue('user-1', ['pwd'], clock.now());
