@@ -417,9 +417,13 @@ async function browserTest(): Promise<void> {
 
   await t.test('every file the app wrote is mode 600, every folder it made 700', async (t) => {
     const seen = await checkPrivate(t, [dataDir, outbox]);
-    for (const name of ['app.db', 'app.db-wal', 'app.db-shm', '.twofold-dev-keys']) {
+    for (const name of [join('pglite', 'PG_VERSION'), '.twofold-dev-keys']) {
       t.ok(seen.includes(join(dataDir, name)), `${name} was checked`);
     }
+    t.ok(
+      seen.some((path) => path.startsWith(join(dataDir, 'pglite', 'base', '/'))),
+      "and PGlite's table files",
+    );
   });
 }
 
