@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKey } from '@twofold/core';
-import { isListening, missingSkip } from '@twofold/test-support';
+import { BETTER_SQLITE3_MISSING, isListening, missingSkip } from '@twofold/test-support';
 import t from 'tap';
 import {
   extractSamples,
@@ -44,6 +44,22 @@ const SERVERS: Record<string, { host: string; port: number; what: string }> = {
     what: 'PostgreSQL not reachable at 127.0.0.1:5432 (database test)',
   },
   mysql: { host: '127.0.0.1', port: 3306, what: 'MariaDB not reachable at 127.0.0.1:3306 (database test)' },
+};
+
+/** Drivers a sample may need (`needs=sqlite`): present when the module loads and opens a database. */
+const DRIVERS: Record<string, { probe: () => Promise<boolean>; what: string }> = {
+  sqlite: {
+    probe: async () => {
+      try {
+        const { default: Database } = await import('better-sqlite3');
+        new Database(':memory:').close();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    what: BETTER_SQLITE3_MISSING,
+  },
 };
 
 const samples: Sample[] = findReadmes(root).flatMap((file) =>
@@ -190,7 +206,12 @@ for (const name of new Set(
   samples.flatMap((sample) => (sample.marker.skip === undefined ? sample.marker.needs : [])),
 )) {
   const server = SERVERS[name];
-  reachable[name] = server ? await isListening(server.host, server.port) : false;
+  const driver = DRIVERS[name];
+  reachable[name] = server
+    ? await isListening(server.host, server.port)
+    : driver
+      ? await driver.probe()
+      : false;
 }
 
 // Decide what runs; the jobs are one per README's code samples and one per shell sample.
@@ -203,9 +224,10 @@ samples.forEach((sample, index) => {
   if (marker.error) outcomes[index] = { ok: false, message: marker.error };
   else if (marker.skip !== undefined) outcomes[index] = { ok: true, skip: marker.skip };
   else if (absent) {
-    outcomes[index] = SERVERS[absent]
-      ? { ok: true, skip: missingSkip(t, SERVERS[absent].what) }
-      : { ok: false, message: `unknown server "${absent}" in needs=` };
+    const what = SERVERS[absent]?.what ?? DRIVERS[absent]?.what;
+    outcomes[index] = what
+      ? { ok: true, skip: missingSkip(t, what) }
+      : { ok: false, message: `unknown server or driver "${absent}" in needs=` };
   } else if (sample.language === 'sh') {
     jobs.push(async () => {
       const begin = Date.now();

@@ -9,7 +9,7 @@
  *   <!-- sample: run -->                               a shell sample opts in to being run
  *
  * Attributes: `prelude=NAME` (test/docs/preludes/NAME.ts for code and JSON, NAME.sh for shell),
- * `needs=redis,postgres,mysql` (servers, checked first), `base=DIR` (relative imports of the sample
+ * `needs=redis,postgres,mysql,sqlite` (servers, or the better-sqlite3 driver, checked first), `base=DIR` (relative imports of the sample
  * resolve from DIR, relative to the README), `wrap` (the sample is a function body: it may `return`),
  * `output` (shell: the `# ` lines after the command are its exact standard output), `run`, `skip`
  * and `reason="..."`. Code samples run without a marker; shell samples need `run` or a prelude.

@@ -17,7 +17,7 @@ import { createTwoFactor, generateKey, type Store } from '@twofold/core';
 import { codeAt, must } from '@twofold/http-test-suite/helpers';
 import { redisStore } from '@twofold/store-redis';
 import { migrate, sqlStore } from '@twofold/store-sql';
-import Database from 'better-sqlite3';
+import { reachBetterSqlite3 } from '@twofold/test-support';
 import tap, { type Test } from 'tap';
 import { type AppProcess, enable, LINK_URL, LogBook, makeUsers, sharedRedis, startApp } from './cluster.js';
 import type { AppConfig, StoreSpec } from './config.js';
@@ -26,6 +26,9 @@ const MAX_ITERATIONS = Number(process.env.TWOFOLD_CRASH_ITERATIONS ?? 30);
 const BUDGET_MS = Number(process.env.TWOFOLD_CRASH_BUDGET_MS ?? 35_000);
 const RECOVERY_CODES = 10;
 const STANDBY = 2;
+
+// The SQLite part needs better-sqlite3 (an optional dependency): without it only that part is skipped.
+const { db: Database, skip: sqliteSkip } = await reachBetterSqlite3(tap, () => import('better-sqlite3'));
 
 /** Sends the confirm request; SIGKILLs the app `delayMs` after the request is flushed. */
 function confirmAndKill(
@@ -183,11 +186,11 @@ async function crashLoop(t: Test, spec: StoreSpec, store: Store): Promise<void> 
   logs.check(t);
 }
 
-tap.test('kill -9 during confirm, SQLite file', async (t) => {
+tap.test('kill -9 during confirm, SQLite file', { skip: sqliteSkip }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'twofold-crash-'));
   const file = join(dir, 'twofold.db');
   const prefix = 'tfcrash_';
-  const db = new Database(file);
+  const db = new Database!(file);
   db.pragma('busy_timeout = 5000');
   t.teardown(async () => {
     db.close();

@@ -29,6 +29,25 @@ function writeLine(fields: Record<string, unknown>): void {
 
 const closers: (() => Promise<unknown> | unknown)[] = [];
 
+/**
+ * better-sqlite3, an optional dependency whose native build may have failed. Without it the process
+ * exits with one line naming it, not a stack trace (the tests skip SQLite before starting one).
+ */
+async function betterSqlite3(): Promise<typeof import('better-sqlite3')> {
+  try {
+    const { default: Database } = await import('better-sqlite3');
+    new Database(':memory:').close();
+    return Database;
+  } catch (error) {
+    console.error(
+      'server.ts: the sqlite store needs better-sqlite3, which is not installed or not built ' +
+        '(npm_config_nodedir=/usr pnpm rebuild better-sqlite3, or install a C toolchain and rebuild it): ' +
+        String((error as Error).message ?? error).split('\n')[0],
+    );
+    process.exit(2);
+  }
+}
+
 async function openStore(): Promise<Store> {
   const spec = config.store;
   switch (spec.kind) {
@@ -73,7 +92,7 @@ async function openStore(): Promise<Store> {
       return sqlStore({ db: pool, prefix: spec.prefix });
     }
     case 'sqlite': {
-      const { default: Database } = await import('better-sqlite3');
+      const Database = await betterSqlite3();
       const { sqlStore } = await import('@twofold/store-sql');
       const db = new Database(spec.file);
       db.pragma('busy_timeout = 5000');

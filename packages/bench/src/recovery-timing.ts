@@ -49,8 +49,29 @@ type FromServer = { port: number } | { emails: string[] } | { done: true };
 // ---------------------------------------------------------------------------------------------
 // Server (child process)
 
+/** Why the bench cannot run without better-sqlite3 (an optional dependency whose native build may fail). */
+const BETTER_SQLITE3_MISSING =
+  'recovery-timing needs better-sqlite3, which is not installed or not built: ' +
+  'npm_config_nodedir=/usr pnpm rebuild better-sqlite3, or install a C toolchain (python3, make, g++) and run pnpm rebuild better-sqlite3';
+
+/** better-sqlite3's Database class, or the first line of why it cannot be loaded or opened. */
+async function loadBetterSqlite3(): Promise<typeof import('better-sqlite3') | { error: string }> {
+  try {
+    const { default: Database } = await import('better-sqlite3');
+    new Database(':memory:').close();
+    return Database;
+  } catch (error) {
+    return { error: String(error instanceof Error ? error.message : error).split('\n')[0]! };
+  }
+}
+
 async function serve(framework: Framework): Promise<void> {
-  const { default: Database } = await import('better-sqlite3');
+  const Database = await loadBetterSqlite3();
+  if ('error' in Database) {
+    // Checked by the client before starting a server too: one line, no stack trace.
+    console.error(`${BETTER_SQLITE3_MISSING} (${Database.error})`);
+    process.exit(2);
+  }
   const hostDb = new Database(':memory:');
   hostDb.exec(
     'create table users (id text primary key, email text not null unique);' +
@@ -278,6 +299,12 @@ async function measure(framework: Framework, pairs: number): Promise<Timing> {
 }
 
 export async function runRecoveryTimingBench(options: HarnessOptions): Promise<boolean> {
+  const sqlite = await loadBetterSqlite3();
+  if ('error' in sqlite) {
+    console.error(`${BETTER_SQLITE3_MISSING} (${sqlite.error})`);
+    console.log(`\nNot run: ${BETTER_SQLITE3_MISSING}.`);
+    return false;
+  }
   const quick = options.rounds < 5;
   const pairs = quick ? 30 : 300;
   const timings: Timing[] = [];

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, SCHEMA_VERSION, sqlStore } from '@twofold/store-sql';
-import Database from 'better-sqlite3';
+import { reachBetterSqlite3 } from '@twofold/test-support';
 import mysql from 'mysql2';
 import pg from 'pg';
 import t from 'tap';
@@ -50,6 +50,9 @@ const mysqlPool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2, connect
 t.teardown(() => new Promise<void>((resolve) => mysqlPool.end(() => resolve())));
 const mysqlSkip = await reachable('MariaDB', () => mysqlPool.promise().query('select 1'));
 
+// The SQLite tests, and the CLI on a SQLite file, need better-sqlite3 (an optional dependency).
+const { db: Database, skip: sqliteSkip } = await reachBetterSqlite3(t, () => import('better-sqlite3'));
+
 /** The store works on the migrated tables: a nonce goes in and comes back. */
 async function storeWorks(db: Parameters<typeof sqlStore>[0]['db'], prefix: string): Promise<boolean> {
   const store = await sqlStore({ db, prefix });
@@ -57,104 +60,120 @@ async function storeWorks(db: Parameters<typeof sqlStore>[0]['db'], prefix: stri
   return (await store.getNonce('u1', 'k', NOW)) === 'v';
 }
 
-t.test('migrate creates the schema in a new SQLite file, then has nothing to do', async (t) => {
-  const file = join(dir, 'app.db');
-  const first = await runCli(['migrate', '--url', `sqlite:${file}`]);
-  t.equal(first.code, 0);
-  t.equal(
-    first.stdout,
-    `${file}: migrated from version 0 to ${SCHEMA_VERSION} (prefix twofold_); applied 1\n`,
-  );
-  t.equal(first.stderr, '');
-  const db = new Database(file);
-  t.teardown(() => db.close());
-  t.ok(await storeWorks(db, 'twofold_'), 'sqlStore starts on it and works');
+t.test(
+  'migrate creates the schema in a new SQLite file, then has nothing to do',
+  { skip: sqliteSkip },
+  async (t) => {
+    const file = join(dir, 'app.db');
+    const first = await runCli(['migrate', '--url', `sqlite:${file}`]);
+    t.equal(first.code, 0);
+    t.equal(
+      first.stdout,
+      `${file}: migrated from version 0 to ${SCHEMA_VERSION} (prefix twofold_); applied 1\n`,
+    );
+    t.equal(first.stderr, '');
+    const db = new Database!(file);
+    t.teardown(() => db.close());
+    t.ok(await storeWorks(db, 'twofold_'), 'sqlStore starts on it and works');
 
-  const second = await runCli(['migrate', '--url', `sqlite:${file}`]);
-  t.equal(second.code, 0);
-  t.equal(
-    second.stdout,
-    `${file}: schema already at version ${SCHEMA_VERSION} (prefix twofold_); nothing to do\n`,
-  );
-});
+    const second = await runCli(['migrate', '--url', `sqlite:${file}`]);
+    t.equal(second.code, 0);
+    t.equal(
+      second.stdout,
+      `${file}: schema already at version ${SCHEMA_VERSION} (prefix twofold_); nothing to do\n`,
+    );
+  },
+);
 
-t.test('a migrate process waits for another on the same SQLite file, then finds nothing to do', async (t) => {
-  const file = join(dir, 'concurrent.db');
-  const db = new Database(file);
-  t.teardown(() => db.close());
-  db.pragma('journal_mode = WAL');
-  // The first run pauses 3 s in the middle of step 1; the process starts meanwhile and must wait.
-  const started = Date.now();
-  const first = migrate(slowStatement(db, /^create table .*"twofold_authenticators"/, 3000));
-  const second = await runCli(['migrate', '--url', file]);
-  t.strictSame(await first, { from: 0, to: SCHEMA_VERSION, applied: [1] });
-  t.ok(Date.now() - started >= 3000, 'the first run paused');
-  t.equal(second.code, 0, second.stderr);
-  t.equal(
-    second.stdout,
-    `${file}: schema already at version ${SCHEMA_VERSION} (prefix twofold_); nothing to do\n`,
-  );
-});
+t.test(
+  'a migrate process waits for another on the same SQLite file, then finds nothing to do',
+  { skip: sqliteSkip },
+  async (t) => {
+    const file = join(dir, 'concurrent.db');
+    const db = new Database!(file);
+    t.teardown(() => db.close());
+    db.pragma('journal_mode = WAL');
+    // The first run pauses 3 s in the middle of step 1; the process starts meanwhile and must wait.
+    const started = Date.now();
+    const first = migrate(slowStatement(db, /^create table .*"twofold_authenticators"/, 3000));
+    const second = await runCli(['migrate', '--url', file]);
+    t.strictSame(await first, { from: 0, to: SCHEMA_VERSION, applied: [1] });
+    t.ok(Date.now() - started >= 3000, 'the first run paused');
+    t.equal(second.code, 0, second.stderr);
+    t.equal(
+      second.stdout,
+      `${file}: schema already at version ${SCHEMA_VERSION} (prefix twofold_); nothing to do\n`,
+    );
+  },
+);
 
-t.test('migrate recognises a SQLite file migrated by release 0.1 and the store opens it', async (t) => {
-  const file = join(dir, 'release-0.1.db');
-  const db = new Database(file);
-  t.teardown(() => db.close());
-  await migrateAsRelease01(db);
-  const store = await sqlStore({ db });
-  await store.putNonce('u1', 'k', 'kept', NOW + 1000, NOW);
-  const { code, stdout } = await runCli(['migrate', '--url', file]);
-  t.equal(code, 0);
-  const later = Array.from({ length: SCHEMA_VERSION - 1 }, (_, index) => index + 2);
-  t.equal(
-    stdout,
-    later.length === 0
-      ? `${file}: schema already at version 1 (prefix twofold_); nothing to do\n`
-      : `${file}: migrated from version 1 to ${SCHEMA_VERSION} (prefix twofold_); applied ${later.join(', ')}\n`,
-    'versions up to 1 count as applied',
-  );
-  t.equal(await (await sqlStore({ db })).getNonce('u1', 'k', NOW), 'kept');
-});
-
-t.test('migrate takes every SQLite URL form, TWOFOLD_DATABASE_URL, and --prefix', async (t) => {
-  const forms: [string, string[], Record<string, string>][] = [
-    ['a path ending in .sqlite', ['--url', join(dir, 'a.sqlite')], {}],
-    ['a path ending in .sqlite3', ['--url', join(dir, 'b.sqlite3')], {}],
-    ['sqlite:///absolute', ['--url', `sqlite://${join(dir, 'c.db')}`], {}],
-    ['sqlite:relative from the working directory', ['--url', 'sqlite:d.db'], {}],
-    ['a relative path', ['--url', './e.db'], {}],
-    ['TWOFOLD_DATABASE_URL', [], { TWOFOLD_DATABASE_URL: `sqlite:${join(dir, 'f.db')}` }],
-  ];
-  const results = await mapConcurrent(forms, ([, args, env]) =>
-    runCli(['migrate', ...args], { cwd: dir, env }),
-  );
-  for (const [index, [name]] of forms.entries()) {
-    const file = join(dir, ['a.sqlite', 'b.sqlite3', 'c.db', 'd.db', 'e.db', 'f.db'][index]!);
-    const { code, stdout } = results[index]!;
-    t.equal(code, 0, name);
+t.test(
+  'migrate recognises a SQLite file migrated by release 0.1 and the store opens it',
+  { skip: sqliteSkip },
+  async (t) => {
+    const file = join(dir, 'release-0.1.db');
+    const db = new Database!(file);
+    t.teardown(() => db.close());
+    await migrateAsRelease01(db);
+    const store = await sqlStore({ db });
+    await store.putNonce('u1', 'k', 'kept', NOW + 1000, NOW);
+    const { code, stdout } = await runCli(['migrate', '--url', file]);
+    t.equal(code, 0);
+    const later = Array.from({ length: SCHEMA_VERSION - 1 }, (_, index) => index + 2);
     t.equal(
       stdout,
-      `${file}: migrated from version 0 to ${SCHEMA_VERSION} (prefix twofold_); applied 1\n`,
-      name,
+      later.length === 0
+        ? `${file}: schema already at version 1 (prefix twofold_); nothing to do\n`
+        : `${file}: migrated from version 1 to ${SCHEMA_VERSION} (prefix twofold_); applied ${later.join(', ')}\n`,
+      'versions up to 1 count as applied',
     );
-  }
-  const file = join(dir, 'prefixed.db');
-  const { code } = await runCli(['migrate', '--url', file, '--prefix', 'auth2fa_']);
-  t.equal(code, 0);
-  const db = new Database(file);
-  t.teardown(() => db.close());
-  const tables = db
-    .prepare("select name from sqlite_master where type = 'table' order by name")
-    .pluck()
-    .all();
-  t.strictSame(tables, TABLES.map((table) => `auth2fa_${table}`).sort());
-  t.ok(await storeWorks(db, 'auth2fa_'));
-});
+    t.equal(await (await sqlStore({ db })).getNonce('u1', 'k', NOW), 'kept');
+  },
+);
 
-t.test('migrate refuses a database migrated by a newer version, exit 1', async (t) => {
+t.test(
+  'migrate takes every SQLite URL form, TWOFOLD_DATABASE_URL, and --prefix',
+  { skip: sqliteSkip },
+  async (t) => {
+    const forms: [string, string[], Record<string, string>][] = [
+      ['a path ending in .sqlite', ['--url', join(dir, 'a.sqlite')], {}],
+      ['a path ending in .sqlite3', ['--url', join(dir, 'b.sqlite3')], {}],
+      ['sqlite:///absolute', ['--url', `sqlite://${join(dir, 'c.db')}`], {}],
+      ['sqlite:relative from the working directory', ['--url', 'sqlite:d.db'], {}],
+      ['a relative path', ['--url', './e.db'], {}],
+      ['TWOFOLD_DATABASE_URL', [], { TWOFOLD_DATABASE_URL: `sqlite:${join(dir, 'f.db')}` }],
+    ];
+    const results = await mapConcurrent(forms, ([, args, env]) =>
+      runCli(['migrate', ...args], { cwd: dir, env }),
+    );
+    for (const [index, [name]] of forms.entries()) {
+      const file = join(dir, ['a.sqlite', 'b.sqlite3', 'c.db', 'd.db', 'e.db', 'f.db'][index]!);
+      const { code, stdout } = results[index]!;
+      t.equal(code, 0, name);
+      t.equal(
+        stdout,
+        `${file}: migrated from version 0 to ${SCHEMA_VERSION} (prefix twofold_); applied 1\n`,
+        name,
+      );
+    }
+    const file = join(dir, 'prefixed.db');
+    const { code } = await runCli(['migrate', '--url', file, '--prefix', 'auth2fa_']);
+    t.equal(code, 0);
+    const db = new Database!(file);
+    t.teardown(() => db.close());
+    const tables = db
+      .prepare("select name from sqlite_master where type = 'table' order by name")
+      .pluck()
+      .all();
+    t.strictSame(tables, TABLES.map((table) => `auth2fa_${table}`).sort());
+    t.ok(await storeWorks(db, 'auth2fa_'));
+  },
+);
+
+t.test('migrate refuses a database migrated by a newer version, exit 1', { skip: sqliteSkip }, async (t) => {
   const file = join(dir, 'newer.db');
   t.equal((await runCli(['migrate', '--url', file])).code, 0);
-  const db = new Database(file);
+  const db = new Database!(file);
   db.prepare('update twofold_schema_version set version = ?').run(SCHEMA_VERSION + 1);
   db.close();
   const { code, stdout, stderr } = await runCli(['migrate', '--url', file]);

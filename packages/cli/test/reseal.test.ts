@@ -1,7 +1,7 @@
 import { type AuthenticatorRecord, generateKey, parseKeyring } from '@twofold/core';
 import { decodeSecret } from '@twofold/otp';
 import { migrate, type SqlStore, sqlStore } from '@twofold/store-sql';
-import Database from 'better-sqlite3';
+import { reachBetterSqlite3 } from '@twofold/test-support';
 import t, { type Test } from 'tap';
 import { type ResealOptions, type ResealStore, resealSecrets } from '../src/reseal.js';
 import { codeAt, ENROLLED_AT, engineAt, enrollUsers } from './fixtures.js';
@@ -15,8 +15,11 @@ const oldKeyring = parseKeyring(OLD);
 const bothKeyring = parseKeyring(`${NEW},${OLD}`);
 const newOnly = parseKeyring(NEW);
 
+// Every test runs on SQLite in memory: without better-sqlite3 (an optional dependency) they are skipped.
+const { db: Database, skip } = await reachBetterSqlite3(t, () => import('better-sqlite3'));
+
 async function freshStore(t: Test): Promise<SqlStore> {
-  const db = new Database(':memory:');
+  const db = new Database!(':memory:');
   t.teardown(() => db.close());
   await migrate(db);
   return sqlStore({ db, sweepIntervalMs: false });
@@ -55,6 +58,7 @@ function racing(store: SqlStore, userId: string, before: (call: number) => Promi
 
 t.test(
   'every row, pending ones included, is re-sealed under the current key and opens to the same secret',
+  { skip },
   async (t) => {
     const store = await freshStore(t);
     const users = await enrollUsers(store, OLD, 8, { pendingEvery: 3 });
@@ -79,7 +83,7 @@ t.test(
   },
 );
 
-t.test('a second run finds every row current and writes nothing', async (t) => {
+t.test('a second run finds every row current and writes nothing', { skip }, async (t) => {
   const store = await freshStore(t);
   await enrollUsers(store, OLD, 5);
   await reseal(store);
@@ -89,28 +93,32 @@ t.test('a second run finds every row current and writes nothing', async (t) => {
   t.strictSame(await store.listSealedSecrets({ limit: 100 }), before, 'the envelopes are untouched');
 });
 
-t.test('a row the app re-sealed just before the compare-and-set is left as the app wrote it', async (t) => {
-  const store = await freshStore(t);
-  const [alice, bob] = await enrollUsers(store, OLD, 2);
-  let appWrote: AuthenticatorRecord | null = null;
-  const app = engineAt(store, `${NEW},${OLD}`, ENROLLED_AT + 30_000);
-  const result = await reseal(
-    racing(store, alice!.userId, async () => {
-      // A login on the app (already on the new keyring) re-seals alice's secret itself.
-      await app.twoFactor.verify(alice!.userId, codeAt(alice!.secret, app.now()));
-      appWrote = await store.getAuthenticator(alice!.userId, 'totp', app.now());
-    }),
-  );
-  t.match(result, { checked: 2, resealed: 1, alreadyCurrent: 1, failed: [] });
-  const stored = await store.getAuthenticator(alice!.userId, 'totp', app.now());
-  t.equal(stored!.sealedSecret, appWrote!.sealedSecret, "the app's envelope stays");
-  t.strictSame(
-    (await rows(store, newOnly)).map((row) => row.secret),
-    [hex(alice!.secret), hex(bob!.secret)],
-  );
-});
+t.test(
+  'a row the app re-sealed just before the compare-and-set is left as the app wrote it',
+  { skip },
+  async (t) => {
+    const store = await freshStore(t);
+    const [alice, bob] = await enrollUsers(store, OLD, 2);
+    let appWrote: AuthenticatorRecord | null = null;
+    const app = engineAt(store, `${NEW},${OLD}`, ENROLLED_AT + 30_000);
+    const result = await reseal(
+      racing(store, alice!.userId, async () => {
+        // A login on the app (already on the new keyring) re-seals alice's secret itself.
+        await app.twoFactor.verify(alice!.userId, codeAt(alice!.secret, app.now()));
+        appWrote = await store.getAuthenticator(alice!.userId, 'totp', app.now());
+      }),
+    );
+    t.match(result, { checked: 2, resealed: 1, alreadyCurrent: 1, failed: [] });
+    const stored = await store.getAuthenticator(alice!.userId, 'totp', app.now());
+    t.equal(stored!.sealedSecret, appWrote!.sealedSecret, "the app's envelope stays");
+    t.strictSame(
+      (await rows(store, newOnly)).map((row) => row.secret),
+      [hex(alice!.secret), hex(bob!.secret)],
+    );
+  },
+);
 
-t.test('a user who disabled two-factor meanwhile is not brought back', async (t) => {
+t.test('a user who disabled two-factor meanwhile is not brought back', { skip }, async (t) => {
   const store = await freshStore(t);
   const [alice] = await enrollUsers(store, OLD, 3);
   const result = await reseal(
@@ -125,6 +133,7 @@ t.test('a user who disabled two-factor meanwhile is not brought back', async (t)
 
 t.test(
   'a secret re-enrolled meanwhile by an app still on the old key is re-sealed, never replaced',
+  { skip },
   async (t) => {
     const store = await freshStore(t);
     const [alice] = await enrollUsers(store, OLD, 2);
@@ -144,56 +153,68 @@ t.test(
   },
 );
 
-t.test('a row that changes on every try is reported after 5 tries and the run goes on', async (t) => {
-  const store = await freshStore(t);
-  const [alice, bob] = await enrollUsers(store, OLD, 2);
-  const result = await reseal(
-    racing(store, alice!.userId, async () => {
-      const current = await store.getAuthenticator(alice!.userId, 'totp', ENROLLED_AT);
-      const fresh = oldKeyring.seal(decodeSecret(alice!.secret), alice!.userId);
-      await store.replaceSealedSecret(alice!.userId, 'totp', current!.sealedSecret, fresh);
-    }),
-  );
-  t.match(result, { checked: 2, resealed: 1, failed: [{ userId: alice!.userId, authenticatorId: 'totp' }] });
-  t.match(result.failed[0]!.reason, /changed 5 times/);
-  t.equal((await rows(store)).find((row) => row.userId === bob!.userId)!.tag, 'new');
-});
+t.test(
+  'a row that changes on every try is reported after 5 tries and the run goes on',
+  { skip },
+  async (t) => {
+    const store = await freshStore(t);
+    const [alice, bob] = await enrollUsers(store, OLD, 2);
+    const result = await reseal(
+      racing(store, alice!.userId, async () => {
+        const current = await store.getAuthenticator(alice!.userId, 'totp', ENROLLED_AT);
+        const fresh = oldKeyring.seal(decodeSecret(alice!.secret), alice!.userId);
+        await store.replaceSealedSecret(alice!.userId, 'totp', current!.sealedSecret, fresh);
+      }),
+    );
+    t.match(result, {
+      checked: 2,
+      resealed: 1,
+      failed: [{ userId: alice!.userId, authenticatorId: 'totp' }],
+    });
+    t.match(result.failed[0]!.reason, /changed 5 times/);
+    t.equal((await rows(store)).find((row) => row.userId === bob!.userId)!.tag, 'new');
+  },
+);
 
-t.test('rows under a key the keyring lacks, or that do not open, are listed; the rest is done', async (t) => {
-  const store = await freshStore(t);
-  const [alice, bob, carol] = await enrollUsers(store, OLD, 3);
-  const lost = parseKeyring(generateKey('lost'));
-  const bobsRow = await store.getAuthenticator(bob!.userId, 'totp', ENROLLED_AT);
-  await store.replaceSealedSecret(
-    bob!.userId,
-    'totp',
-    bobsRow!.sealedSecret,
-    lost.seal(decodeSecret(bob!.secret), bob!.userId),
-  );
-  // Alice's envelope copied onto carol's row: the user id bound in it does not match.
-  const alicesRow = await store.getAuthenticator(alice!.userId, 'totp', ENROLLED_AT);
-  const carolsRow = await store.getAuthenticator(carol!.userId, 'totp', ENROLLED_AT);
-  await store.replaceSealedSecret(carol!.userId, 'totp', carolsRow!.sealedSecret, alicesRow!.sealedSecret);
+t.test(
+  'rows under a key the keyring lacks, or that do not open, are listed; the rest is done',
+  { skip },
+  async (t) => {
+    const store = await freshStore(t);
+    const [alice, bob, carol] = await enrollUsers(store, OLD, 3);
+    const lost = parseKeyring(generateKey('lost'));
+    const bobsRow = await store.getAuthenticator(bob!.userId, 'totp', ENROLLED_AT);
+    await store.replaceSealedSecret(
+      bob!.userId,
+      'totp',
+      bobsRow!.sealedSecret,
+      lost.seal(decodeSecret(bob!.secret), bob!.userId),
+    );
+    // Alice's envelope copied onto carol's row: the user id bound in it does not match.
+    const alicesRow = await store.getAuthenticator(alice!.userId, 'totp', ENROLLED_AT);
+    const carolsRow = await store.getAuthenticator(carol!.userId, 'totp', ENROLLED_AT);
+    await store.replaceSealedSecret(carol!.userId, 'totp', carolsRow!.sealedSecret, alicesRow!.sealedSecret);
 
-  const result = await reseal(store);
-  t.match(result, { checked: 3, resealed: 1, alreadyCurrent: 0 });
-  t.strictSame(result.failed, [
-    {
-      userId: bob!.userId,
-      authenticatorId: 'totp',
-      reason: 'sealed under key "lost", which is not in the keyring',
-    },
-    {
-      userId: carol!.userId,
-      authenticatorId: 'totp',
-      reason: 'the sealed secret does not open (damaged, or copied from another user)',
-    },
-  ]);
-  const alicesNow = await store.getAuthenticator(alice!.userId, 'totp', ENROLLED_AT);
-  t.match(alicesNow!.sealedSecret, /^tf1\.new\./);
-});
+    const result = await reseal(store);
+    t.match(result, { checked: 3, resealed: 1, alreadyCurrent: 0 });
+    t.strictSame(result.failed, [
+      {
+        userId: bob!.userId,
+        authenticatorId: 'totp',
+        reason: 'sealed under key "lost", which is not in the keyring',
+      },
+      {
+        userId: carol!.userId,
+        authenticatorId: 'totp',
+        reason: 'the sealed secret does not open (damaged, or copied from another user)',
+      },
+    ]);
+    const alicesNow = await store.getAuthenticator(alice!.userId, 'totp', ENROLLED_AT);
+    t.match(alicesNow!.sealedSecret, /^tf1\.new\./);
+  },
+);
 
-t.test('shouldStop ends the run between batches; running it again finishes the rest', async (t) => {
+t.test('shouldStop ends the run between batches; running it again finishes the rest', { skip }, async (t) => {
   const store = await freshStore(t);
   const users = await enrollUsers(store, OLD, 10);
   let batches = 0;
@@ -214,7 +235,7 @@ t.test('shouldStop ends the run between batches; running it again finishes the r
   );
 });
 
-t.test('a dry run opens every row, counts what it would re-seal, and writes nothing', async (t) => {
+t.test('a dry run opens every row, counts what it would re-seal, and writes nothing', { skip }, async (t) => {
   const store = await freshStore(t);
   await enrollUsers(store, OLD, 4);
   const before = await store.listSealedSecrets({ limit: 100 });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { generateKey, parseKeyring } from '@twofold/core';
 import { decodeSecret } from '@twofold/otp';
 import { migrate, sqlStore, storeTableNames } from '@twofold/store-sql';
-import Database from 'better-sqlite3';
+import { reachBetterSqlite3 } from '@twofold/test-support';
+import type BetterSqlite3 from 'better-sqlite3';
 import mysql from 'mysql2';
 import pg from 'pg';
 import t, { type Test } from 'tap';
@@ -82,11 +83,13 @@ const servers = await Promise.all(
     return { name, url, query, db, skip: await server(name, () => query(db, 'select 1')) };
   }),
 );
+// The SQLite tests, and the CLI on a SQLite file, need better-sqlite3 (an optional dependency).
+const { db: Database, skip: sqliteSkip } = await reachBetterSqlite3(t, () => import('better-sqlite3'));
 
 /** A migrated SQLite file (WAL, as apps run it) with `count` users enrolled under the old key. */
 async function populated(t: Test, count: number, pendingEvery?: number) {
   const file = join(dir, `store-${++files}.db`);
-  const db = new Database(file);
+  const db = new Database!(file);
   t.teardown(() => db.close());
   db.pragma('journal_mode = WAL');
   await migrate(db);
@@ -96,7 +99,7 @@ async function populated(t: Test, count: number, pendingEvery?: number) {
 }
 
 /** Each row's tag, by user id, read straight from the table. */
-function tags(db: Database.Database): Map<string, string> {
+function tags(db: BetterSqlite3.Database): Map<string, string> {
   const rows = db.prepare('select user_id, sealed_secret from twofold_authenticators').all() as {
     user_id: string;
     sealed_secret: string;
@@ -133,73 +136,82 @@ async function worksWithNewKeyOnly(
   t.pass(`all ${users.length} users verify (or confirm) with the new key alone`);
 }
 
-t.test('rotate-keys re-seals every secret of a populated SQLite store under the new key', async (t) => {
-  const { file, db, store, users } = await populated(t, 30, 5);
-  const { code, stdout, stderr } = await runCli(['rotate-keys', '--url', file, '--batch-size', '7'], {
-    env: { TWOFOLD_KEYS: KEYS },
-  });
-  t.equal(code, 0);
-  t.match(stdout, /^30 checked, 30 re-sealed \(30 under "old"\), 0 already under "new", 0 failed\n/);
-  t.match(stdout, /Every stored TOTP secret is sealed under "new"\. Recovery codes issued before/);
-  t.match(
-    stderr,
-    new RegExp(`^rotate-keys: re-sealing 30 authenticator\\(s\\) in ${file} under key "new"\\n`),
-  );
-  t.match(stderr, /^rotate-keys: 7\/30 \(23%\) re-sealed 7$/m, 'a plain progress line per tenth');
-  t.match(stderr, /^rotate-keys: 30\/30 \(100%\) re-sealed 30$/m);
-  t.notOk(hasStackTrace(stderr));
-  assertNothingSecret(t, stdout + stderr, users);
-  t.strictSame([...new Set(tags(db).values())], ['new'], 'every row is under "new"');
-  await worksWithNewKeyOnly(t, store, users);
-
-  const again = await runCli(['rotate-keys', '--url', `sqlite:${file}`, '--keys', KEYS, '--quiet']);
-  t.equal(again.code, 0, 'running it again is harmless');
-  t.match(again.stdout, /^30 checked, 0 re-sealed, 30 already under "new", 0 failed\n/);
-  t.equal(again.stderr, '', '--quiet: no progress');
-});
-
-t.test('SIGINT stops after the current batch with exit 130; running it again finishes the job', async (t) => {
-  const { file, db, store, users } = await populated(t, 40);
-  // Hold the write lock so that the run cannot re-seal a row before the signal is on its way.
-  const locker = new Database(file);
-  t.teardown(() => locker.close());
-  locker.exec('begin immediate');
-  const child = startCli(['rotate-keys', '--url', file, '--batch-size', '1'], {
-    env: { TWOFOLD_KEYS: KEYS },
-  });
-  const result = collect(child);
-  await new Promise<void>((resolve) => {
-    let seen = '';
-    child.stderr.on('data', (chunk: string) => {
-      seen += chunk;
-      if (seen.includes('rotate-keys: re-sealing 40')) resolve();
+t.test(
+  'rotate-keys re-seals every secret of a populated SQLite store under the new key',
+  { skip: sqliteSkip },
+  async (t) => {
+    const { file, db, store, users } = await populated(t, 30, 5);
+    const { code, stdout, stderr } = await runCli(['rotate-keys', '--url', file, '--batch-size', '7'], {
+      env: { TWOFOLD_KEYS: KEYS },
     });
-  });
-  child.kill('SIGINT');
-  locker.exec('commit');
-  const { code, stdout, stderr } = await result;
-  t.equal(code, 130, 'exit 130');
-  t.match(stderr, /SIGINT: finishing the current batch, then stopping/);
-  t.match(stdout, /Stopped by SIGINT after \d+ of 40 rows\. Run the same command again to finish/);
-  const done = [...tags(db).values()].filter((tag) => tag === 'new').length;
-  t.ok(done >= 1 && done < 40, `stopped part way: ${done} of 40 re-sealed`);
-  t.match(stdout, new RegExp(`^${done} checked, ${done} re-sealed`), 'the summary counts what was done');
-  assertNothingSecret(t, stdout + stderr, users);
+    t.equal(code, 0);
+    t.match(stdout, /^30 checked, 30 re-sealed \(30 under "old"\), 0 already under "new", 0 failed\n/);
+    t.match(stdout, /Every stored TOTP secret is sealed under "new"\. Recovery codes issued before/);
+    t.match(
+      stderr,
+      new RegExp(`^rotate-keys: re-sealing 30 authenticator\\(s\\) in ${file} under key "new"\\n`),
+    );
+    t.match(stderr, /^rotate-keys: 7\/30 \(23%\) re-sealed 7$/m, 'a plain progress line per tenth');
+    t.match(stderr, /^rotate-keys: 30\/30 \(100%\) re-sealed 30$/m);
+    t.notOk(hasStackTrace(stderr));
+    assertNothingSecret(t, stdout + stderr, users);
+    t.strictSame([...new Set(tags(db).values())], ['new'], 'every row is under "new"');
+    await worksWithNewKeyOnly(t, store, users);
 
-  const resumed = await runCli(['rotate-keys', '--url', file], { env: { TWOFOLD_KEYS: KEYS } });
-  t.equal(resumed.code, 0);
-  t.match(
-    resumed.stdout,
-    new RegExp(
-      `^40 checked, ${40 - done} re-sealed \\(${40 - done} under "old"\\), ${done} already under "new", 0 failed`,
-    ),
-  );
-  t.strictSame([...new Set(tags(db).values())], ['new']);
-  await worksWithNewKeyOnly(t, store, users);
-});
+    const again = await runCli(['rotate-keys', '--url', `sqlite:${file}`, '--keys', KEYS, '--quiet']);
+    t.equal(again.code, 0, 'running it again is harmless');
+    t.match(again.stdout, /^30 checked, 0 re-sealed, 30 already under "new", 0 failed\n/);
+    t.equal(again.stderr, '', '--quiet: no progress');
+  },
+);
+
+t.test(
+  'SIGINT stops after the current batch with exit 130; running it again finishes the job',
+  { skip: sqliteSkip },
+  async (t) => {
+    const { file, db, store, users } = await populated(t, 40);
+    // Hold the write lock so that the run cannot re-seal a row before the signal is on its way.
+    const locker = new Database!(file);
+    t.teardown(() => locker.close());
+    locker.exec('begin immediate');
+    const child = startCli(['rotate-keys', '--url', file, '--batch-size', '1'], {
+      env: { TWOFOLD_KEYS: KEYS },
+    });
+    const result = collect(child);
+    await new Promise<void>((resolve) => {
+      let seen = '';
+      child.stderr.on('data', (chunk: string) => {
+        seen += chunk;
+        if (seen.includes('rotate-keys: re-sealing 40')) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    locker.exec('commit');
+    const { code, stdout, stderr } = await result;
+    t.equal(code, 130, 'exit 130');
+    t.match(stderr, /SIGINT: finishing the current batch, then stopping/);
+    t.match(stdout, /Stopped by SIGINT after \d+ of 40 rows\. Run the same command again to finish/);
+    const done = [...tags(db).values()].filter((tag) => tag === 'new').length;
+    t.ok(done >= 1 && done < 40, `stopped part way: ${done} of 40 re-sealed`);
+    t.match(stdout, new RegExp(`^${done} checked, ${done} re-sealed`), 'the summary counts what was done');
+    assertNothingSecret(t, stdout + stderr, users);
+
+    const resumed = await runCli(['rotate-keys', '--url', file], { env: { TWOFOLD_KEYS: KEYS } });
+    t.equal(resumed.code, 0);
+    t.match(
+      resumed.stdout,
+      new RegExp(
+        `^40 checked, ${40 - done} re-sealed \\(${40 - done} under "old"\\), ${done} already under "new", 0 failed`,
+      ),
+    );
+    t.strictSame([...new Set(tags(db).values())], ['new']);
+    await worksWithNewKeyOnly(t, store, users);
+  },
+);
 
 t.test(
   'safe while the app serves: logins, disables and re-enrollments during the run are kept',
+  { skip: sqliteSkip },
   async (t) => {
     const { file, db, store, users } = await populated(t, 60);
     // The app runs on the new keyring (new key first) and keeps working during the rotation.
@@ -239,23 +251,28 @@ t.test(
   },
 );
 
-t.test('--dry-run opens every secret and reports what it would do, writing nothing', async (t) => {
-  const { file, db } = await populated(t, 6);
-  const before = tags(db);
-  const { code, stdout, stderr } = await runCli(['rotate-keys', '--url', file, '--dry-run'], {
-    env: { TWOFOLD_KEYS: KEYS },
-  });
-  t.equal(code, 0);
-  t.equal(stdout, 'dry run: 6 checked, 6 to re-seal (6 under "old"), 0 already under "new", 0 failed\n');
-  t.match(
-    stderr,
-    /^rotate-keys: checking 6 authenticator\(s\) in .* under key "new" \(dry run: nothing is written\)/,
-  );
-  t.strictSame(tags(db), before);
-});
+t.test(
+  '--dry-run opens every secret and reports what it would do, writing nothing',
+  { skip: sqliteSkip },
+  async (t) => {
+    const { file, db } = await populated(t, 6);
+    const before = tags(db);
+    const { code, stdout, stderr } = await runCli(['rotate-keys', '--url', file, '--dry-run'], {
+      env: { TWOFOLD_KEYS: KEYS },
+    });
+    t.equal(code, 0);
+    t.equal(stdout, 'dry run: 6 checked, 6 to re-seal (6 under "old"), 0 already under "new", 0 failed\n');
+    t.match(
+      stderr,
+      /^rotate-keys: checking 6 authenticator\(s\) in .* under key "new" \(dry run: nothing is written\)/,
+    );
+    t.strictSame(tags(db), before);
+  },
+);
 
 t.test(
   'rows under a key missing from the keyring are listed by user id, exit 1; the rest are done',
+  { skip: sqliteSkip },
   async (t) => {
     const { file, db, users } = await populated(t, 5);
     const { code, stdout, stderr } = await runCli(['rotate-keys', '--url', file], {
@@ -278,7 +295,8 @@ t.test(
 );
 
 t.test('rotate-keys refuses a missing or malformed keyring and bad options with exit 2', async (t) => {
-  const { file } = await populated(t, 1);
+  // Checked before the database is opened: without better-sqlite3 a path that does not exist will do.
+  const file = Database ? (await populated(t, 1)).file : join(dir, 'never-opened.db');
   const key = NEW.split(':')[1]!;
   const cases: [string, string[], Record<string, string>, RegExp][] = [
     ['no keyring', ['--url', file], {}, /the keyring is missing: set TWOFOLD_KEYS \(or pass --keys\)/],
@@ -327,15 +345,17 @@ t.test(
     const absent = await runCli(['rotate-keys', '--url', missing], { env: { TWOFOLD_KEYS: KEYS } });
     t.equal(absent.code, 1);
     t.equal(absent.stderr, `twofold rotate-keys: no SQLite database at ${missing}\n`);
-    const empty = join(dir, 'empty.db');
-    new Database(empty).close();
-    const unmigrated = await runCli(['rotate-keys', '--url', empty], { env: { TWOFOLD_KEYS: KEYS } });
-    t.equal(unmigrated.code, 1);
-    t.match(
-      unmigrated.stderr,
-      /are at schema version 0, but @twofold\/store-sql needs version 1: run the migrations first/,
-    );
-    t.match(unmigrated.stderr, /twofold migrate/);
+    t.test('an unmigrated SQLite file', { skip: sqliteSkip }, async (t) => {
+      const empty = join(dir, 'empty.db');
+      new Database!(empty).close();
+      const unmigrated = await runCli(['rotate-keys', '--url', empty], { env: { TWOFOLD_KEYS: KEYS } });
+      t.equal(unmigrated.code, 1);
+      t.match(
+        unmigrated.stderr,
+        /are at schema version 0, but @twofold\/store-sql needs version 1: run the migrations first/,
+      );
+      t.match(unmigrated.stderr, /twofold migrate/);
+    });
   },
 );
 
@@ -345,7 +365,7 @@ const terminalSkip = missingTools(['script'], 'util-linux (bsdutils)');
 
 t.test(
   'on a terminal the progress is a bar redrawn in place on stderr',
-  { skip: terminalSkip },
+  { skip: sqliteSkip || terminalSkip },
   async (t) => {
     const { file, users } = await populated(t, 12);
     const { code, stdout } = await runCliInTerminal(['rotate-keys', '--url', file, '--batch-size', '4'], {

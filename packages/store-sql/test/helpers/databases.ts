@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { missingSkip } from '@twofold/test-support';
+import { missingSkip, reachBetterSqlite3 as reachSqlite } from '@twofold/test-support';
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import mysql from 'mysql2';
 import pg from 'pg';
@@ -54,23 +54,11 @@ export type BetterSqlite3 = typeof import('better-sqlite3');
 
 /**
  * better-sqlite3, an optional dependency of the workspace (a native build that may have failed),
- * or the message its tests are skipped with (under CI the file also fails).
+ * or the message its tests are skipped with (under CI the file also fails): the helper of
+ * `@twofold/test-support`, which the other packages' tests use too.
  */
-export async function reachBetterSqlite3(): Promise<Reached<BetterSqlite3>> {
-  try {
-    const { default: Database } = await import('better-sqlite3');
-    new Database(':memory:').close();
-    return { db: Database, skip: false };
-  } catch (error) {
-    return {
-      db: undefined,
-      skip: missingSkip(
-        tap,
-        'better-sqlite3 not installed (an optional dependency whose native build failed: npm_config_nodedir=/usr pnpm install)',
-        { error },
-      ),
-    };
-  }
+export function reachBetterSqlite3(): Promise<Reached<BetterSqlite3>> {
+  return reachSqlite(tap, () => import('better-sqlite3'));
 }
 
 /** A mysql2 pool of 10 connections to the test database. */
