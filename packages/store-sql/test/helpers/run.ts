@@ -1,3 +1,4 @@
+import type { PGlite } from '@electric-sql/pglite';
 import { runStoreSuite } from '@twofold/store-test-suite';
 import tap from 'tap';
 import { migrate, sqlStore } from '../../src/index.js';
@@ -33,4 +34,28 @@ export function runSqlSuite(name: string, target: SqlTarget | undefined, skip: s
       },
     },
   );
+}
+
+/**
+ * The suite's target for a PGlite instance (in memory or on a data directory): the stores it needs
+ * besides `db` are clones of it, far quicker than a new database (which runs initdb). No peer: a
+ * PGlite instance is the one session of its database.
+ */
+export function pgliteTarget(db: PGlite): SqlTarget {
+  return {
+    dialect: 'postgres',
+    db,
+    async close() {
+      await db.close();
+    },
+    async unreachable() {
+      const closed = await db.clone();
+      await closed.close();
+      return closed;
+    },
+    async disposable() {
+      const own = await db.clone();
+      return { db: own, close: () => own.close() };
+    },
+  };
 }
