@@ -1,22 +1,9 @@
-/**
- * Every fenced code sample of every README.md runs, or says why it cannot.
- *
- * TypeScript/JavaScript samples run for real: each becomes a module (its prelude's names, the
- * sample, an assertion per claim its comments make, its prelude's checks) written next to its
- * README in a git-ignored `.readme-samples/` folder, so the workspace packages resolve as they do
- * for the README's package; one README's modules run one after the other in one process
- * (run-group.ts, under `node --import=tsx --conditions=@twofold/source`), the READMEs in parallel.
- * Shell samples marked `run` run under bash from the repository root. JSON samples are checked by
- * their prelude. A sample that neither runs nor carries `skip reason="..."` fails its test.
- * Markers and preludes: samples.ts and preludes/.
- */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKey } from '@twofold/core';
-import { BETTER_SQLITE3_MISSING, isListening, missingSkip } from '@twofold/test-support';
+import { BETTER_SQLITE3_MISSING, isListening, missingSkip, runCommand } from '@twofold/test-support';
 import t from 'tap';
 import {
   extractSamples,
@@ -93,30 +80,8 @@ interface Outcome {
   ms?: number;
 }
 
-function exec(
-  command: string,
-  args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      stderr += `\n(killed after ${TIMEOUT_MS} ms)`;
-      child.kill('SIGKILL');
-    }, TIMEOUT_MS);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function exec(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
+  return runCommand(command, args, { ...options, timeoutMs: TIMEOUT_MS });
 }
 
 const tail = (text: string) => text.trim().split('\n').slice(-25).join('\n');

@@ -26,7 +26,7 @@ import {
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { missing } from '@twofold/test-support';
+import { type CommandResult, missing, runCommand } from '@twofold/test-support';
 import t, { type Test } from 'tap';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,43 +56,15 @@ function plainEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Run = CommandResult;
 
-/** Runs a command to its end (or `timeoutMs`, then SIGKILL), collecting its output. */
-async function run(
+/** Runs a command to its end (or `timeoutMs`), in the plain environment unless `env` is given. */
+function run(
   command: string,
   args: string[],
   options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
 ): Promise<Run> {
-  const started = performance.now();
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: options.env ?? plainEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-  try {
-    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
-    return { code, signal, stdout, stderr, ms: performance.now() - started };
-  } catch (error) {
-    return { code: null, signal: null, stdout, stderr: `${stderr}\n${String(error)}`, ms: 0 };
-  } finally {
-    clearTimeout(timer);
-  }
+  return runCommand(command, args, { ...options, env: options.env ?? plainEnv() });
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

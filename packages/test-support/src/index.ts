@@ -1,5 +1,6 @@
 export { isCI, type MissingOptions, missing, missingSkip, type Reporter } from './missing.js';
 export { freePort, hasCommand, isListening, tempDir } from './net.js';
+export { type CommandResult, runCommand } from './process.js';
 export {
   BETTER_SQLITE3_MISSING,
   type Reached,
