@@ -49,7 +49,9 @@ async function prepareOne(): Promise<string> {
   const now = Date.now();
   const record = {
     userId,
+    type: 'totp' as const,
     id: TOTP_AUTHENTICATOR_ID,
+    name: null,
     status: 'pending' as const,
     sealedSecret: keyring.seal(secret, userId),
     algorithm: 'SHA1' as const,
@@ -68,6 +70,7 @@ async function prepareOne(): Promise<string> {
     sealedSecret: record.sealedSecret,
     counter: previous,
     recoveryCodeHashes: [],
+    maxActive: 10,
     now,
   });
   const { challengeToken } = await engine.createChallenge(userId);

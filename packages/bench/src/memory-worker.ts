@@ -45,7 +45,9 @@ const keyring = createKeyring({ keys: { bench: new Uint8Array(32).fill(5) }, cur
   await warm.savePendingAuthenticator(
     {
       userId: 'warm',
+      type: 'totp',
       id: TOTP_AUTHENTICATOR_ID,
+      name: null,
       status: 'pending',
       sealedSecret,
       algorithm: 'SHA1',
@@ -66,6 +68,7 @@ const keyring = createKeyring({ keys: { bench: new Uint8Array(32).fill(5) }, cur
     sealedSecret,
     counter: 1,
     recoveryCodeHashes: codes,
+    maxActive: 10,
     now,
   });
 }
@@ -80,7 +83,9 @@ for (let n = 0; n < users; n++) {
   await store.savePendingAuthenticator(
     {
       userId,
+      type: 'totp',
       id: TOTP_AUTHENTICATOR_ID,
+      name: null,
       status: 'pending',
       sealedSecret,
       algorithm: 'SHA1',
@@ -105,9 +110,10 @@ for (let n = 0; n < users; n++) {
     sealedSecret,
     counter: Math.floor(now / 30_000),
     recoveryCodeHashes: hashes,
+    maxActive: 10,
     now,
   });
-  if (!confirmed) throw new Error(`memory-worker: ${userId} was not confirmed`);
+  if (confirmed !== 'enabled') throw new Error(`memory-worker: ${userId} was not confirmed`);
 }
 const enrollMs = performance.now() - started;
 const after = heapAfterGc();

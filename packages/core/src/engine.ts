@@ -1,14 +1,17 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { AuthenticatorTransportFuture } from '@simplewebauthn/server';
 import { generateSecret, OtpError, prettySecret, Totp } from '@twofold/otp';
 import { createChallengeTokens } from './challenge-token.js';
 import {
-  AlreadyEnabledError,
+  AuthenticatorLimitError,
   InvalidChallengeError,
   InvalidCodeError,
   InvalidInputError,
   InvalidRecoveryTokenError,
+  InvalidRegistrationError,
   LockedError,
   NotEnabledError,
+  NotFoundError,
   NotPendingError,
   StoreUnavailableError,
   TwofoldError,
@@ -25,22 +28,59 @@ import {
   normalizeRecoveryCode,
   recoveryCodeHashCandidates,
 } from './recovery-codes.js';
-import type { AttemptState, AuthenticatorRecord, Store } from './store.js';
+import type {
+  AddAuthenticatorOutcome,
+  AttemptState,
+  AuthenticatorRecord,
+  Store,
+  StoredAuthenticator,
+  WebAuthnCredentialRecord,
+} from './store.js';
+import {
+  clientChallenge,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  parseAuthenticationResponse,
+  parseRegistrationResponse,
+  simpleWebAuthn,
+  WEBAUTHN_ALGORITHMS,
+  type WebAuthnOptions,
+} from './webauthn.js';
 
-/** The authenticator id the built-in flows manage (the Store allows several per user). */
+/**
+ * The authenticator id of the TOTP app of users who enrolled before several authenticators
+ * existed. New authenticators get random ids (`t_...` for apps, `w_...` for WebAuthn).
+ */
 export const TOTP_AUTHENTICATOR_ID = 'totp';
 
 /** Store keys the engine uses (per user). */
 const FAILURES_KEY = 'failures';
 const RECOVERY_TOKEN_KEY = 'recovery-token';
+const WEBAUTHN_REGISTRATION_KEY = 'webauthn-registration';
+const WEBAUTHN_ASSERTION_KEY = 'webauthn-assertion';
 const challengeSpentKey = (jti: string) => `challenge:${jti}`;
 const challengeAttemptsKey = (jti: string) => `challenge-attempts:${jti}`;
 
-/** A second factor: a code from the authenticator app, or one of the recovery codes. */
-export type SecondFactor = { code: unknown } | { recoveryCode: unknown };
+/** The names an authenticator gets when the user gives none. */
+const DEFAULT_NAMES = {
+  totp: 'Authenticator app',
+  securityKey: 'Security key',
+  passkey: 'Passkey',
+} as const;
+
+/**
+ * A second factor: a code from an authenticator app, one of the recovery codes, or a WebAuthn
+ * assertion (what `navigator.credentials.get()` answers, in JSON form) from a security key or passkey.
+ */
+export type SecondFactor = { code: unknown } | { recoveryCode: unknown } | { webauthn: unknown };
+
+/** How a second factor was proved, in RFC 8176 terms: `otp` (a code), `hwk` or `swk` (a key). */
+export type FactorAmr = 'otp' | 'hwk' | 'swk';
 
 /** What enroll returns; shown once (send it with `Cache-Control: no-store`). */
 export interface Enrollment {
+  /** The id the authenticator keeps once confirmed. */
+  authenticatorId: string;
   otpauthUri: string;
   /** Unpadded base32, for manual entry. */
   secret: string;
@@ -53,17 +93,46 @@ export interface Enrollment {
   expiresAt: number;
 }
 
+/** What adding an authenticator (TOTP confirm, WebAuthn registration) gives. */
+export interface AddedAuthenticator {
+  authenticatorId: string;
+  /** True when this was the first authenticator: two-factor authentication is now on. */
+  enabled: boolean;
+  /**
+   * The recovery codes, shown once, when 2FA has just turned on; empty when it was on already (the
+   * user's codes are unchanged).
+   */
+  recoveryCodes: string[];
+}
+
+/** One authenticator as the user sees it (never a secret or a public key). */
+export interface AuthenticatorInfo {
+  id: string;
+  type: 'totp' | 'webauthn';
+  name: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  /** WebAuthn only: whether it is a synced passkey (may be copied to the user's other devices). */
+  passkey?: boolean;
+}
+
 export interface TwoFactorStatus {
   enabled: boolean;
   pending: boolean;
   recoveryCodesRemaining: number;
   enabledAt: Date | null;
   lastUsedAt: Date | null;
+  /** How many active authenticators the user has, by type. */
+  authenticators: { totp: number; webauthn: number };
 }
 
 export interface VerifiedFactor {
   userId: string;
-  method: 'totp' | 'recovery-code';
+  method: 'totp' | 'recovery-code' | 'webauthn';
+  /** The authenticator that answered; null for a recovery code. */
+  authenticatorId: string | null;
+  /** RFC 8176: `otp` for a code or recovery code, `hwk` for a security key, `swk` for a synced passkey. */
+  amr: FactorAmr;
 }
 
 export interface Challenge {
@@ -73,43 +142,100 @@ export interface Challenge {
   expiresAt: number;
 }
 
+/** What the second step of a login can take, for the page to offer. */
+export interface LoginOptions {
+  /** The kinds of second factor the user has: `totp`, `webauthn`, `recoveryCode`. */
+  factors: ('totp' | 'webauthn' | 'recoveryCode')[];
+  /** Options for `navigator.credentials.get()`, bound to this login; null without WebAuthn. */
+  webauthn: PublicKeyCredentialRequestOptionsJSON | null;
+}
+
 /** The engine: every 2FA flow, over one store and one keyring. Create it with {@link createTwoFactor}. */
 export interface TwoFactor {
   /** The validated options with defaults applied. */
   readonly options: Readonly<ResolvedOptions>;
-  /** Starts (or restarts) enrollment: a new secret, pending until confirmed. */
-  enroll(userId: string, options?: { label?: string }): Promise<Enrollment>;
   /**
-   * Activates the pending authenticator with its first valid code; returns the recovery codes, shown
-   * once. `beforeActivate` runs once the code has been checked and before 2FA turns on (e.g. signing
-   * out the user's other sessions): if it throws, nothing is activated.
+   * Starts an enrollment of an authenticator app: a new secret, pending until confirmed. Starting
+   * again replaces the one under way. `name` is what the user calls it (default "Authenticator app").
+   * @throws AuthenticatorLimitError the user has `maxAuthenticators` already
+   */
+  enroll(userId: string, options?: { label?: string; name?: string }): Promise<Enrollment>;
+  /**
+   * Activates the pending app with its first valid code. When it is the user's first authenticator,
+   * 2FA turns on and the recovery codes come back, shown once; `beforeActivate` runs then, once the
+   * code has been checked and before 2FA turns on (e.g. signing out the user's other sessions): if
+   * it throws, nothing is activated. `authenticatorId` (from enroll) is optional: a user has one
+   * enrollment under way at a time.
    */
   confirm(
     userId: string,
     code: unknown,
-    options?: { beforeActivate?: () => unknown | Promise<unknown> },
-  ): Promise<{ recoveryCodes: string[] }>;
-  /** Checks a code from the authenticator app: window, replay, lockout. */
+    options?: { authenticatorId?: string; beforeActivate?: () => unknown | Promise<unknown> },
+  ): Promise<AddedAuthenticator>;
+  /** Checks a code from one of the user's authenticator apps: window, replay, lockout. */
   verify(userId: string, code: unknown): Promise<VerifiedFactor>;
   /** Spends one recovery code. */
   useRecoveryCode(userId: string, recoveryCode: unknown): Promise<VerifiedFactor & { remaining: number }>;
-  /** Checks either kind of second factor. */
+  /**
+   * Checks any kind of second factor outside a login (step-up, removal, disable): a WebAuthn
+   * assertion must answer the options of {@link startWebAuthnAuthentication}.
+   */
   verifySecondFactor(userId: string, factor: SecondFactor): Promise<VerifiedFactor>;
   /** Replaces the recovery codes; needs a fresh second factor. */
   rotateRecoveryCodes(userId: string, factor: SecondFactor): Promise<{ recoveryCodes: string[] }>;
   /**
-   * Turns 2FA off, deleting the secret, the recovery codes and the replay state; needs a fresh second
-   * factor. `beforeDisable` runs once the factor has been checked and before anything is deleted: if
-   * it throws, 2FA stays on.
+   * Turns 2FA off, deleting every authenticator, the recovery codes and the replay state; needs a
+   * fresh second factor. `beforeDisable` runs once the factor has been checked (it gets the checked
+   * factor) and before anything is deleted: if it throws, 2FA stays on.
    */
   disable(
     userId: string,
     factor: SecondFactor,
-    options?: { beforeDisable?: () => unknown | Promise<unknown> },
+    options?: { beforeDisable?: (verified: VerifiedFactor) => unknown | Promise<unknown> },
   ): Promise<void>;
   status(userId: string): Promise<TwoFactorStatus>;
+  /** The user's active authenticators, oldest first. */
+  listAuthenticators(userId: string): Promise<AuthenticatorInfo[]>;
+  /** @throws NotFoundError the user has no active authenticator with that id */
+  renameAuthenticator(userId: string, authenticatorId: string, name: unknown): Promise<AuthenticatorInfo>;
+  /**
+   * Removes one authenticator; needs a fresh second factor. Removing the last one turns 2FA off
+   * (recovery codes included) and runs `beforeDisable` first, as {@link disable} does; when a
+   * concurrent removal made it the last one meanwhile, `beforeDisable` runs right after instead.
+   * @returns whether 2FA is now off
+   * @throws NotFoundError the user has no active authenticator with that id
+   */
+  removeAuthenticator(
+    userId: string,
+    authenticatorId: string,
+    factor: SecondFactor,
+    options?: { beforeDisable?: (verified: VerifiedFactor) => unknown | Promise<unknown> },
+  ): Promise<{ disabled: boolean }>;
+  /**
+   * Options for `navigator.credentials.create()` to register a security key or passkey; the
+   * answer goes to {@link finishWebAuthnRegistration} within `webauthn.timeoutMs`.
+   * `userName` is the account name the browser shows (default: from the user id).
+   */
+  startWebAuthnRegistration(
+    userId: string,
+    options?: { userName?: string; name?: string },
+  ): Promise<PublicKeyCredentialCreationOptionsJSON>;
+  /**
+   * Verifies the browser's answer and adds the credential, active at once. As with confirm, the
+   * first authenticator turns 2FA on, returns recovery codes and runs `beforeActivate` first (with
+   * the `amr` the key proves: `hwk`, or `swk` for a synced passkey).
+   */
+  finishWebAuthnRegistration(
+    userId: string,
+    response: unknown,
+    options?: { name?: string; beforeActivate?: (amr: FactorAmr) => unknown | Promise<unknown> },
+  ): Promise<AddedAuthenticator>;
+  /** Options for `navigator.credentials.get()` outside a login (step-up, removal...); the latest only. */
+  startWebAuthnAuthentication(userId: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
   /** Issues the challenge token of a two-step login, after the host checked the password. */
   createChallenge(userId: string): Promise<Challenge>;
+  /** What the second step of a login can take, with WebAuthn options bound to this challenge token. */
+  loginOptions(challengeToken: unknown): Promise<LoginOptions>;
   /** Completes a two-step login: the challenge token plus a second factor; single use. */
   completeChallenge(challengeToken: unknown, factor: SecondFactor): Promise<VerifiedFactor>;
   /** Issues an email recovery token (the previous one stops working). */
@@ -147,13 +273,60 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
   return engineOf(resolveOptions(options));
 }
 
+const isActive = (record: StoredAuthenticator): boolean =>
+  record.type === 'webauthn' || record.status === 'active';
+
+const activeTotp = (record: StoredAuthenticator): record is AuthenticatorRecord =>
+  record.type === 'totp' && record.status === 'active';
+
+/** The public view of an authenticator. */
+function describe(record: StoredAuthenticator): AuthenticatorInfo {
+  if (record.type === 'totp') {
+    return {
+      id: record.id,
+      type: 'totp',
+      name: record.name ?? DEFAULT_NAMES.totp,
+      createdAt: new Date(record.confirmedAt ?? record.createdAt),
+      lastUsedAt: record.lastUsedAt === null ? null : new Date(record.lastUsedAt),
+    };
+  }
+  return {
+    id: record.id,
+    type: 'webauthn',
+    name: record.name ?? (record.backupEligible ? DEFAULT_NAMES.passkey : DEFAULT_NAMES.securityKey),
+    createdAt: new Date(record.createdAt),
+    lastUsedAt: record.lastUsedAt === null ? null : new Date(record.lastUsedAt),
+    passkey: record.backupEligible,
+  };
+}
+
+/** The longest name of an authenticator. */
+const MAX_NAME_LENGTH = 64;
+
+/** A name the user gave: 1-64 characters once trimmed, no control characters. */
+function checkName(name: unknown): string {
+  const trimmed = typeof name === 'string' ? name.trim() : name;
+  if (
+    typeof trimmed !== 'string' ||
+    trimmed.length === 0 ||
+    trimmed.length > MAX_NAME_LENGTH ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point.
+    /[\u0000-\u001f\u007f]/.test(trimmed) ||
+    unstorableReason(trimmed) !== null
+  ) {
+    throw new InvalidInputError('name', `name must be 1-${MAX_NAME_LENGTH} characters of text`);
+  }
+  return trimmed;
+}
+
 /**
  * The engine over options already validated by `twoFactorOptionsSchema` (or a schema extending it,
  * as the HTTP layer's does): they are not checked a second time. Not part of the public API.
  * @internal
  */
 export function engineOf(resolved: ResolvedOptions): TwoFactor {
-  const { keyring, clock, totp: totpOptions, lockout } = resolved;
+  const { keyring, clock, totp: totpOptions, lockout, maxAuthenticators } = resolved;
+  const webauthnOptions = resolved.webauthn;
   const store = guardStore(resolved.store);
   const events = new EventHub(resolved.onListenerError);
   const challenges = createChallengeTokens({
@@ -167,6 +340,13 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     secret: Uint8Array,
   ): Totp {
     return new Totp({ secret, algorithm: record.algorithm, digits: record.digits, period: record.period });
+  }
+
+  function requireWebAuthn(): WebAuthnOptions {
+    if (!webauthnOptions) {
+      throw new InvalidInputError('webauthn', 'Security keys are not enabled on this server');
+    }
+    return webauthnOptions;
   }
 
   /**
@@ -190,12 +370,14 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
   function fail(
     userId: string,
     attempt: AttemptState,
-    method: 'totp' | 'recovery-code',
+    method: VerifiedFactor['method'],
     reason: 'invalid' | 'malformed' | 'replayed',
   ): never {
     events.emit('failed', { userId, method, reason, failures: attempt.count });
     if (attempt.count === lockout.maxFailures) events.emit('locked', { userId, until: attempt.expiresAt });
-    throw new InvalidCodeError();
+    throw new InvalidCodeError(
+      method === 'webauthn' ? 'The security key answer is not valid' : 'The code is not valid',
+    );
   }
 
   /**
@@ -206,22 +388,20 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     await store.resetCounterIfUnchanged(userId, FAILURES_KEY, attempt);
   }
 
-  async function activeAuthenticator(userId: string, now: number): Promise<AuthenticatorRecord> {
-    const record = await store.getAuthenticator(userId, TOTP_AUTHENTICATOR_ID, now);
-    if (record?.status !== 'active') throw new NotEnabledError();
-    return record;
+  /** The user's live authenticators, or NotEnabledError when none is active. */
+  async function enabledAuthenticators(userId: string, now: number): Promise<StoredAuthenticator[]> {
+    const records = await store.listAuthenticators(userId, now);
+    if (!records.some(isActive)) throw new NotEnabledError();
+    return records;
   }
 
-  /** Matches a TOTP code against a record without consuming it; resolves the step or fails. */
+  /** Matches a TOTP code against one record without consuming it: the step, or why not. */
   function matchCode(
-    userId: string,
-    attempt: AttemptState,
     record: AuthenticatorRecord,
     secret: Uint8Array,
-    code: unknown,
+    code: string,
     now: number,
-  ): number {
-    if (typeof code !== 'string') return fail(userId, attempt, 'totp', 'malformed');
+  ): number | 'invalid' | 'malformed' | 'replayed' {
     try {
       return totpFor(record, secret).match(code, {
         time: now,
@@ -230,31 +410,52 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       }).counter;
     } catch (error) {
       if (!(error instanceof OtpError)) throw error;
-      const reason =
-        error.code === 'OTP_REUSED' ? 'replayed' : error.code === 'OTP_NO_MATCH' ? 'invalid' : 'malformed';
-      return fail(userId, attempt, 'totp', reason);
+      return error.code === 'OTP_REUSED'
+        ? 'replayed'
+        : error.code === 'OTP_NO_MATCH'
+          ? 'invalid'
+          : 'malformed';
     }
+  }
+
+  /** The strongest reason among the refusals of several authenticators: replayed, then invalid. */
+  function worstReason(
+    reasons: ('invalid' | 'malformed' | 'replayed')[],
+  ): 'invalid' | 'malformed' | 'replayed' {
+    if (reasons.includes('replayed')) return 'replayed';
+    if (reasons.includes('invalid') || reasons.length === 0) return 'invalid';
+    return 'malformed';
   }
 
   async function verifyTotp(userId: string, code: unknown): Promise<VerifiedFactor> {
     const now = clock();
     checkUserId(userId);
-    const record = await activeAuthenticator(userId, now);
+    const records = await enabledAuthenticators(userId, now);
     const attempt = await takeAttempt(userId, now);
-    const opened = keyring.open(record.sealedSecret, userId);
-    const counter = matchCode(userId, attempt, record, opened.plaintext, code, now);
-    if (!(await store.consumeCounter(userId, TOTP_AUTHENTICATOR_ID, counter, now))) {
-      return fail(userId, attempt, 'totp', 'replayed');
-    }
-    await succeed(userId, attempt);
-    if (opened.needsReseal) {
-      const resealed = keyring.seal(opened.plaintext, userId);
-      if (await store.replaceSealedSecret(userId, TOTP_AUTHENTICATOR_ID, record.sealedSecret, resealed)) {
-        events.emit('resealed', { userId, tag: keyring.currentTag });
+    if (typeof code !== 'string') return fail(userId, attempt, 'totp', 'malformed');
+    // Every app of the user is tried: a code is each one's to match (constant time within each).
+    const reasons: ('invalid' | 'malformed' | 'replayed')[] = [];
+    for (const record of records.filter(activeTotp)) {
+      const opened = keyring.open(record.sealedSecret, userId);
+      const counter = matchCode(record, opened.plaintext, code, now);
+      if (typeof counter !== 'number') {
+        reasons.push(counter);
+        continue;
       }
+      if (!(await store.consumeCounter(userId, record.id, counter, now))) {
+        return fail(userId, attempt, 'totp', 'replayed');
+      }
+      await succeed(userId, attempt);
+      if (opened.needsReseal) {
+        const resealed = keyring.seal(opened.plaintext, userId);
+        if (await store.replaceSealedSecret(userId, record.id, record.sealedSecret, resealed)) {
+          events.emit('resealed', { userId, tag: keyring.currentTag });
+        }
+      }
+      events.emit('verified', { userId, method: 'totp' });
+      return { userId, method: 'totp', authenticatorId: record.id, amr: 'otp' };
     }
-    events.emit('verified', { userId, method: 'totp' });
-    return { userId, method: 'totp' };
+    return fail(userId, attempt, 'totp', worstReason(reasons));
   }
 
   async function verifyRecoveryCode(
@@ -263,7 +464,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
   ): Promise<VerifiedFactor & { remaining: number }> {
     const now = clock();
     checkUserId(userId);
-    await activeAuthenticator(userId, now);
+    await enabledAuthenticators(userId, now);
     const attempt = await takeAttempt(userId, now);
     const normalized = normalizeRecoveryCode(recoveryCode);
     if (normalized === null) return fail(userId, attempt, 'recovery-code', 'malformed');
@@ -279,23 +480,137 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     const remaining = await store.countRecoveryCodes(userId);
     events.emit('verified', { userId, method: 'recovery-code' });
     events.emit('recoveryCodeUsed', { userId, remaining });
-    return { userId, method: 'recovery-code', remaining };
+    return { userId, method: 'recovery-code', authenticatorId: null, amr: 'otp', remaining };
   }
 
-  async function verifySecondFactor(userId: string, factor: SecondFactor): Promise<VerifiedFactor> {
+  /**
+   * Checks a WebAuthn assertion. In a login, `loginChallenge` is the challenge bound to the
+   * challenge token (which is claimed for the attempt, so it is used once); outside one, the
+   * assertion must answer the user's latest options, which it spends in one atomic step.
+   */
+  async function verifyAssertion(
+    userId: string,
+    response: unknown,
+    loginChallenge: string | null,
+  ): Promise<VerifiedFactor> {
+    const config = requireWebAuthn();
+    const now = clock();
+    checkUserId(userId);
+    const records = await enabledAuthenticators(userId, now);
+    const attempt = await takeAttempt(userId, now);
+    const assertion = parseAuthenticationResponse(response);
+    const challenge = assertion ? clientChallenge(assertion.response.clientDataJSON) : null;
+    if (!assertion || challenge === null) return fail(userId, attempt, 'webauthn', 'malformed');
+    const credential = records.find(
+      (record): record is WebAuthnCredentialRecord =>
+        record.type === 'webauthn' && record.credentialId === assertion.id,
+    );
+    if (!credential) return fail(userId, attempt, 'webauthn', 'invalid');
+    if (loginChallenge !== null) {
+      if (!equalStrings(challenge, loginChallenge)) return fail(userId, attempt, 'webauthn', 'invalid');
+    } else if (!(await store.takeNonce(userId, WEBAUTHN_ASSERTION_KEY, challenge, now))) {
+      return fail(userId, attempt, 'webauthn', 'replayed');
+    }
+    const { verifyAuthenticationResponse } = await simpleWebAuthn();
+    let newCounter: number;
+    let backedUp: boolean;
+    try {
+      const result = await verifyAuthenticationResponse({
+        response: assertion,
+        expectedChallenge: challenge,
+        expectedOrigin: config.origins,
+        expectedRPID: config.rpId,
+        requireUserVerification: config.userVerification === 'required',
+        credential: {
+          id: credential.credentialId,
+          publicKey: new Uint8Array(Buffer.from(credential.publicKey, 'base64url')),
+          counter: credential.counter,
+          transports: credential.transports as AuthenticatorTransportFuture[],
+        },
+      });
+      if (!result.verified) return fail(userId, attempt, 'webauthn', 'invalid');
+      newCounter = result.authenticationInfo.newCounter;
+      backedUp = result.authenticationInfo.credentialBackedUp;
+    } catch (error) {
+      if (error instanceof TwofoldError) throw error;
+      return fail(userId, attempt, 'webauthn', 'invalid');
+    }
+    // The counter moves forward in one atomic step: of two answers with the same counter (a cloned
+    // key, or one answer sent twice), one at most is accepted.
+    if (
+      !(await store.useWebAuthnCredential(userId, credential.id, {
+        counter: newCounter,
+        backupState: backedUp,
+        now,
+      }))
+    ) {
+      return fail(userId, attempt, 'webauthn', 'replayed');
+    }
+    await succeed(userId, attempt);
+    events.emit('verified', { userId, method: 'webauthn' });
+    return {
+      userId,
+      method: 'webauthn',
+      authenticatorId: credential.id,
+      amr: credential.backupEligible ? 'swk' : 'hwk',
+    };
+  }
+
+  function verifyFactor(userId: string, factor: SecondFactor, loginChallenge: string | null) {
     const kind = secondFactorKind(factor);
     if (kind === 'code') return verifyTotp(userId, (factor as { code: unknown }).code);
-    const { remaining: _remaining, ...verified } = await verifyRecoveryCode(
-      userId,
-      (factor as { recoveryCode: unknown }).recoveryCode,
+    if (kind === 'webauthn') {
+      return verifyAssertion(userId, (factor as { webauthn: unknown }).webauthn, loginChallenge);
+    }
+    return verifyRecoveryCode(userId, (factor as { recoveryCode: unknown }).recoveryCode).then(
+      ({ remaining: _remaining, ...verified }) => verified,
     );
-    return verified;
   }
+
+  const verifySecondFactor = (userId: string, factor: SecondFactor) => verifyFactor(userId, factor, null);
 
   function freshRecoveryCodes(userId: string): { codes: string[]; hashes: string[] } {
     const codes = generateRecoveryCodes(resolved.recoveryCodes.count);
     const hashes = codes.map((code) => hashRecoveryCode(keyring, userId, normalizeRecoveryCode(code)!));
     return { codes, hashes };
+  }
+
+  /** The WebAuthn challenge of a login: a MAC of the challenge token's id, so nothing is stored. */
+  function loginChallengeFor(jti: string): Uint8Array<ArrayBuffer> {
+    return new Uint8Array(
+      createHmac('sha256', keyring.deriveKey('webauthn-login-challenge')).update(jti).digest(),
+    );
+  }
+
+  /**
+   * The user handle of WebAuthn registrations: a MAC of the user id, the same for every key of the
+   * user and saying nothing about them (the spec asks for no personal data in it).
+   */
+  function userHandle(userId: string): Uint8Array<ArrayBuffer> {
+    return new Uint8Array(
+      createHmac('sha256', keyring.deriveKey('webauthn-user-handle')).update(userId).digest(),
+    );
+  }
+
+  /**
+   * What adding an authenticator came to: the recovery codes when it turned 2FA on, an error when
+   * the store refused it.
+   */
+  function added(
+    userId: string,
+    authenticatorId: string,
+    type: 'totp' | 'webauthn',
+    outcome: AddAuthenticatorOutcome,
+    codes: string[],
+  ): AddedAuthenticator {
+    if (outcome === 'full') throw new AuthenticatorLimitError(maxAuthenticators);
+    if (outcome === 'missing') throw new NotPendingError();
+    if (outcome === 'duplicate')
+      throw new InvalidRegistrationError('This security key is registered already');
+    events.emit('authenticatorAdded', { userId, authenticatorId, type });
+    if (outcome === 'added') return { authenticatorId, enabled: false, recoveryCodes: [] };
+    events.emit('confirmed', { userId });
+    return { authenticatorId, enabled: true, recoveryCodes: codes };
   }
 
   const twoFactor: TwoFactor = {
@@ -313,15 +628,21 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       ) {
         throw new InvalidInputError('label', 'label must be 1-128 characters without a colon');
       }
-      const existing = await store.getAuthenticator(userId, TOTP_AUTHENTICATOR_ID, now);
-      if (existing?.status === 'active') throw new AlreadyEnabledError();
+      const name = enrollOptions.name === undefined ? null : checkName(enrollOptions.name);
+      const existing = await store.listAuthenticators(userId, now);
+      if (existing.filter(isActive).length >= maxAuthenticators) {
+        throw new AuthenticatorLimitError(maxAuthenticators);
+      }
 
       const secret = generateSecret({ algorithm: totpOptions.algorithm });
       const expiresAt = now + resolved.enrollmentTtlMs;
+      const authenticatorId = newAuthenticatorId('t');
       const saved = await store.savePendingAuthenticator(
         {
+          type: 'totp',
           userId,
-          id: TOTP_AUTHENTICATOR_ID,
+          id: authenticatorId,
+          name,
           status: 'pending',
           sealedSecret: keyring.seal(secret, userId),
           algorithm: totpOptions.algorithm,
@@ -335,13 +656,15 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
         },
         now,
       );
-      if (!saved) throw new AlreadyEnabledError();
+      // Only a random id colliding with an active one's could be refused.
+      if (!saved) throw new StoreUnavailableError('The enrollment could not be saved: try again');
 
       const totp = totpFor(totpOptions, secret);
       const otpauthUri = totp.toUri({ issuer: resolved.issuer, account: label });
       const qrSvg = renderQrSvg(otpauthUri);
       events.emit('enrolled', { userId, expiresAt });
       return {
+        authenticatorId,
         otpauthUri,
         secret: totp.base32,
         prettySecret: prettySecret(secret),
@@ -354,25 +677,41 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     async confirm(userId, code, confirmOptions = {}) {
       const now = clock();
       checkUserId(userId);
-      const record = await store.getAuthenticator(userId, TOTP_AUTHENTICATOR_ID, now);
-      if (record?.status !== 'pending') throw new NotPendingError();
+      const wanted = confirmOptions.authenticatorId;
+      if (
+        wanted !== undefined &&
+        (typeof wanted !== 'string' || wanted.length === 0 || wanted.length > 255)
+      ) {
+        throw new InvalidInputError('authenticatorId', 'authenticatorId must be the id enroll returned');
+      }
+      const records = await store.listAuthenticators(userId, now);
+      const record = records.find(
+        (candidate): candidate is AuthenticatorRecord =>
+          candidate.type === 'totp' &&
+          candidate.status === 'pending' &&
+          (wanted === undefined || candidate.id === wanted),
+      );
+      if (!record) throw new NotPendingError();
       const attempt = await takeAttempt(userId, now);
+      if (typeof code !== 'string') return fail(userId, attempt, 'totp', 'malformed');
       const { plaintext } = keyring.open(record.sealedSecret, userId);
-      const counter = matchCode(userId, attempt, record, plaintext, code, now);
+      const counter = matchCode(record, plaintext, code, now);
+      if (typeof counter !== 'number') return fail(userId, attempt, 'totp', counter);
       const { codes, hashes } = freshRecoveryCodes(userId);
-      if (confirmOptions.beforeActivate) await confirmOptions.beforeActivate();
+      const turnsOn = !records.some(isActive);
+      if (turnsOn && confirmOptions.beforeActivate) await confirmOptions.beforeActivate();
       // Compare-and-set on the secret the code was checked against: an enrollment that replaced
       // it meanwhile makes this fail rather than activate a secret no code was checked against.
-      const confirmed = await store.confirmAuthenticator(userId, TOTP_AUTHENTICATOR_ID, {
+      const outcome = await store.confirmAuthenticator(userId, record.id, {
         sealedSecret: record.sealedSecret,
         counter,
         recoveryCodeHashes: hashes,
+        maxActive: maxAuthenticators,
         now,
       });
-      if (!confirmed) throw new NotPendingError();
+      // The code was right, whatever the store decided: the failure count ends.
       await succeed(userId, attempt);
-      events.emit('confirmed', { userId });
-      return { recoveryCodes: codes };
+      return added(userId, record.id, 'totp', outcome, codes);
     },
 
     verify: verifyTotp,
@@ -389,23 +728,208 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
 
     async disable(userId, factor, disableOptions = {}) {
       const verified = await verifySecondFactor(userId, factor);
-      if (disableOptions.beforeDisable) await disableOptions.beforeDisable();
+      if (disableOptions.beforeDisable) await disableOptions.beforeDisable(verified);
       await store.deleteTwoFactor(userId);
-      events.emit('disabled', { userId, via: verified.method === 'totp' ? 'code' : 'recovery-code' });
+      events.emit('disabled', { userId, via: disabledVia(verified.method) });
     },
 
     async status(userId) {
       const now = clock();
       checkUserId(userId);
-      const record = await store.getAuthenticator(userId, TOTP_AUTHENTICATOR_ID, now);
-      const enabled = record?.status === 'active';
+      const records = await store.listAuthenticators(userId, now);
+      const active = records.filter(isActive);
+      const enabled = active.length > 0;
+      const since = active.map((record) =>
+        record.type === 'totp' ? (record.confirmedAt ?? record.createdAt) : record.createdAt,
+      );
+      const used = active.flatMap((record) => (record.lastUsedAt === null ? [] : [record.lastUsedAt]));
       return {
         enabled,
-        pending: record?.status === 'pending',
+        pending: records.some((record) => record.type === 'totp' && record.status === 'pending'),
         recoveryCodesRemaining: enabled ? await store.countRecoveryCodes(userId) : 0,
-        enabledAt: enabled && record.confirmedAt !== null ? new Date(record.confirmedAt) : null,
-        lastUsedAt: enabled && record.lastUsedAt !== null ? new Date(record.lastUsedAt) : null,
+        enabledAt: enabled ? new Date(Math.min(...since)) : null,
+        lastUsedAt: used.length > 0 ? new Date(Math.max(...used)) : null,
+        authenticators: {
+          totp: active.filter((record) => record.type === 'totp').length,
+          webauthn: active.filter((record) => record.type === 'webauthn').length,
+        },
       };
+    },
+
+    async listAuthenticators(userId) {
+      const now = clock();
+      checkUserId(userId);
+      // Oldest first by the date shown (an app's is its confirmation), then by id.
+      return (await store.listAuthenticators(userId, now))
+        .filter(isActive)
+        .map(describe)
+        .sort(
+          (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+        );
+    },
+
+    async renameAuthenticator(userId, authenticatorId, name) {
+      const now = clock();
+      checkUserId(userId);
+      checkAuthenticatorId(authenticatorId);
+      const checked = checkName(name);
+      if (!(await store.renameAuthenticator(userId, authenticatorId, checked, now)))
+        throw new NotFoundError();
+      const record = (await store.listAuthenticators(userId, now)).find(
+        (candidate) => candidate.id === authenticatorId && isActive(candidate),
+      );
+      // Removed right after the rename: as if the rename came second.
+      if (!record) throw new NotFoundError();
+      return describe(record);
+    },
+
+    async removeAuthenticator(userId, authenticatorId, factor, removeOptions = {}) {
+      checkUserId(userId);
+      checkAuthenticatorId(authenticatorId);
+      secondFactorKind(factor);
+      const before = (await store.listAuthenticators(userId, clock())).filter(isActive);
+      if (!before.some((record) => record.id === authenticatorId)) throw new NotFoundError();
+      const verified = await verifySecondFactor(userId, factor);
+      // Removing the last one is turning 2FA off: sessions end first, as for disable.
+      const last = before.length === 1;
+      if (last && removeOptions.beforeDisable) await removeOptions.beforeDisable(verified);
+      const outcome = await store.removeAuthenticator(userId, authenticatorId, clock());
+      if (outcome === 'missing') throw new NotFoundError();
+      events.emit('authenticatorRemoved', { userId, authenticatorId });
+      if (outcome === 'disabled') events.emit('disabled', { userId, via: disabledVia(verified.method) });
+      if (outcome === 'disabled' && !last && removeOptions.beforeDisable) {
+        // Another removal made this one the last meanwhile: 2FA is off already, so the sessions end
+        // now, after it (what it throws reaches the caller; the removal stands).
+        await removeOptions.beforeDisable(verified);
+      }
+      return { disabled: outcome === 'disabled' };
+    },
+
+    async startWebAuthnRegistration(userId, registrationOptions = {}) {
+      const config = requireWebAuthn();
+      const now = clock();
+      checkUserId(userId);
+      const name = registrationOptions.name === undefined ? null : checkName(registrationOptions.name);
+      const userName = registrationOptions.userName ?? defaultLabel(userId);
+      if (typeof userName !== 'string' || userName.length === 0 || userName.length > MAX_LABEL_LENGTH) {
+        throw new InvalidInputError('userName', 'userName must be 1-128 characters');
+      }
+      const records = await store.listAuthenticators(userId, now);
+      if (records.filter(isActive).length >= maxAuthenticators) {
+        throw new AuthenticatorLimitError(maxAuthenticators);
+      }
+      const { generateRegistrationOptions } = await simpleWebAuthn();
+      const options = await generateRegistrationOptions({
+        rpName: config.rpName ?? resolved.issuer,
+        rpID: config.rpId,
+        userName,
+        userID: userHandle(userId),
+        userDisplayName: userName,
+        timeout: config.timeoutMs,
+        attestationType: config.attestation,
+        excludeCredentials: records.flatMap((record) =>
+          record.type === 'webauthn'
+            ? [{ id: record.credentialId, transports: record.transports as AuthenticatorTransportFuture[] }]
+            : [],
+        ),
+        authenticatorSelection: { residentKey: 'preferred', userVerification: config.userVerification },
+        supportedAlgorithmIDs: [...WEBAUTHN_ALGORITHMS],
+      });
+      // One registration under way per user: new options replace the previous ones.
+      const state = JSON.stringify({ challenge: options.challenge, name });
+      await store.putNonce(userId, WEBAUTHN_REGISTRATION_KEY, state, now + config.timeoutMs, now);
+      return options;
+    },
+
+    async finishWebAuthnRegistration(userId, response, registrationOptions = {}) {
+      const config = requireWebAuthn();
+      const now = clock();
+      checkUserId(userId);
+      const givenName =
+        registrationOptions.name === undefined ? undefined : checkName(registrationOptions.name);
+      const registration = parseRegistrationResponse(response);
+      const challenge = registration ? clientChallenge(registration.response.clientDataJSON) : null;
+      if (!registration || challenge === null) {
+        throw new InvalidInputError(
+          'response',
+          'response must be what navigator.credentials.create() answered, in JSON form',
+        );
+      }
+      const state = await store.getNonce(userId, WEBAUTHN_REGISTRATION_KEY, now);
+      const pending =
+        state === null ? null : (JSON.parse(state) as { challenge: string; name: string | null });
+      // The options are spent by the first answer to them, valid or not.
+      if (
+        pending === null ||
+        !equalStrings(pending.challenge, challenge) ||
+        !(await store.takeNonce(userId, WEBAUTHN_REGISTRATION_KEY, state!, now))
+      ) {
+        throw new InvalidRegistrationError(
+          'No registration is under way for this answer (it expired or was used): ask for new options',
+        );
+      }
+      const { verifyRegistrationResponse } = await simpleWebAuthn();
+      let info: NonNullable<Awaited<ReturnType<typeof verifyRegistrationResponse>>['registrationInfo']>;
+      try {
+        const result = await verifyRegistrationResponse({
+          response: registration,
+          expectedChallenge: challenge,
+          expectedOrigin: config.origins,
+          expectedRPID: config.rpId,
+          requireUserVerification: config.userVerification === 'required',
+          supportedAlgorithmIDs: [...WEBAUTHN_ALGORITHMS],
+        });
+        if (!result.verified || !result.registrationInfo) throw new InvalidRegistrationError();
+        info = result.registrationInfo;
+      } catch (error) {
+        if (error instanceof InvalidRegistrationError) throw error;
+        throw new InvalidRegistrationError(
+          'The security key answer does not verify (origin, rpId, signature or format): ask for new options',
+        );
+      }
+      const record: WebAuthnCredentialRecord = {
+        type: 'webauthn',
+        userId,
+        id: newAuthenticatorId('w'),
+        name: givenName ?? pending.name,
+        credentialId: info.credential.id,
+        publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+        counter: info.credential.counter,
+        transports: (registration.response.transports ?? []).slice(0, 8),
+        aaguid: info.aaguid,
+        backupEligible: info.credentialDeviceType === 'multiDevice',
+        backupState: info.credentialBackedUp,
+        createdAt: now,
+        lastUsedAt: null,
+      };
+      const { codes, hashes } = freshRecoveryCodes(userId);
+      const turnsOn = !(await store.listAuthenticators(userId, now)).some(isActive);
+      if (turnsOn && registrationOptions.beforeActivate) {
+        // The key proves what a login with it would: `swk` for a synced passkey, `hwk` otherwise.
+        await registrationOptions.beforeActivate(record.backupEligible ? 'swk' : 'hwk');
+      }
+      const outcome = await store.addWebAuthnCredential(record, {
+        recoveryCodeHashes: hashes,
+        maxActive: maxAuthenticators,
+        now,
+      });
+      return added(userId, record.id, 'webauthn', outcome, codes);
+    },
+
+    async startWebAuthnAuthentication(userId) {
+      const config = requireWebAuthn();
+      const now = clock();
+      checkUserId(userId);
+      const records = await enabledAuthenticators(userId, now);
+      const { generateAuthenticationOptions } = await simpleWebAuthn();
+      const options = await generateAuthenticationOptions({
+        rpID: config.rpId,
+        timeout: config.timeoutMs,
+        userVerification: config.userVerification,
+        allowCredentials: allowedCredentials(records),
+      });
+      await store.putNonce(userId, WEBAUTHN_ASSERTION_KEY, options.challenge, now + config.timeoutMs, now);
+      return options;
     },
 
     async createChallenge(userId) {
@@ -415,8 +939,29 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       return { challengeToken: token, expiresIn: Math.ceil((expiresAt - now) / 1000), expiresAt };
     },
 
+    async loginOptions(challengeToken) {
+      const now = clock();
+      const { userId, jti, expiresAt } = await challenges.verify(challengeToken, now);
+      const records = (await store.listAuthenticators(userId, now)).filter(isActive);
+      const factors: LoginOptions['factors'] = [];
+      if (records.some((record) => record.type === 'totp')) factors.push('totp');
+      const keys = allowedCredentials(records);
+      if (webauthnOptions && keys.length > 0) factors.push('webauthn');
+      if (records.length > 0) factors.push('recoveryCode');
+      if (!webauthnOptions || keys.length === 0) return { factors, webauthn: null };
+      const { generateAuthenticationOptions } = await simpleWebAuthn();
+      const webauthn = await generateAuthenticationOptions({
+        rpID: webauthnOptions.rpId,
+        challenge: loginChallengeFor(jti),
+        timeout: Math.max(Math.min(webauthnOptions.timeoutMs, expiresAt - now), 1),
+        userVerification: webauthnOptions.userVerification,
+        allowCredentials: keys,
+      });
+      return { factors, webauthn };
+    },
+
     async completeChallenge(challengeToken, factor) {
-      secondFactorKind(factor);
+      const kind = secondFactorKind(factor);
       const now = clock();
       const claims = await challenges.verify(challengeToken, now);
       const { userId, jti } = claims;
@@ -438,7 +983,8 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
         throw new InvalidChallengeError('The challenge token has no attempts left');
       }
       try {
-        return await verifySecondFactor(userId, factor);
+        const loginChallenge = kind === 'webauthn' ? encodeBase64url(loginChallengeFor(jti)) : null;
+        return await verifyFactor(userId, factor, loginChallenge);
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) {
           await store.deleteNonce(userId, challengeSpentKey(jti));
@@ -484,6 +1030,35 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
   return twoFactor;
 }
 
+/** The credentials a browser may offer for an assertion, with the transports each reported. */
+function allowedCredentials(
+  records: readonly StoredAuthenticator[],
+): { id: string; transports: AuthenticatorTransportFuture[] }[] {
+  return records.flatMap((record) =>
+    record.type === 'webauthn'
+      ? [{ id: record.credentialId, transports: record.transports as AuthenticatorTransportFuture[] }]
+      : [],
+  );
+}
+
+function disabledVia(method: VerifiedFactor['method']): 'code' | 'recovery-code' | 'webauthn' {
+  return method === 'totp' ? 'code' : method;
+}
+
+/** A new authenticator id: the kind's letter and 16 random base64url characters. */
+function newAuthenticatorId(kind: 't' | 'w'): string {
+  return `${kind}_${encodeBase64url(cryptoRandom(12))}`;
+}
+
+function checkAuthenticatorId(authenticatorId: unknown): asserts authenticatorId is string {
+  if (typeof authenticatorId !== 'string' || authenticatorId.length === 0 || authenticatorId.length > 255) {
+    throw new InvalidInputError(
+      'authenticatorId',
+      'authenticatorId must be the id of one of your authenticators',
+    );
+  }
+}
+
 function checkUserId(userId: unknown): asserts userId is string {
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) {
     throw new InvalidInputError('userId', 'userId must be a string of 1-255 characters');
@@ -493,15 +1068,15 @@ function checkUserId(userId: unknown): asserts userId is string {
     throw new InvalidInputError('userId', `userId must not contain ${unfit.replace('-', ' ')}`);
 }
 
-/** Which kind of second factor a body carries; exactly one of `code` and `recoveryCode`. */
-function secondFactorKind(factor: unknown): 'code' | 'recoveryCode' {
+/** Which kind of second factor a body carries; exactly one of `code`, `recoveryCode` and `webauthn`. */
+function secondFactorKind(factor: unknown): 'code' | 'recoveryCode' | 'webauthn' {
   if (typeof factor === 'object' && factor !== null) {
-    const hasCode = 'code' in factor && (factor as { code: unknown }).code !== undefined;
-    const hasRecovery =
-      'recoveryCode' in factor && (factor as { recoveryCode: unknown }).recoveryCode !== undefined;
-    if (hasCode !== hasRecovery) return hasCode ? 'code' : 'recoveryCode';
+    const given = (['code', 'recoveryCode', 'webauthn'] as const).filter(
+      (kind) => kind in factor && (factor as Record<string, unknown>)[kind] !== undefined,
+    );
+    if (given.length === 1) return given[0]!;
   }
-  throw new InvalidInputError('code', 'exactly one of code and recoveryCode is required');
+  throw new InvalidInputError('code', 'exactly one of code, recoveryCode and webauthn is required');
 }
 
 function hashRecoveryToken(token: string): string {

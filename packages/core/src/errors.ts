@@ -23,7 +23,10 @@ export type TwofoldCoreErrorCode =
   | 'TWOFOLD_INVALID_CREDENTIALS'
   | 'TWOFOLD_UNAUTHORIZED'
   | 'TWOFOLD_INVALID_TOKEN'
-  | 'TWOFOLD_STEP_UP_REQUIRED';
+  | 'TWOFOLD_STEP_UP_REQUIRED'
+  | 'TWOFOLD_NOT_FOUND'
+  | 'TWOFOLD_AUTHENTICATOR_LIMIT'
+  | 'TWOFOLD_INVALID_REGISTRATION';
 
 /**
  * The codes that other twofold packages give their {@link TwofoldError} subclasses, each declared in
@@ -139,6 +142,33 @@ export class NotEnabledError extends TwofoldError {
  *
  * For logs and tests only: the HTTP answer is the same for every reason.
  */
+/** The user has no authenticator with that id (or it is someone else's): 404. */
+export class NotFoundError extends TwofoldError {
+  static override readonly code = 'TWOFOLD_NOT_FOUND';
+  constructor(message = 'No authenticator of this user has that id') {
+    super(message);
+  }
+}
+
+/** The user has as many authenticators as `maxAuthenticators` allows: remove one first. */
+export class AuthenticatorLimitError extends TwofoldError {
+  static override readonly code = 'TWOFOLD_AUTHENTICATOR_LIMIT';
+  constructor(limit: number) {
+    super(`An account can have at most ${limit} authenticators: remove one first`);
+  }
+}
+
+/**
+ * A security key's registration was refused: its answer does not verify (wrong origin or rpId, a
+ * challenge that was not issued, has expired or was used), or the key is registered already.
+ */
+export class InvalidRegistrationError extends TwofoldError {
+  static override readonly code = 'TWOFOLD_INVALID_REGISTRATION';
+  constructor(message = 'The security key could not be registered: ask for new options and try again') {
+    super(message);
+  }
+}
+
 export type TokenRefusalReason =
   | 'malformed'
   | 'header'

@@ -2,17 +2,21 @@
 export interface TwoFactorEvents {
   /** A pending enrollment was created (or replaced). */
   enrolled: { userId: string; expiresAt: number };
-  /** A pending enrollment was confirmed: two-factor authentication is now on. */
+  /** The user's first authenticator was added: two-factor authentication is now on. */
   confirmed: { userId: string };
   /** A second factor was accepted. */
-  verified: { userId: string; method: 'totp' | 'recovery-code' };
+  verified: { userId: string; method: 'totp' | 'recovery-code' | 'webauthn' };
+  /** An authenticator was added (confirmed, or a security key registered). */
+  authenticatorAdded: { userId: string; authenticatorId: string; type: 'totp' | 'webauthn' };
+  /** An authenticator was removed (when it was the last one, `disabled` follows). */
+  authenticatorRemoved: { userId: string; authenticatorId: string };
   /**
    * A second factor was refused. `reason` tells a wrong code from a replayed one or a malformed
    * one; HTTP answers do not (SECURITY.md §13). `failures` is the consecutive count so far.
    */
   failed: {
     userId: string;
-    method: 'totp' | 'recovery-code';
+    method: 'totp' | 'recovery-code' | 'webauthn';
     reason: 'invalid' | 'malformed' | 'replayed';
     failures: number;
   };
@@ -23,7 +27,7 @@ export interface TwoFactorEvents {
   /** The recovery codes were replaced by a new set. */
   recoveryCodesRotated: { userId: string };
   /** Two-factor authentication was turned off. */
-  disabled: { userId: string; via: 'code' | 'recovery-code' | 'email-recovery' };
+  disabled: { userId: string; via: 'code' | 'recovery-code' | 'webauthn' | 'email-recovery' };
   /** An email recovery link was issued. */
   recoveryRequested: { userId: string; expiresAt: number };
   /** A secret sealed under an older key was re-sealed under the current one. */

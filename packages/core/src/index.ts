@@ -1,8 +1,12 @@
 export { type ChallengeClaims, createChallengeTokens } from './challenge-token.js';
 export {
+  type AddedAuthenticator,
+  type AuthenticatorInfo,
   type Challenge,
   createTwoFactor,
   type Enrollment,
+  type FactorAmr,
+  type LoginOptions,
   type SecondFactor,
   TOTP_AUTHENTICATOR_ID,
   type TwoFactor,
@@ -11,15 +15,18 @@ export {
 } from './engine.js';
 export {
   AlreadyEnabledError,
+  AuthenticatorLimitError,
   InvalidChallengeError,
   InvalidCodeError,
   InvalidCredentialsError,
   InvalidInputError,
   InvalidRecoveryTokenError,
+  InvalidRegistrationError,
   InvalidTokenError,
   isTwofoldError,
   LockedError,
   NotEnabledError,
+  NotFoundError,
   NotPendingError,
   SealBrokenError,
   StepUpRequiredError,
@@ -50,11 +57,25 @@ export {
   recoveryCodeHashCandidates,
 } from './recovery-codes.js';
 export type {
+  AddAuthenticatorOutcome,
+  AddWebAuthnCredentialInput,
   AttemptState,
   AuthenticatorAlgorithm,
   AuthenticatorRecord,
+  AuthenticatorType,
   ConfirmAuthenticatorInput,
   CounterState,
   PendingAuthenticator,
+  RemoveAuthenticatorOutcome,
   Store,
+  StoredAuthenticator,
+  WebAuthnCredentialRecord,
+  WebAuthnUse,
 } from './store.js';
+export type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
+  WebAuthnOptions,
+} from './webauthn.js';

@@ -1,10 +1,12 @@
 import type {
+  AddAuthenticatorOutcome,
   AttemptState,
-  AuthenticatorRecord,
   ConfirmAuthenticatorInput,
   CounterState,
   PendingAuthenticator,
   Store,
+  StoredAuthenticator,
+  WebAuthnCredentialRecord,
 } from './store.js';
 
 /** How often (in store time) a write also sweeps every expired record. */
@@ -49,7 +51,7 @@ interface Expiring<T> {
  * parsing 10 hashes costs microseconds.
  */
 interface UserState {
-  authenticators?: AuthenticatorRecord[];
+  authenticators?: StoredAuthenticator[];
   recoveryCodes?: string;
   counters?: Map<string, Expiring<number>>;
   nonces?: Map<string, Expiring<string>>;
@@ -90,8 +92,42 @@ export function memoryStore(): Store {
     }
   }
 
-  function isLive(record: AuthenticatorRecord, now: number): boolean {
-    return record.expiresAt === null || record.expiresAt > now;
+  function isLive(record: StoredAuthenticator, now: number): boolean {
+    return record.type === 'webauthn' || record.expiresAt === null || record.expiresAt > now;
+  }
+
+  function isActive(record: StoredAuthenticator): boolean {
+    return record.type === 'webauthn' || record.status === 'active';
+  }
+
+  /** The user's live authenticators, expired pending ones dropped on the way. */
+  function liveAuthenticators(userId: string, now: number): StoredAuthenticator[] {
+    const state = users.get(userId);
+    if (!state?.authenticators) return [];
+    if (state.authenticators.some((record) => !isLive(record, now))) {
+      state.authenticators = state.authenticators.filter((record) => isLive(record, now));
+      dropIfEmpty(userId, state);
+    }
+    return state.authenticators;
+  }
+
+  /**
+   * Adds an active authenticator under the rules of confirm and WebAuthn registration (no await: one
+   * atomic step): refused at `maxActive`; the first active one writes the recovery codes.
+   */
+  function addActive(
+    userId: string,
+    add: () => void,
+    recoveryCodeHashes: readonly string[],
+    maxActive: number,
+    now: number,
+  ): AddAuthenticatorOutcome {
+    const active = liveAuthenticators(userId, now).filter(isActive).length;
+    if (active >= maxActive) return 'full';
+    add();
+    if (active > 0) return 'added';
+    user(userId).recoveryCodes = encodeCodes(recoveryCodeHashes);
+    return 'enabled';
   }
 
   function sweep(now: number): void {
@@ -111,7 +147,7 @@ export function memoryStore(): Store {
     }
   }
 
-  function liveAuthenticator(userId: string, id: string, now: number): AuthenticatorRecord | undefined {
+  function liveAuthenticator(userId: string, id: string, now: number): StoredAuthenticator | undefined {
     const state = users.get(userId);
     const index = state?.authenticators?.findIndex((record) => record.id === id) ?? -1;
     if (index < 0) return undefined;
@@ -153,7 +189,7 @@ export function memoryStore(): Store {
   function deleteTwoFactorNow(userId: string): boolean {
     const state = users.get(userId);
     if (!state) return false;
-    const wasActive = state.authenticators?.some((record) => record.status === 'active') ?? false;
+    const wasActive = state.authenticators?.some(isActive) ?? false;
     delete state.authenticators;
     delete state.recoveryCodes;
     dropIfEmpty(userId, state);
@@ -184,16 +220,25 @@ export function memoryStore(): Store {
   const store: Store = {
     async getAuthenticator(userId, authenticatorId, now) {
       const record = liveAuthenticator(userId, authenticatorId, now);
-      return record ? { ...record } : null;
+      return record?.type === 'totp' ? { ...record } : null;
+    },
+
+    async listAuthenticators(userId, now) {
+      return liveAuthenticators(userId, now)
+        .map((record) =>
+          record.type === 'webauthn' ? { ...record, transports: [...record.transports] } : { ...record },
+        )
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     },
 
     async savePendingAuthenticator(record: PendingAuthenticator, now) {
       sweep(now);
       const existing = liveAuthenticator(record.userId, record.id, now);
-      if (existing?.status === 'active') return false;
+      if (existing && isActive(existing)) return false;
       const state = user(record.userId);
       const saved = { ...record, sealedSecret: compact(record.sealedSecret) };
-      const others = state.authenticators?.filter((other) => other.id !== record.id) ?? [];
+      // Every pending enrollment of the user is replaced: one at a time.
+      const others = state.authenticators?.filter(isActive) ?? [];
       // A literal of one element is allocated at its size; an array grown by push is not.
       state.authenticators = others.length === 0 ? [saved] : [...others, saved];
       return true;
@@ -203,19 +248,85 @@ export function memoryStore(): Store {
       const { now } = input;
       sweep(now);
       const record = liveAuthenticator(userId, authenticatorId, now);
-      if (record?.status !== 'pending' || record.sealedSecret !== input.sealedSecret) return false;
-      record.status = 'active';
-      record.confirmedAt = now;
-      record.lastUsedAt = now;
-      record.lastCounter = input.counter;
-      record.expiresAt = null;
-      user(userId).recoveryCodes = encodeCodes(input.recoveryCodeHashes);
+      if (
+        record?.type !== 'totp' ||
+        record.status !== 'pending' ||
+        record.sealedSecret !== input.sealedSecret
+      ) {
+        return 'missing';
+      }
+      const activate = () => {
+        record.status = 'active';
+        record.confirmedAt = now;
+        record.lastUsedAt = now;
+        record.lastCounter = input.counter;
+        record.expiresAt = null;
+      };
+      return addActive(userId, activate, input.recoveryCodeHashes, input.maxActive, now);
+    },
+
+    async addWebAuthnCredential(record: WebAuthnCredentialRecord, input) {
+      const { now } = input;
+      sweep(now);
+      const { userId } = record;
+      const existing = liveAuthenticators(userId, now);
+      if (
+        existing.some(
+          (other) =>
+            other.id === record.id ||
+            (other.type === 'webauthn' && other.credentialId === record.credentialId),
+        )
+      ) {
+        return 'duplicate';
+      }
+      const add = () => {
+        const saved: WebAuthnCredentialRecord = {
+          ...record,
+          credentialId: compact(record.credentialId),
+          publicKey: compact(record.publicKey),
+          transports: [...record.transports],
+        };
+        const state = user(userId);
+        state.authenticators = state.authenticators?.length ? [...state.authenticators, saved] : [saved];
+      };
+      return addActive(userId, add, input.recoveryCodeHashes, input.maxActive, now);
+    },
+
+    async useWebAuthnCredential(userId, authenticatorId, use) {
+      const record = users.get(userId)?.authenticators?.find((other) => other.id === authenticatorId);
+      if (record?.type !== 'webauthn') return false;
+      if (!(use.counter > record.counter || (use.counter === 0 && record.counter === 0))) return false;
+      record.counter = use.counter;
+      record.backupState = use.backupState;
+      record.lastUsedAt = use.now;
       return true;
+    },
+
+    async renameAuthenticator(userId, authenticatorId, name, now) {
+      const record = liveAuthenticator(userId, authenticatorId, now);
+      if (!record || !isActive(record)) return false;
+      record.name = compact(name);
+      return true;
+    },
+
+    async removeAuthenticator(userId, authenticatorId, now) {
+      const record = liveAuthenticator(userId, authenticatorId, now);
+      if (!record || !isActive(record)) return 'missing';
+      const state = users.get(userId)!;
+      const rest = state.authenticators!.filter((other) => other !== record);
+      if (rest.some(isActive)) {
+        state.authenticators = rest;
+        return 'removed';
+      }
+      deleteTwoFactorNow(userId);
+      return 'disabled';
     },
 
     async consumeCounter(userId, authenticatorId, counter, now) {
       const record = liveAuthenticator(userId, authenticatorId, now);
-      if (record?.status !== 'active' || counter <= record.lastCounter) return false;
+      if (record?.type !== 'totp' || record.status !== 'active' || counter <= record.lastCounter) {
+        return false;
+      }
       record.lastCounter = counter;
       record.lastUsedAt = now;
       return true;
@@ -223,7 +334,7 @@ export function memoryStore(): Store {
 
     async replaceSealedSecret(userId, authenticatorId, expected, next) {
       const record = users.get(userId)?.authenticators?.find((other) => other.id === authenticatorId);
-      if (record?.sealedSecret !== expected) return false;
+      if (record?.type !== 'totp' || record.sealedSecret !== expected) return false;
       record.sealedSecret = compact(next);
       return true;
     },
@@ -235,11 +346,7 @@ export function memoryStore(): Store {
     async replaceRecoveryCodes(userId, hashes, now) {
       sweep(now);
       const state = users.get(userId);
-      let active = false;
-      for (const record of state?.authenticators ?? []) {
-        if (record.status === 'active') active = true;
-      }
-      if (!active) return false;
+      if (!state?.authenticators?.some(isActive)) return false;
       state!.recoveryCodes = encodeCodes(hashes);
       return true;
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Keyring, parseKeyring } from './keyring.js';
 import type { Store } from './store.js';
+import { webAuthnOptionsSchema } from './webauthn.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -9,8 +10,13 @@ const HOUR = 60 * MINUTE;
 /** Every required Store method, once each: a new one missing here fails the type check below. */
 const STORE_METHOD_SET = {
   getAuthenticator: true,
+  listAuthenticators: true,
   savePendingAuthenticator: true,
   confirmAuthenticator: true,
+  addWebAuthnCredential: true,
+  useWebAuthnCredential: true,
+  renameAuthenticator: true,
+  removeAuthenticator: true,
   consumeCounter: true,
   replaceSealedSecret: true,
   deleteTwoFactor: true,
@@ -97,6 +103,14 @@ export const twoFactorOptionsSchema = z.strictObject({
       window: int(0, 3).default(1),
     })
     .prefault({}),
+  /** How many authenticators (apps, security keys, passkeys) one user may have. */
+  maxAuthenticators: int(1, 50).default(10),
+  /**
+   * Security keys and passkeys (WebAuthn) as a second factor; off when absent. `rpId` is the
+   * domain of the site and `origins` every origin its pages run on; both are checked here.
+   * @example webauthn: { rpId: 'example.com', origins: ['https://example.com'] }
+   */
+  webauthn: webAuthnOptionsSchema,
   /** How long an unconfirmed enrollment stays pending, in ms (default 15 min). */
   enrollmentTtlMs: int(MINUTE, 24 * HOUR).default(15 * MINUTE),
   recoveryCodes: z

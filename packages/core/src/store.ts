@@ -11,7 +11,8 @@
  *
  * Identifiers: user ids, authenticator ids, counter keys and nonce keys are compared exactly (case
  * and Unicode normalisation matter; no collation may fold them) and are at most 255 characters; the
- * engine never passes anything longer. Counters and nonces are two separate namespaces: a counter
+ * engine never passes anything longer. A WebAuthn credential id is longer (up to 1,366 characters of
+ * base64url) and is stored, not used as a key. Authenticator names are 1-64 characters. Counters and nonces are two separate namespaces: a counter
  * and a nonce may share a key. `deleteTwoFactor` removes the authenticators and recovery codes only;
  * counters (the lockout count) and nonces (spent token ids, refresh families) run out on their own.
  *
@@ -23,12 +24,21 @@
 /** Hash functions an authenticator can use. */
 export type AuthenticatorAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
 
+/** The kinds of authenticator: an app showing codes, or a security key or passkey. */
+export type AuthenticatorType = 'totp' | 'webauthn';
+
 /** One TOTP authenticator (an app on a phone) of one user. */
 export interface AuthenticatorRecord {
+  type: 'totp';
   /** The host's user id (1-255 characters). */
   userId: string;
-  /** Distinguishes several authenticators of one user; the built-in flows use `'totp'`. */
+  /**
+   * Distinguishes the authenticators of one user (of both types); chosen by the engine. Users who
+   * enrolled before several authenticators existed have the one with id `'totp'`.
+   */
   id: string;
+  /** What the user calls it (1-64 characters); null for one enrolled before names existed. */
+  name: string | null;
   /** `pending` between enroll and confirm, `active` after. */
   status: 'pending' | 'active';
   /** The secret sealed by the keyring (an opaque ASCII string, never the plain secret). */
@@ -48,6 +58,77 @@ export interface AuthenticatorRecord {
   expiresAt: number | null;
 }
 
+/**
+ * One WebAuthn credential (a security key, or a passkey on a phone or laptop) of one user, as
+ * registered. Nothing in it is secret: the private key never leaves the authenticator.
+ */
+export interface WebAuthnCredentialRecord {
+  type: 'webauthn';
+  userId: string;
+  /** The authenticator id (1-255 characters, chosen by the engine); not the credential id. */
+  id: string;
+  /** What the user calls it (1-64 characters); null when the user gave no name (the engine shows a default). */
+  name: string | null;
+  /** The credential id the authenticator made, base64url (at most 1,366 characters: 1,023 bytes). */
+  credentialId: string;
+  /** The credential's public key (COSE), base64url. */
+  publicKey: string;
+  /** The highest signature counter accepted so far; 0 for an authenticator that keeps none. */
+  counter: number;
+  /** How the browser can reach it (`usb`, `nfc`, `ble`, `internal`, `hybrid`...), as it reported, in that order. */
+  transports: string[];
+  /** The model of the authenticator (a UUID); all zeros when it was not attested. */
+  aaguid: string;
+  /** Whether the credential may be synced to other devices (a passkey in a password manager). */
+  backupEligible: boolean;
+  /** Whether it is synced now, as of its last use. */
+  backupState: boolean;
+  createdAt: number;
+  /** When an assertion was last accepted; null before. */
+  lastUsedAt: number | null;
+}
+
+/** Any authenticator of a user. */
+export type StoredAuthenticator = AuthenticatorRecord | WebAuthnCredentialRecord;
+
+/**
+ * What adding an active authenticator did (confirm, WebAuthn registration), all in one atomic step:
+ * - `enabled`: it is the user's first active authenticator: 2FA is on and the recovery codes given
+ *   were written (replacing any);
+ * - `added`: the user had active authenticators already: their recovery codes are unchanged;
+ * - `full`: the user already has `maxActive` active authenticators: nothing changed;
+ * - `missing` (confirm only): no pending record holds the sealed secret expected: nothing changed;
+ * - `duplicate` (WebAuthn only): the user has this authenticator id or credential id: nothing changed.
+ */
+export type AddAuthenticatorOutcome = 'enabled' | 'added' | 'full' | 'missing' | 'duplicate';
+
+/** What {@link Store.addWebAuthnCredential} writes besides the credential. */
+export interface AddWebAuthnCredentialInput {
+  /** Keyed hashes of fresh recovery codes, written only when this turns 2FA on. */
+  recoveryCodeHashes: readonly string[];
+  /** The most active authenticators (of both types) a user may have. */
+  maxActive: number;
+  now: number;
+}
+
+/** What an accepted WebAuthn assertion changes. */
+export interface WebAuthnUse {
+  /** The signature counter the assertion carried. */
+  counter: number;
+  /** The backup state the assertion reported. */
+  backupState: boolean;
+  now: number;
+}
+
+/** What {@link Store.removeAuthenticator} did. */
+export type RemoveAuthenticatorOutcome =
+  /** The authenticator is gone; the user has other active ones. */
+  | 'removed'
+  /** It was the last active one: it, the recovery codes and any pending enrollment are gone (2FA off). */
+  | 'disabled'
+  /** The user has no active authenticator with that id: nothing changed. */
+  | 'missing';
+
 /** A new pending authenticator, as written by enroll. */
 export type PendingAuthenticator = AuthenticatorRecord & {
   status: 'pending';
@@ -66,8 +147,13 @@ export interface ConfirmAuthenticatorInput {
   sealedSecret: string;
   /** The time step of the code that confirmed it; becomes `lastCounter`. */
   counter: number;
-  /** Keyed hashes of the fresh recovery codes; they replace any existing set. */
+  /**
+   * Keyed hashes of fresh recovery codes: they replace any existing set when this activation turns
+   * 2FA on (the user had no active authenticator); otherwise the user's codes stay as they are.
+   */
   recoveryCodeHashes: readonly string[];
+  /** The most active authenticators (of both types) a user may have; at that many, nothing changes. */
+  maxActive: number;
   now: number;
 }
 
@@ -90,39 +176,96 @@ export interface AttemptState extends CounterState {
 
 export interface Store {
   /**
-   * The authenticator `authenticatorId` of `userId`, or null when there is none or it is a pending
-   * one that has expired.
+   * The TOTP authenticator `authenticatorId` of `userId`, or null when there is none, when it is a
+   * pending one that has expired, or when that id is a WebAuthn credential.
    */
   getAuthenticator(userId: string, authenticatorId: string, now: number): Promise<AuthenticatorRecord | null>;
 
   /**
-   * Writes a pending authenticator, replacing a pending (expired or not) one with the same ids.
-   * Resolves false and changes nothing when an active authenticator with those ids exists.
+   * Every live authenticator of the user, of both types, pending TOTP enrollments included (expired
+   * ones are not), oldest first: by `createdAt`, then by `id` (any fixed order of ids will do; the
+   * engine's ids are ASCII, where every order agrees).
+   */
+  listAuthenticators(userId: string, now: number): Promise<StoredAuthenticator[]>;
+
+  /**
+   * Writes a pending TOTP authenticator, replacing every pending one of the user (expired or not):
+   * a user has at most one enrollment under way. Resolves false and changes nothing when the user has
+   * an active authenticator (of either type) with the same id.
    */
   savePendingAuthenticator(record: PendingAuthenticator, now: number): Promise<boolean>;
 
   /**
-   * Activates a pending, unexpired authenticator and replaces the user's recovery codes, all or
-   * nothing: status `active`, `confirmedAt` = `lastUsedAt` = now, `lastCounter` = counter,
-   * `expiresAt` = null. Resolves false and changes nothing when there is no such pending record,
-   * when it has expired, or when it is already active (two concurrent confirms: exactly one wins).
+   * Activates a pending, unexpired TOTP authenticator, all or nothing: status `active`,
+   * `confirmedAt` = `lastUsedAt` = now, `lastCounter` = counter, `expiresAt` = null; when it is the
+   * user's first active authenticator, the recovery codes are replaced in the same step
+   * (`enabled`), otherwise they stay (`added`). Resolves `missing` and changes nothing when there is
+   * no such pending record, when it has expired, when its sealed secret is not the one expected, or
+   * when it is already active (two concurrent confirms: exactly one wins); otherwise `full` when the
+   * user already has `maxActive` active authenticators (`missing` is checked first). `maxActive` is
+   * a whole number of at least 1. Of concurrent activations (a confirm racing
+   * WebAuthn additions) for a user without 2FA, exactly one resolves `enabled`.
    */
   confirmAuthenticator(
     userId: string,
     authenticatorId: string,
     input: ConfirmAuthenticatorInput,
-  ): Promise<boolean>;
+  ): Promise<AddAuthenticatorOutcome>;
 
   /**
-   * Accepts the time step `counter` for an active authenticator: succeeds only when
+   * Adds an active WebAuthn credential, with the same rules as {@link confirmAuthenticator}: the
+   * first active authenticator of the user turns 2FA on and writes the recovery codes (`enabled`),
+   * a later one leaves them (`added`), at `maxActive` nothing changes (`full`), and an authenticator
+   * id the user already has (an active one, or an unexpired pending one) or a credential id the user
+   * already has is refused (`duplicate`, checked before `full`). Credential ids are unique per user,
+   * not across users: a second factor is always looked up within the user who passed the password.
+   */
+  addWebAuthnCredential(
+    record: WebAuthnCredentialRecord,
+    input: AddWebAuthnCredentialInput,
+  ): Promise<AddAuthenticatorOutcome>;
+
+  /**
+   * Accepts an assertion's signature counter for a WebAuthn credential, in one atomic step: succeeds
+   * when `counter` is above the stored one, or when both are 0 (an authenticator that keeps no
+   * counter), and then sets `counter`, `backupState` and `lastUsedAt` = now. A counter that did not
+   * increase (a cloned authenticator, a replay) resolves false and changes nothing, as does a
+   * missing credential. Of concurrent calls with the same non-zero counter, exactly one resolves true.
+   */
+  useWebAuthnCredential(userId: string, authenticatorId: string, use: WebAuthnUse): Promise<boolean>;
+
+  /**
+   * Renames an active authenticator (of either type). Resolves false and changes nothing when the
+   * user has no active authenticator with that id.
+   */
+  renameAuthenticator(userId: string, authenticatorId: string, name: string, now: number): Promise<boolean>;
+  // `now` in renameAuthenticator and removeAuthenticator is the caller's clock, as for every write
+  // (active records never expire; a store may use it to sweep).
+
+  /**
+   * Deletes an active authenticator (of either type). When it was the user's last active one, the
+   * same step deletes the recovery codes and any pending enrollment (`disabled`: 2FA is off; counters
+   * and nonces stay, as with {@link deleteTwoFactor}), so
+   * two concurrent removals of a user's last two authenticators never leave recovery codes without
+   * an authenticator, nor an authenticator removed without the other noticing.
+   */
+  removeAuthenticator(
+    userId: string,
+    authenticatorId: string,
+    now: number,
+  ): Promise<RemoveAuthenticatorOutcome>;
+
+  /**
+   * Accepts the time step `counter` for an active TOTP authenticator: succeeds only when
    * `counter > lastCounter`, and then sets `lastCounter` = counter and `lastUsedAt` = now.
-   * Resolves false for a pending or missing authenticator. Of any number of concurrent calls with
+   * Resolves false for a pending or missing authenticator, or a WebAuthn one. Of any number of concurrent calls with
    * the same counter, exactly one resolves true.
    */
   consumeCounter(userId: string, authenticatorId: string, counter: number, now: number): Promise<boolean>;
 
   /**
-   * Replaces the sealed secret only when it still equals `expected` (compare-and-set), so a re-seal
+   * Replaces the sealed secret of a TOTP authenticator only when it still equals `expected`
+   * (compare-and-set; a WebAuthn id resolves false), so a re-seal
    * racing with another re-seal or with disable never resurrects or clobbers anything.
    * Resolves whether it replaced it.
    */
@@ -134,14 +277,15 @@ export interface Store {
   ): Promise<boolean>;
 
   /**
-   * Deletes every authenticator (pending or active) and every recovery code of the user.
-   * Resolves whether an active authenticator existed.
+   * Deletes every authenticator (pending or active, of both types) and every recovery code of the
+   * user. Resolves whether an active authenticator existed.
    */
   deleteTwoFactor(userId: string): Promise<boolean>;
 
   /**
    * Replaces the user's whole set of recovery code hashes in one atomic step (no moment where the
-   * old and new sets mix or none exists), but only while the user has an active authenticator.
+   * old and new sets mix or none exists), but only while the user has an active authenticator (of
+   * either type).
    * Resolves false and changes nothing otherwise.
    */
   replaceRecoveryCodes(userId: string, hashes: readonly string[], now: number): Promise<boolean>;

@@ -6,13 +6,15 @@ t.test('a challenge token plus a valid code completes the login once', async (t)
   const user = await enrolledUser(env);
   const challenge = await env.twoFactor.createChallenge(user.userId);
   t.equal(challenge.expiresIn, 120);
-  t.same(
+  t.strictSame(
     await env.twoFactor.completeChallenge(challenge.challengeToken, {
       code: codeAt(user.secret, env.clock.now()),
     }),
     {
       userId: user.userId,
       method: 'totp',
+      authenticatorId: user.enrollment.authenticatorId,
+      amr: 'otp',
     },
   );
   env.clock.advance(30_000);
@@ -27,10 +29,15 @@ t.test('a challenge token with a recovery code completes the login', async (t) =
   const env = makeEngine();
   const user = await enrolledUser(env);
   const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
-  t.same(await env.twoFactor.completeChallenge(challengeToken, { recoveryCode: user.recoveryCodes[0] }), {
-    userId: user.userId,
-    method: 'recovery-code',
-  });
+  t.strictSame(
+    await env.twoFactor.completeChallenge(challengeToken, { recoveryCode: user.recoveryCodes[0] }),
+    {
+      userId: user.userId,
+      method: 'recovery-code',
+      authenticatorId: null,
+      amr: 'otp',
+    },
+  );
 });
 
 t.test('a challenge allows maxAttempts wrong codes, then refuses even the right one', async (t) => {

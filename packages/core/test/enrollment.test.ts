@@ -1,5 +1,6 @@
 import { parseUri } from '@twofold/otp';
 import t from 'tap';
+import { TOTP_AUTHENTICATOR_ID } from '../src/index.js';
 import { renderQrSvg } from '../src/qr.js';
 import { codeAt, enrolledUser, interleavingStore, makeEngine, wrongCode } from './helpers.js';
 
@@ -18,20 +19,33 @@ t.test('enroll returns a Key URI, the secret, and the QR code of exactly that UR
     enrollment.qrSvg,
   );
   t.equal(enrollment.expiresAt, env.clock.now() + 15 * 60_000);
-  t.same(await env.twoFactor.status('user-1'), {
+  t.match(enrollment.authenticatorId, /^t_[A-Za-z0-9_-]{16}$/, 'a random id for an app');
+  t.strictSame(await env.twoFactor.status('user-1'), {
     enabled: false,
     pending: true,
     recoveryCodesRemaining: 0,
     enabledAt: null,
     lastUsedAt: null,
+    authenticators: { totp: 0, webauthn: 0 },
   });
+  t.strictSame(await env.twoFactor.listAuthenticators('user-1'), [], 'a pending app is not listed');
+});
+
+t.test('every enrollment gets its own random id, never the legacy "totp"', async (t) => {
+  const env = makeEngine();
+  const ids = new Set<string>();
+  for (let i = 0; i < 20; i++) ids.add((await env.twoFactor.enroll(`user-${i % 2}`)).authenticatorId);
+  t.equal(ids.size, 20);
+  t.notOk(ids.has(TOTP_AUTHENTICATOR_ID));
+  t.equal(await env.store.getAuthenticator('user-1', TOTP_AUTHENTICATOR_ID, env.clock.now()), null);
 });
 
 t.test('the store holds the secret only sealed', async (t) => {
   const env = makeEngine();
   const enrollment = await env.twoFactor.enroll('user-1');
-  const record = await env.store.getAuthenticator('user-1', 'totp', env.clock.now());
+  const record = await env.store.getAuthenticator('user-1', enrollment.authenticatorId, env.clock.now());
   t.ok(record);
+  t.equal(record!.status, 'pending');
   t.notMatch(record!.sealedSecret, enrollment.secret);
   t.notMatch(record!.sealedSecret.toUpperCase(), enrollment.secret);
   const hex = Buffer.from(parseUri(enrollment.otpauthUri).secret).toString('hex');
@@ -41,7 +55,11 @@ t.test('the store holds the secret only sealed', async (t) => {
 t.test('confirm with a valid code enables 2FA and returns fresh recovery codes once', async (t) => {
   const env = makeEngine();
   const enrollment = await env.twoFactor.enroll('user-1');
-  const { recoveryCodes } = await env.twoFactor.confirm('user-1', codeAt(enrollment.secret, env.clock.now()));
+  const confirmed = await env.twoFactor.confirm('user-1', codeAt(enrollment.secret, env.clock.now()));
+  const { recoveryCodes } = confirmed;
+  t.strictSame(Object.keys(confirmed).sort(), ['authenticatorId', 'enabled', 'recoveryCodes']);
+  t.equal(confirmed.authenticatorId, enrollment.authenticatorId, 'the id enroll announced');
+  t.equal(confirmed.enabled, true, 'the first app turns 2FA on');
   t.equal(recoveryCodes.length, 10);
   t.equal(new Set(recoveryCodes).size, 10);
   const status = await env.twoFactor.status('user-1');
@@ -49,8 +67,54 @@ t.test('confirm with a valid code enables 2FA and returns fresh recovery codes o
   t.equal(status.pending, false);
   t.equal(status.recoveryCodesRemaining, 10);
   t.same(status.enabledAt, new Date(env.clock.now()));
+  t.strictSame(status.authenticators, { totp: 1, webauthn: 0 });
   t.notMatch(JSON.stringify(status), enrollment.secret, 'status never returns the secret');
+  const record = await env.store.getAuthenticator('user-1', enrollment.authenticatorId, env.clock.now());
+  t.equal(record?.status, 'active', 'the pending record itself became active');
 });
+
+t.test(
+  'beforeActivate runs once the code is checked, before 2FA turns on; if it throws, nothing changes',
+  async (t) => {
+    const env = makeEngine();
+    const enrollment = await env.twoFactor.enroll('user-1');
+    const calls: string[] = [];
+    const statusInside: boolean[] = [];
+    await t.rejects(
+      env.twoFactor.confirm('user-1', wrongCode(enrollment.secret, env.clock.now()), {
+        beforeActivate: () => calls.push('wrong code'),
+      }),
+      { code: 'TWOFOLD_INVALID_CODE' },
+    );
+    t.strictSame(calls, [], 'not called for a wrong code');
+    const code = codeAt(enrollment.secret, env.clock.now());
+    await t.rejects(
+      env.twoFactor.confirm('user-1', code, {
+        beforeActivate: async () => {
+          calls.push('throws');
+          throw new Error('session store down');
+        },
+      }),
+      { message: 'session store down' },
+    );
+    t.strictSame(calls, ['throws']);
+    t.match(await env.twoFactor.status('user-1'), {
+      enabled: false,
+      pending: true,
+      recoveryCodesRemaining: 0,
+    });
+    const confirmed = await env.twoFactor.confirm('user-1', code, {
+      beforeActivate: async () => {
+        statusInside.push((await env.twoFactor.status('user-1')).enabled);
+        calls.push('ok');
+      },
+    });
+    t.strictSame(calls, ['throws', 'ok']);
+    t.strictSame(statusInside, [false], 'it ran before 2FA turned on');
+    t.equal(confirmed.enabled, true);
+    t.equal(confirmed.recoveryCodes.length, 10);
+  },
+);
 
 t.test('confirm refuses a wrong code and leaves the enrollment pending', async (t) => {
   const env = makeEngine();
@@ -84,22 +148,106 @@ t.test('enrolling again replaces the pending secret', async (t) => {
   await t.rejects(env.twoFactor.confirm('user-1', codeAt(first.secret, env.clock.now())), {
     code: 'TWOFOLD_INVALID_CODE',
   });
-  await t.resolves(env.twoFactor.confirm('user-1', codeAt(second.secret, env.clock.now())));
+  t.match(await env.twoFactor.confirm('user-1', codeAt(second.secret, env.clock.now())), {
+    authenticatorId: second.authenticatorId,
+  });
+  t.equal(await env.store.getAuthenticator('user-1', first.authenticatorId, env.clock.now()), null);
+  t.equal((await env.twoFactor.status('user-1')).authenticators.totp, 1, 'one app, not two');
+});
+
+t.test('enrolling while enabled starts a second app, and the first keeps working meanwhile', async (t) => {
+  const env = makeEngine();
+  const user = await enrolledUser(env);
+  const second = await env.twoFactor.enroll(user.userId, { name: 'Tablet' });
+  t.not(second.secret, user.secret);
+  t.not(second.authenticatorId, user.enrollment.authenticatorId);
+  t.match(await env.twoFactor.status(user.userId), {
+    enabled: true,
+    pending: true,
+    recoveryCodesRemaining: 10,
+    authenticators: { totp: 1, webauthn: 0 },
+  });
+  t.match(
+    await env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())),
+    { authenticatorId: user.enrollment.authenticatorId },
+    'the first app still logs in',
+  );
+  await t.rejects(
+    env.twoFactor.verify(user.userId, codeAt(second.secret, env.clock.now())),
+    { code: 'TWOFOLD_INVALID_CODE' },
+    'the pending app does not log in before it is confirmed',
+  );
 });
 
 t.test(
-  'enrolling while enabled is refused: replacing the factor needs the current one (disable first)',
+  'confirming a second app returns no recovery codes, skips beforeActivate and leaves the codes working',
   async (t) => {
     const env = makeEngine();
     const user = await enrolledUser(env);
-    await t.rejects(env.twoFactor.enroll(user.userId), { code: 'TWOFOLD_ALREADY_ENABLED' });
-    t.equal((await env.twoFactor.status(user.userId)).enabled, true);
-    await t.resolves(
-      env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())),
-      'old secret still works',
-    );
+    const second = await env.twoFactor.enroll(user.userId);
+    let beforeActivate = 0;
+    const confirmed = await env.twoFactor.confirm(user.userId, codeAt(second.secret, env.clock.now()), {
+      beforeActivate: () => beforeActivate++,
+    });
+    t.strictSame(confirmed, { authenticatorId: second.authenticatorId, enabled: false, recoveryCodes: [] });
+    t.equal(beforeActivate, 0, 'beforeActivate only runs when 2FA turns on');
+    t.match(await env.twoFactor.status(user.userId), {
+      enabled: true,
+      pending: false,
+      recoveryCodesRemaining: 10,
+      authenticators: { totp: 2, webauthn: 0 },
+    });
+    t.match(await env.twoFactor.useRecoveryCode(user.userId, user.recoveryCodes[0]), { remaining: 9 });
+    env.clock.advance(30_000);
+    t.match(await env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
+      authenticatorId: user.enrollment.authenticatorId,
+    });
+    t.match(await env.twoFactor.verify(user.userId, codeAt(second.secret, env.clock.now())), {
+      authenticatorId: second.authenticatorId,
+    });
   },
 );
+
+t.test('confirm with an explicit authenticatorId: the pending one only', async (t) => {
+  const env = makeEngine();
+  const first = await env.twoFactor.enroll('user-1');
+  const second = await env.twoFactor.enroll('user-1');
+  await t.rejects(
+    env.twoFactor.confirm('user-1', codeAt(second.secret, env.clock.now()), {
+      authenticatorId: first.authenticatorId,
+    }),
+    { code: 'TWOFOLD_NOT_PENDING' },
+    'the replaced enrollment is gone',
+  );
+  await t.rejects(
+    env.twoFactor.confirm('user-1', codeAt(second.secret, env.clock.now()), {
+      authenticatorId: 't_nonexistent',
+    }),
+    { code: 'TWOFOLD_NOT_PENDING' },
+  );
+  await t.rejects(
+    env.twoFactor.confirm('user-1', codeAt(second.secret, env.clock.now()), { authenticatorId: '' }),
+    { code: 'TWOFOLD_INVALID_INPUT', field: 'authenticatorId' },
+  );
+  t.equal(
+    await env.store.getCounter('user-1', 'failures', env.clock.now()),
+    null,
+    'no attempt counted without a pending app to judge',
+  );
+  t.match(
+    await env.twoFactor.confirm('user-1', codeAt(second.secret, env.clock.now()), {
+      authenticatorId: second.authenticatorId,
+    }),
+    { authenticatorId: second.authenticatorId, enabled: true },
+  );
+  await t.rejects(
+    env.twoFactor.confirm('user-1', codeAt(second.secret, env.clock.now(), 1), {
+      authenticatorId: second.authenticatorId,
+    }),
+    { code: 'TWOFOLD_NOT_PENDING' },
+    'an active app cannot be confirmed again',
+  );
+});
 
 t.test('two concurrent confirms with the same code: exactly one succeeds', async (t) => {
   const env = makeEngine();

@@ -7,6 +7,8 @@ t.test('every flow emits its event with the documented payload', async (t) => {
   for (const name of [
     'enrolled',
     'confirmed',
+    'authenticatorAdded',
+    'authenticatorRemoved',
     'verified',
     'failed',
     'recoveryCodeUsed',
@@ -32,6 +34,7 @@ t.test('every flow emits its event with the documented payload', async (t) => {
     seen.map(([name]) => name),
     [
       'enrolled',
+      'authenticatorAdded',
       'confirmed',
       'verified',
       'failed',
@@ -44,9 +47,17 @@ t.test('every flow emits its event with the documented payload', async (t) => {
       'disabled',
     ],
   );
-  t.match(seen[3]![1], { userId: user.userId, reason: 'replayed', failures: 1 });
-  t.match(seen[5]![1], { userId: user.userId, remaining: 9 });
-  t.match(seen[10]![1], { userId: user.userId, via: 'code' });
+  t.strictSame(seen[0]![1], { userId: user.userId, expiresAt: user.enrollment.expiresAt });
+  t.strictSame(seen[1]![1], {
+    userId: user.userId,
+    authenticatorId: user.enrollment.authenticatorId,
+    type: 'totp',
+  });
+  t.strictSame(seen[2]![1], { userId: user.userId });
+  t.strictSame(seen[3]![1], { userId: user.userId, method: 'totp' });
+  t.match(seen[4]![1], { userId: user.userId, method: 'totp', reason: 'replayed', failures: 1 });
+  t.match(seen[6]![1], { userId: user.userId, remaining: 9 });
+  t.match(seen[11]![1], { userId: user.userId, via: 'code' });
   const serialized = JSON.stringify(seen);
   t.notMatch(serialized, user.secret, 'no secret in any event');
   for (const code of user.recoveryCodes) t.notMatch(serialized, code, 'no recovery code in any event');

@@ -23,6 +23,7 @@ t.test('a store that throws makes every flow fail closed with STORE_UNAVAILABLE'
   const { store, state } = flakyStore();
   const env = makeEngine({ store });
   const user = await enrolledUser(env);
+  const id = user.enrollment.authenticatorId;
   state.down = true;
   const code = codeAt(user.secret, env.clock.now());
   const flows: [string, () => Promise<unknown>][] = [
@@ -31,6 +32,10 @@ t.test('a store that throws makes every flow fail closed with STORE_UNAVAILABLE'
     ['enroll', () => env.twoFactor.enroll('someone-else')],
     ['status', () => env.twoFactor.status(user.userId)],
     ['disable', () => env.twoFactor.disable(user.userId, { code })],
+    ['confirm', () => env.twoFactor.confirm(user.userId, code)],
+    ['listAuthenticators', () => env.twoFactor.listAuthenticators(user.userId)],
+    ['renameAuthenticator', () => env.twoFactor.renameAuthenticator(user.userId, id, 'Phone')],
+    ['removeAuthenticator', () => env.twoFactor.removeAuthenticator(user.userId, id, { code })],
     ['createRecoveryToken', () => env.twoFactor.createRecoveryToken(user.userId)],
   ];
   for (const [name, flow] of flows) {
@@ -38,6 +43,7 @@ t.test('a store that throws makes every flow fail closed with STORE_UNAVAILABLE'
   }
   state.down = false;
   await t.resolves(env.twoFactor.verify(user.userId, code), 'works again when the store returns');
+  t.match(await env.twoFactor.listAuthenticators(user.userId), [{ id, name: 'Authenticator app' }]);
 });
 
 t.test('no error message contains a secret, a code or a recovery code', async (t) => {
@@ -47,18 +53,51 @@ t.test('no error message contains a secret, a code or a recovery code', async (t
   const wrong = wrongCode(user.secret, env.clock.now());
   const errors: Error[] = [];
   const collect = (promise: Promise<unknown>) => promise.catch((error: Error) => errors.push(error));
+  const badName = `Phone\u0007${user.secret}`;
   await collect(env.twoFactor.confirm(user.userId, code));
   await collect(env.twoFactor.verify(user.userId, wrong));
   await collect(env.twoFactor.useRecoveryCode(user.userId, 'ZZZZ-ZZZZ-ZZZZ'));
-  await collect(env.twoFactor.enroll(user.userId));
+  await collect(env.twoFactor.enroll(user.userId, { name: badName }));
+  await collect(env.twoFactor.renameAuthenticator(user.userId, user.enrollment.authenticatorId, badName));
+  await collect(env.twoFactor.renameAuthenticator(user.userId, code, 'Phone'));
+  await collect(
+    env.twoFactor.removeAuthenticator(user.userId, code, { recoveryCode: user.recoveryCodes[0] }),
+  );
   await collect(env.twoFactor.completeChallenge('not-a-token', { code }));
   await collect(env.twoFactor.completeRecovery(user.userId, 'wrong-token'));
+  await collect(
+    env.twoFactor.removeAuthenticator(user.userId, user.enrollment.authenticatorId, { code: wrong }),
+  );
   await collect(env.twoFactor.verify(user.userId, wrong));
   await collect(env.twoFactor.verify(user.userId, code));
-  t.equal(errors.length, 8);
+  t.strictSame(
+    errors.map((error) => (error as Error & { code: string }).code),
+    [
+      'TWOFOLD_NOT_PENDING',
+      'TWOFOLD_INVALID_CODE',
+      'TWOFOLD_INVALID_CODE',
+      'TWOFOLD_INVALID_INPUT',
+      'TWOFOLD_INVALID_INPUT',
+      'TWOFOLD_NOT_FOUND',
+      'TWOFOLD_NOT_FOUND',
+      'TWOFOLD_INVALID_CHALLENGE',
+      'TWOFOLD_INVALID_RECOVERY_TOKEN',
+      'TWOFOLD_INVALID_CODE',
+      'TWOFOLD_LOCKED',
+      'TWOFOLD_LOCKED',
+    ],
+  );
   for (const error of errors) {
     const text = `${error.message} ${JSON.stringify(error)} ${String(error.stack)}`;
-    for (const secret of [user.secret, code, wrong, 'ZZZZ-ZZZZ-ZZZZ', 'wrong-token', ...user.recoveryCodes]) {
+    for (const secret of [
+      user.secret,
+      code,
+      wrong,
+      badName,
+      'ZZZZ-ZZZZ-ZZZZ',
+      'wrong-token',
+      ...user.recoveryCodes,
+    ]) {
       t.notMatch(text, secret, `${error.constructor.name} does not echo input`);
     }
   }

@@ -10,6 +10,7 @@ import {
   type OpenApiObject,
   openApiDocument,
   openApiErrorResponse,
+  openApiPath,
   routeErrorCodes,
 } from '../src/http/openapi.js';
 import { ERROR_BODY_JSON_SCHEMA } from '../src/http/schemas.js';
@@ -25,6 +26,13 @@ const recovery = {
   linkUrl: 'https://app.example.test/recover',
 };
 const base = { store: memoryStore(), keyring: testKeyring(), issuer: 'Acme' };
+const webauthn = { rpId: 'app.example.test', origins: ['https://app.example.test'] };
+/** Bodies that may be left out: every field in them is optional. */
+const OPTIONAL_BODIES: readonly (string | null)[] = [
+  'optionalSecondFactor',
+  'enroll',
+  'webauthnRegisterOptions',
+];
 const info = { title: 'Acme', version: '1.0.0' };
 
 interface Operation {
@@ -32,6 +40,7 @@ interface Operation {
   tags: string[];
   summary: string;
   security: Record<string, string[]>[];
+  parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
   requestBody?: { required: boolean; content: Record<string, { schema: { $ref: string } }> };
   responses: Record<
     string,
@@ -64,18 +73,43 @@ function refs(value: unknown, found: string[] = []): string[] {
 }
 
 t.test('every route, with its security, statuses, schemas, operationId and tag', async (t) => {
-  const http = createTwofoldHttp({ ...base, authenticate: async () => null, recovery });
+  const http = createTwofoldHttp({ ...base, authenticate: async () => null, recovery, webauthn });
   const document = openApiDocument(http, { info }) as unknown as Document;
   t.equal(document.openapi, '3.1.0');
   t.strictSame(document.servers, [{ url: '/', description: 'The server of this document' }]);
-  t.equal(http.routes.length, 14, 'every route of the table (login, tokens and recovery included)');
+  t.equal(
+    http.routes.length,
+    21,
+    'every route of the table (authenticators, security keys, login, tokens and recovery included)',
+  );
+  const withoutKeys = createTwofoldHttp({ ...base, authenticate: async () => null, recovery });
+  t.strictSame(
+    http.routes.filter((route) => !route.path.startsWith('/webauthn/')).map((route) => route.id),
+    withoutKeys.routes.map((route) => route.id),
+    'without the webauthn option: the same routes but the three security key ones',
+  );
 
   const operations = Object.values(document.paths).flatMap((item) => Object.values(item));
   t.equal(operations.length, http.routes.length, 'no operation that is not a route');
   const operationIds = new Set<string>();
   for (const route of http.routes) {
-    const operation = document.paths[`/2fa${route.path}`]?.[route.method.toLowerCase()];
+    const operation = document.paths[`/2fa${openApiPath(route.path)}`]?.[route.method.toLowerCase()];
     if (!t.ok(operation, `${route.method} /2fa${route.path}`) || !operation) continue;
+    if (route.path.includes(':id')) {
+      t.match(
+        operation.parameters,
+        [
+          {
+            name: 'id',
+            in: 'path',
+            required: true,
+            schema: { type: 'string', minLength: 1, maxLength: 255 },
+          },
+        ],
+        `${route.id}: the path parameter`,
+      );
+      t.equal(operation.parameters?.length, 1, `${route.id}: one parameter`);
+    } else t.notOk(operation.parameters, `${route.id}: no parameter`);
     t.equal(operation.operationId, route.operationId, `${route.id}: operationId`);
     t.notOk(operationIds.has(route.operationId), `${route.id}: operationId unique`);
     operationIds.add(route.operationId);
@@ -96,7 +130,7 @@ t.test('every route, with its security, statuses, schemas, operationId and tag',
       );
       t.equal(
         operation.requestBody?.required,
-        route.body !== 'optionalSecondFactor',
+        !OPTIONAL_BODIES.includes(route.body),
         `${route.id}: required`,
       );
     }
@@ -162,7 +196,7 @@ t.test('the error schema is the body the plugins send', async (t) => {
 t.test('options: prefix, servers, host paths and tags, getUserId, no rate limit', async (t) => {
   const getUserId = () => 'u1';
   const http = createTwofoldHttp({ ...base, getUserId, rateLimit: false });
-  t.equal(http.routes.length, 5, 'without authenticate and recovery: the 2FA routes only');
+  t.equal(http.routes.length, 8, 'without authenticate and recovery: the 2FA routes only');
   const me = {
     get: {
       operationId: 'getMe',
@@ -182,6 +216,9 @@ t.test('options: prefix, servers, host paths and tags, getUserId, no rate limit'
   }) as unknown as Document;
   t.strictSame(document.servers, [{ url: 'https://api.example.test' }]);
   t.strictSame(Object.keys(document.paths).sort(), [
+    '/auth/2fa/authenticators',
+    '/auth/2fa/authenticators/{id}/remove',
+    '/auth/2fa/authenticators/{id}/rename',
     '/auth/2fa/recovery-codes/rotate',
     '/auth/2fa/status',
     '/auth/2fa/totp/confirm',

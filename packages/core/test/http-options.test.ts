@@ -58,7 +58,28 @@ t.test('routes follow the callbacks given', async (t) => {
   t.ok(withLogin.includes('login') && withLogin.includes('token.refresh'));
   t.notOk(withLogin.includes('recovery.request'), 'no recovery routes without recovery callbacks');
   const ownSessions = ids({ ...base(), authenticate: undefined, getUserId: () => 'u' });
-  t.same(ownSessions, ['totp.enroll', 'totp.confirm', 'totp.disable', 'recoveryCodes.rotate', 'status']);
+  t.same(ownSessions, [
+    'totp.enroll',
+    'totp.confirm',
+    'totp.disable',
+    'recoveryCodes.rotate',
+    'status',
+    'authenticators.list',
+    'authenticators.rename',
+    'authenticators.remove',
+  ]);
+  t.notOk(
+    withLogin.some((id) => id.startsWith('webauthn.')),
+    'no security key routes without the webauthn option',
+  );
+  const withKeys = ids({
+    ...base(),
+    webauthn: { rpId: 'app.example.test', origins: ['https://app.example.test'] },
+  });
+  t.strictSame(
+    withKeys.filter((id) => id.startsWith('webauthn.')),
+    ['webauthn.register.options', 'webauthn.register.verify', 'webauthn.authenticate.options'],
+  );
   const http = createTwofoldHttp(base());
   t.same(http.options.rateLimit, { max: 60, sensitiveMax: 10, timeWindowMs: 60_000 });
   t.equal(http.options.prefix, '/2fa');

@@ -46,6 +46,17 @@ const FIELDS: Field[] = [
     body: { uid: 'u1', token: 't1', password: 'pw' },
     password: true,
   },
+  { schema: 'enroll', field: 'name', body: { name: 'Phone' }, password: false },
+  { schema: 'rename', field: 'name', body: { name: 'Phone' }, password: false },
+  {
+    schema: 'confirm',
+    field: 'authenticatorId',
+    body: { code: '123456', authenticatorId: 't_x' },
+    password: false,
+  },
+  { schema: 'webauthnRegisterOptions', field: 'name', body: { name: 'Key' }, password: false },
+  { schema: 'webauthnRegisterVerify', field: 'name', body: { response: {}, name: 'Key' }, password: false },
+  { schema: 'loginOptions', field: 'challengeToken', body: { challengeToken: 'a.b.c' }, password: false },
 ];
 
 type Verdict = 'ok' | 'control' | 'nul' | 'surrogate';
@@ -147,13 +158,32 @@ t.test('code and recoveryCode stay free-form: a wrong code is the engine’s to 
   t.strictSame(parseBody('secondFactor', { recoveryCode: '\ud800ABCD' }), { recoveryCode: '\ud800ABCD' });
 });
 
-t.test('"exactly one of code and recoveryCode" is still named on the code field', async (t) => {
-  const message = 'TWOFOLD_INVALID_INPUT code: exactly one of "code" and "recoveryCode" is required';
+t.test('"exactly one second factor" is still named on the code field', async (t) => {
+  const message =
+    'TWOFOLD_INVALID_INPUT code: exactly one of "code", "recoveryCode" and "webauthn" is required';
   t.equal(outcome('secondFactor', {}), message, 'neither');
   t.equal(outcome('secondFactor', { code: '1', recoveryCode: '2' }), message, 'both');
+  t.equal(outcome('secondFactor', { code: '1', webauthn: {} }), message, 'a code and a key');
+  t.equal(outcome('secondFactor', { recoveryCode: '1', webauthn: {} }), message, 'a recovery code and a key');
+  t.equal(outcome('secondFactor', { webauthn: { id: 'x' } }), 'ok', 'a key alone');
   t.equal(outcome('loginVerify', { challengeToken: 'a.b.c' }), message, 'neither, with a challenge');
+  t.equal(
+    outcome('loginVerify', { challengeToken: 'a.b.c', code: '1', webauthn: {} }),
+    message,
+    'two, with a challenge',
+  );
   t.equal(outcome('optionalSecondFactor', { code: '1', recoveryCode: '2' }), message, 'both, optional');
+  t.equal(outcome('optionalSecondFactor', { code: '1', webauthn: {} }), message, 'two, optional');
   t.equal(outcome('optionalSecondFactor', {}), 'ok', 'neither, optional');
+  const fromAuthenticator = 'TWOFOLD_INVALID_INPUT code: exactly one of "code" and "webauthn" is required';
+  t.equal(outcome('authenticatorFactor', {}), fromAuthenticator, 'neither, from an authenticator');
+  t.equal(outcome('authenticatorFactor', { code: '1', webauthn: {} }), fromAuthenticator, 'both');
+  t.equal(outcome('authenticatorFactor', { code: '1' }), 'ok');
+  t.match(
+    outcome('authenticatorFactor', { recoveryCode: 'ABCD-EFGH-JKMN' }),
+    /^TWOFOLD_INVALID_INPUT /,
+    'a recovery code does not prove a rotation',
+  );
 });
 
 t.test('the JSON Schema documents the same rule as a pattern, with and without the u flag', async (t) => {

@@ -18,7 +18,8 @@ t.test(
     });
     const enrollment = await oldEngine.enroll('user-1');
     await oldEngine.confirm('user-1', codeAt(enrollment.secret, clock.now()));
-    const before = (await store.getAuthenticator('user-1', 'totp', clock.now()))!.sealedSecret;
+    const id = enrollment.authenticatorId;
+    const before = (await store.getAuthenticator('user-1', id, clock.now()))!.sealedSecret;
     t.match(before, /^tf1\.a\./);
 
     const rotated = createTwoFactor({
@@ -31,7 +32,7 @@ t.test(
     rotated.on('resealed', (event) => resealed.push(event));
     clock.advance(30_000);
     await rotated.verify('user-1', codeAt(enrollment.secret, clock.now()));
-    const after = (await store.getAuthenticator('user-1', 'totp', clock.now()))!.sealedSecret;
+    const after = (await store.getAuthenticator('user-1', id, clock.now()))!.sealedSecret;
     t.match(after, /^tf1\.b\./);
     await flushEvents();
     t.same(resealed, [{ userId: 'user-1', tag: 'b' }]);
@@ -84,11 +85,40 @@ t.test('a sealed secret copied to another user does not open', async (t) => {
     keyring: createKeyring({ keys: { a: keyA }, current: 'a' }),
   });
   const enrollment = await engine.enroll('victim');
-  await engine.enroll('attacker');
-  const victim = (await store.getAuthenticator('victim', 'totp', clock.now()))!;
-  const attacker = (await store.getAuthenticator('attacker', 'totp', clock.now()))!;
-  t.ok(await store.replaceSealedSecret('attacker', 'totp', attacker.sealedSecret, victim.sealedSecret));
+  const attackerEnrollment = await engine.enroll('attacker');
+  const victim = (await store.getAuthenticator('victim', enrollment.authenticatorId, clock.now()))!;
+  const attackerId = attackerEnrollment.authenticatorId;
+  const attacker = (await store.getAuthenticator('attacker', attackerId, clock.now()))!;
+  t.ok(await store.replaceSealedSecret('attacker', attackerId, attacker.sealedSecret, victim.sealedSecret));
   await t.rejects(engine.confirm('attacker', codeAt(enrollment.secret, clock.now())), {
     code: 'TWOFOLD_SEAL_BROKEN',
   });
+});
+
+t.test('with several apps, each secret is re-sealed by a verify with that app only', async (t) => {
+  const clock = fakeClock();
+  const store = memoryStore();
+  const engine = (keyring: ReturnType<typeof createKeyring>) =>
+    createTwoFactor({ store, issuer: 'Acme', clock: clock.now, keyring });
+  const old = engine(createKeyring({ keys: { a: keyA }, current: 'a' }));
+  const apps = [];
+  for (let i = 0; i < 2; i++) {
+    const enrollment = await old.enroll('user-1');
+    await old.confirm('user-1', codeAt(enrollment.secret, clock.now()));
+    apps.push(enrollment);
+  }
+  const [first, second] = apps as [(typeof apps)[0], (typeof apps)[0]];
+  const tagOf = async (id: string) =>
+    (await store.getAuthenticator('user-1', id, clock.now()))!.sealedSecret.split('.')[1];
+  const rotated = engine(createKeyring({ keys: { b: keyB, a: keyA }, current: 'b' }));
+  clock.advance(30_000);
+  await rotated.verify('user-1', codeAt(second.secret, clock.now()));
+  t.equal(await tagOf(second.authenticatorId), 'b', 'the app that answered is re-sealed');
+  t.equal(await tagOf(first.authenticatorId), 'a', 'the other one is not touched');
+  await rotated.verify('user-1', codeAt(first.secret, clock.now()));
+  t.equal(await tagOf(first.authenticatorId), 'b');
+  const newOnly = engine(createKeyring({ keys: { b: keyB }, current: 'b' }));
+  clock.advance(30_000);
+  await t.resolves(newOnly.verify('user-1', codeAt(first.secret, clock.now())));
+  await t.resolves(newOnly.verify('user-1', codeAt(second.secret, clock.now())));
 });

@@ -167,3 +167,60 @@ t.test('lockout is per account: other users are unaffected', async (t) => {
   });
   await t.resolves(env.twoFactor.verify(bob.userId, codeAt(bob.secret, env.clock.now())));
 });
+
+t.test('with several apps, a wrong code is one failure, not one per app', async (t) => {
+  const env = makeEngine({ lockout: { maxFailures: 3 } });
+  const user = await enrolledUser(env);
+  const second = await env.twoFactor.enroll(user.userId);
+  await env.twoFactor.confirm(user.userId, codeAt(second.secret, env.clock.now()));
+  const third = await env.twoFactor.enroll(user.userId);
+  await env.twoFactor.confirm(user.userId, codeAt(third.secret, env.clock.now()));
+  env.clock.advance(30_000);
+  const failed: { failures: number }[] = [];
+  env.twoFactor.on('failed', (event) => failed.push(event));
+  // A code none of the three apps shows in the window around now.
+  const nearby = new Set(
+    [user.secret, second.secret, third.secret].flatMap((secret) =>
+      [-3, -2, -1, 0, 1, 2, 3].map((steps) => codeAt(secret, env.clock.now(), steps)),
+    ),
+  );
+  const wrong = ['000000', '111111', '222222', '333333'].find((code) => !nearby.has(code))!;
+  for (let i = 1; i <= 2; i++) {
+    await t.rejects(env.twoFactor.verify(user.userId, wrong), { code: 'TWOFOLD_INVALID_CODE' });
+    t.equal((await env.store.getCounter(user.userId, 'failures', env.clock.now()))?.count, i);
+  }
+  await t.resolves(
+    env.twoFactor.verify(user.userId, codeAt(third.secret, env.clock.now())),
+    'not locked yet',
+  );
+  await flushEvents();
+  t.match(failed, [{ failures: 1 }, { failures: 2 }]);
+});
+
+t.test(
+  'adding an app while 2FA is on: wrong confirming codes count, and a locked account cannot add one',
+  async (t) => {
+    const env = makeEngine({ lockout: { maxFailures: 3, durationMs: 60_000 } });
+    const user = await enrolledUser(env);
+    const second = await env.twoFactor.enroll(user.userId);
+    await env.twoFactor.verify(user.userId, wrongCode(user.secret, env.clock.now())).catch(() => {});
+    for (let i = 0; i < 2; i++) {
+      await t.rejects(env.twoFactor.confirm(user.userId, wrongCode(second.secret, env.clock.now())), {
+        code: 'TWOFOLD_INVALID_CODE',
+      });
+    }
+    await t.rejects(env.twoFactor.confirm(user.userId, codeAt(second.secret, env.clock.now())), {
+      code: 'TWOFOLD_LOCKED',
+    });
+    await t.rejects(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
+      code: 'TWOFOLD_LOCKED',
+    });
+    t.match(await env.twoFactor.status(user.userId), { pending: true, authenticators: { totp: 1 } });
+    env.clock.advance(60_000);
+    t.match(
+      await env.twoFactor.confirm(user.userId, codeAt(second.secret, env.clock.now())),
+      { authenticatorId: second.authenticatorId, enabled: false },
+      'once the lock ends, the same enrollment can be confirmed',
+    );
+  },
+);

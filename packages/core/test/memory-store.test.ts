@@ -33,8 +33,10 @@ const WRITES: ReadonlyArray<{
     write: (store, userId, now) =>
       store.savePendingAuthenticator(
         {
+          type: 'totp',
           userId,
           id: 'totp',
+          name: null,
           status: 'pending',
           sealedSecret: randomBytes(90).toString('base64url'),
           algorithm: 'SHA1',

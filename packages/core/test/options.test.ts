@@ -14,6 +14,8 @@ t.test('defaults are the documented ones', async (t) => {
   t.equal(options.recoveryCodes.count, 10);
   t.equal(options.enrollmentTtlMs, 15 * 60_000);
   t.equal(options.recoveryTokenTtlMs, 60 * 60_000);
+  t.equal(options.maxAuthenticators, 10);
+  t.equal(options.webauthn, undefined, 'security keys are off unless configured');
 });
 
 t.test('a keyring string in the environment form is accepted', async (t) => {
@@ -37,6 +39,8 @@ const invalid: [string, Record<string, unknown>, RegExp][] = [
   ['an unknown option', { windowSize: 3 }, /windowSize/],
   ['an unknown nested option', { totp: { skew: 3 } }, /skew/],
   ['a clock that is not a function', { clock: 5 }, /"clock"/],
+  ['no authenticator allowed', { maxAuthenticators: 0 }, /"maxAuthenticators"/],
+  ['more than 50 authenticators', { maxAuthenticators: 51 }, /"maxAuthenticators"/],
 ];
 
 for (const [name, change, message] of invalid) {

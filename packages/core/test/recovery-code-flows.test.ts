@@ -4,9 +4,11 @@ import { codeAt, enrolledUser, makeEngine, wrongCode } from './helpers.js';
 t.test('a recovery code works once, not twice', async (t) => {
   const env = makeEngine();
   const user = await enrolledUser(env);
-  t.same(await env.twoFactor.useRecoveryCode(user.userId, user.recoveryCodes[0]), {
+  t.strictSame(await env.twoFactor.useRecoveryCode(user.userId, user.recoveryCodes[0]), {
     userId: user.userId,
     method: 'recovery-code',
+    authenticatorId: null,
+    amr: 'otp',
     remaining: 9,
   });
   await t.rejects(env.twoFactor.useRecoveryCode(user.userId, user.recoveryCodes[0]), {
@@ -94,19 +96,52 @@ t.test('disable needs a fresh factor and deletes secret, recovery codes and repl
   });
   t.equal((await env.twoFactor.status(user.userId)).enabled, true);
   await env.twoFactor.disable(user.userId, { code: codeAt(user.secret, env.clock.now()) });
-  t.same(await env.twoFactor.status(user.userId), {
+  t.strictSame(await env.twoFactor.status(user.userId), {
     enabled: false,
     pending: false,
     recoveryCodesRemaining: 0,
     enabledAt: null,
     lastUsedAt: null,
+    authenticators: { totp: 0, webauthn: 0 },
   });
-  t.equal(await env.store.getAuthenticator(user.userId, 'totp', env.clock.now()), null);
+  t.equal(
+    await env.store.getAuthenticator(user.userId, user.enrollment.authenticatorId, env.clock.now()),
+    null,
+  );
+  t.strictSame(await env.store.listAuthenticators(user.userId, env.clock.now()), []);
   t.equal(await env.store.countRecoveryCodes(user.userId), 0);
   await t.rejects(env.twoFactor.disable(user.userId, { code: codeAt(user.secret, env.clock.now()) }), {
     code: 'TWOFOLD_NOT_ENABLED',
   });
 });
+
+t.test(
+  'disable deletes every app and the enrollment under way, whichever app proves the factor',
+  async (t) => {
+    const env = makeEngine();
+    const user = await enrolledUser(env);
+    const second = await env.twoFactor.enroll(user.userId);
+    await env.twoFactor.confirm(user.userId, codeAt(second.secret, env.clock.now()));
+    const third = await env.twoFactor.enroll(user.userId);
+    t.match(await env.twoFactor.status(user.userId), { pending: true, authenticators: { totp: 2 } });
+    env.clock.advance(30_000);
+    let beforeDisable = 0;
+    await env.twoFactor.disable(
+      user.userId,
+      { code: codeAt(second.secret, env.clock.now()) },
+      { beforeDisable: () => beforeDisable++ },
+    );
+    t.equal(beforeDisable, 1);
+    t.strictSame(await env.store.listAuthenticators(user.userId, env.clock.now()), []);
+    t.equal(await env.store.countRecoveryCodes(user.userId), 0);
+    await t.rejects(env.twoFactor.confirm(user.userId, codeAt(third.secret, env.clock.now())), {
+      code: 'TWOFOLD_NOT_PENDING',
+    });
+    await t.rejects(env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
+      code: 'TWOFOLD_NOT_ENABLED',
+    });
+  },
+);
 
 t.test('disable with a recovery code works; with both or neither factor is invalid input', async (t) => {
   const env = makeEngine();

@@ -4,11 +4,18 @@ import { codeAt, enrolledUser, flushEvents, makeEngine, wrongCode } from './help
 t.test('a current code is accepted and lastUsedAt recorded', async (t) => {
   const env = makeEngine();
   const user = await enrolledUser(env);
-  t.same(await env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
+  t.strictSame(await env.twoFactor.verify(user.userId, codeAt(user.secret, env.clock.now())), {
     userId: user.userId,
     method: 'totp',
+    authenticatorId: user.enrollment.authenticatorId,
+    amr: 'otp',
   });
   t.same((await env.twoFactor.status(user.userId)).lastUsedAt, new Date(env.clock.now()));
+  t.same(
+    (await env.twoFactor.listAuthenticators(user.userId))[0]?.lastUsedAt,
+    new Date(env.clock.now()),
+    'on the authenticator that answered',
+  );
 });
 
 t.test('codes one step early or late are accepted with the default window, two steps are not', async (t) => {

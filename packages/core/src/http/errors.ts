@@ -5,15 +5,18 @@
  */
 import {
   LockedError,
+  NotFoundError,
   StoreUnavailableError,
   type TwofoldCoreErrorCode,
   TwofoldError,
   type TwofoldErrorCode,
 } from '../errors.js';
 
-/** A request to no route of the kit, or to one by another spelling (`/STATUS`, `/status/`): 404. */
-export class RouteNotFoundError extends TwofoldError {
-  static override readonly code = 'TWOFOLD_NOT_FOUND';
+/**
+ * A request to no route of the kit, or to one by another spelling (`/STATUS`, `/status/`): 404, with
+ * the code of every "no such thing" (`TWOFOLD_NOT_FOUND`, from {@link NotFoundError}).
+ */
+export class RouteNotFoundError extends NotFoundError {
   /** @param url the path as the client sent it (the prefix included); a query string is dropped. */
   constructor(method: string, url: string) {
     super(`Route ${method} ${url.split('?')[0]} not found`);
@@ -49,7 +52,6 @@ export function rateLimitStoreUnavailable(cause: unknown): StoreUnavailableError
 
 /** The HTTP layer's own errors by code: the adapters raise them, no engine flow does. */
 interface HttpLayerErrors {
-  [RouteNotFoundError.code]: RouteNotFoundError;
   [UnsupportedMediaTypeError.code]: UnsupportedMediaTypeError;
   [PayloadTooLargeError.code]: PayloadTooLargeError;
   [RateLimitedError.code]: RateLimitedError;
@@ -88,6 +90,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<TwofoldHttpErrorCode, number>>
   TWOFOLD_INVALID_INPUT: 400,
   TWOFOLD_INVALID_CODE: 400,
   TWOFOLD_INVALID_RECOVERY_TOKEN: 400,
+  TWOFOLD_INVALID_REGISTRATION: 400,
   TWOFOLD_INVALID_CREDENTIALS: 401,
   TWOFOLD_UNAUTHORIZED: 401,
   TWOFOLD_INVALID_TOKEN: 401,
@@ -97,6 +100,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<TwofoldHttpErrorCode, number>>
   TWOFOLD_ALREADY_ENABLED: 409,
   TWOFOLD_NOT_PENDING: 409,
   TWOFOLD_NOT_ENABLED: 409,
+  TWOFOLD_AUTHENTICATOR_LIMIT: 409,
   TWOFOLD_PAYLOAD_TOO_LARGE: 413,
   TWOFOLD_UNSUPPORTED_MEDIA_TYPE: 415,
   TWOFOLD_LOCKED: 429,

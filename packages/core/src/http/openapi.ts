@@ -59,7 +59,10 @@ export function openApiErrorResponse(description: string): OpenApiObject {
 /** What each code means, for the descriptions of the error responses. */
 const CODE_MEANINGS: Readonly<Record<TwofoldHttpErrorCode, string>> = {
   TWOFOLD_INVALID_INPUT: 'the body is not valid; the message names the field',
-  TWOFOLD_INVALID_CODE: 'the code or recovery code is wrong, malformed or already used',
+  TWOFOLD_INVALID_CODE: 'the code, recovery code or security key answer is wrong, malformed or already used',
+  TWOFOLD_INVALID_REGISTRATION:
+    'the security key answer does not verify, its options expired or were used, or the key is registered already',
+  TWOFOLD_AUTHENTICATOR_LIMIT: 'the account has as many authenticators as allowed: remove one first',
   TWOFOLD_INVALID_RECOVERY_TOKEN: 'the recovery link (or the password) is not valid',
   TWOFOLD_INVALID_CREDENTIALS: 'the username or the password is wrong',
   TWOFOLD_UNAUTHORIZED: 'no valid access token (`Authorization: Bearer <accessToken>`), or no signed-in user',
@@ -67,7 +70,7 @@ const CODE_MEANINGS: Readonly<Record<TwofoldHttpErrorCode, string>> = {
   TWOFOLD_INVALID_CHALLENGE:
     'the challenge token is not valid, has expired, was used, or has no attempts left',
   TWOFOLD_STEP_UP_REQUIRED: 'the second factor is too old: get a fresh token from POST /step-up',
-  TWOFOLD_NOT_FOUND: 'no such route',
+  TWOFOLD_NOT_FOUND: 'no such route, or no authenticator of this user with that id',
   TWOFOLD_ALREADY_ENABLED: '2FA is on already',
   TWOFOLD_NOT_PENDING: 'no pending enrollment (none was started, or it expired)',
   TWOFOLD_NOT_ENABLED: '2FA is off',
@@ -219,7 +222,21 @@ export function routeSuccessResponses(
 }
 
 /** Whether a route's body may be left out: no body at all is the same as `{}`. */
-const optionalBody = (name: BodySchemaName) => name === 'empty' || name === 'optionalSecondFactor';
+const optionalBody = (name: BodySchemaName) =>
+  name === 'empty' ||
+  name === 'optionalSecondFactor' ||
+  name === 'enroll' ||
+  name === 'webauthnRegisterOptions';
+
+/** The path parameters of a route path (`/authenticators/:id/rename` has `id`). */
+export function routePathParameters(path: string): string[] {
+  return [...path.matchAll(/:([A-Za-z]\w*)/g)].map((match) => match[1]!);
+}
+
+/** A route path in OpenAPI's spelling: `:id` becomes `{id}`. */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z]\w*)/g, '{$1}');
+}
 
 /** The OpenAPI operation of `route`. */
 export function openApiOperation(
@@ -235,6 +252,14 @@ export function openApiOperation(
     ...(route.description ? { description: route.description } : {}),
     security: routeSecurity(source, route, options.userSecurity),
   };
+  const parameters = routePathParameters(route.path).map((name) => ({
+    name,
+    in: 'path',
+    required: true,
+    description: name === 'id' ? 'The id of one of your authenticators (GET /authenticators)' : name,
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+  }));
+  if (parameters.length > 0) operation.parameters = parameters;
   // `empty` (POST /totp/enroll) takes no body worth documenting: `{}` or none at all.
   if (route.body !== null && route.body !== 'empty') {
     const schema = style === 'ref' ? schemaRef(bodySchemaComponent(route.body)) : bodyJsonSchema(route.body);
@@ -264,7 +289,7 @@ export function openApiDocument(source: OpenApiSource, options: OpenApiDocumentO
   const answers = new Set<ResponseSchemaName>();
   const usedTags = new Set<RouteTag>();
   for (const route of source.routes) {
-    const path = `${prefix}${route.path}`;
+    const path = `${prefix}${openApiPath(route.path)}`;
     const method = route.method.toLowerCase();
     const item = paths[path] ?? {};
     paths[path] = item;

@@ -62,11 +62,11 @@ const text = (max: number, description: string, rule: CharacterRule = 'text') =>
     })
     .meta({ description, pattern: PATTERNS[rule] });
 
-/** The issue of a body with both (or, where one is required, neither) of `code` and `recoveryCode`. */
+/** The issue of a body with several (or, where one is required, none) of the second factors. */
 const ONE_FACTOR_ISSUE = {
   code: 'custom',
   path: ['code'],
-  message: 'exactly one of "code" and "recoveryCode" is required',
+  message: 'exactly one of "code", "recoveryCode" and "webauthn" is required',
   params: { twofold: 'one-factor' satisfies IssueKind },
 } as const;
 
@@ -81,31 +81,89 @@ const recoveryCode = z.unknown().meta({
   examples: ['ABCD-EFGH-JKMN'],
 });
 
-/** Exactly one of `code` and `recoveryCode`, plus `extra` fields. */
+/**
+ * A WebAuthn assertion: what `navigator.credentials.get()` answered, in JSON form (as
+ * `@simplewebauthn/browser`'s `startAuthentication` gives it). Any JSON value is accepted here, like
+ * a code: one of the wrong shape is a wrong factor, counted toward lockout.
+ */
+const webauthn = z.unknown().meta({
+  type: 'object',
+  description:
+    "A security key's or passkey's answer to the WebAuthn request options (POST /login/options, " +
+    'or POST /webauthn/authenticate/options outside a login), as `PublicKeyCredential.toJSON()` gives it',
+});
+
+/** How many of the second factors a body carries. */
+function factorCount(body: { code?: unknown; recoveryCode?: unknown; webauthn?: unknown }): number {
+  return [body.code, body.recoveryCode, body.webauthn].filter((factor) => factor !== undefined).length;
+}
+
+/** Exactly one of `code`, `recoveryCode` and `webauthn`, plus `extra` fields. */
 function oneFactor<T extends z.ZodRawShape>(extra: T) {
   return z
-    .strictObject({ ...extra, code: code.optional(), recoveryCode: recoveryCode.optional() })
+    .strictObject({
+      ...extra,
+      code: code.optional(),
+      recoveryCode: recoveryCode.optional(),
+      webauthn: webauthn.optional(),
+    })
     .superRefine((value, context) => {
-      const body = value as { code?: unknown; recoveryCode?: unknown };
-      const given = (body.code !== undefined ? 1 : 0) + (body.recoveryCode !== undefined ? 1 : 0);
-      if (given !== 1) context.addIssue({ ...ONE_FACTOR_ISSUE, path: [...ONE_FACTOR_ISSUE.path] });
+      if (factorCount(value) !== 1) {
+        context.addIssue({ ...ONE_FACTOR_ISSUE, path: [...ONE_FACTOR_ISSUE.path] });
+      }
     });
 }
 
-/** At most one of `code` and `recoveryCode`: a fresh factor, needed only when the account has 2FA. */
+/** At most one second factor: a fresh one, needed only when the account has 2FA. */
 const optionalFactor = z
-  .strictObject({ code: code.optional(), recoveryCode: recoveryCode.optional() })
+  .strictObject({
+    code: code.optional(),
+    recoveryCode: recoveryCode.optional(),
+    webauthn: webauthn.optional(),
+  })
   .superRefine((value, context) => {
-    if (value.code !== undefined && value.recoveryCode !== undefined) {
-      context.addIssue({ ...ONE_FACTOR_ISSUE, path: [...ONE_FACTOR_ISSUE.path] });
+    if (factorCount(value) > 1) context.addIssue({ ...ONE_FACTOR_ISSUE, path: [...ONE_FACTOR_ISSUE.path] });
+  });
+
+/** A fresh factor from an authenticator (not a recovery code): exactly one of `code` and `webauthn`. */
+const authenticatorFactor = z
+  .strictObject({ code: code.optional(), webauthn: webauthn.optional() })
+  .superRefine((value, context) => {
+    if ((value.code !== undefined) === (value.webauthn !== undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['code'],
+        message: 'exactly one of "code" and "webauthn" is required',
+        params: { twofold: 'one-factor' satisfies IssueKind },
+      });
     }
   });
+
+const authenticatorName = text(64, 'What the user calls the authenticator (1-64 characters)');
 
 export const bodySchemas = {
   empty: z.strictObject({}),
   optionalSecondFactor: optionalFactor,
   code: z.strictObject({ code }),
   secondFactor: oneFactor({}),
+  authenticatorFactor,
+  enroll: z.strictObject({ name: authenticatorName.optional() }),
+  confirm: z.strictObject({
+    code,
+    authenticatorId: text(255, 'The `authenticatorId` POST /totp/enroll answered (optional)').optional(),
+  }),
+  rename: z.strictObject({ name: authenticatorName }),
+  webauthnRegisterOptions: z.strictObject({ name: authenticatorName.optional() }),
+  webauthnRegisterVerify: z.strictObject({
+    response: z.unknown().meta({
+      type: 'object',
+      description:
+        "The authenticator's answer to the creation options, as `PublicKeyCredential.toJSON()` " +
+        "(or `@simplewebauthn/browser`'s `startRegistration`) gives it",
+    }),
+    name: authenticatorName.optional(),
+  }),
+  loginOptions: z.strictObject({ challengeToken: text(MAX_TOKEN, 'The challenge token from POST /login') }),
   login: z.strictObject({
     username: text(255, 'The username (or whatever the host app logs in with)'),
     password: text(1024, 'The password', 'password'),
@@ -174,7 +232,7 @@ function describeIssue(issue: z.core.$ZodIssue): InvalidInputError {
         case 'lone-surrogates':
           return new InvalidInputError(field, `"${field}" must not contain lone surrogates`);
         case 'one-factor':
-          return new InvalidInputError(field, ONE_FACTOR_ISSUE.message);
+          return new InvalidInputError(field, issue.message);
         default:
           return new InvalidInputError(field, `"${field}" is not valid`);
       }
@@ -200,6 +258,42 @@ const tokenPairShape = {
   properties: { accessToken: accessTokenField, refreshToken: refreshTokenField },
 } as const;
 const timestamp = (description: string) => ({ type: ['string', 'null'], format: 'date-time', description });
+const authenticatorShape = {
+  type: 'object',
+  required: ['id', 'type', 'name', 'createdAt', 'lastUsedAt'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', description: 'Its id in the authenticator routes' },
+    type: {
+      type: 'string',
+      enum: ['totp', 'webauthn'],
+      description: 'An app showing codes, or a security key or passkey',
+    },
+    name: { type: 'string', description: 'What the user calls it' },
+    createdAt: { type: 'string', format: 'date-time', description: 'When it was added' },
+    lastUsedAt: timestamp('When it was last used (null if never)'),
+    passkey: { type: 'boolean', description: 'WebAuthn only: a synced passkey rather than a security key' },
+  },
+} as const;
+const webauthnRequestOptionsShape = {
+  type: 'object',
+  description:
+    'WebAuthn `PublicKeyCredentialRequestOptionsJSON`: pass it to `PublicKeyCredential.parseRequestOptionsFromJSON` ' +
+    "(or `@simplewebauthn/browser`'s `startAuthentication`) and send the answer as `webauthn`",
+  required: ['challenge'],
+  additionalProperties: true,
+  properties: {
+    challenge: { type: 'string', description: 'base64url' },
+    rpId: { type: 'string' },
+    timeout: { type: 'integer', description: 'ms' },
+    userVerification: { type: 'string', enum: ['required', 'preferred', 'discouraged'] },
+    allowCredentials: {
+      type: 'array',
+      description: "The user's keys: `{ id, type: 'public-key', transports }`",
+      items: { type: 'object' },
+    },
+  },
+} as const;
 
 /**
  * The bodies of the successful answers, as JSON Schema (OpenAPI 3.1), for documentation only: the
@@ -209,9 +303,10 @@ const timestamp = (description: string) => ({ type: ['string', 'null'], format: 
 export const responseJsonSchemas = {
   enrollment: {
     type: 'object',
-    required: ['otpauthUri', 'secret', 'prettySecret', 'qrSvg', 'qrDataUri', 'expiresAt'],
+    required: ['authenticatorId', 'otpauthUri', 'secret', 'prettySecret', 'qrSvg', 'qrDataUri', 'expiresAt'],
     additionalProperties: false,
     properties: {
+      authenticatorId: { type: 'string', description: 'The id of the authenticator once confirmed' },
       otpauthUri: { type: 'string', description: 'The `otpauth://totp/...` URI the QR code holds' },
       secret: { type: 'string', description: 'The secret in unpadded base32, for manual entry' },
       prettySecret: { type: 'string', description: 'The same secret in groups of four' },
@@ -222,15 +317,72 @@ export const responseJsonSchemas = {
   },
   confirmation: {
     type: 'object',
-    required: ['recoveryCodes'],
+    required: ['authenticatorId'],
     additionalProperties: false,
     description:
-      "The recovery codes; with the kit's access token, also a fresh pair for this session (every " +
-      'other session has ended)',
+      'The new authenticator. When it is the first one (2FA has just turned on), also the recovery ' +
+      "codes and, with the kit's access token, a fresh pair for this session (every other session has ended)",
     properties: {
+      authenticatorId: { type: 'string', description: 'The id of the new authenticator' },
       recoveryCodes: recoveryCodesField,
       accessToken: accessTokenField,
       refreshToken: refreshTokenField,
+    },
+  },
+  authenticator: authenticatorShape,
+  authenticatorList: {
+    type: 'object',
+    required: ['authenticators'],
+    additionalProperties: false,
+    properties: {
+      authenticators: { type: 'array', items: authenticatorShape, description: 'Oldest first' },
+    },
+  },
+  webauthnCreationOptions: {
+    type: 'object',
+    description:
+      'WebAuthn `PublicKeyCredentialCreationOptionsJSON`: pass it to `PublicKeyCredential.parseCreationOptionsFromJSON` ' +
+      "(or `@simplewebauthn/browser`'s `startRegistration`), then send the answer to POST /webauthn/register/verify",
+    required: ['challenge', 'rp', 'user', 'pubKeyCredParams'],
+    additionalProperties: true,
+    properties: {
+      challenge: { type: 'string', description: 'base64url' },
+      rp: { type: 'object', description: '`{ id, name }`: the site' },
+      user: {
+        type: 'object',
+        description:
+          '`{ id, name, displayName }`: `id` is a MAC of the user id, base64url (no personal data)',
+      },
+      pubKeyCredParams: {
+        type: 'array',
+        description: 'The accepted algorithms: EdDSA (-8), ES256 (-7), RS256 (-257)',
+        items: { type: 'object' },
+      },
+      timeout: { type: 'integer', description: 'ms' },
+      excludeCredentials: {
+        type: 'array',
+        description: 'Keys the user has already',
+        items: { type: 'object' },
+      },
+      authenticatorSelection: { type: 'object' },
+      attestation: { type: 'string' },
+    },
+  },
+  webauthnRequestOptions: webauthnRequestOptionsShape,
+  loginOptions: {
+    type: 'object',
+    required: ['factors', 'webauthn'],
+    additionalProperties: false,
+    properties: {
+      factors: {
+        type: 'array',
+        items: { type: 'string', enum: ['totp', 'webauthn', 'recoveryCode'] },
+        description: 'The kinds of second factor the user has',
+      },
+      webauthn: {
+        oneOf: [webauthnRequestOptionsShape, { type: 'null' }],
+        description: 'Request options bound to this login, when the user has a security key or passkey',
+      },
     },
   },
   recoveryCodes: {
@@ -241,14 +393,24 @@ export const responseJsonSchemas = {
   },
   twoFactorStatus: {
     type: 'object',
-    required: ['enabled', 'pending', 'recoveryCodesRemaining', 'enabledAt', 'lastUsedAt'],
+    required: ['enabled', 'pending', 'recoveryCodesRemaining', 'enabledAt', 'lastUsedAt', 'authenticators'],
     additionalProperties: false,
     properties: {
+      authenticators: {
+        type: 'object',
+        required: ['totp', 'webauthn'],
+        additionalProperties: false,
+        description: 'How many active authenticators the user has, by type',
+        properties: {
+          totp: { type: 'integer', minimum: 0, description: 'Authenticator apps' },
+          webauthn: { type: 'integer', minimum: 0, description: 'Security keys and passkeys' },
+        },
+      },
       enabled: { type: 'boolean', description: 'Whether 2FA is on' },
       pending: { type: 'boolean', description: 'Whether an enrollment waits for its confirmation' },
       recoveryCodesRemaining: { type: 'integer', minimum: 0, description: 'Unused recovery codes' },
       enabledAt: timestamp('When 2FA was turned on (null while it is off)'),
-      lastUsedAt: timestamp('When a code or recovery code was last accepted (null if never)'),
+      lastUsedAt: timestamp('When an authenticator was last used (null if never)'),
     },
   },
   loginResult: {

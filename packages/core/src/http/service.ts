@@ -4,7 +4,15 @@
  * requests and responses, so both serve exactly the same routes, bodies and errors.
  */
 import type { z } from 'zod';
-import { type Enrollment, guardStore, type SecondFactor, type TwoFactor } from '../engine.js';
+import {
+  type AddedAuthenticator,
+  type AuthenticatorInfo,
+  type Enrollment,
+  guardStore,
+  type SecondFactor,
+  type TwoFactor,
+  type VerifiedFactor,
+} from '../engine.js';
 import { InvalidCredentialsError, InvalidInputError, UnauthorizedError } from '../errors.js';
 import type { TwofoldHttpErrorCode } from './errors.js';
 import {
@@ -41,6 +49,8 @@ export interface RouteInput {
   /** The verified access token, when the user came from the kit's own token. */
   claims: AccessClaims | null;
   body: unknown;
+  /** The path parameters (`:id` in `/authenticators/:id/rename`), decoded; `{}` for other routes. */
+  params?: Readonly<Record<string, string>>;
 }
 
 /** What {@link runAfterResponse} needs of a response: Node's `ServerResponse` events. */
@@ -82,6 +92,8 @@ export interface RouteSuccess {
 /** The groups of the routes in the documentation (OpenAPI tags), with what each is for. */
 export const ROUTE_TAGS = {
   '2FA setup': 'Turn two-factor authentication on and off, and manage the recovery codes',
+  '2FA authenticators':
+    'Several authenticators per user: apps showing codes, security keys and passkeys (WebAuthn); list, rename, remove',
   '2FA login': 'The two-step login: password, then a code or a recovery code; and the step-up',
   '2FA sessions': "The kit's access and refresh tokens: refresh, check, log out, sign out everywhere",
   '2FA recovery': 'A lost authenticator: a mailed link and the password turn 2FA off',
@@ -92,7 +104,7 @@ export interface HttpRoute {
   /** Stable id, also the rate-limit bucket (never the raw path). */
   id: string;
   method: 'GET' | 'POST';
-  /** Path under the prefix. */
+  /** Path under the prefix; `:name` is a path parameter (one segment), handed over in `params`. */
   path: string;
   /** `user`: needs a signed-in user (getUserId or the access token); `token`: needs the kit's access token. */
   auth: 'none' | 'user' | 'token';
@@ -123,6 +135,8 @@ export interface HttpRoute {
 export interface RouteRequest {
   readonly headers: { readonly authorization?: string | undefined };
   readonly body?: unknown;
+  /** The path parameters as the framework decoded them. */
+  readonly params?: unknown;
 }
 
 export interface TwofoldHttp<Request = unknown> {
@@ -147,6 +161,15 @@ export interface TwofoldHttp<Request = unknown> {
 }
 
 const RECOVERY_REQUESTS_KEY = 'recovery-requests';
+
+/** The string-valued path parameters of a framework's `request.params`. */
+function stringParams(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null) return {};
+  return Object.fromEntries(
+    Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+}
+
 const HOUR_MS = 3_600_000;
 
 /**
@@ -180,21 +203,65 @@ export function createTwofoldHttp<Request = unknown>(
 
   // Without a `label` option the engine makes one from the user id.
   const label = async (userId: string) => (options.label ? await options.label(userId) : undefined);
-  const secondFactor = (body: { code?: unknown; recoveryCode?: unknown }): SecondFactor =>
-    body.code !== undefined ? { code: body.code } : { recoveryCode: body.recoveryCode };
+  const secondFactor = (body: {
+    code?: unknown;
+    recoveryCode?: unknown;
+    webauthn?: unknown;
+  }): SecondFactor =>
+    body.code !== undefined
+      ? { code: body.code }
+      : body.webauthn !== undefined
+        ? { webauthn: body.webauthn }
+        : { recoveryCode: body.recoveryCode };
   const userOf = (input: RouteInput): string => {
     if (input.userId === null) throw new UnauthorizedError();
     return input.userId;
   };
+  /** The authenticator id in the path. */
+  const idParam = (input: RouteInput): string => {
+    const id = input.params?.id;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 255) {
+      throw new InvalidInputError('id', 'The path must name an authenticator id');
+    }
+    return id;
+  };
+  /**
+   * Adding an authenticator to an account that has 2FA needs a second factor within the step-up
+   * age, when the request came with the kit's access token: a stolen session must not add a key of
+   * its own. (With the host's `getUserId`, the host's own step-up rules apply.)
+   */
+  const requireFactorToAdd = async (userId: string, claims: AccessClaims | null) => {
+    if (!claims) return;
+    if ((await engine.status(userId)).enabled) {
+      tokens.requireRecentSecondFactor(claims, options.stepUp.maxAgeSeconds);
+    }
+  };
+  /** The JSON answer of a new authenticator, with fresh tokens when 2FA has just turned on. */
+  const addedBody = (result: AddedAuthenticator, pair: TokenPair | undefined) => ({
+    authenticatorId: result.authenticatorId,
+    ...(result.enabled ? { recoveryCodes: result.recoveryCodes } : {}),
+    ...pair,
+  });
+  const authenticatorBody = (info: AuthenticatorInfo) => ({
+    ...info,
+    createdAt: info.createdAt.toISOString(),
+    lastUsedAt: info.lastUsedAt?.toISOString() ?? null,
+  });
+  /** The `amr` of a session after a second factor. */
+  const amrAfter = (verified: VerifiedFactor): AuthenticationMethod[] => ['pwd', verified.amr, 'mfa'];
   /**
    * Ends every session of the user (access and refresh tokens issued until now); when the request
    * came with the kit's access token, starts a fresh session for it, dated after the revocation, with
-   * a second factor in `amr` (the caller has just proved one).
+   * a second factor in `amr` (the caller has just proved one: `factor` says how).
    */
-  const restartSessions = async (userId: string, claims: AccessClaims | null) => {
+  const restartSessions = async (
+    userId: string,
+    claims: AccessClaims | null,
+    factor: VerifiedFactor['amr'] = 'otp',
+  ) => {
     const revokedAt = await tokens.revokeAll(userId);
     if (!claims || claims.userId !== userId) return undefined;
-    const amr = [...new Set<AuthenticationMethod>([...claims.amr, 'otp', 'mfa'])];
+    const amr = [...new Set<AuthenticationMethod>([...claims.amr, factor, 'mfa'])];
     return tokens.issue(userId, amr, clock(), revokedAt);
   };
 
@@ -205,21 +272,25 @@ export function createTwofoldHttp<Request = unknown>(
       path: '/totp/enroll',
       auth: 'user',
       sensitive: false,
-      body: 'empty',
+      body: 'enroll',
       operationId: 'enrollTotp',
       tag: '2FA setup',
-      summary: 'Start TOTP enrollment: a new secret and its QR code',
-      description: 'The enrollment is pending until POST /totp/confirm; starting again replaces the secret.',
+      summary: 'Start adding an authenticator app: a new secret and its QR code',
+      description:
+        'The enrollment is pending until POST /totp/confirm; starting again replaces the secret. With 2FA ' +
+        "on already, this adds another app, and with the kit's access token it needs a recent second factor " +
+        '(POST /step-up).',
       responses: { 201: { description: 'The pending enrollment', body: 'enrollment' } },
-      errors: ['TWOFOLD_ALREADY_ENABLED'],
+      errors: ['TWOFOLD_AUTHENTICATOR_LIMIT', 'TWOFOLD_STEP_UP_REQUIRED'],
       async handle(request) {
-        parseBody('empty', request.body);
+        const body = parseBody('enroll', request.body ?? {});
         const userId = userOf(request);
+        await requireFactorToAdd(userId, request.claims);
         const chosen = await label(userId);
-        const enrollment: Enrollment = await engine.enroll(
-          userId,
-          chosen === undefined ? {} : { label: chosen },
-        );
+        const enrollment: Enrollment = await engine.enroll(userId, {
+          ...(chosen === undefined ? {} : { label: chosen }),
+          ...(body.name === undefined ? {} : { name: body.name }),
+        });
         return {
           status: 201,
           body: { ...enrollment, expiresAt: new Date(enrollment.expiresAt).toISOString() },
@@ -232,27 +303,39 @@ export function createTwofoldHttp<Request = unknown>(
       path: '/totp/confirm',
       auth: 'user',
       sensitive: true,
-      body: 'code',
+      body: 'confirm',
       operationId: 'confirmTotp',
       tag: '2FA setup',
-      summary: 'Confirm the pending enrollment with a code: 2FA is on',
+      summary: 'Confirm the pending enrollment with a code: the app is added (2FA is on)',
       description:
-        "The recovery codes are shown once. Every other session of the user ends; with the kit's " +
-        'access token, this one goes on with the fresh tokens in the answer.',
-      responses: { 200: { description: 'The recovery codes (and fresh tokens)', body: 'confirmation' } },
-      errors: ['TWOFOLD_NOT_PENDING', 'TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
+        'When this is the first authenticator, 2FA turns on: the recovery codes are shown once and every ' +
+        "other session of the user ends; with the kit's access token, this one goes on with the fresh " +
+        'tokens in the answer.',
+      responses: {
+        200: {
+          description: 'The new authenticator (recovery codes and fresh tokens when 2FA turned on)',
+          body: 'confirmation',
+        },
+      },
+      errors: [
+        'TWOFOLD_NOT_PENDING',
+        'TWOFOLD_INVALID_CODE',
+        'TWOFOLD_LOCKED',
+        'TWOFOLD_AUTHENTICATOR_LIMIT',
+      ],
       async handle(request) {
-        const body = parseBody('code', request.body);
+        const body = parseBody('confirm', request.body);
         const userId = userOf(request);
         // 2FA turning on ends every session of the user, password-only ones included; the one
         // making the request goes on with fresh tokens (before activation: if that fails, nothing changed).
         let pair: TokenPair | undefined;
         const result = await engine.confirm(userId, body.code, {
+          ...(body.authenticatorId === undefined ? {} : { authenticatorId: body.authenticatorId }),
           beforeActivate: async () => {
             pair = await restartSessions(userId, request.claims);
           },
         });
-        return { status: 200, body: { ...result, ...pair } };
+        return { status: 200, body: addedBody(result, pair) };
       },
     },
     {
@@ -264,10 +347,10 @@ export function createTwofoldHttp<Request = unknown>(
       body: 'secondFactor',
       operationId: 'disableTotp',
       tag: '2FA setup',
-      summary: 'Turn 2FA off; needs a current code or a recovery code',
+      summary: 'Turn 2FA off; needs a current code, a security key or a recovery code',
       description:
-        "Every other session ends; with the kit's access token, 200 and fresh tokens for this one " +
-        '(204 with a host session).',
+        'Every authenticator and recovery code is deleted. Every other session ends; with the ' +
+        "kit's access token, 200 and fresh tokens for this one (204 with a host session).",
       responses: {
         200: { description: "2FA is off; fresh tokens (with the kit's access token)", body: 'tokenPair' },
         204: { description: '2FA is off (with a host session)' },
@@ -278,8 +361,8 @@ export function createTwofoldHttp<Request = unknown>(
         const userId = userOf(request);
         let pair: TokenPair | undefined;
         await engine.disable(userId, secondFactor(body), {
-          beforeDisable: async () => {
-            pair = await restartSessions(userId, request.claims);
+          beforeDisable: async (verified) => {
+            pair = await restartSessions(userId, request.claims, verified.amr);
           },
         });
         // With the kit's own tokens the current session goes on with fresh ones; a host session has none.
@@ -292,15 +375,15 @@ export function createTwofoldHttp<Request = unknown>(
       path: '/recovery-codes/rotate',
       auth: 'user',
       sensitive: true,
-      body: 'code',
+      body: 'authenticatorFactor',
       operationId: 'rotateRecoveryCodes',
       tag: '2FA setup',
-      summary: 'Replace the recovery codes; needs a current code',
+      summary: 'Replace the recovery codes; needs a current code or a security key',
       responses: { 200: { description: 'The new recovery codes, shown once', body: 'recoveryCodes' } },
       errors: ['TWOFOLD_NOT_ENABLED', 'TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
       async handle(request) {
-        const body = parseBody('code', request.body);
-        return { status: 200, body: await engine.rotateRecoveryCodes(userOf(request), { code: body.code }) };
+        const body = parseBody('authenticatorFactor', request.body);
+        return { status: 200, body: await engine.rotateRecoveryCodes(userOf(request), secondFactor(body)) };
       },
     },
     {
@@ -312,14 +395,173 @@ export function createTwofoldHttp<Request = unknown>(
       body: null,
       operationId: 'getTwoFactorStatus',
       tag: '2FA setup',
-      summary: 'Whether 2FA is on, pending, and how many recovery codes remain',
+      summary: 'Whether 2FA is on, pending, its authenticators by type, and how many recovery codes remain',
       responses: { 200: { description: 'The 2FA state of the user', body: 'twoFactorStatus' } },
       errors: [],
       async handle(request) {
         return { status: 200, body: await engine.status(userOf(request)) };
       },
     },
+    {
+      id: 'authenticators.list',
+      method: 'GET',
+      path: '/authenticators',
+      auth: 'user',
+      sensitive: false,
+      body: null,
+      operationId: 'listAuthenticators',
+      tag: '2FA authenticators',
+      summary: "The user's authenticators, oldest first",
+      responses: { 200: { description: 'The authenticators (never a secret)', body: 'authenticatorList' } },
+      errors: [],
+      async handle(request) {
+        const list = await engine.listAuthenticators(userOf(request));
+        return { status: 200, body: { authenticators: list.map(authenticatorBody) } };
+      },
+    },
+    {
+      id: 'authenticators.rename',
+      method: 'POST',
+      path: '/authenticators/:id/rename',
+      auth: 'user',
+      sensitive: false,
+      body: 'rename',
+      operationId: 'renameAuthenticator',
+      tag: '2FA authenticators',
+      summary: 'Rename an authenticator',
+      responses: { 200: { description: 'The authenticator, renamed', body: 'authenticator' } },
+      errors: ['TWOFOLD_NOT_FOUND'],
+      async handle(request) {
+        const body = parseBody('rename', request.body);
+        const userId = userOf(request);
+        const info = await engine.renameAuthenticator(userId, idParam(request), body.name);
+        return { status: 200, body: authenticatorBody(info) };
+      },
+    },
+    {
+      id: 'authenticators.remove',
+      method: 'POST',
+      path: '/authenticators/:id/remove',
+      auth: 'user',
+      sensitive: true,
+      body: 'secondFactor',
+      operationId: 'removeAuthenticator',
+      tag: '2FA authenticators',
+      summary: 'Remove an authenticator; needs a fresh second factor',
+      description:
+        'Removing the last one turns 2FA off (the recovery codes go too), like POST /totp/disable: every ' +
+        "other session ends, and with the kit's access token the answer is 200 with fresh tokens.",
+      responses: {
+        200: {
+          description: "It was the last one: 2FA is off; fresh tokens (with the kit's access token)",
+          body: 'tokenPair',
+        },
+        204: { description: 'The authenticator is removed' },
+      },
+      errors: ['TWOFOLD_NOT_FOUND', 'TWOFOLD_NOT_ENABLED', 'TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
+      async handle(request) {
+        const body = parseBody('secondFactor', request.body);
+        const userId = userOf(request);
+        let pair: TokenPair | undefined;
+        await engine.removeAuthenticator(userId, idParam(request), secondFactor(body), {
+          beforeDisable: async (verified) => {
+            pair = await restartSessions(userId, request.claims, verified.amr);
+          },
+        });
+        return pair ? { status: 200, body: pair } : { status: 204 };
+      },
+    },
   ];
+
+  if (engine.options.webauthn) {
+    routes.push(
+      {
+        id: 'webauthn.register.options',
+        method: 'POST',
+        path: '/webauthn/register/options',
+        auth: 'user',
+        sensitive: false,
+        body: 'webauthnRegisterOptions',
+        operationId: 'webauthnRegistrationOptions',
+        tag: '2FA authenticators',
+        summary: 'Start adding a security key or passkey: WebAuthn creation options',
+        description:
+          'Valid for `webauthn.timeoutMs`; asking again replaces them. With 2FA on already and the ' +
+          "kit's access token, needs a recent second factor (POST /step-up).",
+        responses: {
+          200: { description: 'Options for navigator.credentials.create()', body: 'webauthnCreationOptions' },
+        },
+        errors: ['TWOFOLD_AUTHENTICATOR_LIMIT', 'TWOFOLD_STEP_UP_REQUIRED'],
+        async handle(request) {
+          const body = parseBody('webauthnRegisterOptions', request.body ?? {});
+          const userId = userOf(request);
+          await requireFactorToAdd(userId, request.claims);
+          const userName = await label(userId);
+          const creation = await engine.startWebAuthnRegistration(userId, {
+            ...(userName === undefined ? {} : { userName }),
+            ...(body.name === undefined ? {} : { name: body.name }),
+          });
+          return { status: 200, body: creation };
+        },
+      },
+      {
+        id: 'webauthn.register.verify',
+        method: 'POST',
+        path: '/webauthn/register/verify',
+        auth: 'user',
+        sensitive: true,
+        body: 'webauthnRegisterVerify',
+        operationId: 'webauthnRegistrationVerify',
+        tag: '2FA authenticators',
+        summary: "Finish adding a security key or passkey with the browser's answer",
+        description:
+          'When it is the first authenticator, 2FA turns on as with POST /totp/confirm: recovery codes ' +
+          "once, every other session ends, fresh tokens with the kit's access token.",
+        responses: {
+          201: {
+            description: 'The new authenticator (recovery codes and fresh tokens when 2FA turned on)',
+            body: 'confirmation',
+          },
+        },
+        errors: ['TWOFOLD_INVALID_REGISTRATION', 'TWOFOLD_AUTHENTICATOR_LIMIT', 'TWOFOLD_STEP_UP_REQUIRED'],
+        async handle(request) {
+          const body = parseBody('webauthnRegisterVerify', request.body);
+          const userId = userOf(request);
+          await requireFactorToAdd(userId, request.claims);
+          let pair: TokenPair | undefined;
+          const result = await engine.finishWebAuthnRegistration(userId, body.response, {
+            ...(body.name === undefined ? {} : { name: body.name }),
+            beforeActivate: async (amr) => {
+              pair = await restartSessions(userId, request.claims, amr);
+            },
+          });
+          return { status: 201, body: addedBody(result, pair) };
+        },
+      },
+      {
+        id: 'webauthn.authenticate.options',
+        method: 'POST',
+        path: '/webauthn/authenticate/options',
+        auth: 'user',
+        sensitive: false,
+        body: 'empty',
+        operationId: 'webauthnAuthenticationOptions',
+        tag: '2FA authenticators',
+        summary: 'WebAuthn request options for a second factor outside a login',
+        description:
+          'For POST /step-up, /totp/disable, /authenticators/:id/remove, /recovery-codes/rotate and ' +
+          '/sessions/revoke-all: the answer goes in `webauthn`. Only the latest options are valid, once.',
+        responses: {
+          200: { description: 'Options for navigator.credentials.get()', body: 'webauthnRequestOptions' },
+        },
+        errors: ['TWOFOLD_NOT_ENABLED'],
+        async handle(request) {
+          parseBody('empty', request.body);
+          return { status: 200, body: await engine.startWebAuthnAuthentication(userOf(request)) };
+        },
+      },
+    );
+  }
 
   const { authenticate } = options;
   if (authenticate) {
@@ -360,6 +602,25 @@ export function createTwofoldHttp<Request = unknown>(
         },
       },
       {
+        id: 'login.options',
+        method: 'POST',
+        path: '/login/options',
+        auth: 'none',
+        sensitive: false,
+        body: 'loginOptions',
+        operationId: 'loginOptions',
+        tag: '2FA login',
+        summary: 'What the second step can take, and WebAuthn request options bound to this login',
+        responses: {
+          200: { description: 'The kinds of factor, and the WebAuthn options or null', body: 'loginOptions' },
+        },
+        errors: ['TWOFOLD_INVALID_CHALLENGE'],
+        async handle(request) {
+          const body = parseBody('loginOptions', request.body);
+          return { status: 200, body: await engine.loginOptions(body.challengeToken) };
+        },
+      },
+      {
         id: 'login.verify',
         method: 'POST',
         path: '/login/verify',
@@ -368,7 +629,8 @@ export function createTwofoldHttp<Request = unknown>(
         body: 'loginVerify',
         operationId: 'verifyLogin',
         tag: '2FA login',
-        summary: 'Second step: the challenge token and a code (or a recovery code) give the tokens',
+        summary:
+          'Second step: the challenge token and a code, a security key answer or a recovery code give the tokens',
         responses: { 200: { description: 'The tokens', body: 'tokenPair' } },
         errors: [
           'TWOFOLD_INVALID_CHALLENGE',
@@ -378,8 +640,8 @@ export function createTwofoldHttp<Request = unknown>(
         ],
         async handle(request) {
           const body = parseBody('loginVerify', request.body);
-          const { userId } = await engine.completeChallenge(body.challengeToken, secondFactor(body));
-          return { status: 200, body: await tokens.issue(userId, ['pwd', 'otp', 'mfa'], clock()) };
+          const verified = await engine.completeChallenge(body.challengeToken, secondFactor(body));
+          return { status: 200, body: await tokens.issue(verified.userId, amrAfter(verified), clock()) };
         },
       },
       {
@@ -452,8 +714,8 @@ export function createTwofoldHttp<Request = unknown>(
         async handle(request) {
           const body = parseBody('secondFactor', request.body);
           if (!request.claims) throw new UnauthorizedError();
-          await engine.verifySecondFactor(request.claims.userId, secondFactor(body));
-          return { status: 200, body: await tokens.stepUp(request.claims) };
+          const verified = await engine.verifySecondFactor(request.claims.userId, secondFactor(body));
+          return { status: 200, body: await tokens.stepUp(request.claims, verified.amr) };
         },
       },
       {
@@ -476,12 +738,13 @@ export function createTwofoldHttp<Request = unknown>(
           const body = parseBody('optionalSecondFactor', request.body ?? {});
           if (!request.claims) throw new UnauthorizedError();
           const { userId } = request.claims;
-          const given = body.code !== undefined || body.recoveryCode !== undefined;
+          const given =
+            body.code !== undefined || body.recoveryCode !== undefined || body.webauthn !== undefined;
           if (given || (await engine.status(userId)).enabled) {
             if (!given) {
               throw new InvalidInputError(
                 'code',
-                'a fresh "code" or "recoveryCode" is required while 2FA is on',
+                'a fresh "code", "webauthn" or "recoveryCode" is required while 2FA is on',
               );
             }
             await engine.verifySecondFactor(userId, secondFactor(body));
@@ -611,14 +874,15 @@ export function createTwofoldHttp<Request = unknown>(
       route.body && route.body !== 'empty' ? bodyJsonSchema(route.body) : undefined,
     async routeInput(route, request) {
       const { body } = request;
-      if (route.auth === 'none') return { userId: null, claims: null, body };
+      const params = stringParams(request.params);
+      if (route.auth === 'none') return { userId: null, claims: null, body, params };
       if (route.auth === 'user' && getUserId) {
         const userId = await getUserId(request);
         if (typeof userId !== 'string' || userId === '') throw new UnauthorizedError('Sign in first');
-        return { userId, claims: null, body };
+        return { userId, claims: null, body, params };
       }
       const claims = await tokens.authorize(request.headers.authorization);
-      return { userId: claims.userId, claims, body };
+      return { userId: claims.userId, claims, body, params };
     },
     authorize: (header) => tokens.authorize(header),
     requireStepUp: (claims, maxAgeSeconds = options.stepUp.maxAgeSeconds) =>

@@ -34,13 +34,16 @@ export const ACCESS_TOKEN_AUDIENCE = 'twofold:access';
 export const REFRESH_TOKEN_TYPE = 'twofold-refresh+jwt';
 export const REFRESH_TOKEN_AUDIENCE = 'twofold:refresh';
 
-/** RFC 8176 method references the kit puts in `amr`. */
-export type AuthenticationMethod = 'pwd' | 'otp' | 'mfa';
+/**
+ * RFC 8176 method references the kit puts in `amr`: `pwd`, then for a second factor `mfa` and how
+ * it was proved: `otp` (a code or recovery code), `hwk` (a security key), `swk` (a synced passkey).
+ */
+export type AuthenticationMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'mfa';
 
 /** What a verified access token says. */
 export interface AccessClaims {
   userId: string;
-  /** How the user authenticated (RFC 8176). `mfa` and `otp` mean a second factor passed. */
+  /** How the user authenticated (RFC 8176). `mfa` means a second factor passed (`otp`, `hwk` or `swk` says which). */
   amr: AuthenticationMethod[];
   /** When the user last authenticated (the password step, or the second factor after it), ms. */
   authTime: number;
@@ -83,8 +86,8 @@ export interface SessionTokens {
    * to pass as `notBefore` to {@link issue} for the session that goes on.
    */
   revokeAll(userId: string): Promise<number>;
-  /** A new access token with `auth_time` now and `otp`/`mfa` added, after a step-up. */
-  stepUp(claims: AccessClaims): Promise<{ accessToken: string }>;
+  /** A new access token with `auth_time` now and `mfa` plus the factor's method (default `otp`) added, after a step-up. */
+  stepUp(claims: AccessClaims, factor?: 'otp' | 'hwk' | 'swk'): Promise<{ accessToken: string }>;
   /** @throws StepUpRequiredError unless a second factor passed within `maxAgeSeconds`. */
   requireRecentSecondFactor(claims: AccessClaims, maxAgeSeconds: number): void;
 }
@@ -99,7 +102,7 @@ export interface SessionTokenOptions {
   refreshTtlSeconds: number;
 }
 
-const AMR_VALUES: ReadonlySet<string> = new Set<AuthenticationMethod>(['pwd', 'otp', 'mfa']);
+const AMR_VALUES: ReadonlySet<string> = new Set<AuthenticationMethod>(['pwd', 'otp', 'hwk', 'swk', 'mfa']);
 const REVOKED_BEFORE_KEY = 'sessions-revoked-before';
 const familyKey = (family: string) => `refresh:${family}`;
 
@@ -256,9 +259,9 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       return now;
     },
 
-    async stepUp(claims) {
+    async stepUp(claims, factor = 'otp') {
       const now = clock();
-      const amr = [...new Set<AuthenticationMethod>([...claims.amr, 'otp', 'mfa'])];
+      const amr = [...new Set<AuthenticationMethod>([...claims.amr, factor, 'mfa'])];
       const { token } = access.sign(
         claims.userId,
         { ...sessionClaims(amr, now), fam: claims.family, fam_ms: claims.sessionStartedAt, iat_ms: now },
