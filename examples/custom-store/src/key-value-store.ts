@@ -1,7 +1,9 @@
 import {
+  type AddAuthenticatorOutcome,
   type AuthenticatorRecord,
   type CounterState,
   type Store,
+  type StoredAuthenticator,
   StoreUnavailableError,
   TwofoldError,
 } from '@twofold/core';
@@ -22,7 +24,7 @@ interface Nonce {
 
 /** Everything twofold keeps about one user, as the operations see it. */
 interface UserDocument {
-  authenticators: Map<string, AuthenticatorRecord>;
+  authenticators: Map<string, StoredAuthenticator>;
   recoveryCodes: Set<string>;
   counters: Map<string, CounterState>;
   nonces: Map<string, Nonce>;
@@ -35,7 +37,7 @@ interface UserDocument {
  */
 interface StoredDocument {
   v: 1;
-  authenticators: [string, AuthenticatorRecord][];
+  authenticators: [string, StoredAuthenticator][];
   recoveryCodes: string[];
   counters: [string, CounterState][];
   nonces: [string, Nonce][];
@@ -52,7 +54,16 @@ function decode(text: string | undefined): UserDocument {
   const stored = JSON.parse(text) as StoredDocument;
   if (stored.v !== 1) throw new Error(`keyValueStore: unknown document version ${String(stored.v)}`);
   return {
-    authenticators: new Map(stored.authenticators),
+    // Documents written before several authenticators existed hold TOTP records without `type` or
+    // `name`: they read as what they are, an app with no name.
+    authenticators: new Map(
+      stored.authenticators.map(([id, record]) => [
+        id,
+        record.type === 'webauthn'
+          ? record
+          : { ...(record as AuthenticatorRecord), type: 'totp', name: record.name ?? null },
+      ]),
+    ),
     recoveryCodes: new Set(stored.recoveryCodes),
     counters: new Map(stored.counters),
     nonces: new Map(stored.nonces),
@@ -79,7 +90,7 @@ const isLive = (expiresAt: number | null, now: number) => expiresAt === null || 
 /** Drops the records that expired by `now`, so that every check after it sees only live ones. */
 function prune(doc: UserDocument, now: number): void {
   for (const [id, record] of doc.authenticators) {
-    if (!isLive(record.expiresAt, now)) doc.authenticators.delete(id);
+    if (record.type === 'totp' && !isLive(record.expiresAt, now)) doc.authenticators.delete(id);
   }
   for (const [key, counter] of doc.counters) {
     if (!isLive(counter.expiresAt, now)) doc.counters.delete(key);
@@ -98,7 +109,7 @@ function documentExpiry(doc: UserDocument): number | undefined {
   if (doc.recoveryCodes.size) return undefined;
   let latest = Number.NEGATIVE_INFINITY;
   for (const record of doc.authenticators.values()) {
-    if (record.expiresAt === null) return undefined;
+    if (record.type === 'webauthn' || record.expiresAt === null) return undefined;
     latest = Math.max(latest, record.expiresAt);
   }
   for (const entry of [...doc.counters.values(), ...doc.nonces.values()]) {
@@ -107,8 +118,27 @@ function documentExpiry(doc: UserDocument): number | undefined {
   return latest;
 }
 
-const hasActive = (doc: UserDocument) =>
-  [...doc.authenticators.values()].some((record) => record.status === 'active');
+const isActive = (record: StoredAuthenticator) => record.type === 'webauthn' || record.status === 'active';
+const activeCount = (doc: UserDocument) => [...doc.authenticators.values()].filter(isActive).length;
+const hasActive = (doc: UserDocument) => activeCount(doc) > 0;
+
+/**
+ * Adds an active authenticator under the rules of confirm and WebAuthn registration, inside one
+ * `update`: refused at `maxActive`; the first active one writes the recovery codes with it.
+ */
+function addActive(
+  doc: UserDocument,
+  add: () => void,
+  recoveryCodeHashes: readonly string[],
+  maxActive: number,
+): AddAuthenticatorOutcome {
+  const active = activeCount(doc);
+  if (active >= maxActive) return 'full';
+  add();
+  if (active > 0) return 'added';
+  doc.recoveryCodes = new Set(recoveryCodeHashes);
+  return 'enabled';
+}
 
 /**
  * A twofold `Store` over any async key-value backend: one JSON document per user, changed under a
@@ -176,40 +206,106 @@ export function keyValueStore(options: KeyValueStoreOptions): Store {
   return {
     async getAuthenticator(userId, authenticatorId, now) {
       const record = (await read(userId)).authenticators.get(authenticatorId);
-      return record && isLive(record.expiresAt, now) ? record : null;
+      return record?.type === 'totp' && isLive(record.expiresAt, now) ? record : null;
+    },
+
+    async listAuthenticators(userId, now) {
+      const doc = await read(userId);
+      prune(doc, now);
+      return [...doc.authenticators.values()].sort(
+        (a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      );
     },
 
     savePendingAuthenticator(record, now) {
       return update(record.userId, now, (doc) => {
-        if (doc.authenticators.get(record.id)?.status === 'active') return false;
+        const existing = doc.authenticators.get(record.id);
+        if (existing && isActive(existing)) return false;
+        // One enrollment under way per user: every pending one goes.
+        for (const [id, other] of doc.authenticators) if (!isActive(other)) doc.authenticators.delete(id);
         doc.authenticators.set(record.id, { ...record });
         return true;
       });
     },
 
-    confirmAuthenticator(userId, authenticatorId, { sealedSecret, counter, recoveryCodeHashes, now }) {
+    confirmAuthenticator(
+      userId,
+      authenticatorId,
+      { sealedSecret, counter, recoveryCodeHashes, maxActive, now },
+    ) {
       return update(userId, now, (doc) => {
         const record = doc.authenticators.get(authenticatorId);
         // Compare-and-set on the secret: an enrollment that replaced the record since the code was
         // checked makes this confirm fail instead of activating a secret nobody confirmed.
-        if (record?.status !== 'pending' || record.sealedSecret !== sealedSecret) return false;
-        Object.assign(record, {
-          status: 'active',
-          confirmedAt: now,
-          lastUsedAt: now,
-          lastCounter: counter,
-          expiresAt: null,
-        });
+        if (record?.type !== 'totp' || record.status !== 'pending' || record.sealedSecret !== sealedSecret) {
+          return 'missing';
+        }
         // Same document, same write: the codes cannot land without the activation or vice versa.
-        doc.recoveryCodes = new Set(recoveryCodeHashes);
+        const activate = () =>
+          Object.assign(record, {
+            status: 'active',
+            confirmedAt: now,
+            lastUsedAt: now,
+            lastCounter: counter,
+            expiresAt: null,
+          });
+        return addActive(doc, activate, recoveryCodeHashes, maxActive);
+      });
+    },
+
+    addWebAuthnCredential(record, { recoveryCodeHashes, maxActive, now }) {
+      return update(record.userId, now, (doc) => {
+        const taken = [...doc.authenticators.values()].some(
+          (other) =>
+            other.id === record.id ||
+            (other.type === 'webauthn' && other.credentialId === record.credentialId),
+        );
+        if (taken) return 'duplicate';
+        const add = () =>
+          doc.authenticators.set(record.id, { ...record, transports: [...record.transports] });
+        return addActive(doc, add, recoveryCodeHashes, maxActive);
+      });
+    },
+
+    useWebAuthnCredential(userId, authenticatorId, { counter, backupState, now }) {
+      return update(userId, now, (doc) => {
+        const record = doc.authenticators.get(authenticatorId);
+        if (record?.type !== 'webauthn') return false;
+        // A counter that did not move forward is a cloned key or a replayed answer; 0 and 0 is a
+        // key that keeps no counter.
+        if (!(counter > record.counter || (counter === 0 && record.counter === 0))) return false;
+        Object.assign(record, { counter, backupState, lastUsedAt: now });
         return true;
+      });
+    },
+
+    renameAuthenticator(userId, authenticatorId, name, now) {
+      return update(userId, now, (doc) => {
+        const record = doc.authenticators.get(authenticatorId);
+        if (!record || !isActive(record)) return false;
+        record.name = name;
+        return true;
+      });
+    },
+
+    removeAuthenticator(userId, authenticatorId, now) {
+      return update(userId, now, (doc) => {
+        const record = doc.authenticators.get(authenticatorId);
+        if (!record || !isActive(record)) return 'missing' as const;
+        doc.authenticators.delete(authenticatorId);
+        if (hasActive(doc)) return 'removed' as const;
+        // The last one: 2FA goes off in the same write, pending enrollments and codes included.
+        doc.authenticators.clear();
+        doc.recoveryCodes.clear();
+        return 'disabled' as const;
       });
     },
 
     consumeCounter(userId, authenticatorId, counter, now) {
       return update(userId, now, (doc) => {
         const record = doc.authenticators.get(authenticatorId);
-        if (record?.status !== 'active' || counter <= record.lastCounter) return false;
+        if (record?.type !== 'totp' || record.status !== 'active' || counter <= record.lastCounter)
+          return false;
         record.lastCounter = counter;
         record.lastUsedAt = now;
         return true;
@@ -221,7 +317,7 @@ export function keyValueStore(options: KeyValueStoreOptions): Store {
       // expired, whatever its secret.
       return update(userId, undefined, (doc) => {
         const record = doc.authenticators.get(authenticatorId);
-        if (record?.sealedSecret !== expected) return false;
+        if (record?.type !== 'totp' || record.sealedSecret !== expected) return false;
         record.sealedSecret = next;
         return true;
       });

@@ -62,6 +62,7 @@ runStoreSuite(
           sealedSecret,
           counter: 1,
           recoveryCodeHashes: ['h'],
+          maxActive: 10,
           now,
         });
         t.equal(writes.at(-1)?.expiresAt, undefined, 'active: no expiry');
@@ -111,7 +112,13 @@ runStoreSuite(
         const now = ctx.clock.now();
         const record = pending(user, now);
         await stores[0]!.savePendingAuthenticator(record, now);
-        const input = { sealedSecret: record.sealedSecret, counter: 1, recoveryCodeHashes: [], now };
+        const input = {
+          sealedSecret: record.sealedSecret,
+          counter: 1,
+          recoveryCodeHashes: [],
+          maxActive: 10,
+          now,
+        };
         await stores[0]!.confirmAuthenticator(user, 'totp', input);
         const results = await Promise.all(
           Array.from({ length: 100 }, (_, index) => stores[index % 2]!.consumeCounter(user, 'totp', 2, now)),

@@ -1,17 +1,22 @@
 import type { Store } from '@twofold/core';
 import tap, { type Test } from 'tap';
 import type { BehaviourGroup } from './internal/behaviour.js';
+import { addWebAuthnCredential } from './internal/behaviours/add-webauthn-credential.js';
 import { authenticators } from './internal/behaviours/authenticators.js';
 import { confirm } from './internal/behaviours/confirm.js';
 import { consumeCounter } from './internal/behaviours/consume-counter.js';
 import { counters } from './internal/behaviours/counters.js';
 import { deleteTwoFactor } from './internal/behaviours/delete-two-factor.js';
+import { listAuthenticators } from './internal/behaviours/list-authenticators.js';
 import { nonces } from './internal/behaviours/nonces.js';
 import { recoveryCodes } from './internal/behaviours/recovery-codes.js';
+import { removeAuthenticator } from './internal/behaviours/remove-authenticator.js';
+import { renameAuthenticator } from './internal/behaviours/rename-authenticator.js';
 import { resetCounterIfUnchanged } from './internal/behaviours/reset-counter-if-unchanged.js';
 import { replaceSealedSecret } from './internal/behaviours/sealed-secret.js';
 import { takeAttempt } from './internal/behaviours/take-attempt.js';
 import { takeNonceAndDeleteTwoFactor } from './internal/behaviours/take-nonce-and-delete-two-factor.js';
+import { useWebAuthnCredential } from './internal/behaviours/use-webauthn-credential.js';
 import { values } from './internal/behaviours/values.js';
 import { createContext, createRunId, freshUserId } from './internal/run.js';
 import type { StoreSuiteContext } from './suite-context.js';
@@ -40,7 +45,12 @@ export interface StoreSuiteOptions {
 /** Every part of the Store interface, in the order the suite checks them. */
 const GROUPS: readonly BehaviourGroup[] = [
   authenticators,
+  listAuthenticators,
   confirm,
+  addWebAuthnCredential,
+  useWebAuthnCredential,
+  renameAuthenticator,
+  removeAuthenticator,
   consumeCounter,
   replaceSealedSecret,
   deleteTwoFactor,

@@ -31,6 +31,16 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'of concurrent takeNonceAndDeleteTwoFactor calls with the same value exactly one succeeds',
     'takeNonceAndDeleteTwoFactor racing takeNonce: exactly one wins, and two-factor is deleted only by it',
     'takeNonceAndDeleteTwoFactor is one step: no reader sees the nonce taken and two-factor state left, or the reverse',
+    'of concurrent savePendingAuthenticator calls with different ids exactly one enrollment remains',
+    'of concurrent addWebAuthnCredential calls for a user without two-factor exactly one is enabled, and only its codes are stored',
+    'a confirm racing addWebAuthnCredential calls for a user without two-factor: exactly one is enabled',
+    'of concurrent activations at maxActive - 1 exactly one succeeds and the others resolve full',
+    'of concurrent addWebAuthnCredential calls with one credential id or one authenticator id exactly one is added',
+    'addWebAuthnCredential racing the removal of the last authenticator never leaves one without recovery codes',
+    'of concurrent useWebAuthnCredential calls with the same counter exactly one succeeds',
+    'concurrent useWebAuthnCredential calls with increasing counters leave the highest recorded',
+    'removing the last two active authenticators at once: one removed, one disabled, nothing left',
+    'of concurrent removals of one authenticator exactly one resolves removed',
   ],
   'lenient-expiry': [
     'a pending authenticator is live until the millisecond before expiresAt',
@@ -43,11 +53,14 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'takeNonce refuses an expired or missing nonce',
     'swapNonce refuses an expired or missing nonce and creates nothing',
     'takeNonceAndDeleteTwoFactor refuses an expired or missing nonce and changes nothing',
+    'a pending authenticator is listed until the millisecond before expiresAt, and not from then on',
   ],
   'replay-equal': ['consumeCounter refuses the same counter again and changes nothing'],
   'int32-counter': [
     'a pending authenticator round-trips every field exactly',
     'consumeCounter accepts large jumps and counters beyond 2^32',
+    'a WebAuthn credential round-trips every field exactly',
+    'useWebAuthnCredential accepts a higher counter and records it with backupState and lastUsedAt, nothing else',
   ],
   'second-timestamps': [
     'a pending authenticator round-trips every field exactly',
@@ -55,10 +68,14 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'incrementCounter creates an absent counter at 1 expiring at now + ttl',
     'takeAttempt counts an absent counter as 1 expiring at now + ttl',
     'putNonce stores a value that is live until the millisecond before expiresAt',
+    'a WebAuthn credential round-trips every field exactly',
+    'useWebAuthnCredential accepts a higher counter and records it with backupState and lastUsedAt, nothing else',
   ],
   'shared-records': [
     'getAuthenticator resolves a copy: changing it changes nothing stored',
     'savePendingAuthenticator stores a copy: changing the input afterwards changes nothing stored',
+    'listAuthenticators resolves copies: changing them changes nothing stored',
+    'addWebAuthnCredential stores a copy: changing the input afterwards changes nothing stored',
   ],
   'delete-everything': [
     "deleteTwoFactor leaves the user's failure counters and nonces",
@@ -107,6 +124,85 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
   ],
   'two-step-recovery': [
     'takeNonceAndDeleteTwoFactor is one step: no reader sees the nonce taken and two-factor state left, or the reverse',
+  ],
+  'racy-save-pending': [
+    'of concurrent savePendingAuthenticator calls with different ids exactly one enrollment remains',
+  ],
+  'racy-add-webauthn': [
+    'of concurrent addWebAuthnCredential calls for a user without two-factor exactly one is enabled, and only its codes are stored',
+    'a confirm racing addWebAuthnCredential calls for a user without two-factor: exactly one is enabled',
+    'of concurrent activations at maxActive - 1 exactly one succeeds and the others resolve full',
+    'of concurrent addWebAuthnCredential calls with one credential id or one authenticator id exactly one is added',
+    'addWebAuthnCredential racing the removal of the last authenticator never leaves one without recovery codes',
+  ],
+  'racy-use-webauthn': [
+    'of concurrent useWebAuthnCredential calls with the same counter exactly one succeeds',
+    'concurrent useWebAuthnCredential calls with increasing counters leave the highest recorded',
+  ],
+  'racy-remove': [
+    'removing the last two active authenticators at once: one removed, one disabled, nothing left',
+    'of concurrent removals of one authenticator exactly one resolves removed',
+    'addWebAuthnCredential racing the removal of the last authenticator never leaves one without recovery codes',
+  ],
+  'pending-per-id': [
+    'savePendingAuthenticator replaces every pending authenticator of the user, whatever its id',
+    'of concurrent savePendingAuthenticator calls with different ids exactly one enrollment remains',
+  ],
+  'active-means-totp': [
+    'savePendingAuthenticator refuses the id of an active WebAuthn credential and changes nothing',
+    'confirm beside an active WebAuthn credential resolves added and leaves the recovery codes',
+    'a further WebAuthn credential resolves added and leaves the recovery codes as they are',
+    'deleteTwoFactor removes WebAuthn credentials too, and resolves true for a user with only credentials',
+    'replaceRecoveryCodes replaces the codes of a user whose only active authenticator is a WebAuthn credential',
+    'renameAuthenticator renames an active TOTP authenticator and a WebAuthn credential, and nothing else',
+  ],
+  'confirm-replaces-codes': [
+    'confirm of a further authenticator resolves added and leaves the recovery codes as they are',
+    'confirm beside an active WebAuthn credential resolves added and leaves the recovery codes',
+    'a WebAuthn credential beside a pending enrollment only is enabled, and the enrollment stays pending',
+  ],
+  'full-above-max': [
+    'confirm at maxActive resolves full and changes nothing; pending ones do not count',
+    'at maxActive addWebAuthnCredential resolves full and changes nothing; pending ones do not count',
+    'of concurrent activations at maxActive - 1 exactly one succeeds and the others resolve full',
+  ],
+  'credential-id-ci': [
+    'credential ids are compared exactly: ones differing by the case of a letter or the last character are others',
+  ],
+  'credential-id-255': [
+    'a WebAuthn credential round-trips every field exactly',
+    'addWebAuthnCredential refuses a credential id or an authenticator id the user has: duplicate',
+  ],
+  'webauthn-replay-equal': [
+    'useWebAuthnCredential refuses an equal or lower counter and changes nothing',
+    'of concurrent useWebAuthnCredential calls with the same counter exactly one succeeds',
+  ],
+  'webauthn-zero-always': [
+    'useWebAuthnCredential refuses an equal or lower counter and changes nothing',
+    'a credential without a counter: 0 is accepted while the stored counter is 0, and refused once it is not',
+  ],
+  'use-keeps-backup-state': [
+    'useWebAuthnCredential accepts a higher counter and records it with backupState and lastUsedAt, nothing else',
+  ],
+  'rename-pending': [
+    "renameAuthenticator refuses a pending, expired, missing or another user's authenticator and changes nothing",
+  ],
+  'remove-never-disables': [
+    'removeAuthenticator of the last active one resolves disabled, and the codes and the enrollment go too',
+    'removing the last two active authenticators at once: one removed, one disabled, nothing left',
+    'after removeAuthenticator disabled two-factor, the next authenticator turns it on with its own codes',
+  ],
+  'disable-keeps-pending': [
+    'removeAuthenticator of the last active one resolves disabled, and the codes and the enrollment go too',
+    'removing the last two active authenticators at once: one removed, one disabled, nothing left',
+  ],
+  'list-includes-expired': [
+    'a pending authenticator is listed until the millisecond before expiresAt, and not from then on',
+    'an expired pending authenticator is not listed, even when it was the only one',
+  ],
+  'list-unordered': ['listAuthenticators orders by createdAt, then by id'],
+  'get-sees-webauthn': [
+    'getAuthenticator, consumeCounter and replaceSealedSecret see TOTP authenticators only',
   ],
 };
 

@@ -89,3 +89,13 @@ export async function raceOneAmong<One, Other>(
     others: results.filter((_, index) => index !== at) as Other[],
   };
 }
+
+/**
+ * How many calls a race on one user's authenticators starts: `concurrency`, but at most 50. A user
+ * has a handful of authenticators, and every such call is a transaction on all of them (it counts
+ * the active ones), so a real backend serialises them; 50 are plenty to interleave a
+ * check-then-act, and keep the suite quick on every store it runs against.
+ */
+export function authenticatorRaceSize(concurrency: number): number {
+  return Math.min(concurrency, 50);
+}

@@ -16,3 +16,8 @@ export function readNonce(env: BehaviourEnv, userId: string, key: string) {
 export function readCounter(env: BehaviourEnv, userId: string, key = 'failures') {
   return env.store.getCounter(userId, key, env.clock.now());
 }
+
+/** Every live authenticator of the user, as listAuthenticators reads it now. */
+export function readList(env: BehaviourEnv, userId: string) {
+  return env.store.listAuthenticators(userId, env.clock.now());
+}

@@ -1,23 +1,42 @@
 import type { PendingAuthenticator } from '@twofold/core';
 import type { BehaviourGroup } from '../behaviour.js';
-import { activate, confirmation, enroll, PENDING_TTL_MS, pendingRecord } from '../fixtures.js';
-import { readAuthenticator } from '../reads.js';
+import { expectCodes } from '../checks.js';
+import {
+  activate,
+  confirmation,
+  enroll,
+  NAMES,
+  PENDING_TTL_MS,
+  pendingRecord,
+  register,
+  sealedSecret,
+} from '../fixtures.js';
+import { race } from '../race.js';
+import { readAuthenticator, readList } from '../reads.js';
 
 /** Field values that must survive a round trip exactly (types, big numbers, odd milliseconds). */
 const ROUND_TRIP_CASES: ReadonlyArray<{ label: string; fields: Partial<PendingAuthenticator> }> = [
   { label: 'SHA1, 6 digits, 30 s, lastCounter -1', fields: {} },
   {
-    label: 'SHA256, 8 digits, 60 s, lastCounter 0',
-    fields: { algorithm: 'SHA256', digits: 8, period: 60, lastCounter: 0 },
+    label: 'SHA256, 8 digits, 60 s, lastCounter 0, no name',
+    fields: { algorithm: 'SHA256', digits: 8, period: 60, lastCounter: 0, name: null },
   },
   {
-    label: 'SHA512, lastCounter 2^40',
-    fields: { id: 'tablet', algorithm: 'SHA512', digits: 7, period: 45, lastCounter: 2 ** 40 },
+    label: 'SHA512, lastCounter 2^40, a name with emoji and CJK',
+    fields: {
+      id: 'tablet',
+      algorithm: 'SHA512',
+      digits: 7,
+      period: 45,
+      lastCounter: 2 ** 40,
+      name: NAMES[0]!,
+    },
   },
   {
-    label: 'lastCounter just below 2^53',
-    fields: { id: 'backup', lastCounter: Number.MAX_SAFE_INTEGER - 1 },
+    label: 'lastCounter just below 2^53, a name of 64 two-byte characters',
+    fields: { id: 'backup', lastCounter: Number.MAX_SAFE_INTEGER - 1, name: NAMES[1]! },
   },
+  { label: 'a name of 32 emoji', fields: { id: 'watch', name: NAMES[2]! } },
 ];
 
 export const authenticators: BehaviourGroup = {
@@ -56,6 +75,69 @@ export const authenticators: BehaviourGroup = {
         const next = pendingRecord(userId, env.clock.now(), { digits: 8 });
         t.equal(await env.store.savePendingAuthenticator(next, env.clock.now()), true, 'saved');
         t.strictSame(await readAuthenticator(env, userId), next, 'the new one');
+      },
+    },
+    {
+      name: 'savePendingAuthenticator replaces every pending authenticator of the user, whatever its id',
+      async run(t, env) {
+        const userId = env.userId();
+        const phone = await activate(env, userId, { id: 'phone' });
+        const { record: key } = await register(env, userId);
+        await enroll(env, userId, { id: 'tablet' });
+        env.clock.advance(1_000);
+        await enroll(env, userId, { id: 'watch' });
+        env.clock.advance(1_000);
+        const next = pendingRecord(userId, env.clock.now(), { id: 'laptop' });
+        t.equal(await env.store.savePendingAuthenticator({ ...next }, env.clock.now()), true, 'saved');
+        t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'the first enrollment is gone');
+        t.equal(await readAuthenticator(env, userId, 'watch'), null, 'the second enrollment is gone');
+        t.strictSame(await readAuthenticator(env, userId, 'laptop'), next, 'the new one is pending');
+        t.strictSame(
+          await readAuthenticator(env, userId, 'phone'),
+          phone.record,
+          'the active TOTP one is kept',
+        );
+        t.strictSame(
+          (await readList(env, userId)).map((record) => record.id).sort(),
+          ['laptop', 'phone', key.id].sort(),
+          'the active ones and the new enrollment, nothing else',
+        );
+        await expectCodes(t, env, userId, phone.codes, 'recovery codes untouched');
+      },
+    },
+    {
+      name: 'savePendingAuthenticator refuses the id of an active WebAuthn credential and changes nothing',
+      async run(t, env) {
+        const userId = env.userId();
+        const { record: key, codes } = await register(env, userId, { id: 'key' });
+        const pending = await enroll(env, userId, { id: 'tablet' });
+        env.clock.advance(1_000);
+        const attempt = pendingRecord(userId, env.clock.now(), { id: 'key' });
+        t.equal(await env.store.savePendingAuthenticator(attempt, env.clock.now()), false, 'refused');
+        t.equal(await readAuthenticator(env, userId, 'key'), null, 'no TOTP authenticator with that id');
+        t.strictSame(
+          await readList(env, userId),
+          [pending, key],
+          'the credential and the enrollment are kept',
+        );
+        await expectCodes(t, env, userId, codes, 'recovery codes untouched');
+      },
+    },
+    {
+      name: 'a refused savePendingAuthenticator keeps the pending enrollment under way',
+      async run(t, env) {
+        const userId = env.userId();
+        const { record: active } = await activate(env, userId, { id: 'phone' });
+        const pending = await enroll(env, userId, { id: 'tablet' });
+        env.clock.advance(1_000);
+        const attempt = pendingRecord(userId, env.clock.now(), { id: 'phone' });
+        t.equal(await env.store.savePendingAuthenticator(attempt, env.clock.now()), false, 'refused');
+        t.strictSame(
+          await readAuthenticator(env, userId, 'tablet'),
+          pending,
+          'the enrollment is still pending',
+        );
+        t.strictSame(await readAuthenticator(env, userId, 'phone'), active, 'the active one unchanged');
       },
     },
     {
@@ -100,7 +182,7 @@ export const authenticators: BehaviourGroup = {
         env.clock.advance(record.expiresAt - env.clock.now() + 60_000);
         const input = confirmation(env, record.sealedSecret, { codes: ['a'.repeat(64)] });
         t.equal(await readAuthenticator(env, userId), null, 'reads as absent');
-        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'confirm refused');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'missing', 'confirm refused');
         t.equal(await readAuthenticator(env, userId), null, 'still absent');
         t.equal(await env.store.countRecoveryCodes(userId), 0, 'no recovery codes');
       },
@@ -117,6 +199,66 @@ export const authenticators: BehaviourGroup = {
           true,
           'still accepts a code',
         );
+      },
+    },
+    {
+      name: 'getAuthenticator, consumeCounter and replaceSealedSecret see TOTP authenticators only',
+      async run(t, env) {
+        const userId = env.userId();
+        const { record } = await register(env, userId, { counter: 7 });
+        const now = env.clock.now();
+        t.equal(await env.store.getAuthenticator(userId, record.id, now), null, 'getAuthenticator: null');
+        t.equal(
+          await env.store.consumeCounter(userId, record.id, 2 ** 40, now),
+          false,
+          'consumeCounter: false',
+        );
+        t.equal(
+          await env.store.replaceSealedSecret(userId, record.id, '', sealedSecret()),
+          false,
+          'replaceSealedSecret: false',
+        );
+        t.equal(
+          await env.store.replaceSealedSecret(userId, record.id, record.publicKey, sealedSecret()),
+          false,
+          'replaceSealedSecret with the public key as expected: false',
+        );
+        t.strictSame(await readList(env, userId), [record], 'the credential is unchanged');
+      },
+    },
+    {
+      name: 'of concurrent savePendingAuthenticator calls with different ids exactly one enrollment remains',
+      async run(t, env) {
+        for (let round = 1; round <= env.rounds; round++) {
+          const userId = env.userId();
+          const { record: active } = await activate(env, userId, { id: 'phone' });
+          await enroll(env, userId, { id: 'old' });
+          env.clock.advance(1_000);
+          const now = env.clock.now();
+          const records = Array.from({ length: env.concurrency }, (_, index) =>
+            pendingRecord(userId, now, { id: `enrollment-${index}` }),
+          );
+          const results = await race(env.concurrency, (index) =>
+            env.store.savePendingAuthenticator({ ...records[index]! }, now),
+          );
+          t.ok(
+            results.every((saved) => saved),
+            `round ${round}: every save resolved true`,
+          );
+          const list = await env.store.listAuthenticators(userId, now);
+          const pending = list.filter((record) => record.type === 'totp' && record.status === 'pending');
+          t.equal(pending.length, 1, `round ${round}: exactly one pending enrollment remains`);
+          t.strictSame(
+            pending[0],
+            records.find((record) => record.id === pending[0]?.id),
+            `round ${round}: one of the saved ones, unchanged`,
+          );
+          t.strictSame(
+            list.filter((record) => record.id === 'phone'),
+            [active],
+            `round ${round}: the active one is kept`,
+          );
+        }
       },
     },
     {

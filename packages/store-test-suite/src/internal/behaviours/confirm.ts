@@ -1,25 +1,18 @@
 import type { Test } from 'tap';
 import type { BehaviourEnv, BehaviourGroup } from '../behaviour.js';
+import { expectCodes, expectExactCodes, expectNoneOf, tally } from '../checks.js';
 import {
   type ActiveSetup,
   activate,
   confirmation,
   enroll,
-  must,
+  mustAdd,
   pendingRecord,
   recoveryHashes,
+  register,
 } from '../fixtures.js';
 import { expectOneWinner, race, raceOneAmong, winners } from '../race.js';
-import { readAuthenticator } from '../reads.js';
-
-/** Asserts that exactly `codes` are the user's recovery codes, by counting and consuming one. */
-async function expectCodes(t: Test, env: BehaviourEnv, userId: string, codes: string[], label: string) {
-  t.equal(await env.store.countRecoveryCodes(userId), codes.length, `${label}: count`);
-  const [first] = codes;
-  if (first !== undefined) {
-    t.equal(await env.store.consumeRecoveryCode(userId, first), true, `${label}: a code is consumable`);
-  }
-}
+import { readAuthenticator, readList } from '../reads.js';
 
 /** Asserts that the user's active authenticator and its recovery codes are as `active` set them up. */
 async function expectActiveKept(t: Test, env: BehaviourEnv, userId: string, active: ActiveSetup) {
@@ -41,7 +34,7 @@ export const confirm: BehaviourGroup = {
           counter: 58_000_001,
           codes: recoveryHashes(10),
         });
-        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'enabled', 'enabled');
         t.strictSame(
           await env.store.getAuthenticator(userId, 'totp', now),
           {
@@ -63,7 +56,7 @@ export const confirm: BehaviourGroup = {
         const { sealedSecret } = await enroll(env, userId);
         const codes = recoveryHashes(10);
         const input = confirmation(env, sealedSecret, { counter: 7, codes });
-        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'enabled', 'enabled');
         t.equal(await env.store.countRecoveryCodes(userId), 10, 'ten codes');
         for (const [index, code] of codes.entries()) {
           t.equal(await env.store.consumeRecoveryCode(userId, code), true, `code ${index} consumable`);
@@ -72,21 +65,79 @@ export const confirm: BehaviourGroup = {
       },
     },
     {
-      name: 'confirm replaces the recovery codes the user already had',
+      name: 'confirm of a further authenticator resolves added and leaves the recovery codes as they are',
       async run(t, env) {
         const userId = env.userId();
         const { codes: old } = await activate(env, userId, { id: 'phone' });
         const { sealedSecret } = await enroll(env, userId, { id: 'tablet' });
-        const fresh = recoveryHashes(8);
-        const input = confirmation(env, sealedSecret, { counter: 9, codes: fresh });
-        t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), true, 'confirmed');
-        t.equal(await env.store.countRecoveryCodes(userId), 8, 'only the new set is counted');
-        for (const code of old) {
-          t.equal(await env.store.consumeRecoveryCode(userId, code), false, 'an old code is gone');
+        env.clock.advance(2_001);
+        const now = env.clock.now();
+        const input = confirmation(env, sealedSecret, { counter: 9, codes: recoveryHashes(8) });
+        t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), 'added', 'added');
+        t.match(
+          await readAuthenticator(env, userId, 'tablet'),
+          { status: 'active', confirmedAt: now, lastUsedAt: now, lastCounter: 9, expiresAt: null },
+          'active',
+        );
+        await expectNoneOf(t, env, userId, input.recoveryCodeHashes, 'the codes given');
+        await expectExactCodes(t, env, userId, old, 'the old codes');
+      },
+    },
+    {
+      name: 'confirm beside an active WebAuthn credential resolves added and leaves the recovery codes',
+      async run(t, env) {
+        const userId = env.userId();
+        const { codes: old } = await register(env, userId);
+        const { sealedSecret } = await enroll(env, userId);
+        const input = confirmation(env, sealedSecret, { counter: 9, codes: recoveryHashes(8) });
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'added', 'added');
+        t.match(await readAuthenticator(env, userId), { status: 'active', lastCounter: 9 }, 'active');
+        await expectNoneOf(t, env, userId, input.recoveryCodeHashes, 'the codes given');
+        await expectExactCodes(t, env, userId, old, 'the old codes');
+      },
+    },
+    {
+      name: 'confirm at maxActive resolves full and changes nothing; pending ones do not count',
+      async run(t, env) {
+        const userId = env.userId();
+        const phone = await activate(env, userId, { id: 'phone' });
+        const { record: key } = await register(env, userId);
+        const pending = await enroll(env, userId, { id: 'tablet' });
+        for (const maxActive of [2, 1]) {
+          const input = confirmation(env, pending.sealedSecret, { maxActive });
+          t.equal(
+            await env.store.confirmAuthenticator(userId, 'tablet', input),
+            'full',
+            `full with 2 active and maxActive ${maxActive}`,
+          );
+          await expectNoneOf(t, env, userId, input.recoveryCodeHashes, `maxActive ${maxActive}: its codes`);
         }
-        for (const code of fresh) {
-          t.equal(await env.store.consumeRecoveryCode(userId, code), true, 'a new code is consumable');
-        }
+        t.strictSame(await readAuthenticator(env, userId, 'tablet'), pending, 'still pending, unchanged');
+        t.strictSame(
+          (await readList(env, userId)).map((record) => record.id).sort(),
+          ['phone', 'tablet', key.id].sort(),
+          'no authenticator added or removed',
+        );
+        await expectActiveKept(t, env, userId, phone);
+        const input = confirmation(env, pending.sealedSecret, { counter: 77, maxActive: 3 });
+        t.equal(
+          await env.store.confirmAuthenticator(userId, 'tablet', input),
+          'added',
+          'added with maxActive 3',
+        );
+        const other = env.userId();
+        const first = await enroll(env, other);
+        const codes = recoveryHashes(4);
+        t.equal(
+          await env.store.confirmAuthenticator(
+            other,
+            'totp',
+            confirmation(env, first.sealedSecret, { codes, maxActive: 1 }),
+          ),
+          'enabled',
+          'maxActive 1 lets a user without 2FA turn it on',
+        );
+        await expectExactCodes(t, env, other, codes, 'its codes');
       },
     },
     {
@@ -96,7 +147,7 @@ export const confirm: BehaviourGroup = {
         const { sealedSecret } = await enroll(env, userId);
         const codes = recoveryHashes(10);
         const input = confirmation(env, sealedSecret, { counter: 7, codes });
-        must(await env.store.confirmAuthenticator(userId, 'totp', input), 'confirmAuthenticator');
+        mustAdd(await env.store.confirmAuthenticator(userId, 'totp', input), 'confirmAuthenticator');
         codes.length = 0;
         t.equal(await env.store.countRecoveryCodes(userId), 10, 'still ten codes');
       },
@@ -108,7 +159,7 @@ export const confirm: BehaviourGroup = {
         const pending = await enroll(env, userId);
         env.clock.advance(pending.expiresAt - 1 - env.clock.now());
         const input = confirmation(env, pending.sealedSecret, { counter: 3, codes: recoveryHashes(2) });
-        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'enabled', 'enabled');
         t.match(await readAuthenticator(env, userId), { status: 'active', expiresAt: null }, 'active');
       },
     },
@@ -118,11 +169,15 @@ export const confirm: BehaviourGroup = {
         const userId = env.userId();
         const active = await activate(env, userId, { id: 'phone' });
         const input = confirmation(env, active.record.sealedSecret);
-        t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), false, 'refused');
+        t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), 'missing', 'missing');
         t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'nothing created');
         await expectActiveKept(t, env, userId, active);
         const stranger = env.userId();
-        t.equal(await env.store.confirmAuthenticator(stranger, 'totp', input), false, 'unknown user refused');
+        t.equal(
+          await env.store.confirmAuthenticator(stranger, 'totp', input),
+          'missing',
+          'unknown user: missing',
+        );
         t.equal(await env.store.countRecoveryCodes(stranger), 0, 'unknown user got no codes');
       },
     },
@@ -134,9 +189,20 @@ export const confirm: BehaviourGroup = {
         const pending = await enroll(env, userId, { id: 'tablet' });
         env.clock.advance(pending.expiresAt - env.clock.now());
         const input = confirmation(env, pending.sealedSecret);
-        t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), false, 'refused');
+        t.equal(await env.store.confirmAuthenticator(userId, 'tablet', input), 'missing', 'missing');
         t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'still absent');
         await expectActiveKept(t, env, userId, active);
+      },
+    },
+    {
+      name: 'confirm refuses the id of a WebAuthn credential and changes nothing',
+      async run(t, env) {
+        const userId = env.userId();
+        const { record, codes } = await register(env, userId);
+        const input = confirmation(env, 'v1.k1.any');
+        t.equal(await env.store.confirmAuthenticator(userId, record.id, input), 'missing', 'missing');
+        t.strictSame(await readList(env, userId), [record], 'the credential is unchanged, and alone');
+        await expectCodes(t, env, userId, codes, 'its recovery codes untouched');
       },
     },
     {
@@ -146,7 +212,7 @@ export const confirm: BehaviourGroup = {
         const { record, codes } = await activate(env, userId);
         env.clock.advance(1_000);
         const input = confirmation(env, record.sealedSecret, { counter: record.lastCounter + 10 });
-        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'refused');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'missing', 'missing');
         t.strictSame(await readAuthenticator(env, userId), record, 'record unchanged');
         await expectCodes(t, env, userId, codes, 'old recovery codes untouched');
         const [unused] = input.recoveryCodeHashes;
@@ -164,14 +230,23 @@ export const confirm: BehaviourGroup = {
           const userId = env.userId();
           const { sealedSecret } = await enroll(env, userId);
           const sets = Array.from({ length: env.concurrency }, () => recoveryHashes(3));
-          const results = await race(env.concurrency, (index) =>
+          const outcomes = await race(env.concurrency, (index) =>
             env.store.confirmAuthenticator(
               userId,
               'totp',
               confirmation(env, sealedSecret, { counter: 1000 + index, codes: sets[index]! }),
             ),
           );
-          const winner = expectOneWinner(t, results, `round ${round}: exactly one confirm resolved true`);
+          t.strictSame(
+            tally(outcomes),
+            { enabled: 1, missing: env.concurrency - 1 },
+            `round ${round}: one enabled, the others missing`,
+          );
+          const winner = expectOneWinner(
+            t,
+            outcomes.map((outcome) => outcome === 'enabled'),
+            `round ${round}: exactly one confirm won`,
+          );
           t.match(
             await readAuthenticator(env, userId),
             { status: 'active', lastCounter: 1000 + winner },
@@ -210,8 +285,8 @@ export const confirm: BehaviourGroup = {
           const input = confirmation(env, sealedSecret);
           t.equal(
             await env.store.confirmAuthenticator(userId, 'tablet', input),
-            false,
-            `wrong secret ${index} refused`,
+            'missing',
+            `wrong secret ${index}: missing`,
           );
           t.equal(
             await env.store.consumeRecoveryCode(userId, input.recoveryCodeHashes[0]!),
@@ -227,7 +302,7 @@ export const confirm: BehaviourGroup = {
         await expectActiveKept(t, env, userId, active);
         t.equal(
           await env.store.confirmAuthenticator(userId, 'tablet', confirmation(env, secret)),
-          true,
+          'added',
           'the right secret works',
         );
       },
@@ -240,7 +315,7 @@ export const confirm: BehaviourGroup = {
         env.clock.advance(1_000);
         const second = await enroll(env, userId);
         const input = confirmation(env, first.sealedSecret);
-        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), false, 'refused');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'missing', 'missing');
         t.strictSame(
           await readAuthenticator(env, userId),
           second,
@@ -252,7 +327,7 @@ export const confirm: BehaviourGroup = {
             ...input,
             sealedSecret: second.sealedSecret,
           }),
-          true,
+          'enabled',
           "the new enrollment's secret confirms it",
         );
       },
@@ -276,7 +351,7 @@ export const confirm: BehaviourGroup = {
           );
           const saved = winners(outcome.others);
           const stored = await env.store.getAuthenticator(userId, 'totp', now);
-          if (outcome.one) {
+          if (outcome.one === 'enabled') {
             // It came first: every enrollment after it met an active authenticator.
             t.match(
               stored,
@@ -286,6 +361,7 @@ export const confirm: BehaviourGroup = {
             t.strictSame(saved, [], `round ${round}: every enrollment after the confirm was refused`);
             t.equal(await env.store.countRecoveryCodes(userId), 3, `round ${round}: its codes are stored`);
           } else {
+            t.equal(outcome.one, 'missing', `round ${round}: the confirm lost: missing`);
             // An enrollment came first: nothing was ever active, so every enrollment succeeded.
             t.equal(saved.length, enrollments, `round ${round}: every enrollment succeeded`);
             t.match(stored, { status: 'pending' }, `round ${round}: still pending`);

@@ -1,6 +1,14 @@
 import type { BehaviourGroup } from '../behaviour.js';
-import { activate, COUNTER_TTL_MS, confirmation, enroll, issueNonce, recoveryHashes } from '../fixtures.js';
-import { readAuthenticator, readCounter, readNonce } from '../reads.js';
+import {
+  activate,
+  COUNTER_TTL_MS,
+  confirmation,
+  enroll,
+  issueNonce,
+  recoveryHashes,
+  register,
+} from '../fixtures.js';
+import { readAuthenticator, readCounter, readList, readNonce } from '../reads.js';
 
 export const deleteTwoFactor: BehaviourGroup = {
   name: 'deleteTwoFactor',
@@ -35,6 +43,33 @@ export const deleteTwoFactor: BehaviourGroup = {
         t.equal(await env.store.deleteTwoFactor(userId), true, 'an active one existed');
         t.equal(await readAuthenticator(env, userId, 'phone'), null, 'active one gone');
         t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'pending one gone');
+      },
+    },
+    {
+      name: 'deleteTwoFactor removes WebAuthn credentials too, and resolves true for a user with only credentials',
+      async run(t, env) {
+        const mixed = env.userId();
+        await activate(env, mixed, { id: 'phone' });
+        await register(env, mixed);
+        await enroll(env, mixed, { id: 'tablet' });
+        t.equal(await env.store.deleteTwoFactor(mixed), true, 'both types: an active one existed');
+        t.strictSame(await readList(env, mixed), [], 'both types: none left');
+        t.equal(await env.store.countRecoveryCodes(mixed), 0, 'both types: no recovery codes');
+        const keysOnly = env.userId();
+        const { record } = await register(env, keysOnly);
+        await register(env, keysOnly);
+        t.equal(await env.store.deleteTwoFactor(keysOnly), true, 'credentials only: an active one existed');
+        t.strictSame(await readList(env, keysOnly), [], 'credentials only: none left');
+        t.equal(await env.store.countRecoveryCodes(keysOnly), 0, 'credentials only: no recovery codes');
+        t.equal(
+          await env.store.useWebAuthnCredential(keysOnly, record.id, {
+            counter: 1,
+            backupState: false,
+            now: env.clock.now(),
+          }),
+          false,
+          'a deleted credential is not usable',
+        );
       },
     },
     {
@@ -84,7 +119,7 @@ export const deleteTwoFactor: BehaviourGroup = {
         const pending = await enroll(env, userId);
         t.strictSame(await readAuthenticator(env, userId), pending, 'a new pending one');
         const input = confirmation(env, pending.sealedSecret, { counter: 10, codes: recoveryHashes(4) });
-        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'enabled', 'enabled again');
         t.equal(await env.store.countRecoveryCodes(userId), 4, 'only the new codes');
         t.equal(
           await env.store.consumeCounter(userId, 'totp', 11, env.clock.now()),

@@ -1,5 +1,5 @@
 import type { BehaviourGroup } from '../behaviour.js';
-import { activate, confirmation, enroll, recoveryHashes } from '../fixtures.js';
+import { activate, confirmation, enroll, recoveryHashes, register } from '../fixtures.js';
 import { expectOneWinner, race, spread } from '../race.js';
 
 export const recoveryCodes: BehaviourGroup = {
@@ -30,13 +30,26 @@ export const recoveryCodes: BehaviourGroup = {
         t.equal(await env.store.replaceRecoveryCodes(userId, refused, env.clock.now()), false, 'refused');
         t.equal(await env.store.countRecoveryCodes(userId), 0, 'none counted');
         const input = confirmation(env, pending.sealedSecret, { counter: 1 });
-        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), true, 'confirmed later');
+        t.equal(await env.store.confirmAuthenticator(userId, 'totp', input), 'enabled', 'enabled later');
         t.equal(await env.store.countRecoveryCodes(userId), 3, 'only the confirmed codes');
         t.equal(
           await env.store.consumeRecoveryCode(userId, refused[0]!),
           false,
           'a refused code was not kept',
         );
+      },
+    },
+    {
+      name: 'replaceRecoveryCodes replaces the codes of a user whose only active authenticator is a WebAuthn credential',
+      async run(t, env) {
+        const userId = env.userId();
+        await enroll(env, userId);
+        const { codes: old } = await register(env, userId);
+        const fresh = recoveryHashes(7);
+        t.equal(await env.store.replaceRecoveryCodes(userId, fresh, env.clock.now()), true, 'replaced');
+        t.equal(await env.store.countRecoveryCodes(userId), 7, 'the new count');
+        t.equal(await env.store.consumeRecoveryCode(userId, old[0]!), false, 'an old code is gone');
+        t.equal(await env.store.consumeRecoveryCode(userId, fresh[0]!), true, 'a new code is consumable');
       },
     },
     {

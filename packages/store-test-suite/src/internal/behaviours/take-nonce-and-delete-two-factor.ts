@@ -8,9 +8,10 @@ import {
   issueNonce,
   NONCE_LIFETIME_MS as LIFETIME_MS,
   nonceValue,
+  register,
 } from '../fixtures.js';
 import { expectOneWinner, race, raceOneAmong, spread, winners } from '../race.js';
-import { readAuthenticator, readCounter, readNonce } from '../reads.js';
+import { readAuthenticator, readCounter, readList, readNonce } from '../reads.js';
 
 /** Activates an authenticator and puts a recovery nonce for the user; resolves both. */
 async function setUp(env: BehaviourEnv, userId: string): Promise<ActiveSetup & { value: string }> {
@@ -62,6 +63,26 @@ export const takeNonceAndDeleteTwoFactor: BehaviourGroup = {
           false,
           'a second call finds no nonce',
         );
+      },
+    },
+    {
+      name: 'takeNonceAndDeleteTwoFactor removes WebAuthn credentials too',
+      async run(t, env) {
+        const userId = env.userId();
+        await activate(env, userId, { id: 'phone' });
+        await register(env, userId);
+        const keysOnly = env.userId();
+        await register(env, keysOnly);
+        for (const user of [userId, keysOnly]) {
+          const value = await issueNonce(env, user, 'recovery');
+          t.equal(
+            await env.store.takeNonceAndDeleteTwoFactor(user, 'recovery', value, env.clock.now()),
+            true,
+            'taken',
+          );
+          t.strictSame(await readList(env, user), [], 'no authenticator left');
+          t.equal(await env.store.countRecoveryCodes(user), 0, 'no recovery code left');
+        }
       },
     },
     {

@@ -1,15 +1,20 @@
+import type { StoredAuthenticator } from '@twofold/core';
 import type { BehaviourEnv, BehaviourGroup } from '../behaviour.js';
 import {
   activate,
   confirmation,
+  copyCredential,
   enroll,
   issueNonce,
   nonceValue,
   pendingRecord,
   recoveryHashes,
+  register,
+  registration,
   sealedSecret,
+  webAuthnRecord,
 } from '../fixtures.js';
-import { readAuthenticator, readCounter, readNonce } from '../reads.js';
+import { readAuthenticator, readCounter, readList, readNonce } from '../reads.js';
 
 /**
  * Strings that break stores which build keys by concatenation, escape badly, match patterns, or
@@ -111,9 +116,15 @@ export const values: BehaviourGroup = {
       name: 'authenticator ids and keys with tricky characters each keep their own records',
       async run(t, env) {
         const userId = env.userId();
-        const written = [];
-        for (const { label, text } of TRICKY) {
-          const record = await enroll(env, userId, { id: text });
+        const written: Array<{ label: string; text: string; record: StoredAuthenticator; nonce: string }> =
+          [];
+        for (const [index, { label, text }] of TRICKY.entries()) {
+          // TOTP authenticators and WebAuthn credentials in turn, each created later than the last.
+          env.clock.advance(1_000);
+          const record =
+            index % 2 === 0
+              ? (await activate(env, userId, { id: text })).record
+              : (await register(env, userId, { id: text })).record;
           const nonce = await issueNonce(env, userId, text, 60_000);
           await env.store.incrementCounter(userId, text, 60_000, env.clock.now());
           written.push({ label, text, record, nonce });
@@ -125,10 +136,35 @@ export const values: BehaviourGroup = {
               nonce: await readNonce(env, userId, text),
               counter: (await readCounter(env, userId, text))?.count,
             },
-            { record, nonce, counter: 1 },
+            { record: record.type === 'totp' ? record : null, nonce, counter: 1 },
             label,
           );
         }
+        t.strictSame(
+          await readList(env, userId),
+          written.map(({ record }) => record),
+          'every one listed, in the order written',
+        );
+        const now = env.clock.now();
+        const renamed = [];
+        for (const { label, text, record } of written) {
+          t.equal(await env.store.renameAuthenticator(userId, text, label, now), true, `${label}: renamed`);
+          if (record.type === 'webauthn') {
+            const use = { counter: 1, backupState: false, now };
+            t.equal(await env.store.useWebAuthnCredential(userId, text, use), true, `${label}: used`);
+            renamed.push({ ...record, name: label, counter: 1, lastUsedAt: now });
+          } else {
+            renamed.push({ ...record, name: label });
+          }
+        }
+        t.strictSame(await readList(env, userId), renamed, 'each renamed (and used) by its own id');
+        const outcomes = [];
+        for (const { text } of written) outcomes.push(await env.store.removeAuthenticator(userId, text, now));
+        t.strictSame(
+          outcomes,
+          [...written.slice(1).map(() => 'removed'), 'disabled'],
+          'each removed by its own id, the last one disabling',
+        );
       },
     },
     {
@@ -158,13 +194,13 @@ export const values: BehaviourGroup = {
     {
       name: 'keys that differ only by case, spaces, accents or normalization are different keys',
       async run(t, env) {
-        const userId = env.userId();
         for (const { label, texts } of LOOK_ALIKES) {
+          const userId = env.userId();
           const written = [];
           for (const text of texts) {
             const key = `k${text}`;
             const nonce = await issueNonce(env, userId, key, 60_000);
-            written.push({ key, nonce, record: await enroll(env, userId, { id: key }) });
+            written.push({ key, nonce, record: (await activate(env, userId, { id: key })).record });
           }
           for (const [index, { key, nonce, record }] of written.entries()) {
             t.equal(await readNonce(env, userId, key), nonce, `${label}: nonce ${index}`);
@@ -174,6 +210,50 @@ export const values: BehaviourGroup = {
               `${label}: authenticator ${index}`,
             );
           }
+        }
+      },
+    },
+    {
+      name: 'WebAuthn credentials whose ids differ only by case, spaces, accents or normalization are different',
+      async run(t, env) {
+        for (const { label, texts } of LOOK_ALIKES) {
+          const userId = env.userId();
+          const records = [];
+          for (const [index, text] of texts.entries()) {
+            const record = webAuthnRecord(userId, env.clock.now(), {
+              id: `k${text}`,
+              createdAt: env.clock.now() + index,
+            });
+            t.equal(
+              await env.store.addWebAuthnCredential(copyCredential(record), registration(env)),
+              index === 0 ? 'enabled' : 'added',
+              `${label}: credential ${index} added`,
+            );
+            records.push(record);
+          }
+          const [first, ...others] = records;
+          const now = env.clock.now();
+          t.equal(
+            await env.store.renameAuthenticator(userId, first!.id, 'Renamed', now),
+            true,
+            `${label}: renamed`,
+          );
+          t.equal(
+            await env.store.useWebAuthnCredential(userId, first!.id, { counter: 9, backupState: false, now }),
+            true,
+            `${label}: used`,
+          );
+          t.strictSame(
+            await readList(env, userId),
+            [{ ...first!, name: 'Renamed', counter: 9, lastUsedAt: now }, ...others],
+            `${label}: only credential 0 changed`,
+          );
+          t.equal(
+            await env.store.removeAuthenticator(userId, first!.id, now),
+            'removed',
+            `${label}: removed`,
+          );
+          t.strictSame(await readList(env, userId), others, `${label}: the others stay`);
         }
       },
     },
@@ -294,7 +374,7 @@ export const values: BehaviourGroup = {
         const almost = confirmation(env, `${next.slice(0, 999)}!`, { counter: 1, codes });
         t.equal(
           await env.store.confirmAuthenticator(userId, 'totp', almost),
-          false,
+          'missing',
           'confirm refuses a secret differing in the last character',
         );
         t.equal(
@@ -303,7 +383,7 @@ export const values: BehaviourGroup = {
             'totp',
             confirmation(env, next, { counter: 1, codes }),
           ),
-          true,
+          'enabled',
           'and accepts the exact one',
         );
       },
