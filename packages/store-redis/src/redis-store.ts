@@ -1,14 +1,19 @@
 import {
+  type AddAuthenticatorOutcome,
   type AttemptState,
   type AuthenticatorAlgorithm,
   type AuthenticatorRecord,
   type CounterState,
   InvalidInputError,
+  type RemoveAuthenticatorOutcome,
   type Store,
+  type StoredAuthenticator,
+  type WebAuthnCredentialRecord,
 } from '@twofold/core';
 import { guard, runScript } from './internal/client.js';
 import { KeyLayout } from './internal/keys.js';
 import {
+  addWebAuthnCredentialScript,
   claimNonceScript,
   confirmAuthenticatorScript,
   consumeCounterScript,
@@ -17,7 +22,10 @@ import {
   getCounterScript,
   getNonceScript,
   type LuaScript,
+  listAuthenticatorsScript,
   putNonceScript,
+  removeAuthenticatorScript,
+  renameAuthenticatorScript,
   replaceRecoveryCodesScript,
   replaceSealedSecretScript,
   resetCounterIfUnchangedScript,
@@ -26,10 +34,26 @@ import {
   takeAttemptScript,
   takeNonceAndDeleteTwoFactorScript,
   takeNonceScript,
+  useWebAuthnCredentialScript,
 } from './internal/scripts.js';
 import { type RedisStoreOptions, resolveRedisStoreOptions } from './options.js';
 
 const ALGORITHMS: ReadonlySet<string> = new Set<AuthenticatorAlgorithm>(['SHA1', 'SHA256', 'SHA512']);
+
+/** What confirmAuthenticator and addWebAuthnCredential scripts may answer. */
+const ADD_OUTCOMES: ReadonlySet<string> = new Set<AddAuthenticatorOutcome>([
+  'enabled',
+  'added',
+  'full',
+  'missing',
+  'duplicate',
+]);
+
+const REMOVE_OUTCOMES: ReadonlySet<string> = new Set<RemoveAuthenticatorOutcome>([
+  'removed',
+  'disabled',
+  'missing',
+]);
 
 /**
  * A Store in Redis, through an ioredis client (single server, Sentinel) or Cluster that the host app
@@ -76,6 +100,17 @@ export function redisStore(options: RedisStoreOptions): Store {
     return String(Math.ceil(expiresAt - now));
   }
 
+  /**
+   * `maxActive` as the decimal string the scripts compare, kept within 0 and 2^53 - 1: an unbounded
+   * limit (Infinity) becomes one no count reaches, since Lua's `tonumber('Infinity')` is not portable.
+   */
+  function maxActiveArg(maxActive: number): string {
+    if (typeof maxActive !== 'number' || Number.isNaN(maxActive)) {
+      throw new InvalidInputError('maxActive', 'maxActive must be a number');
+    }
+    return String(Math.max(0, Math.min(maxActive, Number.MAX_SAFE_INTEGER)));
+  }
+
   const store: Store = {
     async getAuthenticator(userId, authenticatorId, now) {
       checkUserId(userId);
@@ -83,13 +118,40 @@ export function redisStore(options: RedisStoreOptions): Store {
         getAuthenticatorScript,
         [keys.authenticator(userId, authenticatorId), keys.authenticatorIndex(userId)],
         [String(now), authenticatorId, keys.authenticatorPrefix(userId)],
-        (reply) => (reply === null ? null : parseAuthenticator(userId, authenticatorId, reply)),
+        (reply) => {
+          if (reply === null) return null;
+          const record = parseStoredAuthenticator(userId, authenticatorId, reply);
+          // The id of a WebAuthn credential: getAuthenticator answers TOTP authenticators only.
+          return record.type === 'totp' ? record : null;
+        },
       );
+    },
+
+    async listAuthenticators(userId, now) {
+      checkUserId(userId);
+      const records = await run(
+        listAuthenticatorsScript,
+        [keys.authenticatorIndex(userId)],
+        [String(now), keys.authenticatorPrefix(userId)],
+        (reply) => {
+          if (!Array.isArray(reply)) throw new TypeError('Unexpected reply to listAuthenticators');
+          return reply.map((entry: unknown) => {
+            if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') {
+              throw new TypeError('Unexpected reply to listAuthenticators');
+            }
+            return parseStoredAuthenticator(userId, entry[0], entry[1]);
+          });
+        },
+      );
+      // Oldest first; ids compared by UTF-16 code units, like every JavaScript string comparison.
+      return records.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     },
 
     async savePendingAuthenticator(record, now) {
       checkUserId(record.userId);
       const fields = [
+        ['type', 'totp'],
+        ...(record.name == null ? [] : [['name', record.name]]),
         ['status', record.status],
         ['sealedSecret', record.sealedSecret],
         ['algorithm', record.algorithm],
@@ -122,9 +184,82 @@ export function redisStore(options: RedisStoreOptions): Store {
           String(input.now),
           String(input.counter),
           input.sealedSecret,
+          maxActiveArg(input.maxActive),
           ...input.recoveryCodeHashes,
         ],
+        (reply) => parseOutcome(reply, ADD_OUTCOMES) as AddAuthenticatorOutcome,
+      );
+    },
+
+    async addWebAuthnCredential(record, input) {
+      checkUserId(record.userId);
+      const fields = [
+        ['type', 'webauthn'],
+        // Active from the start: every rule that looks for an active authenticator sees it.
+        ['status', 'active'],
+        ...(record.name == null ? [] : [['name', record.name]]),
+        ['credentialId', record.credentialId],
+        ['publicKey', record.publicKey],
+        ['counter', String(record.counter)],
+        ['transports', JSON.stringify(record.transports)],
+        ['aaguid', record.aaguid],
+        ['backupEligible', flag(record.backupEligible)],
+        ['backupState', flag(record.backupState)],
+        ['createdAt', String(record.createdAt)],
+        ...(record.lastUsedAt === null ? [] : [['lastUsedAt', String(record.lastUsedAt)]]),
+      ].flat();
+      return await run(
+        addWebAuthnCredentialScript,
+        [
+          keys.authenticator(record.userId, record.id),
+          keys.authenticatorIndex(record.userId),
+          keys.recoveryCodes(record.userId),
+        ],
+        [
+          record.id,
+          keys.authenticatorPrefix(record.userId),
+          String(input.now),
+          record.credentialId,
+          maxActiveArg(input.maxActive),
+          String(fields.length),
+          ...fields,
+          ...input.recoveryCodeHashes,
+        ],
+        (reply) => parseOutcome(reply, ADD_OUTCOMES) as AddAuthenticatorOutcome,
+      );
+    },
+
+    async useWebAuthnCredential(userId, authenticatorId, use) {
+      checkUserId(userId);
+      return await run(
+        useWebAuthnCredentialScript,
+        [keys.authenticator(userId, authenticatorId)],
+        [String(use.counter), flag(use.backupState), String(use.now)],
         parseFlag,
+      );
+    },
+
+    async renameAuthenticator(userId, authenticatorId, name, _now) {
+      checkUserId(userId);
+      return await run(
+        renameAuthenticatorScript,
+        [keys.authenticator(userId, authenticatorId)],
+        [name],
+        parseFlag,
+      );
+    },
+
+    async removeAuthenticator(userId, authenticatorId, _now) {
+      checkUserId(userId);
+      return await run(
+        removeAuthenticatorScript,
+        [
+          keys.authenticator(userId, authenticatorId),
+          keys.authenticatorIndex(userId),
+          keys.recoveryCodes(userId),
+        ],
+        [authenticatorId, keys.authenticatorPrefix(userId)],
+        (reply) => parseOutcome(reply, REMOVE_OUTCOMES) as RemoveAuthenticatorOutcome,
       );
     },
 
@@ -287,9 +422,13 @@ export function redisStore(options: RedisStoreOptions): Store {
   return store;
 }
 
-/** Turns a flat HGETALL list into a record; anything malformed fails closed (StoreUnavailableError). */
-function parseAuthenticator(userId: string, id: string, reply: unknown): AuthenticatorRecord {
-  if (!Array.isArray(reply)) throw new TypeError('Unexpected reply to getAuthenticator');
+/**
+ * Turns a flat HGETALL list into a record of either type; anything malformed fails closed
+ * (StoreUnavailableError). A hash without `type` or `name` was written by layout version 1: a TOTP
+ * authenticator without a name.
+ */
+function parseStoredAuthenticator(userId: string, id: string, reply: unknown): StoredAuthenticator {
+  if (!Array.isArray(reply)) throw new TypeError('Unexpected reply for an authenticator');
   const fields = new Map<string, string>();
   for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]));
 
@@ -304,17 +443,45 @@ function parseAuthenticator(userId: string, id: string, reply: unknown): Authent
     return value;
   };
   const optionalNumber = (name: string): number | null => (fields.has(name) ? number(name) : null);
+  const boolean = (name: string): boolean => {
+    const value = text(name);
+    if (value !== '0' && value !== '1') throw new TypeError(`Stored authenticator has a malformed "${name}"`);
+    return value === '1';
+  };
+  const name = fields.get('name') ?? null;
 
   const status = text('status');
   if (status !== 'pending' && status !== 'active') {
     throw new TypeError('Stored authenticator has a malformed "status"');
   }
+  const type = fields.get('type') ?? 'totp';
+  if (type === 'webauthn') {
+    if (status !== 'active') throw new TypeError('Stored WebAuthn credential has a malformed "status"');
+    return {
+      type,
+      userId,
+      id,
+      name,
+      credentialId: text('credentialId'),
+      publicKey: text('publicKey'),
+      counter: number('counter'),
+      transports: parseTransports(text('transports')),
+      aaguid: text('aaguid'),
+      backupEligible: boolean('backupEligible'),
+      backupState: boolean('backupState'),
+      createdAt: number('createdAt'),
+      lastUsedAt: optionalNumber('lastUsedAt'),
+    } satisfies WebAuthnCredentialRecord;
+  }
+  if (type !== 'totp') throw new TypeError('Stored authenticator has a malformed "type"');
   const algorithm = text('algorithm');
   if (!ALGORITHMS.has(algorithm)) throw new TypeError('Stored authenticator has a malformed "algorithm"');
 
   return {
+    type,
     userId,
     id,
+    name,
     status,
     sealedSecret: text('sealedSecret'),
     algorithm: algorithm as AuthenticatorAlgorithm,
@@ -325,7 +492,33 @@ function parseAuthenticator(userId: string, id: string, reply: unknown): Authent
     confirmedAt: optionalNumber('confirmedAt'),
     lastUsedAt: optionalNumber('lastUsedAt'),
     expiresAt: optionalNumber('expiresAt'),
-  };
+  } satisfies AuthenticatorRecord;
+}
+
+/** The `transports` field: the JSON array of strings the store wrote. */
+function parseTransports(stored: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(stored);
+  } catch {
+    throw new TypeError('Stored WebAuthn credential has a malformed "transports"');
+  }
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw new TypeError('Stored WebAuthn credential has a malformed "transports"');
+  }
+  return value;
+}
+
+/** Booleans are stored as `1` and `0`. */
+function flag(value: boolean): string {
+  return value ? '1' : '0';
+}
+
+/** Scripts with several outcomes answer the outcome's name. */
+function parseOutcome(reply: unknown, outcomes: ReadonlySet<string>): string {
+  if (typeof reply !== 'string' || !outcomes.has(reply))
+    throw new TypeError('Unexpected reply from a script');
+  return reply;
 }
 
 /** Scripts answer 1 for "done" and 0 for "refused". */

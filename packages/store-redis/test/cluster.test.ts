@@ -2,14 +2,17 @@ import { runStoreSuite } from '@twofold/store-test-suite';
 import tap from 'tap';
 import { redisStore } from '../src/index.js';
 import {
+  confirmInput,
   hasCommand,
   keysThatNeverExpire,
   type LocalCluster,
+  pendingRecord,
   reportMissing,
   scanClusterKeys,
   scanKeys,
   startLocalCluster,
   userKeyBase,
+  webAuthnRecord,
   writeEveryKind,
 } from './helpers.js';
 
@@ -41,7 +44,7 @@ if (missing.length > 0) {
             const userId = `${ctx.runId}{a}:b`;
             await writeEveryKind(store, userId, Date.now());
             const ownKeys = (await scanClusterKeys(client, userKeyBase(runPrefix, userId))).sort();
-            t.equal(ownKeys.length, 7, 'one key of every kind');
+            t.equal(ownKeys.length, 8, 'one key of every kind');
             const ownSlots = new Set(await Promise.all(ownKeys.map((key) => client.cluster('KEYSLOT', key))));
             t.equal(ownSlots.size, 1, 'all in one slot');
 
@@ -77,6 +80,57 @@ if (missing.length > 0) {
             'n:challenge:1',
           ]);
         });
+
+        t.test(
+          'the scripts of several authenticators and WebAuthn run on the cluster, in one slot',
+          async (t) => {
+            const userId = `${ctx.runId}-several{a}:b`;
+            const base = userKeyBase(runPrefix, userId);
+            const now = Date.now();
+            await writeEveryKind(store, userId, now);
+            t.same(
+              (await store.listAuthenticators(userId, now))
+                .map((record) => `${record.type}:${record.id}`)
+                .sort(),
+              ['totp:tablet', 'totp:totp', 'webauthn:key'],
+              'listAuthenticators',
+            );
+            t.equal(
+              await store.useWebAuthnCredential(userId, 'key', { counter: 1, backupState: true, now }),
+              true,
+              'useWebAuthnCredential',
+            );
+            t.equal(await store.renameAuthenticator(userId, 'key', 'Security key', now), true, 'rename');
+            t.equal(
+              await store.savePendingAuthenticator(pendingRecord(userId, 'phone', now), now),
+              true,
+              'savePendingAuthenticator replaces the pending one',
+            );
+            t.equal(await store.confirmAuthenticator(userId, 'phone', confirmInput('phone', now)), 'added');
+            t.equal(
+              await store.addWebAuthnCredential(webAuthnRecord(userId, 'key-2', now), {
+                recoveryCodeHashes: [],
+                maxActive: 3,
+                now,
+              }),
+              'full',
+            );
+            const keys = (await scanClusterKeys(client, base)).sort();
+            t.same(
+              keys.map((key) => key.slice(base.length)),
+              ['a:key', 'a:phone', 'a:totp', 'ai', 'c:failures', 'n:challenge:1', 'n:recovery', 'rc'],
+            );
+            t.equal(new Set(await Promise.all(keys.map((key) => client.cluster('KEYSLOT', key)))).size, 1);
+            t.equal(await store.removeAuthenticator(userId, 'totp', now), 'removed');
+            t.equal(await store.removeAuthenticator(userId, 'phone', now), 'removed');
+            t.equal(await store.removeAuthenticator(userId, 'key', now), 'disabled');
+            t.same(
+              (await scanClusterKeys(client, base)).map((key) => key.slice(base.length)).sort(),
+              ['c:failures', 'n:challenge:1', 'n:recovery'],
+              'the last removal deletes the 2FA keys',
+            );
+          },
+        );
 
         t.test(
           'after the whole suite, only active authenticators, their index and recovery codes lack a TTL',

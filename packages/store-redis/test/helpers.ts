@@ -1,5 +1,5 @@
-import type { Store } from '@twofold/core';
-import { pendingRecord as suitePendingRecord } from '@twofold/store-test-suite';
+import { randomBytes } from 'node:crypto';
+import type { PendingAuthenticator, Store, WebAuthnCredentialRecord } from '@twofold/core';
 import { missing } from '@twofold/test-support';
 import type { Cluster, Redis } from 'ioredis';
 import tap from 'tap';
@@ -76,29 +76,76 @@ export function hashTagOf(key: string): string {
   return key.slice(open + 1, key.indexOf('}', open));
 }
 
-/** A pending authenticator record of `userId`, expiring `lifetimeMs` after `now`. */
-export function pendingRecord(userId: string, id: string, now: number, lifetimeMs = 600_000) {
-  return suitePendingRecord(userId, now, {
+/** A pending TOTP authenticator record of `userId`, expiring `lifetimeMs` after `now`. */
+export function pendingRecord(
+  userId: string,
+  id: string,
+  now: number,
+  lifetimeMs = 600_000,
+  name: string | null = null,
+): PendingAuthenticator {
+  return {
+    type: 'totp',
+    userId,
     id,
+    name,
+    status: 'pending',
     sealedSecret: `sealed-${id}`,
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+    lastCounter: -1,
     createdAt: now,
+    confirmedAt: null,
+    lastUsedAt: null,
     expiresAt: now + lifetimeMs,
-  });
+  };
+}
+
+/** A WebAuthn credential of `userId` registered at `now`, with a fresh random credential id. */
+export function webAuthnRecord(
+  userId: string,
+  id: string,
+  now: number,
+  overrides: Partial<WebAuthnCredentialRecord> = {},
+): WebAuthnCredentialRecord {
+  return {
+    type: 'webauthn',
+    userId,
+    id,
+    name: `Key ${id}`,
+    credentialId: randomBytes(32).toString('base64url'),
+    publicKey: randomBytes(77).toString('base64url'),
+    counter: 0,
+    transports: ['usb', 'nfc'],
+    aaguid: '00000000-0000-0000-0000-000000000000',
+    backupEligible: false,
+    backupState: false,
+    createdAt: now,
+    lastUsedAt: null,
+    ...overrides,
+  };
+}
+
+/** What confirmAuthenticator takes to activate {@link pendingRecord}'s `id` at `now`. */
+export function confirmInput(id: string, now: number, recoveryCodeHashes = ['h1', 'h2'], maxActive = 10) {
+  return { sealedSecret: `sealed-${id}`, counter: 1, recoveryCodeHashes, maxActive, now };
 }
 
 /**
- * Writes one key of every kind for `userId`: an active authenticator with recovery codes, a second
- * pending one, a counter and two nonces.
+ * Writes one key of every kind for `userId`: an active TOTP authenticator with recovery codes, a
+ * WebAuthn credential, a pending TOTP authenticator, a counter and two nonces.
  */
 export async function writeEveryKind(store: Store, userId: string, now: number): Promise<void> {
   await store.savePendingAuthenticator(pendingRecord(userId, 'totp', now), now);
-  const confirmed = await store.confirmAuthenticator(userId, 'totp', {
-    sealedSecret: 'sealed-totp',
-    counter: 1,
-    recoveryCodeHashes: ['h1', 'h2'],
+  const confirmed = await store.confirmAuthenticator(userId, 'totp', confirmInput('totp', now));
+  if (confirmed !== 'enabled') throw new Error(`writeEveryKind: confirmAuthenticator resolved ${confirmed}`);
+  const added = await store.addWebAuthnCredential(webAuthnRecord(userId, 'key', now), {
+    recoveryCodeHashes: ['h3'],
+    maxActive: 10,
     now,
   });
-  if (!confirmed) throw new Error('writeEveryKind: confirmAuthenticator resolved false');
+  if (added !== 'added') throw new Error(`writeEveryKind: addWebAuthnCredential resolved ${added}`);
   await store.savePendingAuthenticator(pendingRecord(userId, 'tablet', now), now);
   await store.incrementCounter(userId, 'failures', 900_000, now);
   await store.putNonce(userId, 'recovery', 'token-hash', now + 3_600_000, now);

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import tap from 'tap';
 import { redisStore } from '../src/index.js';
 import {
+  confirmInput,
   hashTagOf,
   isListening,
   keysThatNeverExpire,
@@ -80,12 +81,10 @@ if (!(await isListening(host, port))) {
           const now = 1_000_000;
           const userId = `${ctx.runId}-confirm-ttl`;
           await store.savePendingAuthenticator(pendingRecord(userId, 'totp', now), now);
-          await store.confirmAuthenticator(userId, 'totp', {
-            sealedSecret: 'sealed-totp',
-            counter: 1,
-            recoveryCodeHashes: ['h'],
-            now,
-          });
+          t.equal(
+            await store.confirmAuthenticator(userId, 'totp', confirmInput('totp', now, ['h'])),
+            'enabled',
+          );
           const user = userKeyBase(runPrefix, userId);
           t.equal(await client.pttl(`${user}a:totp`), -1);
           t.equal(await client.pttl(`${user}rc`), -1);
@@ -97,8 +96,8 @@ if (!(await isListening(host, port))) {
           const user = userKeyBase(runPrefix, userId);
           await store.savePendingAuthenticator(pendingRecord(userId, 'totp', now), now);
           const before = await client.hgetall(`${user}a:totp`);
-          const input = { sealedSecret: 'sealed-other', counter: 1, recoveryCodeHashes: ['h'], now };
-          t.equal(await store.confirmAuthenticator(userId, 'totp', input), false, 'refused');
+          const input = { ...confirmInput('totp', now, ['h']), sealedSecret: 'sealed-other' };
+          t.equal(await store.confirmAuthenticator(userId, 'totp', input), 'missing', 'refused');
           t.same(await client.hgetall(`${user}a:totp`), before, 'the pending hash is as it was');
           t.ok((await client.pttl(`${user}a:totp`)) > 0, 'the pending record keeps its TTL');
           t.ok((await client.pttl(`${user}ai`)) > 0, 'the index keeps its TTL');
@@ -256,6 +255,7 @@ if (!(await isListening(host, port))) {
           const base = userKeyBase(runPrefix, userId);
           const keys = await scanKeys(client, base);
           t.same(keys.map((key) => key.slice(base.length)).sort(), [
+            'a:key',
             'a:tablet',
             'a:totp',
             'ai',
@@ -301,10 +301,8 @@ if (!(await isListening(host, port))) {
               const now = Date.now();
               await store.savePendingAuthenticator(pendingRecord(userId, 'totp', now), now);
               await store.confirmAuthenticator(userId, 'totp', {
-                sealedSecret: 'sealed-totp',
+                ...confirmInput('totp', now),
                 counter: 100,
-                recoveryCodeHashes: ['h1', 'h2'],
-                now,
               });
 
               const steps = await Promise.all(

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import tap from 'tap';
 import { redisStore } from '../src/index.js';
+import * as scripts from '../src/internal/scripts.js';
 import { freePort, hasCommand, reportMissing, startRedisServer, tempDir } from './helpers.js';
 
 // Script loading, counted by the server itself (INFO commandstats) on a private redis-server, so no
@@ -25,6 +26,12 @@ if (!(await hasCommand('redis-server'))) {
     const client = new Redis({ host: '127.0.0.1', port: server.port });
     t.teardown(() => client.disconnect());
     const store = redisStore({ client, prefix: 'twofold-scripts:' });
+
+    await t.test('every script compiles on the server, under the SHA1 the store computed', async (t) => {
+      const all = Object.values(scripts);
+      t.ok(all.length >= 20, `${all.length} scripts`);
+      for (const script of all) t.equal(await client.script('LOAD', script.source), script.sha, script.name);
+    });
 
     await t.test('a script is sent whole once, then run by its SHA1 only', async (t) => {
       await client.script('FLUSH');

@@ -1,17 +1,33 @@
 /**
- * Key layout of the Redis store. Every key of one user starts with `${prefix}{${tag}}:`, where the tag
- * is the user id encoded so that no user id can end the hash tag early or reach another user's keys:
+ * Key layout of the Redis store, version 2. Every key of one user starts with `${prefix}{${tag}}:`,
+ * where the tag is the user id encoded so that no user id can end the hash tag early or reach another
+ * user's keys:
  *
  * | key                        | type   | expiry                                              |
  * | -------------------------- | ------ | --------------------------------------------------- |
- * | `<user>a:<authenticatorId>`| hash   | pending: TTL until `expiresAt`; active: none        |
- * | `<user>ai`                 | set    | ids of the user's authenticators; none while one is active, else the longest pending TTL |
+ * | `<user>a:<authenticatorId>`| hash   | one authenticator of either type (fields below); pending TOTP: TTL until `expiresAt`; active TOTP and WebAuthn: none |
+ * | `<user>ai`                 | set    | ids of the user's authenticators of both types; none while one is active, else the longest pending TTL |
  * | `<user>rc`                 | set    | recovery code hashes; none (only exists beside an active authenticator) |
  * | `<user>c:<counterKey>`     | hash   | `n` count, `e` expiresAt; TTL until `e` (every counter operation) |
  * | `<user>n:<nonceKey>`       | hash   | `v` value, `e` expiresAt; TTL until `e`             |
  *
  * The one-letter parts after the tag keep the kinds apart, so a counter and a nonce with the same
  * name never share a key.
+ *
+ * Fields of an authenticator hash (numbers as decimal strings, booleans as `1`/`0`, a null value as
+ * an absent field):
+ *
+ * | type       | fields                                                                                  |
+ * | ---------- | --------------------------------------------------------------------------------------- |
+ * | TOTP       | `type` = `totp`, `name`, `status` (`pending`/`active`), `sealedSecret`, `algorithm`, `digits`, `period`, `lastCounter`, `createdAt`, `confirmedAt`, `lastUsedAt`, `expiresAt` |
+ * | WebAuthn   | `type` = `webauthn`, `name`, `status` = `active` (always), `credentialId`, `publicKey`, `counter`, `transports` (a JSON array), `aaguid`, `backupEligible`, `backupState`, `createdAt`, `lastUsedAt` |
+ *
+ * Version 2 (several authenticators, WebAuthn) added the `type` and `name` fields and the WebAuthn
+ * hashes; it added no key. A hash without `type` is a TOTP authenticator written by version 1 and one
+ * without `name` has a null name, so version 1 data needs no migration. A WebAuthn credential keeps
+ * `status` = `active` so that every rule looking for an active authenticator (the index TTL, the
+ * recovery-code and delete scripts, of both versions) counts it without knowing its type. Its
+ * credential id is a field, never part of a key (it may be 1,366 characters long).
  */
 
 /**

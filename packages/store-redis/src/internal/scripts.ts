@@ -15,6 +15,12 @@ import { createHash } from 'node:crypto';
  *   collects garbage, so it may outlive `expiresAt` but never ends before it.
  * - Keys that a script derives (an authenticator hash from the user's index set) are built from a
  *   prefix that carries the user's hash tag, so they live in the same cluster slot as KEYS.
+ * - An authenticator hash is active when its `status` field is `active`, whatever its `type`: a
+ *   WebAuthn credential is written with `status` = `active`, so every rule that counts or looks for
+ *   active authenticators (the index TTL, has_active, delete_two_factor) sees both types alike. A
+ *   hash without `type` is a TOTP authenticator written by layout version 1.
+ * - Scripts that resolve one of several outcomes answer its name as a status string (`'enabled'`,
+ *   `'missing'`...); the others answer 1 for done and 0 for refused.
  */
 
 /** A Lua script with its SHA1 digest, computed once when the module loads. */
@@ -85,9 +91,57 @@ local function has_active(index, auth_prefix)
 end
 `;
 
+/** How many of the user's indexed authenticators (of both types) are active. */
+const COUNT_ACTIVE = `
+local function count_active(index, auth_prefix)
+  local active = 0
+  for _, id in ipairs(redis.call('SMEMBERS', index)) do
+    if redis.call('HGET', auth_prefix .. id, 'status') == 'active' then
+      active = active + 1
+    end
+  end
+  return active
+end
+`;
+
+/**
+ * Walks the user's index (with REFRESH_INDEX): deletes the pending hashes that expired by the
+ * caller's clock and drops their ids, and the ids whose hash is gone, then sets the index TTL again
+ * when it dropped any. Returns the ids of the live authenticators and how many of them are active.
+ */
+const LIVE_IDS = `
+local function live_ids(index, auth_prefix, now)
+  local ids = {}
+  local active = 0
+  local dropped = false
+  for _, id in ipairs(redis.call('SMEMBERS', index)) do
+    local key = auth_prefix .. id
+    local state = redis.call('HMGET', key, 'status', 'expiresAt')
+    if not state[1] then
+      redis.call('SREM', index, id)
+      dropped = true
+    elseif state[1] == 'active' then
+      active = active + 1
+      ids[#ids + 1] = id
+    elseif state[2] and tonumber(state[2]) <= now then
+      redis.call('DEL', key)
+      redis.call('SREM', index, id)
+      dropped = true
+    else
+      ids[#ids + 1] = id
+    end
+  end
+  if dropped then
+    refresh_index(index, auth_prefix)
+  end
+  return ids, active
+end
+`;
+
 /**
  * KEYS: authenticator, index. ARGV: now, authenticatorId, authenticator prefix.
- * Returns the hash as a flat field/value list, or nil (an expired pending record is deleted).
+ * Returns the hash as a flat field/value list, or nil (an expired pending record is deleted). A
+ * WebAuthn hash is answered too; the store turns it into null (getAuthenticator is TOTP only).
  */
 export const getAuthenticatorScript = script(
   'getAuthenticator',
@@ -107,14 +161,39 @@ return fields
 );
 
 /**
+ * KEYS: index. ARGV: now, authenticator prefix. Returns one `{ id, field/value list }` per live
+ * authenticator of the user, of both types, in no particular order (the store sorts them); expired
+ * pending hashes are deleted on the way.
+ */
+export const listAuthenticatorsScript = script(
+  'listAuthenticators',
+  `${REFRESH_INDEX}${LIVE_IDS}
+local ids = live_ids(KEYS[1], ARGV[2], tonumber(ARGV[1]))
+local found = {}
+for i, id in ipairs(ids) do
+  found[i] = { id, redis.call('HGETALL', ARGV[2] .. id) }
+end
+return found
+`,
+);
+
+/**
  * KEYS: authenticator, index. ARGV: authenticatorId, authenticator prefix, ttl, field/value pairs...
- * Returns 0 when an active authenticator holds the ids, else 1.
+ * Returns 0 when an active authenticator (of either type) holds the id; else deletes every pending
+ * authenticator of the user (expired or not: one enrollment at a time), writes this one and returns 1.
  */
 export const savePendingAuthenticatorScript = script(
   'savePendingAuthenticator',
   `${REFRESH_INDEX}
 if redis.call('HGET', KEYS[1], 'status') == 'active' then
   return 0
+end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local key = ARGV[2] .. id
+  if redis.call('HGET', key, 'status') ~= 'active' then
+    redis.call('DEL', key)
+    redis.call('SREM', KEYS[2], id)
+  end
 end
 redis.call('DEL', KEYS[1])
 if tonumber(ARGV[3]) > 0 then
@@ -148,41 +227,126 @@ end
 
 /**
  * KEYS: authenticator, index, recovery codes. ARGV: authenticatorId, authenticator prefix, now,
- * counter, sealed secret, recovery code hashes... Returns 1 when it activated a live pending record
- * that still holds that sealed secret (compare-and-set), else 0.
+ * counter, sealed secret, maxActive, recovery code hashes... Activates a live pending record that
+ * still holds that sealed secret (compare-and-set) unless the user has maxActive active
+ * authenticators; replaces the recovery codes only when it is the first active one. Returns
+ * `'enabled'`, `'added'`, `'full'` or `'missing'`.
  */
 export const confirmAuthenticatorScript = script(
   'confirmAuthenticator',
-  `${REFRESH_INDEX}${REPLACE_SET}
+  `${REFRESH_INDEX}${REPLACE_SET}${COUNT_ACTIVE}
 local state = redis.call('HMGET', KEYS[1], 'status', 'expiresAt', 'sealedSecret')
 if state[1] ~= 'pending' then
-  return 0
+  return 'missing'
 end
 if not state[2] or tonumber(state[2]) <= tonumber(ARGV[3]) then
   redis.call('DEL', KEYS[1])
   refresh_index(KEYS[2], ARGV[2])
-  return 0
+  return 'missing'
 end
 if state[3] ~= ARGV[5] then
-  return 0
+  return 'missing'
+end
+local active = count_active(KEYS[2], ARGV[2])
+if active >= tonumber(ARGV[6]) then
+  return 'full'
 end
 redis.call('HSET', KEYS[1], 'status', 'active', 'confirmedAt', ARGV[3], 'lastUsedAt', ARGV[3],
   'lastCounter', ARGV[4])
 redis.call('HDEL', KEYS[1], 'expiresAt')
 redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[1])
-replace_set(KEYS[3], ARGV, 6)
 refresh_index(KEYS[2], ARGV[2])
+if active > 0 then
+  return 'added'
+end
+replace_set(KEYS[3], ARGV, 7)
+return 'enabled'
+`,
+);
+
+/**
+ * KEYS: authenticator, index, recovery codes. ARGV: authenticatorId, authenticator prefix, now,
+ * credentialId, maxActive, field count, field/value pairs..., recovery code hashes... Writes the
+ * WebAuthn hash unless the user has a live authenticator with that id or a credential with that
+ * credential id (`'duplicate'`) or maxActive active ones (`'full'`); writes the recovery codes only
+ * when it is the first active one. Returns `'enabled'`, `'added'`, `'full'` or `'duplicate'`.
+ */
+export const addWebAuthnCredentialScript = script(
+  'addWebAuthnCredential',
+  `${REFRESH_INDEX}${REPLACE_SET}${LIVE_IDS}
+local now = tonumber(ARGV[3])
+local ids, active = live_ids(KEYS[2], ARGV[2], now)
+local state = redis.call('HMGET', KEYS[1], 'status', 'expiresAt')
+if state[1] then
+  if state[1] == 'active' or not state[2] or tonumber(state[2]) > now then
+    return 'duplicate'
+  end
+  redis.call('DEL', KEYS[1])
+end
+for _, id in ipairs(ids) do
+  if redis.call('HGET', ARGV[2] .. id, 'credentialId') == ARGV[4] then
+    return 'duplicate'
+  end
+end
+if active >= tonumber(ARGV[5]) then
+  return 'full'
+end
+local last = 6 + tonumber(ARGV[6])
+redis.call('HSET', KEYS[1], unpack(ARGV, 7, last))
+redis.call('SADD', KEYS[2], ARGV[1])
+refresh_index(KEYS[2], ARGV[2])
+if active > 0 then
+  return 'added'
+end
+replace_set(KEYS[3], ARGV, last + 1)
+return 'enabled'
+`,
+);
+
+/**
+ * KEYS: authenticator. ARGV: counter, backupState, now. Returns 1 when the hash is a WebAuthn
+ * credential and the counter is above the stored one, or both are 0, after setting `counter`,
+ * `backupState` and `lastUsedAt`; else 0.
+ */
+export const useWebAuthnCredentialScript = script(
+  'useWebAuthnCredential',
+  `
+local state = redis.call('HMGET', KEYS[1], 'type', 'counter')
+if state[1] ~= 'webauthn' or not state[2] then
+  return 0
+end
+local presented = tonumber(ARGV[1])
+local stored = tonumber(state[2])
+if not (presented > stored or (presented == 0 and stored == 0)) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'counter', ARGV[1], 'backupState', ARGV[2], 'lastUsedAt', ARGV[3])
 return 1
 `,
 );
 
-/** KEYS: authenticator. ARGV: counter, now. Returns 1 when counter > lastCounter of an active record. */
+/** KEYS: authenticator. ARGV: name. Renames an active authenticator (either type); returns 1 when it did. */
+export const renameAuthenticatorScript = script(
+  'renameAuthenticator',
+  `
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'name', ARGV[1])
+return 1
+`,
+);
+
+/**
+ * KEYS: authenticator. ARGV: counter, now. Returns 1 when counter > lastCounter of an active TOTP
+ * record (a WebAuthn hash has no `lastCounter`: 0).
+ */
 export const consumeCounterScript = script(
   'consumeCounter',
   `
-local state = redis.call('HMGET', KEYS[1], 'status', 'lastCounter')
-if state[1] ~= 'active' then
+local state = redis.call('HMGET', KEYS[1], 'status', 'lastCounter', 'type')
+if state[1] ~= 'active' or state[3] == 'webauthn' or not state[2] then
   return 0
 end
 if tonumber(ARGV[1]) <= tonumber(state[2]) then
@@ -193,7 +357,10 @@ return 1
 `,
 );
 
-/** KEYS: authenticator. ARGV: expected, next. Compare-and-set of the sealed secret (keeps the TTL). */
+/**
+ * KEYS: authenticator. ARGV: expected, next. Compare-and-set of the sealed secret (keeps the TTL); a
+ * WebAuthn hash has no `sealedSecret`, so it never matches.
+ */
 export const replaceSealedSecretScript = script(
   'replaceSealedSecret',
   `
@@ -213,6 +380,29 @@ export const deleteTwoFactorScript = script(
   'deleteTwoFactor',
   `${DELETE_TWO_FACTOR}
 return delete_two_factor(KEYS[1], KEYS[2], ARGV[1])
+`,
+);
+
+/**
+ * KEYS: authenticator, index, recovery codes. ARGV: authenticatorId, authenticator prefix. Deletes an
+ * active authenticator (either type). When no other active one is left, deletes in the same script
+ * every pending one, the index and the recovery codes (2FA off). Returns `'removed'`, `'disabled'`
+ * or `'missing'` (no active authenticator with that id: nothing changed).
+ */
+export const removeAuthenticatorScript = script(
+  'removeAuthenticator',
+  `${REFRESH_INDEX}${HAS_ACTIVE}${DELETE_TWO_FACTOR}
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then
+  return 'missing'
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+if has_active(KEYS[2], ARGV[2]) then
+  refresh_index(KEYS[2], ARGV[2])
+  return 'removed'
+end
+delete_two_factor(KEYS[2], KEYS[3], ARGV[2])
+return 'disabled'
 `,
 );
 
