@@ -1,11 +1,13 @@
 /**
  * Re-sealing every stored TOTP secret under the keyring's current key: the work behind
- * `twofold rotate-keys`, kept apart from the command line so it can be tested on its own.
+ * `twofold rotate-keys`, kept apart from the command line so it can be tested on its own. A row is
+ * one TOTP authenticator (a user may have several, each under its own id); WebAuthn credentials
+ * hold no secret and are not listed.
  *
  * Safe while the app serves: each row is changed only by compare-and-set
  * (`replaceSealedSecret(expected, next)`), so a secret the app changed meanwhile (a re-seal on
- * verify, a new enrollment, a disable) is never overwritten; the row is read again and handled as
- * it now is. Resumable: a row already sealed under the current key is left alone, so a run that
+ * verify, a removal, a disable, a new enrollment replacing a pending one) is never overwritten; the
+ * row is read again and handled as it now is. Resumable: a row already sealed under the current key is left alone, so a run that
  * was interrupted, or that failed on some rows, can simply be run again.
  */
 import { setImmediate as nextTick } from 'node:timers/promises';
@@ -34,7 +36,7 @@ export interface ResealProgress {
   resealed: number;
   /** Already under the current key (including rows the app re-sealed while the run went on). */
   alreadyCurrent: number;
-  /** Deleted (or expired, for a pending enrollment) between listing and re-sealing. */
+  /** Deleted (or expired, or replaced by a new enrollment, for a pending one) between listing and re-sealing. */
   gone: number;
   failed: ResealFailure[];
 }

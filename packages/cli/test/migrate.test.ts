@@ -2,26 +2,20 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrate, SCHEMA_VERSION, sqlStore } from '@twofold/store-sql';
+import { migrate, SCHEMA_VERSION, sqlStore, storeTableNames } from '@twofold/store-sql';
 import { reachBetterSqlite3 } from '@twofold/test-support';
 import mysql from 'mysql2';
 import pg from 'pg';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { migrateAsRelease01 } from '../../store-sql/test/fixtures/release-0.1-migrate.js';
+import { migrateAsSchema1, schema1Enrollment } from '../../store-sql/test/fixtures/schema-1-release.js';
 import { slowStatement } from '../../store-sql/test/fixtures/slow-statement.js';
 import { hasStackTrace, mapConcurrent, requiredByCi, runCli, uniquePrefix } from './helpers.js';
 
 const NOW = 1_800_000_000_000;
-/** The tables of a prefix: the store's, its schema version, and Kysely's migration bookkeeping. */
-const TABLES = [
-  'authenticators',
-  'recovery_codes',
-  'counters',
-  'nonces',
-  'schema_version',
-  'migration',
-  'migration_lock',
-];
+
+/** Every schema version, in order: what a migration of an empty database applies. */
+const ALL_VERSIONS = Array.from({ length: SCHEMA_VERSION }, (_, index) => index + 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'twofold-cli-migrate-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,7 +63,7 @@ t.test(
     t.equal(first.code, 0);
     t.equal(
       first.stdout,
-      `${file}: migrated from version 0 to ${SCHEMA_VERSION} (prefix twofold_); applied 1\n`,
+      `${file}: migrated from version 0 to ${SCHEMA_VERSION} (prefix twofold_); applied ${ALL_VERSIONS.join(', ')}\n`,
     );
     t.equal(first.stderr, '');
     const db = new Database!(file);
@@ -97,7 +91,7 @@ t.test(
     const started = Date.now();
     const first = migrate(slowStatement(db, /^create table .*"twofold_authenticators"/, 3000));
     const second = await runCli(['migrate', '--url', file]);
-    t.strictSame(await first, { from: 0, to: SCHEMA_VERSION, applied: [1] });
+    t.strictSame(await first, { from: 0, to: SCHEMA_VERSION, applied: ALL_VERSIONS });
     t.ok(Date.now() - started >= 3000, 'the first run paused');
     t.equal(second.code, 0, second.stderr);
     t.equal(
@@ -115,8 +109,8 @@ t.test(
     const db = new Database!(file);
     t.teardown(() => db.close());
     await migrateAsRelease01(db);
-    const store = await sqlStore({ db });
-    await store.putNonce('u1', 'k', 'kept', NOW + 1000, NOW);
+    // Today's store refuses schema 1: a user enrolled by the schema-1 store's own writes.
+    await enrollAsSchema1(db, 'twofold_', 'u1');
     const { code, stdout } = await runCli(['migrate', '--url', file]);
     t.equal(code, 0);
     const later = Array.from({ length: SCHEMA_VERSION - 1 }, (_, index) => index + 2);
@@ -127,7 +121,70 @@ t.test(
         : `${file}: migrated from version 1 to ${SCHEMA_VERSION} (prefix twofold_); applied ${later.join(', ')}\n`,
       'versions up to 1 count as applied',
     );
-    t.equal(await (await sqlStore({ db })).getNonce('u1', 'k', NOW), 'kept');
+    await expectEnrolled(t, db, 'twofold_', 'u1');
+  },
+);
+
+/** Enrolls `userId` (an active TOTP authenticator, two recovery codes) as the schema-1 store wrote it. */
+async function enrollAsSchema1(db: Parameters<typeof schema1Enrollment>[0], prefix: string, userId: string) {
+  const old = schema1Enrollment(db, prefix);
+  const sealedSecret = 'tf1.k1.sealed';
+  await old.savePendingAuthenticator({
+    userId,
+    id: 'totp',
+    status: 'pending',
+    sealedSecret,
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+    lastCounter: -1,
+    createdAt: NOW,
+    confirmedAt: null,
+    lastUsedAt: null,
+    expiresAt: NOW + 60_000,
+  });
+  await old.confirmAuthenticator(userId, 'totp', {
+    sealedSecret,
+    counter: 5,
+    recoveryCodeHashes: ['h1', 'h2'],
+    now: NOW,
+  });
+}
+
+/** The store opens the migrated tables, and the user enrolled on schema 1 can log in. */
+async function expectEnrolled(
+  t: Test,
+  db: Parameters<typeof sqlStore>[0]['db'],
+  prefix: string,
+  userId: string,
+): Promise<void> {
+  const store = await sqlStore({ db, prefix });
+  t.match(await store.listAuthenticators(userId, NOW), [
+    { type: 'totp', id: 'totp', status: 'active', name: null },
+  ]);
+  t.equal(await store.consumeCounter(userId, 'totp', 6, NOW), true, 'a code of the app is accepted');
+  t.equal(await store.countRecoveryCodes(userId), 2, 'the recovery codes count');
+}
+
+t.test(
+  'migrate brings a SQLite file of schema 1 to version 2 (prefix kept), and its users stay enrolled',
+  { skip: sqliteSkip },
+  async (t) => {
+    const file = join(dir, 'schema-1.db');
+    const db = new Database!(file);
+    t.teardown(() => db.close());
+    t.strictSame(await migrateAsSchema1(db, { prefix: 'app_' }), { from: 0, to: 1, applied: [1] });
+    await enrollAsSchema1(db, 'app_', 'u1');
+    const { code, stdout } = await runCli(['migrate', '--url', file, '--prefix', 'app_']);
+    t.equal(code, 0);
+    t.equal(stdout, `${file}: migrated from version 1 to 2 (prefix app_); applied 2\n`);
+    t.equal(SCHEMA_VERSION, 2);
+    const tables = db
+      .prepare("select name from sqlite_master where type = 'table' order by name")
+      .pluck()
+      .all();
+    t.strictSame(tables, storeTableNames('app_').sort());
+    await expectEnrolled(t, db, 'app_', 'u1');
   },
 );
 
@@ -152,7 +209,7 @@ t.test(
       t.equal(code, 0, name);
       t.equal(
         stdout,
-        `${file}: migrated from version 0 to ${SCHEMA_VERSION} (prefix twofold_); applied 1\n`,
+        `${file}: migrated from version 0 to ${SCHEMA_VERSION} (prefix twofold_); applied ${ALL_VERSIONS.join(', ')}\n`,
         name,
       );
     }
@@ -165,7 +222,7 @@ t.test(
       .prepare("select name from sqlite_master where type = 'table' order by name")
       .pluck()
       .all();
-    t.strictSame(tables, TABLES.map((table) => `auth2fa_${table}`).sort());
+    t.strictSame(tables, storeTableNames('auth2fa_').sort());
     t.ok(await storeWorks(db, 'auth2fa_'));
   },
 );
@@ -250,7 +307,7 @@ t.test(
   async (t) => {
     const prefix = uniquePrefix();
     t.teardown(async () => {
-      for (const table of TABLES) await pgPool.query(`drop table if exists ${prefix}${table}`);
+      for (const table of storeTableNames(prefix)) await pgPool.query(`drop table if exists ${table}`);
     });
     for (const url of [PG_URL, PG_URL.replace('postgres:', 'postgresql:')]) {
       const { code, stdout } = await runCli(['migrate', '--url', url, '--prefix', prefix]);
@@ -278,13 +335,14 @@ t.test(
   async (t) => {
     const prefix = uniquePrefix();
     t.teardown(async () => {
-      for (const table of TABLES) await mysqlPool.promise().query(`drop table if exists ${prefix}${table}`);
+      for (const table of storeTableNames(prefix))
+        await mysqlPool.promise().query(`drop table if exists ${table}`);
     });
     const first = await runCli(['migrate', '--url', MYSQL_URL, '--prefix', prefix]);
     t.equal(first.code, 0);
     t.equal(
       first.stdout,
-      `${MYSQL_URL}: migrated from version 0 to ${SCHEMA_VERSION} (prefix ${prefix}); applied 1\n`,
+      `${MYSQL_URL}: migrated from version 0 to ${SCHEMA_VERSION} (prefix ${prefix}); applied ${ALL_VERSIONS.join(', ')}\n`,
     );
     const second = await runCli([
       'migrate',
@@ -296,5 +354,31 @@ t.test(
     t.equal(second.code, 0);
     t.match(second.stdout, 'nothing to do');
     t.ok(await storeWorks(mysqlPool, prefix));
+  },
+);
+
+t.test(
+  'migrate upgrades schema 1 to version 2 on PostgreSQL and MariaDB, and the users stay enrolled',
+  { skip: pgSkip || mysqlSkip },
+  async (t) => {
+    for (const [url, db] of [
+      [PG_URL, pgPool],
+      [MYSQL_URL, mysqlPool],
+    ] as const) {
+      const prefix = uniquePrefix();
+      t.teardown(async () => {
+        for (const table of storeTableNames(prefix)) {
+          await (db === pgPool
+            ? pgPool.query(`drop table if exists ${table}`)
+            : mysqlPool.promise().query(`drop table if exists ${table}`));
+        }
+      });
+      t.strictSame(await migrateAsSchema1(db, { prefix }), { from: 0, to: 1, applied: [1] });
+      await enrollAsSchema1(db, prefix, 'u1');
+      const { code, stdout, stderr } = await runCli(['migrate', '--url', url, '--prefix', prefix]);
+      t.equal(code, 0, stderr);
+      t.equal(stdout, `${url}: migrated from version 1 to 2 (prefix ${prefix}); applied 2\n`);
+      await expectEnrolled(t, db, prefix, 'u1');
+    }
   },
 );

@@ -3,13 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey, parseKeyring } from '@twofold/core';
 import { decodeSecret } from '@twofold/otp';
-import { migrate, sqlStore, storeTableNames } from '@twofold/store-sql';
+import { migrate, SCHEMA_VERSION, sqlStore, storeTableNames } from '@twofold/store-sql';
 import { reachBetterSqlite3 } from '@twofold/test-support';
 import type BetterSqlite3 from 'better-sqlite3';
 import mysql from 'mysql2';
 import pg from 'pg';
 import t, { type Test } from 'tap';
-import { codeAt, ENROLLED_AT, type EnrolledUser, engineAt, enrollUsers } from './fixtures.js';
+import {
+  addSecurityKey,
+  codeAt,
+  ENROLLED_AT,
+  type EnrolledUser,
+  engineAt,
+  enrollApp,
+  enrollLegacyApp,
+  enrollUsers,
+} from './fixtures.js';
 import {
   collect,
   hasStackTrace,
@@ -98,13 +107,14 @@ async function populated(t: Test, count: number, pendingEvery?: number) {
   return { file, db, store, users };
 }
 
-/** Each row's tag, by user id, read straight from the table. */
+/** Each row's tag, by user id and authenticator id ("user-0001 t_..."), read straight from the table. */
 function tags(db: BetterSqlite3.Database): Map<string, string> {
-  const rows = db.prepare('select user_id, sealed_secret from twofold_authenticators').all() as {
+  const rows = db.prepare('select user_id, id, sealed_secret from twofold_authenticators').all() as {
     user_id: string;
+    id: string;
     sealed_secret: string;
   }[];
-  return new Map(rows.map((row) => [row.user_id, row.sealed_secret.split('.')[1]!]));
+  return new Map(rows.map((row) => [`${row.user_id} ${row.id}`, row.sealed_secret.split('.')[1]!]));
 }
 
 /** Nothing secret in `output`: no TOTP secret, no key, no sealed envelope. */
@@ -117,7 +127,10 @@ function assertNothingSecret(t: Test, output: string, users: readonly EnrolledUs
   t.notOk(output.includes('tf1.'), 'no sealed envelope');
 }
 
-/** After rotation, with only the new key: active users log in, pending ones confirm. */
+/**
+ * After rotation, with only the new key: each active app logs its user in (the app that answered is
+ * that one), each pending one confirms (turning 2FA on unless the user has another active app).
+ */
 async function worksWithNewKeyOnly(
   t: Test,
   store: Parameters<typeof engineAt>[0],
@@ -127,13 +140,18 @@ async function worksWithNewKeyOnly(
   for (const user of users) {
     const code = codeAt(user.secret, app.now());
     if (user.status === 'active') {
-      await app.twoFactor.verify(user.userId, code);
+      const verified = await app.twoFactor.verify(user.userId, code);
+      if (verified.authenticatorId !== user.authenticatorId) {
+        t.fail(`${user.userId}: ${user.authenticatorId} did not answer its own code`);
+      }
     } else {
-      const { recoveryCodes } = await app.twoFactor.confirm(user.userId, code);
-      t.equal(recoveryCodes.length, 10);
+      const enabled = !users.some((other) => other.userId === user.userId && other.status === 'active');
+      const added = await app.twoFactor.confirm(user.userId, code, { authenticatorId: user.authenticatorId });
+      t.equal(added.enabled, enabled);
+      t.equal(added.recoveryCodes.length, enabled ? 10 : 0);
     }
   }
-  t.pass(`all ${users.length} users verify (or confirm) with the new key alone`);
+  t.pass(`all ${users.length} apps verify (or confirm) with the new key alone`);
 }
 
 t.test(
@@ -149,7 +167,7 @@ t.test(
     t.match(stdout, /Every stored TOTP secret is sealed under "new"\. Recovery codes issued before/);
     t.match(
       stderr,
-      new RegExp(`^rotate-keys: re-sealing 30 authenticator\\(s\\) in ${file} under key "new"\\n`),
+      new RegExp(`^rotate-keys: re-sealing 30 TOTP secret\\(s\\) in ${file} under key "new"\\n`),
     );
     t.match(stderr, /^rotate-keys: 7\/30 \(23%\) re-sealed 7$/m, 'a plain progress line per tenth');
     t.match(stderr, /^rotate-keys: 30\/30 \(100%\) re-sealed 30$/m);
@@ -162,6 +180,83 @@ t.test(
     t.equal(again.code, 0, 'running it again is harmless');
     t.match(again.stdout, /^30 checked, 0 re-sealed, 30 already under "new", 0 failed\n/);
     t.equal(again.stderr, '', '--quiet: no progress');
+  },
+);
+
+/**
+ * Users with several authenticators under the old key, as a store fills up once users may add
+ * more: by `index % 4`, an app from before ids were random (id `totp`) and one added since; two apps
+ * and a third one pending; one app and a security key; a security key alone. Returns the apps and
+ * the ids of the users with a security key.
+ */
+async function severalPerUser(store: Parameters<typeof engineAt>[0], prefix: string, count: number) {
+  const apps: EnrolledUser[] = [];
+  const withKeys: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const userId = `${prefix}-${String(index).padStart(4, '0')}`;
+    switch (index % 4) {
+      case 0:
+        apps.push(await enrollLegacyApp(store, OLD, userId), await enrollApp(store, OLD, userId));
+        break;
+      case 1:
+        apps.push(await enrollApp(store, OLD, userId), await enrollApp(store, OLD, userId));
+        apps.push(await enrollApp(store, OLD, userId, { pending: true }));
+        break;
+      case 2:
+        apps.push(await enrollApp(store, OLD, userId));
+        await addSecurityKey(store, userId, `w_${index}`);
+        withKeys.push(userId);
+        break;
+      default:
+        await addSecurityKey(store, userId, `w_${index}`);
+        withKeys.push(userId);
+    }
+  }
+  return { apps, withKeys };
+}
+
+/** The WebAuthn credentials of `userIds`, as the store gives them. */
+async function securityKeys(store: Parameters<typeof engineAt>[0], userIds: readonly string[]) {
+  const records = await Promise.all(userIds.map((userId) => store.listAuthenticators(userId, ENROLLED_AT)));
+  return records.flat().filter((record) => record.type === 'webauthn');
+}
+
+t.test(
+  'rotate-keys re-seals every app of users with several (legacy "totp" ids too), leaving security keys alone',
+  { skip: sqliteSkip },
+  async (t) => {
+    const file = join(dir, `store-${++files}.db`);
+    const db = new Database!(file);
+    t.teardown(() => db.close());
+    db.pragma('journal_mode = WAL');
+    await migrate(db);
+    const store = await sqlStore({ db, sweepIntervalMs: false });
+    const { apps, withKeys } = await severalPerUser(store, 'user', 8);
+    t.equal(apps.length, 12);
+    const credentials = () =>
+      db.prepare('select * from twofold_webauthn_credentials order by user_id, id').all();
+    const keysBefore = credentials();
+    t.equal(keysBefore.length, 4);
+
+    // Batches of 5 end in the middle of a user's apps.
+    const { code, stdout, stderr } = await runCli(['rotate-keys', '--url', file, '--batch-size', '5'], {
+      env: { TWOFOLD_KEYS: KEYS },
+    });
+    t.equal(code, 0, stderr);
+    t.match(stdout, /^12 checked, 12 re-sealed \(12 under "old"\), 0 already under "new", 0 failed\n/);
+    t.match(stderr, /^rotate-keys: re-sealing 12 TOTP secret\(s\) in /);
+    t.notMatch(stderr, /rotate-keys: user /, 'no row failed');
+    assertNothingSecret(t, stdout + stderr, apps);
+    const rows = tags(db);
+    t.strictSame(
+      [...rows.keys()].sort(),
+      apps.map((app) => `${app.userId} ${app.authenticatorId}`).sort(),
+      'every app still there, once',
+    );
+    t.strictSame([...new Set(rows.values())], ['new'], 'every app is under "new"');
+    t.strictSame(credentials(), keysBefore, 'the security keys are untouched, column for column');
+    t.equal((await securityKeys(store, withKeys)).length, 4);
+    await worksWithNewKeyOnly(t, store, apps);
   },
 );
 
@@ -264,7 +359,7 @@ t.test(
     t.equal(stdout, 'dry run: 6 checked, 6 to re-seal (6 under "old"), 0 already under "new", 0 failed\n');
     t.match(
       stderr,
-      /^rotate-keys: checking 6 authenticator\(s\) in .* under key "new" \(dry run: nothing is written\)/,
+      /^rotate-keys: checking 6 TOTP secret\(s\) in .* under key "new" \(dry run: nothing is written\)/,
     );
     t.strictSame(tags(db), before);
   },
@@ -282,13 +377,14 @@ t.test(
     for (const user of users) {
       t.match(
         stderr,
-        `rotate-keys: user "${user.userId}", authenticator "totp": sealed under key "old", which is not in the keyring\n`,
+        `rotate-keys: user "${user.userId}", authenticator "${user.authenticatorId}": sealed under key "old", which is not in the keyring\n`,
       );
     }
     t.match(
       stdout,
       /^5 checked, 0 re-sealed, 0 already under "new", 5 failed\n5 row\(s\) could not be re-sealed/,
     );
+    t.match(stdout, /Add the missing keys to the keyring, or remove those authenticators/);
     t.strictSame([...new Set(tags(db).values())], ['old'], 'nothing was changed');
     assertNothingSecret(t, stdout + stderr, users);
   },
@@ -352,7 +448,9 @@ t.test(
       t.equal(unmigrated.code, 1);
       t.match(
         unmigrated.stderr,
-        /are at schema version 0, but @twofold\/store-sql needs version 1: run the migrations first/,
+        new RegExp(
+          `are at schema version 0, but @twofold/store-sql needs version ${SCHEMA_VERSION}: run the migrations first`,
+        ),
       );
       t.match(unmigrated.stderr, /twofold migrate/);
     });
@@ -396,6 +494,9 @@ for (const { name, url, query, db, skip } of servers) {
     await migrate(db, { prefix });
     const store = await sqlStore({ db, prefix, sweepIntervalMs: false });
     const users = await enrollUsers(store, OLD, 12, { pendingEvery: 4 });
+    // And users with several authenticators: the paging runs over ids of both forms on this server.
+    const { apps, withKeys } = await severalPerUser(store, 'several', 8);
+    const keysBefore = await securityKeys(store, withKeys);
     const { code, stdout, stderr } = await runCli(
       ['rotate-keys', '--url', url, '--prefix', prefix, '--batch-size', '5'],
       {
@@ -403,12 +504,18 @@ for (const { name, url, query, db, skip } of servers) {
       },
     );
     t.equal(code, 0, stderr);
-    t.match(stdout, /^12 checked, 12 re-sealed \(12 under "old"\), 0 already under "new", 0 failed\n/);
+    t.match(stdout, /^24 checked, 24 re-sealed \(24 under "old"\), 0 already under "new", 0 failed\n/);
     const listed = await store.listSealedSecrets({ limit: 100 });
     t.strictSame(
-      listed.map((entry) => entry.sealedSecret.split('.')[1]),
-      Array(12).fill('new'),
+      listed.map((entry) => `${entry.userId} ${entry.authenticatorId}`).sort(),
+      [...users, ...apps].map((app) => `${app.userId} ${app.authenticatorId}`).sort(),
     );
-    await worksWithNewKeyOnly(t, store, users);
+    t.strictSame(
+      listed.map((entry) => entry.sealedSecret.split('.')[1]),
+      Array(24).fill('new'),
+    );
+    t.strictSame(await securityKeys(store, withKeys), keysBefore, 'the security keys are untouched');
+    t.equal(keysBefore.length, 4);
+    await worksWithNewKeyOnly(t, store, [...users, ...apps]);
   });
 }

@@ -44,7 +44,7 @@ function migrationTableNames(prefix: string): { migration: string; lock: string 
 }
 
 /**
- * Every table `migrate()` creates for `prefix` (default `twofold_`): the store's four, its schema
+ * Every table `migrate()` creates for `prefix` (default `twofold_`): the store's six, its schema
  * version, and the Migrator's two. For tooling that removes a store (tests, teardown scripts).
  * @example for (const table of storeTableNames('app_')) await pool.query(`drop table if exists ${table}`);
  */

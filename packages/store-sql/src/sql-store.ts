@@ -1,11 +1,16 @@
+import { createHash } from 'node:crypto';
 import {
+  type AddAuthenticatorOutcome,
   type AttemptState,
   type AuthenticatorAlgorithm,
   type AuthenticatorRecord,
   type CounterState,
   type PendingAuthenticator,
+  type RemoveAuthenticatorOutcome,
   type Store,
+  type StoredAuthenticator,
   StoreUnavailableError,
+  type WebAuthnCredentialRecord,
 } from '@twofold/core';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { SchemaMismatchError } from './errors.js';
@@ -18,8 +23,10 @@ import {
   type Database,
   type TableNames,
   tableNames,
+  toBoolean,
   toNullableNumber,
   toNumber,
+  type WebauthnCredentialsTable,
 } from './internal/tables.js';
 import { inTransaction } from './internal/transaction.js';
 import { parseOptions, type SqlStoreOptions, sqlStoreOptionsSchema } from './options.js';
@@ -39,15 +46,51 @@ const MAX_COUNT = 2_147_483_647;
 /** The longest user id, authenticator id, key or recovery code hash the tables hold. */
 const MAX_ID_LENGTH = 255;
 
+/** The longest authenticator name (VARCHAR(64): 64 characters, counted as JavaScript does or fewer). */
+const MAX_NAME_LENGTH = 64;
+
+/** The longest WebAuthn credential id: 1,023 bytes in base64url. */
+const MAX_CREDENTIAL_ID_LENGTH = 1366;
+
+/** The length of an aaguid: a UUID in its text form. */
+const MAX_AAGUID_LENGTH = 36;
+
+/** How many user ids one statement of the sweep's lock-row cleanup names. */
+const SWEEP_CHUNK = 500;
+
 /**
- * Refuses an id longer than its column before a write, on every database alike: MySQL without a
+ * Refuses a value longer than its column before a write, on every database alike: MySQL without a
  * strict sql_mode would otherwise cut it short and merge two ids into one.
  */
-function checkLength(name: string, values: readonly string[]): void {
-  if (values.some((value) => value.length > MAX_ID_LENGTH)) {
-    throw new RangeError(`sqlStore: ${name} must be at most ${MAX_ID_LENGTH} characters`);
+function checkLength(name: string, values: readonly string[], max = MAX_ID_LENGTH): void {
+  if (values.some((value) => value.length > max)) {
+    throw new RangeError(`sqlStore: ${name} must be at most ${max} characters`);
   }
 }
+
+/** Refuses a name longer than the name columns hold (null, a name never given, passes). */
+function checkName(name: string | null): void {
+  if (name !== null) checkLength('an authenticator name', [name], MAX_NAME_LENGTH);
+}
+
+/**
+ * The key of a credential id in its table: SHA-256 in hex. The id itself (up to 1,366 characters)
+ * is longer than MySQL can index; the hash is unique per user in its place.
+ */
+function credentialIdHash(credentialId: string): string {
+  return createHash('sha256').update(credentialId, 'utf8').digest('hex');
+}
+
+/** Orders authenticators as listAuthenticators does: by createdAt, then by id (UTF-16 code units). */
+function listOrder(a: StoredAuthenticator, b: StoredAuthenticator): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * Thrown inside a transaction on MySQL when the user has no lock row yet (see `lockUser`): the
+ * transaction rolls back, the row is inserted on its own, and the operation runs again.
+ */
+class MissingLockRow extends Error {}
 
 /** What one {@link SqlStore.sweep} deleted. */
 export interface SweepResult {
@@ -86,12 +129,14 @@ const MAX_LIST_LIMIT = 1000;
 export interface SqlStore extends Store {
   /**
    * Deletes every expired row (pending enrollments, counters, nonces) as of `now` (ms since the
-   * epoch). Queries ignore expired rows anyway; the sweep only keeps the tables small. Writes run
-   * it on their own at most once per `sweepIntervalMs`; call it from a job when that is off.
+   * epoch), and the lock row of a user whose expired enrollment was all the user had. Queries ignore
+   * expired rows anyway; the sweep only keeps the tables small. Writes run it on their own at most
+   * once per `sweepIntervalMs`; call it from a job when that is off.
    */
   sweep(now: number): Promise<SweepResult>;
   /**
-   * One page of every authenticator's sealed secret (pending ones included, until swept), in
+   * One page of every TOTP authenticator's sealed secret (pending ones included, until swept; a
+   * WebAuthn credential holds no secret), in
    * (user id, authenticator id) order, for offline maintenance such as re-sealing every secret under
    * a new key (`twofold rotate-keys`). Pass the last entry of a page as `after` to get the next;
    * a page shorter than `limit` is the last. Keyset paging: rows written or deleted meanwhile never
@@ -107,7 +152,7 @@ export interface SqlStore extends Store {
    * }
    */
   listSealedSecrets(options?: ListSealedSecretsOptions): Promise<SealedSecretEntry[]>;
-  /** How many authenticators (pending ones included, until swept) the store holds: the total of a full listing. */
+  /** How many TOTP authenticators (pending ones included, until swept) the store holds: the total of a full listing. */
   countSealedSecrets(): Promise<number>;
   /**
    * Resolves at once: the store opens no connection of its own, and never ends the pool, database
@@ -176,11 +221,82 @@ function listOptions(options: ListSealedSecretsOptions): { after: SealedSecretCu
 }
 
 type AuthenticatorRow = Selectable<AuthenticatorsTable>;
+type CredentialRow = Selectable<WebauthnCredentialsTable>;
+
+/** A row of listAuthenticators' union: every column of both tables, null where the other type's. */
+type ListRow = ({ type: 'totp' } & AuthenticatorRow) | ({ type: 'webauthn' } & CredentialRow);
+
+/** The columns of listAuthenticators' union, in order; each table's own, the other's as nulls. */
+const LIST_COLUMNS = [
+  'user_id',
+  'id',
+  'name',
+  'created_at',
+  'last_used_at',
+  'status',
+  'sealed_secret',
+  'algorithm',
+  'digits',
+  'period',
+  'last_counter',
+  'confirmed_at',
+  'expires_at',
+  'credential_id',
+  'public_key',
+  'counter',
+  'transports',
+  'aaguid',
+  'backup_eligible',
+  'backup_state',
+] as const;
+
+/** The columns of the authenticators table, in the union. */
+const TOTP_COLUMNS: readonly string[] = [
+  'user_id',
+  'id',
+  'name',
+  'created_at',
+  'last_used_at',
+  'status',
+  'sealed_secret',
+  'algorithm',
+  'digits',
+  'period',
+  'last_counter',
+  'confirmed_at',
+  'expires_at',
+];
+
+/** The columns of the WebAuthn credentials table, in the union (not the hash: it stays inside). */
+const CREDENTIAL_COLUMNS: readonly string[] = [
+  'user_id',
+  'id',
+  'name',
+  'created_at',
+  'last_used_at',
+  'credential_id',
+  'public_key',
+  'counter',
+  'transports',
+  'aaguid',
+  'backup_eligible',
+  'backup_state',
+];
+
+/** The select list of one side of the union: the columns in `own` as they are, the rest null. */
+function listColumns(type: 'totp' | 'webauthn', own: readonly string[]) {
+  return [
+    sql.lit(type).as('type'),
+    ...LIST_COLUMNS.map((name) => (own.includes(name) ? sql.ref(name) : sql`null`).as(name)),
+  ];
+}
 
 function toRecord(row: AuthenticatorRow): AuthenticatorRecord {
   return {
+    type: 'totp',
     userId: row.user_id,
     id: row.id,
+    name: row.name,
     status: row.status,
     sealedSecret: row.sealed_secret,
     algorithm: row.algorithm as AuthenticatorAlgorithm,
@@ -191,6 +307,24 @@ function toRecord(row: AuthenticatorRow): AuthenticatorRecord {
     confirmedAt: toNullableNumber(row.confirmed_at),
     lastUsedAt: toNullableNumber(row.last_used_at),
     expiresAt: toNullableNumber(row.expires_at),
+  };
+}
+
+function toCredential(row: CredentialRow): WebAuthnCredentialRecord {
+  return {
+    type: 'webauthn',
+    userId: row.user_id,
+    id: row.id,
+    name: row.name,
+    credentialId: row.credential_id,
+    publicKey: row.public_key,
+    counter: toNumber(row.counter),
+    transports: JSON.parse(row.transports) as string[],
+    aaguid: row.aaguid,
+    backupEligible: toBoolean(row.backup_eligible),
+    backupState: toBoolean(row.backup_state),
+    createdAt: toNumber(row.created_at),
+    lastUsedAt: toNullableNumber(row.last_used_at),
   };
 }
 
@@ -236,12 +370,27 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
   /** A column of `table` qualified by the table's real name (needed inside upserts). */
   const column = (table: keyof Database, name: string) => sql.ref(`${t[table]}.${name}`);
 
+  /** A boolean as its column takes it: 0 or 1 on SQLite, which binds no booleans. */
+  const flag = (value: boolean): boolean | number => (dialect === 'sqlite' ? Number(value) : value);
+
   async function sweep(now: number): Promise<SweepResult> {
+    // The users whose enrollments expire here may be left with a lock row and nothing else.
+    const abandoned =
+      dialect === 'sqlite'
+        ? []
+        : await db
+            .selectFrom(t.authenticators)
+            .select('user_id')
+            .distinct()
+            .where('status', '=', 'pending')
+            .where('expires_at', '<=', now)
+            .execute();
     const authenticators = await db
       .deleteFrom(t.authenticators)
       .where('status', '=', 'pending')
       .where('expires_at', '<=', now)
       .executeTakeFirst();
+    await releaseUnusedLocks(abandoned.map((row) => row.user_id));
     const counters = await db.deleteFrom(t.counters).where('expires_at', '<=', now).executeTakeFirst();
     const nonces = await db.deleteFrom(t.nonces).where('expires_at', '<=', now).executeTakeFirst();
     return {
@@ -249,6 +398,32 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       counters: touched(counters.numDeletedRows),
       nonces: touched(nonces.numDeletedRows),
     };
+  }
+
+  /**
+   * Deletes the lock rows of those of `userIds` that have no authenticator left. Not locked: a lock
+   * row may go at any moment, since every transaction that needs one creates it (see `lockUser`),
+   * and one held by a transaction waits for its end before it goes.
+   */
+  async function releaseUnusedLocks(userIds: readonly string[]): Promise<void> {
+    for (let start = 0; start < userIds.length; start += SWEEP_CHUNK) {
+      const chunk = userIds.slice(start, start + SWEEP_CHUNK);
+      const { rows } = await sql<{ user_id: string }>`
+        select l.user_id from ${sql.table(t.user_locks)} l
+        where l.user_id in (${sql.join(chunk)})
+        and not exists (select 1 from ${sql.table(t.authenticators)} a where a.user_id = l.user_id)
+        and not exists (select 1 from ${sql.table(t.webauthn_credentials)} w where w.user_id = l.user_id)
+      `.execute(db);
+      if (rows.length === 0) continue;
+      await db
+        .deleteFrom(t.user_locks)
+        .where(
+          'user_id',
+          'in',
+          rows.map((row) => row.user_id),
+        )
+        .execute();
+    }
   }
 
   /** Sweeps before a write when `sweepIntervalMs` of store time have passed since the last sweep. */
@@ -269,61 +444,189 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       .execute();
   }
 
-  async function savePending(record: PendingAuthenticator): Promise<boolean> {
-    const { userId, id, ...rest } = record;
-    checkLength('userId', [userId]);
-    checkLength('the authenticator id', [id]);
-    const fields = {
-      status: 'pending' as const,
-      sealed_secret: rest.sealedSecret,
-      algorithm: rest.algorithm,
-      digits: rest.digits,
-      period: rest.period,
-      last_counter: rest.lastCounter,
-      created_at: rest.createdAt,
-      confirmed_at: null,
-      last_used_at: null,
-      expires_at: rest.expiresAt,
-    };
-    if (dialect !== 'mysql') {
-      // One upsert whose update applies only to a pending row: an active one is left as it is.
-      const result = await db
-        .insertInto(t.authenticators)
-        .values({ user_id: userId, id, ...fields })
-        .onConflict((conflict) =>
-          conflict
-            .columns(['user_id', 'id'])
-            .doUpdateSet(fields)
-            .where(column('authenticators', 'status'), '=', 'pending'),
-        )
-        .executeTakeFirst();
-      return touched(result.numInsertedOrUpdatedRows) > 0;
-    }
-    // MySQL's upsert has no condition: lock the row (or its gap) and decide. Two transactions that
-    // both find no row deadlock on insert (or, under READ COMMITTED, one hits the primary key); the
-    // loser is run again by attempt() and finds the row.
-    return inTransaction(connection, async (trx) => {
-      const existing = await trx
-        .selectFrom(t.authenticators)
-        .select('status')
-        .where('user_id', '=', userId)
-        .where('id', '=', id)
-        .forUpdate()
-        .executeTakeFirst();
-      if (existing?.status === 'active') return false;
-      if (existing) {
+  /**
+   * Takes the user's lock inside `trx`, for a transaction that decides on the user's set of
+   * authenticators (count the active ones, look for an id, then write): every such transaction
+   * takes it before it reads anything of the user's, so they run one at a time per user, which a
+   * row lock on rows that may not exist yet (the first authenticator) cannot do.
+   *
+   * - PostgreSQL: an upsert of the user's row in `<prefix>user_locks` that updates it when it
+   *   exists, so either way the transaction holds its row lock (or the insert's), and a concurrent
+   *   one waits for the commit; a row deleted meanwhile is inserted again by the upsert itself.
+   * - MySQL: `SELECT ... FOR UPDATE` of the user's row, an exclusive lock on one existing record
+   *   (never a gap lock that two transactions could share and then deadlock on inserting). When the
+   *   row is missing, throws {@link MissingLockRow}: `userTransaction` inserts it on its own
+   *   (autocommit, as takeAttempt's first insert) and runs the transaction again.
+   * - SQLite: nothing; BEGIN IMMEDIATE already holds the database's write lock.
+   *
+   * Reads after it see what every earlier holder committed: a new statement snapshot on
+   * PostgreSQL; on MySQL the transaction's first consistent read, which comes after the lock.
+   */
+  async function lockUser(trx: Kysely<Database>, userId: string): Promise<void> {
+    switch (dialect) {
+      case 'sqlite':
+        return;
+      case 'postgres':
         await trx
-          .updateTable(t.authenticators)
-          .set(fields)
+          .insertInto(t.user_locks)
+          .values({ user_id: userId })
+          .onConflict((conflict) => conflict.column('user_id').doUpdateSet({ user_id: userId }))
+          .execute();
+        return;
+      case 'mysql': {
+        const row = await trx
+          .selectFrom(t.user_locks)
+          .select('user_id')
           .where('user_id', '=', userId)
-          .where('id', '=', id)
-          .execute();
-      } else {
-        await trx
-          .insertInto(t.authenticators)
-          .values({ user_id: userId, id, ...fields })
-          .execute();
+          .forUpdate()
+          .executeTakeFirst();
+        if (!row) throw new MissingLockRow();
+        return;
       }
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction; `work` takes the user's lock with {@link lockUser}. On MySQL, a
+   * missing lock row rolls the transaction back, inserts the row and runs `work` again.
+   */
+  async function userTransaction<T>(userId: string, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    for (let rounds = 1; ; rounds++) {
+      try {
+        return await inTransaction(connection, work);
+      } catch (error) {
+        if (!(error instanceof MissingLockRow)) throw error;
+      }
+      // Deleted again each time before the transaction found it (a remove racing with each try).
+      if (rounds >= MAX_TAKE_ROUNDS) {
+        throw new StoreUnavailableError(
+          `The ${dialect} lock row of a user kept disappearing under a twofold operation (${rounds} rounds)`,
+        );
+      }
+      try {
+        await db.insertInto(t.user_locks).values({ user_id: userId }).execute();
+      } catch (error) {
+        if (!isDuplicateKey(error, dialect)) throw error;
+      }
+    }
+  }
+
+  /**
+   * Deletes the user's lock row, inside a transaction holding it, when the user has no authenticator
+   * left: after an operation that found nothing to do, so that asking about unknown users leaves no
+   * rows behind.
+   */
+  async function releaseLockIfUnused(trx: Kysely<Database>, userId: string): Promise<void> {
+    if (dialect === 'sqlite') return;
+    const totp = await trx
+      .selectFrom(t.authenticators)
+      .select('id')
+      .where('user_id', '=', userId)
+      .limit(1)
+      .executeTakeFirst();
+    if (totp) return;
+    const webauthn = await trx
+      .selectFrom(t.webauthn_credentials)
+      .select('id')
+      .where('user_id', '=', userId)
+      .limit(1)
+      .executeTakeFirst();
+    if (webauthn) return;
+    await trx.deleteFrom(t.user_locks).where('user_id', '=', userId).execute();
+  }
+
+  /** How many active authenticators (active TOTP ones and WebAuthn credentials) the user has. */
+  async function countActive(trx: Kysely<Database>, userId: string): Promise<number> {
+    const row = await trx
+      .selectNoFrom((eb) => [
+        eb
+          .selectFrom(t.authenticators)
+          .select((inner) => inner.fn.countAll<number | string | bigint>().as('count'))
+          .where('user_id', '=', userId)
+          .where('status', '=', 'active')
+          .as('totp'),
+        eb
+          .selectFrom(t.webauthn_credentials)
+          .select((inner) => inner.fn.countAll<number | string | bigint>().as('count'))
+          .where('user_id', '=', userId)
+          .as('webauthn'),
+      ])
+      .executeTakeFirstOrThrow();
+    return toNumber(row.totp ?? 0) + toNumber(row.webauthn ?? 0);
+  }
+
+  /** The type of the user's active authenticator `id`, or null when the user has none with it. */
+  async function activeType(
+    trx: Kysely<Database>,
+    userId: string,
+    id: string,
+  ): Promise<'totp' | 'webauthn' | null> {
+    const totp = await trx
+      .selectFrom(t.authenticators)
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('id', '=', id)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    if (totp) return 'totp';
+    const webauthn = await trx
+      .selectFrom(t.webauthn_credentials)
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return webauthn ? 'webauthn' : null;
+  }
+
+  /**
+   * Deletes every authenticator (of both types), recovery code and the lock row of the user inside
+   * `trx`, which holds the user's lock, and says whether an active authenticator was among them.
+   */
+  async function deleteAll(trx: Kysely<Database>, userId: string): Promise<boolean> {
+    const active = await trx
+      .deleteFrom(t.authenticators)
+      .where('user_id', '=', userId)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    await trx.deleteFrom(t.authenticators).where('user_id', '=', userId).execute();
+    const credentials = await trx
+      .deleteFrom(t.webauthn_credentials)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    await trx.deleteFrom(t.recovery_codes).where('user_id', '=', userId).execute();
+    await trx.deleteFrom(t.user_locks).where('user_id', '=', userId).execute();
+    return touched(active.numDeletedRows) + touched(credentials.numDeletedRows) > 0;
+  }
+
+  async function savePending(record: PendingAuthenticator): Promise<boolean> {
+    const { userId, id } = record;
+    return userTransaction(userId, async (trx) => {
+      await lockUser(trx, userId);
+      if ((await activeType(trx, userId, id)) !== null) return false;
+      // One enrollment under way per user: this one replaces every pending one, whatever its id.
+      await trx
+        .deleteFrom(t.authenticators)
+        .where('user_id', '=', userId)
+        .where('status', '=', 'pending')
+        .execute();
+      await trx
+        .insertInto(t.authenticators)
+        .values({
+          user_id: userId,
+          id,
+          name: record.name,
+          status: 'pending',
+          sealed_secret: record.sealedSecret,
+          algorithm: record.algorithm,
+          digits: record.digits,
+          period: record.period,
+          last_counter: record.lastCounter,
+          created_at: record.createdAt,
+          confirmed_at: null,
+          last_used_at: null,
+          expires_at: record.expiresAt,
+        })
+        .execute();
       return true;
     });
   }
@@ -440,21 +743,6 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     }
   }
 
-  /**
-   * Deletes every authenticator and recovery code of the user inside `trx`, and says whether an
-   * active authenticator was among them.
-   */
-  async function deleteTwoFactorIn(trx: Kysely<Database>, userId: string): Promise<boolean> {
-    const active = await trx
-      .deleteFrom(t.authenticators)
-      .where('user_id', '=', userId)
-      .where('status', '=', 'active')
-      .executeTakeFirst();
-    await trx.deleteFrom(t.authenticators).where('user_id', '=', userId).execute();
-    await trx.deleteFrom(t.recovery_codes).where('user_id', '=', userId).execute();
-    return touched(active.numDeletedRows) > 0;
-  }
-
   async function claimNonce(userId: string, key: string, value: string, expiresAt: number, now: number) {
     checkLength('userId', [userId]);
     checkLength('the nonce key', [key]);
@@ -501,21 +789,56 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
         return row ? toRecord(row) : null;
       }),
 
+    listAuthenticators: (userId, now) =>
+      attempt(dialect, async () => {
+        // One statement, so one snapshot of both tables: never a state that did not exist.
+        const rows = await db
+          .selectFrom(t.authenticators)
+          .select(listColumns('totp', TOTP_COLUMNS))
+          .where('user_id', '=', userId)
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+          .unionAll(
+            db
+              .selectFrom(t.webauthn_credentials)
+              .select(listColumns('webauthn', CREDENTIAL_COLUMNS))
+              .where('user_id', '=', userId),
+          )
+          .$castTo<ListRow>()
+          .execute();
+        return rows.map((row) => (row.type === 'totp' ? toRecord(row) : toCredential(row))).sort(listOrder);
+      }),
+
     async savePendingAuthenticator(record, now) {
+      checkLength('userId', [record.userId]);
+      checkLength('the authenticator id', [record.id]);
+      checkName(record.name);
       await sweepIfDue(now);
-      return attempt(
-        dialect,
-        () => savePending(record),
-        (error) => dialect === 'mysql' && isDuplicateKey(error, dialect),
-      );
+      return attempt(dialect, () => savePending(record));
     },
 
-    async confirmAuthenticator(userId, authenticatorId, { sealedSecret, counter, recoveryCodeHashes, now }) {
+    async confirmAuthenticator(userId, authenticatorId, input) {
+      const { sealedSecret, counter, recoveryCodeHashes, maxActive, now } = input;
+      checkLength('a recovery code hash', recoveryCodeHashes);
       await sweepIfDue(now);
+      const pending = (trx: Kysely<Database>) =>
+        trx
+          .selectFrom(t.authenticators)
+          .where('user_id', '=', userId)
+          .where('id', '=', authenticatorId)
+          .where('status', '=', 'pending')
+          .where('sealed_secret', '=', sealedSecret)
+          .where('expires_at', '>', now);
       return attempt(dialect, () =>
-        inTransaction(connection, async (trx) => {
-          // The conditional update decides: of concurrent confirms only one finds the row pending,
-          // and only while it still holds the secret the confirming code was checked against.
+        userTransaction(userId, async (trx): Promise<AddAuthenticatorOutcome> => {
+          await lockUser(trx, userId);
+          if (!(await pending(trx).select('id').executeTakeFirst())) {
+            await releaseLockIfUnused(trx, userId);
+            return 'missing';
+          }
+          const active = await countActive(trx, userId);
+          if (active >= maxActive) return 'full';
+          // Conditional still: a re-seal (which takes no lock) may have changed the secret since the
+          // read, and then this confirm must not activate it.
           const activated = await trx
             .updateTable(t.authenticators)
             .set({
@@ -531,9 +854,148 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
             .where('sealed_secret', '=', sealedSecret)
             .where('expires_at', '>', now)
             .executeTakeFirst();
-          if (touched(activated.numUpdatedRows) === 0) return false;
+          if (touched(activated.numUpdatedRows) === 0) return 'missing';
+          if (active > 0) return 'added';
           await writeRecoveryCodes(trx, userId, recoveryCodeHashes);
-          return true;
+          return 'enabled';
+        }),
+      );
+    },
+
+    async addWebAuthnCredential(record, input) {
+      const { userId, id } = record;
+      const { recoveryCodeHashes, maxActive, now } = input;
+      checkLength('userId', [userId]);
+      checkLength('the authenticator id', [id]);
+      checkLength('the credential id', [record.credentialId], MAX_CREDENTIAL_ID_LENGTH);
+      checkLength('the aaguid', [record.aaguid], MAX_AAGUID_LENGTH);
+      checkName(record.name);
+      checkLength('a recovery code hash', recoveryCodeHashes);
+      const hash = credentialIdHash(record.credentialId);
+      await sweepIfDue(now);
+      return attempt(dialect, () =>
+        userTransaction(userId, async (trx): Promise<AddAuthenticatorOutcome> => {
+          await lockUser(trx, userId);
+          // An expired enrollment is absent: one under this id goes now rather than at the sweep,
+          // so that an id always names one authenticator of the user across both tables.
+          await trx
+            .deleteFrom(t.authenticators)
+            .where('user_id', '=', userId)
+            .where('id', '=', id)
+            .where('status', '=', 'pending')
+            .where('expires_at', '<=', now)
+            .execute();
+          // The id is taken by a TOTP authenticator, active or pending, or by a credential; a
+          // credential id by a credential.
+          const totp = await trx
+            .selectFrom(t.authenticators)
+            .select('id')
+            .where('user_id', '=', userId)
+            .where('id', '=', id)
+            .executeTakeFirst();
+          const credential = await trx
+            .selectFrom(t.webauthn_credentials)
+            .select('id')
+            .where('user_id', '=', userId)
+            .where((eb) => eb.or([eb('id', '=', id), eb('credential_id_hash', '=', hash)]))
+            .executeTakeFirst();
+          if (totp || credential) return 'duplicate';
+          const active = await countActive(trx, userId);
+          if (active >= maxActive) {
+            await releaseLockIfUnused(trx, userId);
+            return 'full';
+          }
+          await trx
+            .insertInto(t.webauthn_credentials)
+            .values({
+              user_id: userId,
+              id,
+              name: record.name,
+              credential_id: record.credentialId,
+              credential_id_hash: hash,
+              public_key: record.publicKey,
+              counter: record.counter,
+              transports: JSON.stringify(record.transports),
+              aaguid: record.aaguid,
+              backup_eligible: flag(record.backupEligible),
+              backup_state: flag(record.backupState),
+              created_at: record.createdAt,
+              last_used_at: record.lastUsedAt,
+            })
+            .execute();
+          if (active > 0) return 'added';
+          await writeRecoveryCodes(trx, userId, recoveryCodeHashes);
+          return 'enabled';
+        }),
+      );
+    },
+
+    useWebAuthnCredential: (userId, authenticatorId, { counter, backupState, now }) =>
+      attempt(dialect, async () => {
+        // One conditional statement: `counter < new OR (counter = 0 AND new = 0)`, the second half
+        // decided here (0 keeps no counter; stored counters are never negative). Of concurrent
+        // calls with one counter, the first to update makes the condition false for the others,
+        // which wait for its row lock and then evaluate it on the updated row.
+        const result = await db
+          .updateTable(t.webauthn_credentials)
+          .set({ counter, backup_state: flag(backupState), last_used_at: now })
+          .where('user_id', '=', userId)
+          .where('id', '=', authenticatorId)
+          .where((eb) => (counter === 0 ? eb('counter', '=', 0) : eb('counter', '<', counter)))
+          .executeTakeFirst();
+        return touched(result.numUpdatedRows) > 0;
+      }),
+
+    async renameAuthenticator(userId, authenticatorId, name, now) {
+      checkName(name);
+      await sweepIfDue(now);
+      return attempt(dialect, async () => {
+        // An id names one authenticator of the user across both tables, so at most one matches.
+        const totp = await db
+          .updateTable(t.authenticators)
+          .set({ name })
+          .where('user_id', '=', userId)
+          .where('id', '=', authenticatorId)
+          .where('status', '=', 'active')
+          .executeTakeFirst();
+        if (touched(totp.numUpdatedRows) > 0) return true;
+        const credential = await db
+          .updateTable(t.webauthn_credentials)
+          .set({ name })
+          .where('user_id', '=', userId)
+          .where('id', '=', authenticatorId)
+          .executeTakeFirst();
+        return touched(credential.numUpdatedRows) > 0;
+      });
+    },
+
+    async removeAuthenticator(userId, authenticatorId, now) {
+      await sweepIfDue(now);
+      return attempt(dialect, () =>
+        userTransaction(userId, async (trx): Promise<RemoveAuthenticatorOutcome> => {
+          await lockUser(trx, userId);
+          const type = await activeType(trx, userId, authenticatorId);
+          if (type === null) {
+            await releaseLockIfUnused(trx, userId);
+            return 'missing';
+          }
+          // Under the lock, of two removals of the last two, the second counts 1 and disables.
+          if ((await countActive(trx, userId)) <= 1) {
+            await deleteAll(trx, userId);
+            return 'disabled';
+          }
+          await (type === 'totp'
+            ? trx
+                .deleteFrom(t.authenticators)
+                .where('user_id', '=', userId)
+                .where('id', '=', authenticatorId)
+                .where('status', '=', 'active')
+            : trx
+                .deleteFrom(t.webauthn_credentials)
+                .where('user_id', '=', userId)
+                .where('id', '=', authenticatorId)
+          ).execute();
+          return 'removed';
         }),
       );
     },
@@ -564,21 +1026,25 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       }),
 
     deleteTwoFactor: (userId) =>
-      attempt(dialect, () => inTransaction(connection, (trx) => deleteTwoFactorIn(trx, userId))),
+      attempt(dialect, () =>
+        userTransaction(userId, async (trx) => {
+          await lockUser(trx, userId);
+          return deleteAll(trx, userId);
+        }),
+      ),
 
     async replaceRecoveryCodes(userId, hashes, now) {
+      checkLength('a recovery code hash', hashes);
       await sweepIfDue(now);
       return attempt(dialect, () =>
-        inTransaction(connection, async (trx) => {
-          // Locks the active authenticators so that a concurrent disable cannot interleave (SQLite's
-          // transaction already holds the write lock).
-          const query = trx
-            .selectFrom(t.authenticators)
-            .select('id')
-            .where('user_id', '=', userId)
-            .where('status', '=', 'active');
-          const active = await (dialect === 'sqlite' ? query : query.forUpdate()).execute();
-          if (active.length === 0) return false;
+        userTransaction(userId, async (trx) => {
+          // Under the user's lock, so that a removal of the last authenticator (which deletes the
+          // codes) cannot interleave and leave these codes without an authenticator.
+          await lockUser(trx, userId);
+          if ((await countActive(trx, userId)) === 0) {
+            await releaseLockIfUnused(trx, userId);
+            return false;
+          }
           await writeRecoveryCodes(trx, userId, hashes);
           return true;
         }),
@@ -712,9 +1178,10 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
 
     takeNonceAndDeleteTwoFactor: (userId, key, value, now) =>
       attempt(dialect, () =>
-        inTransaction(connection, async (trx) => {
+        userTransaction(userId, async (trx) => {
           // The nonce's conditional delete decides, as in takeNonce: of concurrent calls only one
-          // removes the row (the others wait on its lock and then find it gone).
+          // removes the row (the others wait on its lock and then find it gone). Then the user's
+          // lock, as deleteTwoFactor takes it (on MySQL a missing lock row rolls the nonce back too).
           const taken = await trx
             .deleteFrom(t.nonces)
             .where('user_id', '=', userId)
@@ -723,7 +1190,8 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
             .where('expires_at', '>', now)
             .executeTakeFirst();
           if (touched(taken.numDeletedRows) === 0) return false;
-          await deleteTwoFactorIn(trx, userId);
+          await lockUser(trx, userId);
+          await deleteAll(trx, userId);
           return true;
         }),
       ),

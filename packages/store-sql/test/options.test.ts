@@ -93,5 +93,7 @@ t.test('the default prefix is twofold_', { skip }, async (t) => {
     'twofold_nonces',
     'twofold_recovery_codes',
     'twofold_schema_version',
+    'twofold_user_locks',
+    'twofold_webauthn_credentials',
   ]);
 });

@@ -9,11 +9,14 @@ import type { ResealResult } from '../reseal.js';
 export const rotateKeysHelp = `Usage: twofold rotate-keys --url <database> [--keys <keyring>] [options]
 
 Re-seals every TOTP secret stored in a SQL store under the keyring's current key (its first
-entry), so that older keys stop being needed for secrets. Run it after deploying the app with the
-new key first in TWOFOLD_KEYS and the old keys after it.
+entry), so that older keys stop being needed for secrets: every authenticator app of every user,
+pending enrollments included. Security keys and passkeys (WebAuthn) hold no secret and are left
+alone. Run it after deploying the app with the new key first in TWOFOLD_KEYS and the old keys
+after it.
 
-  - safe while the app serves: each secret is replaced by compare-and-set, so a secret the app
-    changes meanwhile (a re-seal on login, a new enrollment, a disable) is never overwritten;
+  - safe while the app serves: each secret is replaced by compare-and-set, so what the app does
+    meanwhile (a re-seal on login, a removed app, a disable) is never undone: a newer secret is
+    never overwritten, a removed one never brought back;
   - resumable: secrets already under the current key are skipped, so an interrupted run
     (Ctrl-C finishes the current batch and stops) is completed by running it again;
   - never prints a secret or a key.
@@ -98,7 +101,7 @@ export async function rotateKeysCommand(io: Io, args: string[]): Promise<number>
           started = true;
           if (!(values.quiet ?? false)) {
             io.stderr.write(
-              `rotate-keys: ${dryRun ? 'checking' : 're-sealing'} ${state.total} authenticator(s) in ${where} ` +
+              `rotate-keys: ${dryRun ? 'checking' : 're-sealing'} ${state.total} TOTP secret(s) in ${where} ` +
                 `under key "${keyring.currentTag}"${dryRun ? ' (dry run: nothing is written)' : ''}\n`,
             );
           }
@@ -176,7 +179,8 @@ function report(
   if (failed.length > 0) {
     io.stdout.write(
       `${failed.length} row(s) could not be ${dryRun ? 'opened' : 're-sealed'} (listed on stderr). Add the ` +
-        'missing keys to the keyring, or disable two-factor for those users, then run it again.\n',
+        'missing keys to the keyring, or remove those authenticators (or disable two-factor for those ' +
+        'users), then run it again.\n',
     );
     return EXIT.failure;
   }

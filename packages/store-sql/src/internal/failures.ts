@@ -117,6 +117,11 @@ export function isDuplicateIndex(error: unknown): boolean {
   return fields(error).errno === 1061;
 }
 
+/** True when MySQL refused a column because the table has one of that name (no IF NOT EXISTS there). */
+export function isDuplicateColumn(error: unknown): boolean {
+  return fields(error).errno === 1060;
+}
+
 /**
  * The error an operation rejects with: a {@link StoreUnavailableError} (with the driver error as
  * `cause`) when the database cannot be reached, otherwise the driver's error unchanged, so that a

@@ -1,6 +1,6 @@
 import { type CreateTableBuilder, type Kysely, sql } from 'kysely';
 import type { SqlDialect } from './connect.js';
-import { isDuplicateIndex } from './failures.js';
+import { isDuplicateColumn, isDuplicateIndex } from './failures.js';
 import type { Database, TableNames } from './tables.js';
 
 /** What a migration gets besides the database. */
@@ -36,6 +36,8 @@ const USER_ID = 'varchar(255)';
 const AUTHENTICATOR_ID = 'varchar(255)';
 const KEY = 'varchar(255)';
 const HASH = 'varchar(255)';
+/** Authenticator names: 1-64 characters (VARCHAR counts characters on PostgreSQL and MySQL). */
+const NAME = 'varchar(64)';
 
 /** Binary utf8mb4 collations that do not ignore trailing spaces, best first. */
 const MYSQL_COLLATIONS = ['utf8mb4_0900_bin', 'utf8mb4_nopad_bin', 'utf8mb4_bin'];
@@ -82,6 +84,30 @@ async function createIndex(
     await builder.execute();
   } catch (error) {
     if (!isDuplicateIndex(error)) throw error;
+  }
+}
+
+/**
+ * ALTER TABLE ... ADD COLUMN of a nullable column. MySQL 8 has no IF NOT EXISTS there (MariaDB
+ * has), so on MySQL a duplicate column means an interrupted run added it already; PostgreSQL and
+ * SQLite run the whole migration in one transaction, where a step never half-applies.
+ */
+async function addColumn(
+  db: Kysely<Database>,
+  { dialect }: MigrationContext,
+  table: string,
+  column: string,
+  type: 'varchar(64)',
+): Promise<void> {
+  const builder = db.schema.alterTable(table).addColumn(column, type);
+  if (dialect !== 'mysql') {
+    await builder.execute();
+    return;
+  }
+  try {
+    await builder.execute();
+  } catch (error) {
+    if (!isDuplicateColumn(error)) throw error;
   }
 }
 
@@ -134,6 +160,43 @@ export const MIGRATIONS: readonly Migration[] = [
         .addPrimaryKeyConstraint(`${t.nonces}_pk`, ['user_id', 'key'])
         .execute();
       await createIndex(db, context, t.nonces, 'expires_at');
+    },
+  },
+  {
+    version: 2,
+    name: '0002_authenticator_names_webauthn_credentials_user_locks',
+    async up(db, context) {
+      const { t } = context;
+      // Names of TOTP authenticators; null for the ones enrolled before (the engine shows a default).
+      await addColumn(db, context, t.authenticators, 'name', NAME);
+
+      // A credential id is up to 1,366 characters: TEXT, which MySQL cannot index whole (and a
+      // VARCHAR(1366) key of utf8mb4 would pass its 3072-byte limit). Its SHA-256 in hex is the key
+      // instead: unique per user, 64 characters on every dialect.
+      await createTable(db, context, t.webauthn_credentials)
+        .addColumn('user_id', USER_ID, (c) => c.notNull())
+        .addColumn('id', AUTHENTICATOR_ID, (c) => c.notNull())
+        .addColumn('name', NAME)
+        .addColumn('credential_id', 'text', (c) => c.notNull())
+        .addColumn('credential_id_hash', 'varchar(64)', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('counter', 'bigint', (c) => c.notNull())
+        .addColumn('transports', 'text', (c) => c.notNull())
+        .addColumn('aaguid', 'varchar(36)', (c) => c.notNull())
+        .addColumn('backup_eligible', 'boolean', (c) => c.notNull())
+        .addColumn('backup_state', 'boolean', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .addPrimaryKeyConstraint(`${t.webauthn_credentials}_pk`, ['user_id', 'id'])
+        // At most 58 characters with the longest prefix (30): within PostgreSQL's 63 and MySQL's 64.
+        .addUniqueConstraint(`${t.webauthn_credentials}_cred_uq`, ['user_id', 'credential_id_hash'])
+        .execute();
+
+      // One row per user whose authenticators a transaction is changing: the row it locks first.
+      await createTable(db, context, t.user_locks)
+        .addColumn('user_id', USER_ID, (c) => c.notNull())
+        .addPrimaryKeyConstraint(`${t.user_locks}_pk`, ['user_id'])
+        .execute();
     },
   },
 ];

@@ -7,9 +7,18 @@ import type { ColumnType } from 'kysely';
 type Integer = ColumnType<number | string | bigint, number, number>;
 type NullableInteger = ColumnType<number | string | bigint | null, number | null, number | null>;
 
+/**
+ * A yes/no column: BOOLEAN on PostgreSQL (read as a boolean), TINYINT(1) on MySQL and an integer
+ * on SQLite (read as 0 or 1, or 0n/1n with `safeIntegers`); written as a boolean, or as 0 or 1 on
+ * SQLite, which binds no booleans.
+ */
+type Flag = ColumnType<boolean | number | bigint, boolean | number, boolean | number>;
+
 export interface AuthenticatorsTable {
   user_id: string;
   id: string;
+  /** Added by schema version 2: null for rows written before (and by a version 1 store). */
+  name: ColumnType<string | null, string | null | undefined, string | null>;
   status: 'pending' | 'active';
   sealed_secret: string;
   algorithm: string;
@@ -20,6 +29,35 @@ export interface AuthenticatorsTable {
   confirmed_at: NullableInteger;
   last_used_at: NullableInteger;
   expires_at: NullableInteger;
+}
+
+/** Schema version 2: the WebAuthn credentials, one row per credential of a user. */
+export interface WebauthnCredentialsTable {
+  user_id: string;
+  /** The authenticator id (the engine's), unique per user across both authenticator tables. */
+  id: string;
+  name: string | null;
+  /** Base64url, up to 1,366 characters: too long for a MySQL index, so never a key itself. */
+  credential_id: string;
+  /** SHA-256 of `credential_id` (64 hex digits): the unique key of the credential per user. */
+  credential_id_hash: string;
+  public_key: string;
+  counter: Integer;
+  /** The transports as a JSON array of strings. */
+  transports: string;
+  aaguid: string;
+  backup_eligible: Flag;
+  backup_state: Flag;
+  created_at: Integer;
+  last_used_at: NullableInteger;
+}
+
+/**
+ * Schema version 2: one row per user whose authenticators are being changed, locked first by every
+ * transaction that decides on the user's set of authenticators (see `lockUser` in sql-store.ts).
+ */
+export interface UserLocksTable {
+  user_id: string;
 }
 
 export interface RecoveryCodesTable {
@@ -49,6 +87,8 @@ export interface SchemaVersionTable {
 /** The store's tables under their unprefixed names (the names queries are typed against). */
 export interface Database {
   authenticators: AuthenticatorsTable;
+  webauthn_credentials: WebauthnCredentialsTable;
+  user_locks: UserLocksTable;
   recovery_codes: RecoveryCodesTable;
   counters: CountersTable;
   nonces: NoncesTable;
@@ -67,6 +107,8 @@ export function tableNames(prefix: string): TableNames {
   const name = <K extends keyof Database>(table: K) => `${prefix}${table}` as K;
   return {
     authenticators: name('authenticators'),
+    webauthn_credentials: name('webauthn_credentials'),
+    user_locks: name('user_locks'),
     recovery_codes: name('recovery_codes'),
     counters: name('counters'),
     nonces: name('nonces'),
@@ -77,6 +119,11 @@ export function tableNames(prefix: string): TableNames {
 /** A value of an integer column as a JS number (the store's integers stay below 2^53). */
 export function toNumber(value: number | string | bigint): number {
   return typeof value === 'number' ? value : Number(value);
+}
+
+/** A value of a {@link Flag} column as a boolean. */
+export function toBoolean(value: boolean | number | bigint): boolean {
+  return value === true || Number(value) === 1;
 }
 
 /** Like {@link toNumber}, keeping null. */

@@ -1,4 +1,15 @@
-import type { PendingAuthenticator } from '@twofold/core';
+import { randomBytes } from 'node:crypto';
+import {
+  type AddWebAuthnCredentialInput,
+  createKeyring,
+  createTwoFactor,
+  generateRecoveryCodes,
+  hashRecoveryCode,
+  normalizeRecoveryCode,
+  type PendingAuthenticator,
+  type WebAuthnCredentialRecord,
+} from '@twofold/core';
+import { generateSecret, Totp } from '@twofold/otp';
 import { pendingRecord } from '@twofold/store-test-suite';
 import { CamelCasePlugin, sql } from 'kysely';
 import type { Test } from 'tap';
@@ -12,6 +23,7 @@ import {
 } from '../../src/index.js';
 import { MIGRATIONS } from '../../src/internal/migrations.js';
 import { migrateAsRelease01 } from '../fixtures/release-0.1-migrate.js';
+import { migrateAsSchema1, schema1Enrollment } from '../fixtures/schema-1-release.js';
 import { dropTables, inspect, uniquePrefix } from './databases.js';
 
 /** One database under test. */
@@ -37,6 +49,9 @@ export interface SqlTarget {
 
 const NOW = 1_800_000_000_123;
 
+/** The most active authenticators a user may have, in the tests that are not about the limit. */
+const MAX_ACTIVE = 10;
+
 /** The sealed secret of {@link pending} records, which confirm must name. */
 const SEALED = 'v1.k1.sealed';
 
@@ -47,6 +62,34 @@ function pending(userId: string, overrides: Partial<PendingAuthenticator> = {}):
     expiresAt: NOW + 60_000,
     ...overrides,
   });
+}
+
+/** A WebAuthn credential of `userId` (a random authenticator id and credential id unless given). */
+function credential(
+  userId: string,
+  overrides: Partial<WebAuthnCredentialRecord> = {},
+): WebAuthnCredentialRecord {
+  return {
+    type: 'webauthn',
+    userId,
+    id: `key-${randomBytes(6).toString('hex')}`,
+    name: 'Security key',
+    credentialId: randomBytes(32).toString('base64url'),
+    publicKey: randomBytes(77).toString('base64url'),
+    counter: 0,
+    transports: ['usb', 'nfc'],
+    aaguid: '00000000-0000-0000-0000-000000000000',
+    backupEligible: false,
+    backupState: false,
+    createdAt: NOW + 1,
+    lastUsedAt: null,
+    ...overrides,
+  };
+}
+
+/** What addWebAuthnCredential takes besides the record. */
+function registration(overrides: Partial<AddWebAuthnCredentialInput> = {}): AddWebAuthnCredentialInput {
+  return { recoveryCodeHashes: ['h1', 'h2'], maxActive: MAX_ACTIVE, now: NOW, ...overrides };
 }
 
 /** A fresh prefix with its tables dropped at teardown. */
@@ -92,7 +135,11 @@ function versionsAfter(version: number): number[] {
 export function sqlAdapterTests(t: Test, target: SqlTarget): void {
   t.test('migrate creates the schema in an empty database', async (t) => {
     const prefix = freshPrefix(t, target);
-    t.strictSame(await migrate(target.db, { prefix }), { from: 0, to: SCHEMA_VERSION, applied: [1] });
+    t.strictSame(await migrate(target.db, { prefix }), {
+      from: 0,
+      to: SCHEMA_VERSION,
+      applied: versionsAfter(0),
+    });
     const store = await sqlStore({ db: target.db, prefix });
     await store.putNonce('u1', 'k', 'v', NOW + 1000, NOW);
     t.equal(await store.getNonce('u1', 'k', NOW), 'v', 'the store works on the new tables');
@@ -114,7 +161,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
     const results = await Promise.all([1, 2, 3].map(() => migrate(target.db, { prefix })));
     t.strictSame(
       results.map((result) => result.applied).sort((a, b) => b.length - a.length),
-      [[1], [], []],
+      [versionsAfter(0), [], []],
     );
   });
 
@@ -140,14 +187,19 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
   t.test('a database migrated by release 0.1 is adopted by migrate and keeps its users', async (t) => {
     const prefix = freshPrefix(t, target);
     t.strictSame(await migrateAsRelease01(target.db, { prefix }), { from: 0, to: 1, applied: [1] });
-    const before = await sqlStore({ db: target.db, prefix });
-    await before.savePendingAuthenticator(pending('u1'), NOW);
-    await before.confirmAuthenticator('u1', 'totp', {
-      sealedSecret: SEALED,
-      counter: 5,
-      recoveryCodeHashes: ['h1', 'h2'],
-      now: NOW,
-    });
+    // Today's store refuses schema 1: the user is enrolled as the schema-1 store wrote it.
+    await t.rejects(sqlStore({ db: target.db, prefix }), { code: 'TWOFOLD_SCHEMA_MISMATCH', found: 1 });
+    const before = schema1Enrollment(target.db, prefix);
+    t.equal(await before.savePendingAuthenticator(pending('u1')), true);
+    t.equal(
+      await before.confirmAuthenticator('u1', 'totp', {
+        sealedSecret: SEALED,
+        counter: 5,
+        recoveryCodeHashes: ['h1', 'h2'],
+        now: NOW,
+      }),
+      true,
+    );
 
     t.strictSame(
       await migrate(target.db, { prefix }),
@@ -252,6 +304,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
               sealedSecret: SEALED,
               counter: 1,
               recoveryCodeHashes: ['h', long],
+              maxActive: MAX_ACTIVE,
               now: NOW,
             }),
         ],
@@ -290,6 +343,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
       sealedSecret: SEALED,
       counter: 5,
       recoveryCodeHashes: ['h1', 'h2'],
+      maxActive: MAX_ACTIVE,
       now: NOW,
     });
     t.strictSame(await store.sweep(NOW + 365 * 24 * 3600_000), { authenticators: 0, counters: 0, nonces: 0 });
@@ -324,6 +378,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
       sealedSecret: SEALED,
       counter: 5,
       recoveryCodeHashes: ['h1'],
+      maxActive: MAX_ACTIVE,
       now: NOW,
     });
     await close();
@@ -380,6 +435,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
           sealedSecret: SEALED,
           counter: 10,
           recoveryCodeHashes: [],
+          maxActive: MAX_ACTIVE,
           now: NOW,
         });
         const results = await Promise.all(
@@ -398,6 +454,7 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
           sealedSecret: SEALED,
           counter: 10,
           recoveryCodeHashes: ['h'],
+          maxActive: MAX_ACTIVE,
           now: NOW,
         });
         const results = await Promise.all(
@@ -421,11 +478,13 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
   }
 
   lockoutTests(t, target);
+  upgradeTests(t, target);
+  authenticatorTests(t, target);
 
   t.test("works through the host's Kysely instance, whatever its plugins", async (t) => {
     const prefix = freshPrefix(t, target);
     const kysely = inspect(target.db, target.dialect).withPlugin(new CamelCasePlugin());
-    t.strictSame((await migrate(kysely, { prefix })).applied, [1]);
+    t.strictSame((await migrate(kysely, { prefix })).applied, versionsAfter(0));
     const store = await sqlStore({ db: kysely, prefix });
     t.equal(await store.savePendingAuthenticator(pending('u1'), NOW), true);
     t.strictSame(await store.getAuthenticator('u1', 'totp', NOW), pending('u1'));
@@ -440,18 +499,25 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
       const expected = new Map<string, string>();
       const users = ['alice', 'Alice', 'alice ', 'bob', 'b', 'carol-10', 'carol-9', 'dave'];
       for (const [index, userId] of users.entries()) {
-        for (const id of index % 3 === 0 ? ['totp', 'phone', 'TOTP'] : ['totp']) {
+        const ids = index % 3 === 0 ? ['totp', 'phone', 'TOTP'] : ['totp'];
+        for (const [position, id] of ids.entries()) {
           const sealedSecret = `tf1.k1.${index}-${id}`;
           await store.savePendingAuthenticator(pending(userId, { id, sealedSecret }), NOW);
           expected.set(`${userId}\0${id}`, sealedSecret);
+          // One enrollment at a time: every one but the user's last is confirmed.
+          if (position === ids.length - 1) continue;
+          const outcome = await store.confirmAuthenticator(userId, id, {
+            sealedSecret,
+            counter: 1,
+            recoveryCodeHashes: [],
+            maxActive: MAX_ACTIVE,
+            now: NOW,
+          });
+          t.equal(outcome, position === 0 ? 'enabled' : 'added');
         }
       }
-      await store.confirmAuthenticator('bob', 'totp', {
-        sealedSecret: expected.get('bob\0totp')!,
-        counter: 1,
-        recoveryCodeHashes: [],
-        now: NOW,
-      });
+      // A credential has no sealed secret: never listed.
+      t.equal(await store.addWebAuthnCredential(credential('alice'), registration()), 'added');
       t.equal(await store.countSealedSecrets(), expected.size);
 
       const all = await store.listSealedSecrets({ limit: 1000 });
@@ -754,6 +820,7 @@ function lockoutTests(t: Test, target: SqlTarget): void {
       sealedSecret: SEALED,
       counter: 7,
       recoveryCodeHashes: ['h1', 'h2', 'h3'],
+      maxActive: MAX_ACTIVE,
       now: NOW,
     });
     await store.savePendingAuthenticator(pending(userId, { id: 'phone' }), NOW);
@@ -858,14 +925,20 @@ function lockoutTests(t: Test, target: SqlTarget): void {
     const { store } = await freshStore(t, target);
     await store.savePendingAuthenticator(pending('u1', { sealedSecret: 'v1.k1.first' }), NOW);
     await store.savePendingAuthenticator(pending('u1', { sealedSecret: 'v1.k1.second' }), NOW);
-    const input = { counter: 9, recoveryCodeHashes: ['h1'], now: NOW };
-    t.equal(await store.confirmAuthenticator('u1', 'totp', { ...input, sealedSecret: 'v1.k1.first' }), false);
+    const input = { counter: 9, recoveryCodeHashes: ['h1'], maxActive: MAX_ACTIVE, now: NOW };
+    t.equal(
+      await store.confirmAuthenticator('u1', 'totp', { ...input, sealedSecret: 'v1.k1.first' }),
+      'missing',
+    );
     t.match(await store.getAuthenticator('u1', 'totp', NOW), {
       status: 'pending',
       sealedSecret: 'v1.k1.second',
     });
     t.equal(await store.countRecoveryCodes('u1'), 0, 'no codes written');
-    t.equal(await store.confirmAuthenticator('u1', 'totp', { ...input, sealedSecret: 'v1.k1.second' }), true);
+    t.equal(
+      await store.confirmAuthenticator('u1', 'totp', { ...input, sealedSecret: 'v1.k1.second' }),
+      'enabled',
+    );
     t.match(await store.getAuthenticator('u1', 'totp', NOW), {
       status: 'active',
       sealedSecret: 'v1.k1.second',
@@ -879,11 +952,12 @@ function lockoutTests(t: Test, target: SqlTarget): void {
       for (let round = 0; round < 10; round++) {
         const userId = `race-${round}`;
         await stores[0]!.savePendingAuthenticator(pending(userId, { sealedSecret: 'v1.k1.old' }), NOW);
-        const [confirmed, replaced] = await Promise.all([
+        const [outcome, replaced] = await Promise.all([
           stores[round % stores.length]!.confirmAuthenticator(userId, 'totp', {
             sealedSecret: 'v1.k1.old',
             counter: 9,
             recoveryCodeHashes: ['h1'],
+            maxActive: MAX_ACTIVE,
             now: NOW,
           }),
           stores[(round + 1) % stores.length]!.savePendingAuthenticator(
@@ -891,6 +965,8 @@ function lockoutTests(t: Test, target: SqlTarget): void {
             NOW,
           ),
         ]);
+        const confirmed = outcome === 'enabled';
+        t.ok(confirmed || outcome === 'missing', `round ${round}: enabled or missing`);
         t.not(confirmed, replaced, `round ${round}: exactly one of them wins`);
         t.match(
           await stores[0]!.getAuthenticator(userId, 'totp', NOW),
@@ -899,6 +975,447 @@ function lockoutTests(t: Test, target: SqlTarget): void {
             : { status: 'pending', sealedSecret: 'v1.k1.new' },
         );
         t.equal(await stores[0]!.countRecoveryCodes(userId), confirmed ? 1 : 0);
+      }
+    },
+  );
+}
+
+/** Every user id with a row in the lock table of `prefix` (empty on SQLite, which needs none). */
+async function lockRows(target: SqlTarget, prefix: string): Promise<string[]> {
+  const rows = await inspect(target.db, target.dialect)
+    .selectFrom(`${prefix}user_locks`)
+    .select('user_id')
+    .execute();
+  return rows.map((row) => String(row.user_id)).sort();
+}
+
+/**
+ * Asserts the rule every add and remove keeps: a user has recovery codes exactly when the user has
+ * an active authenticator (the codes given here are never empty).
+ */
+async function expectConsistent(t: Test, store: SqlStore, userId: string, label: string): Promise<void> {
+  const active = (await store.listAuthenticators(userId, NOW)).filter(
+    (record) => record.type === 'webauthn' || record.status === 'active',
+  );
+  const codes = await store.countRecoveryCodes(userId);
+  t.equal(codes > 0, active.length > 0, `${label}: recovery codes exactly while an authenticator is active`);
+}
+
+/**
+ * Schema version 2 over a database made by the schema-1 release (its migration runner and its
+ * store's writes, kept verbatim in test/fixtures/schema-1-release.ts): the upgrade keeps every user
+ * able to log in, with the engine.
+ */
+function upgradeTests(t: Test, target: SqlTarget): void {
+  t.test('users enrolled on schema 1 keep logging in after migrate brings it to version 2', async (t) => {
+    const prefix = freshPrefix(t, target);
+    t.strictSame(await migrateAsSchema1(target.db, { prefix }), { from: 0, to: 1, applied: [1] });
+    const keyring = createKeyring({ keys: { k1: randomBytes(32) }, current: 'k1' });
+    const old = schema1Enrollment(target.db, prefix);
+    const enrolledAt = NOW - 86_400_000;
+    const users = new Map<string, { secret: Uint8Array; codes: string[] }>();
+    // What the schema-1 engine's enroll and confirm wrote, through the schema-1 store's own code.
+    for (const userId of ['alice', 'bob', 'Carol Smith']) {
+      const secret = generateSecret();
+      const sealedSecret = keyring.seal(secret, userId);
+      const saved = await old.savePendingAuthenticator({
+        userId,
+        id: 'totp',
+        status: 'pending',
+        sealedSecret,
+        algorithm: 'SHA1',
+        digits: 6,
+        period: 30,
+        lastCounter: -1,
+        createdAt: enrolledAt,
+        confirmedAt: null,
+        lastUsedAt: null,
+        expiresAt: enrolledAt + 15 * 60_000,
+      });
+      const codes = generateRecoveryCodes(10);
+      const confirmed = await old.confirmAuthenticator(userId, 'totp', {
+        sealedSecret,
+        counter: Math.floor(enrolledAt / 30_000),
+        recoveryCodeHashes: codes.map((code) =>
+          hashRecoveryCode(keyring, userId, normalizeRecoveryCode(code)!),
+        ),
+        now: enrolledAt,
+      });
+      t.ok(saved && confirmed, `${userId} enrolled on schema 1`);
+      users.set(userId, { secret, codes });
+    }
+    // And one enrollment under way, never confirmed.
+    await old.savePendingAuthenticator({
+      ...pending('dave'),
+      createdAt: NOW - 1000,
+      expiresAt: NOW + 3_600_000,
+    });
+    await t.rejects(sqlStore({ db: target.db, prefix }), { code: 'TWOFOLD_SCHEMA_MISMATCH', found: 1 });
+
+    t.strictSame(await migrate(target.db, { prefix }), { from: 1, to: 2, applied: [2] });
+    t.strictSame(
+      await migrationNames(target, prefix),
+      MIGRATIONS.map((migration) => migration.name),
+    );
+    const store = await sqlStore({ db: target.db, prefix });
+    let now = NOW;
+    const engine = createTwoFactor({ store, keyring, issuer: 'Acme', clock: () => now });
+    for (const [userId, { secret, codes }] of users) {
+      t.match(
+        await store.listAuthenticators(userId, now),
+        [
+          {
+            type: 'totp',
+            id: 'totp',
+            name: null,
+            status: 'active',
+            lastCounter: Math.floor(enrolledAt / 30_000),
+          },
+        ],
+        `${userId}: the schema-1 authenticator, without a name`,
+      );
+      const { token } = new Totp({ secret }).generate(now);
+      t.match(
+        await engine.verify(userId, token),
+        { userId, method: 'totp', authenticatorId: 'totp' },
+        `${userId} logs in with the app's code`,
+      );
+      await t.rejects(engine.verify(userId, token), { code: 'TWOFOLD_INVALID_CODE' }, 'not twice');
+      t.equal(await store.countRecoveryCodes(userId), 10, `${userId}: ten recovery codes`);
+      t.match(
+        await engine.useRecoveryCode(userId, codes[3]),
+        { userId, method: 'recovery-code', remaining: 9 },
+        `${userId} logs in with a recovery code`,
+      );
+      now += 30_000;
+    }
+    t.match(
+      await store.getAuthenticator('dave', 'totp', now),
+      { status: 'pending', name: null },
+      'the enrollment under way is still there',
+    );
+
+    // The new kinds of change work on the old rows: a security key beside the app, then removals.
+    const key = credential('alice');
+    t.equal(await store.addWebAuthnCredential(key, registration()), 'added', 'a key beside the old app');
+    t.equal(await store.countRecoveryCodes('alice'), 9, 'the codes stay');
+    t.equal(await store.renameAuthenticator('alice', 'totp', 'Old phone', now), true);
+    t.equal(await store.removeAuthenticator('alice', 'totp', now), 'removed');
+    t.equal(await store.removeAuthenticator('bob', 'totp', now), 'disabled');
+    t.equal(await store.countRecoveryCodes('bob'), 0);
+    t.strictSame(await store.listAuthenticators('alice', now), [key]);
+    t.strictSame(
+      await migrate(target.db, { prefix }),
+      { from: 2, to: 2, applied: [] },
+      'the next run has nothing to do',
+    );
+  });
+
+  t.test('concurrent migrate runs bring a schema-1 database to version 2 once', async (t) => {
+    const prefix = freshPrefix(t, target);
+    await migrateAsSchema1(target.db, { prefix });
+    const dbs = [target.db, ...(target.peer && target.dialect !== 'sqlite' ? [await target.peer(t)] : [])];
+    const results = await Promise.all([0, 1, 2, 3].map((i) => migrate(dbs[i % dbs.length]!, { prefix })));
+    t.strictSame(
+      results.map((result) => result.applied).sort((a, b) => b.length - a.length),
+      [[2], [], [], []],
+    );
+    t.strictSame(
+      await migrationNames(target, prefix),
+      MIGRATIONS.map((migration) => migration.name),
+    );
+  });
+
+  t.test(
+    'rows a schema-1 store writes after the upgrade (a rolling deploy) work with this one',
+    async (t) => {
+      const { prefix, store } = await freshStore(t, target);
+      const old = schema1Enrollment(target.db, prefix);
+      // No name, no lock row: as a process still running the schema-1 code writes them.
+      t.equal(await old.savePendingAuthenticator(pending('u1', { createdAt: NOW - 5 })), true);
+      t.equal(
+        await store.confirmAuthenticator('u1', 'totp', {
+          sealedSecret: SEALED,
+          counter: 3,
+          recoveryCodeHashes: ['h1'],
+          maxActive: MAX_ACTIVE,
+          now: NOW,
+        }),
+        'enabled',
+      );
+      t.equal(await old.savePendingAuthenticator(pending('u2')), true);
+      t.equal(
+        await old.confirmAuthenticator('u2', 'totp', {
+          sealedSecret: SEALED,
+          counter: 3,
+          recoveryCodeHashes: ['h1', 'h2'],
+          now: NOW,
+        }),
+        true,
+      );
+      t.match(await store.listAuthenticators('u2', NOW), [{ id: 'totp', name: null, status: 'active' }]);
+      t.equal(await store.addWebAuthnCredential(credential('u2'), registration()), 'added');
+      t.equal(await store.removeAuthenticator('u2', 'totp', NOW), 'removed');
+      t.equal(await store.countRecoveryCodes('u2'), 2);
+      t.equal(await store.deleteTwoFactor('u1'), true);
+      t.equal(await store.deleteTwoFactor('u2'), true);
+      t.strictSame(await lockRows(target, prefix), [], 'no lock row left');
+    },
+  );
+}
+
+/** The SQL side of several authenticators per user: limits of the columns, lock rows, races. */
+function authenticatorTests(t: Test, target: SqlTarget): void {
+  t.test('credential ids up to 1,366 characters are told apart whole, and longer ones refused', async (t) => {
+    const { prefix, store } = await freshStore(t, target);
+    const stem = randomBytes(1024).toString('base64url').slice(0, 1365);
+    const first = credential('u1', { credentialId: `${stem}A` });
+    const second = credential('u1', { credentialId: `${stem}B` });
+    t.equal(await store.addWebAuthnCredential(first, registration()), 'enabled');
+    t.equal(
+      await store.addWebAuthnCredential(second, registration()),
+      'added',
+      'differs in the last character',
+    );
+    t.equal(
+      await store.addWebAuthnCredential({ ...first, id: 'other' }, registration()),
+      'duplicate',
+      'the same credential id under another authenticator id',
+    );
+    t.equal(
+      await store.addWebAuthnCredential(
+        credential('u2', { credentialId: first.credentialId }),
+        registration(),
+      ),
+      'enabled',
+      'another user may have it',
+    );
+    const refusals: Array<[string, () => Promise<unknown>]> = [
+      [
+        'a credential id of 1,367 characters',
+        () => store.addWebAuthnCredential(credential('u3', { credentialId: `${stem}AB` }), registration()),
+      ],
+      [
+        'an authenticator id of 256',
+        () => store.addWebAuthnCredential(credential('u3', { id: 'k'.repeat(256) }), registration()),
+      ],
+      [
+        'a name of 65',
+        () => store.addWebAuthnCredential(credential('u3', { name: 'n'.repeat(65) }), registration()),
+      ],
+      [
+        'an aaguid of 37',
+        () => store.addWebAuthnCredential(credential('u3', { aaguid: `${'0'.repeat(37)}` }), registration()),
+      ],
+      [
+        'a recovery code hash of 256',
+        () =>
+          store.addWebAuthnCredential(
+            credential('u3'),
+            registration({ recoveryCodeHashes: ['h'.repeat(256)] }),
+          ),
+      ],
+      [
+        'a pending name of 65',
+        () => store.savePendingAuthenticator(pending('u3', { name: 'n'.repeat(65) }), NOW),
+      ],
+      ['a new name of 65', () => store.renameAuthenticator('u1', first.id, 'n'.repeat(65), NOW)],
+    ];
+    for (const [name, write] of refusals) await t.rejects(write(), { name: 'RangeError' }, name);
+    t.strictSame(await store.listAuthenticators('u3', NOW), [], 'nothing written');
+    t.equal(await rowsOf(target, prefix, 'webauthn_credentials', 'u3'), 0);
+    t.equal(await store.renameAuthenticator('u1', first.id, '😀'.repeat(32), NOW), true, '32 emoji fit');
+    t.equal(
+      (await store.listAuthenticators('u1', NOW)).find((record) => record.id === first.id)?.name,
+      '😀'.repeat(32),
+    );
+  });
+
+  t.test('lock rows: one per user while authenticators change, none left for nothing', async (t) => {
+    const { prefix, store } = await freshStore(t, target, 60_000);
+    const nothing = 'stranger';
+    t.equal(await store.removeAuthenticator(nothing, 'totp', NOW), 'missing');
+    t.equal(await store.renameAuthenticator(nothing, 'totp', 'x', NOW), false);
+    t.equal(await store.replaceRecoveryCodes(nothing, ['h1'], NOW), false);
+    t.equal(await store.deleteTwoFactor(nothing), false);
+    t.equal(
+      await store.confirmAuthenticator(nothing, 'totp', {
+        sealedSecret: SEALED,
+        counter: 1,
+        recoveryCodeHashes: ['h1'],
+        maxActive: MAX_ACTIVE,
+        now: NOW,
+      }),
+      'missing',
+    );
+    t.equal(await store.addWebAuthnCredential(credential(nothing), registration({ maxActive: 0 })), 'full');
+    t.strictSame(await lockRows(target, prefix), [], 'refusals leave no lock row');
+
+    await store.savePendingAuthenticator(pending('abandoned', { expiresAt: NOW + 1000 }), NOW);
+    t.equal(await store.addWebAuthnCredential(credential('kept'), registration()), 'enabled');
+    await store.savePendingAuthenticator(pending('kept', { id: 'phone', expiresAt: NOW + 1000 }), NOW);
+    t.strictSame(
+      await lockRows(target, prefix),
+      target.dialect === 'sqlite' ? [] : ['abandoned', 'kept'],
+      'a lock row per user with authenticators (none on SQLite)',
+    );
+    t.strictSame(await store.sweep(NOW + 1000), { authenticators: 2, counters: 0, nonces: 0 });
+    t.strictSame(
+      await lockRows(target, prefix),
+      target.dialect === 'sqlite' ? [] : ['kept'],
+      'the sweep drops the lock row of an expired enrollment, not of a user with a credential',
+    );
+    const [key] = await store.listAuthenticators('kept', NOW);
+    t.equal(await store.removeAuthenticator('kept', key!.id, NOW), 'disabled');
+    t.strictSame(await lockRows(target, prefix), [], 'disabling drops it');
+  });
+
+  t.test(
+    'useWebAuthnCredential over 3 pools (1 for in-memory SQLite): of 60 calls with one counter one wins',
+    async (t) => {
+      const { stores } = await racingStores(t, target, 2, false);
+      for (let round = 0; round < 5; round++) {
+        const userId = `race-${round}`;
+        const key = credential(userId, { counter: round === 0 ? 0 : 41 });
+        await stores[0]!.addWebAuthnCredential(key, registration());
+        const counter = round === 0 ? 1 : 42;
+        const results = await Promise.all(
+          Array.from({ length: 60 }, (_, i) =>
+            stores[i % stores.length]!.useWebAuthnCredential(userId, key.id, {
+              counter,
+              backupState: i % 2 === 0,
+              now: NOW + i,
+            }),
+          ),
+        );
+        t.equal(results.filter(Boolean).length, 1, `round ${round}`);
+        t.match(await stores[0]!.listAuthenticators(userId, NOW), [{ counter }]);
+      }
+    },
+  );
+
+  t.test(
+    'adds over 3 pools (1 for SQLite): of 12 adds to a user without two-factor, one enables and none passes maxActive',
+    async (t) => {
+      const { prefix, stores } = await racingStores(t, target, 2, true);
+      for (let round = 0; round < 4; round++) {
+        const userId = `race-${round}`;
+        // Round 1 and 3 mix a TOTP confirm among the credentials.
+        if (round % 2 === 1) await stores[0]!.savePendingAuthenticator(pending(userId), NOW);
+        const hashes = Array.from({ length: 12 }, (_, i) => [`r${round}-${i}a`, `r${round}-${i}b`]);
+        const outcomes = await Promise.all(
+          hashes.map((recoveryCodeHashes, i) => {
+            const store = stores[i % stores.length]!;
+            return round % 2 === 1 && i === 5
+              ? store.confirmAuthenticator(userId, 'totp', {
+                  sealedSecret: SEALED,
+                  counter: 2,
+                  recoveryCodeHashes,
+                  maxActive: 5,
+                  now: NOW,
+                })
+              : store.addWebAuthnCredential(
+                  credential(userId),
+                  registration({ recoveryCodeHashes, maxActive: 5 }),
+                );
+          }),
+        );
+        t.strictSame(
+          [...outcomes].sort(),
+          ['added', 'added', 'added', 'added', 'enabled', ...Array(7).fill('full')],
+          `round ${round}: one enabled, four added, seven full`,
+        );
+        const active = await stores[0]!.listAuthenticators(userId, NOW);
+        t.equal(
+          active.filter((record) => record.type === 'webauthn' || record.status === 'active').length,
+          5,
+        );
+        const enabled = outcomes.indexOf('enabled');
+        t.equal(await stores[0]!.countRecoveryCodes(userId), 2, 'one set of codes');
+        t.equal(
+          await stores[0]!.consumeRecoveryCode(userId, hashes[enabled]![0]!),
+          true,
+          "the enabling one's codes",
+        );
+      }
+      t.strictSame(
+        await lockRows(target, prefix),
+        target.dialect === 'sqlite' ? [] : ['race-0', 'race-1', 'race-2', 'race-3'],
+      );
+    },
+  );
+
+  t.test(
+    'removals over 2 pools (1 for SQLite): of two concurrent removals of the last two, one removes and one disables',
+    async (t) => {
+      const { prefix, stores } = await racingStores(t, target, 1, true);
+      for (let round = 0; round < 8; round++) {
+        const userId = `race-${round}`;
+        const store = stores[0]!;
+        const key = credential(userId);
+        if (round % 2 === 0) {
+          await store.savePendingAuthenticator(pending(userId), NOW);
+          await store.confirmAuthenticator(userId, 'totp', {
+            sealedSecret: SEALED,
+            counter: 2,
+            recoveryCodeHashes: ['h1', 'h2'],
+            maxActive: MAX_ACTIVE,
+            now: NOW,
+          });
+          await store.addWebAuthnCredential(key, registration());
+        } else {
+          await store.addWebAuthnCredential(key, registration());
+          await store.addWebAuthnCredential({ ...credential(userId), id: 'totp' }, registration());
+        }
+        await store.savePendingAuthenticator(pending(userId, { id: 'tablet' }), NOW);
+        const outcomes = await Promise.all(
+          ['totp', key.id].map((id, i) =>
+            stores[(round + i) % stores.length]!.removeAuthenticator(userId, id, NOW),
+          ),
+        );
+        t.strictSame([...outcomes].sort(), ['disabled', 'removed'], `round ${round}`);
+        t.strictSame(await store.listAuthenticators(userId, NOW), [], 'nothing left, the enrollment neither');
+        t.equal(await store.countRecoveryCodes(userId), 0, 'no recovery code left');
+      }
+      t.strictSame(await lockRows(target, prefix), []);
+    },
+  );
+
+  t.test(
+    'adds racing removals and deleteTwoFactor over 2 pools (1 for SQLite) keep codes exactly while an authenticator is active',
+    async (t) => {
+      const { stores } = await racingStores(t, target, 1, true);
+      for (let round = 0; round < 10; round++) {
+        const userId = `race-${round}`;
+        const first = credential(userId);
+        await stores[0]!.addWebAuthnCredential(first, registration());
+        const store = (i: number) => stores[(round + i) % stores.length]!;
+        await Promise.all([
+          store(0).addWebAuthnCredential(credential(userId), registration({ recoveryCodeHashes: ['n1'] })),
+          round % 2 === 0
+            ? store(1).removeAuthenticator(userId, first.id, NOW)
+            : store(1).deleteTwoFactor(userId),
+          store(2).addWebAuthnCredential(credential(userId), registration({ recoveryCodeHashes: ['n2'] })),
+          store(3).replaceRecoveryCodes(userId, ['n3'], NOW),
+        ]);
+        await expectConsistent(t, stores[0]!, userId, `round ${round}`);
+      }
+    },
+  );
+
+  t.test(
+    'savePendingAuthenticator over 2 pools (1 for SQLite): of 10 enrollments with different ids one stays pending',
+    async (t) => {
+      const { stores } = await racingStores(t, target, 1, true);
+      for (let round = 0; round < 5; round++) {
+        const userId = `race-${round}`;
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            stores[i % stores.length]!.savePendingAuthenticator(pending(userId, { id: `app-${i}` }), NOW),
+          ),
+        );
+        t.ok(results.every(Boolean), `round ${round}: every save resolved true`);
+        t.equal((await stores[0]!.listAuthenticators(userId, NOW)).length, 1, `round ${round}: one left`);
       }
     },
   );

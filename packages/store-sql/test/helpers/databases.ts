@@ -5,7 +5,7 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import mysql from 'mysql2';
 import pg from 'pg';
 import tap from 'tap';
-import { PGliteDialect, type SqlDatabase, type SqlDialect } from '../../src/index.js';
+import { PGliteDialect, type SqlDatabase, type SqlDialect, storeTableNames } from '../../src/index.js';
 import { isPGlite } from '../../src/pglite.js';
 
 export const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } as const;
@@ -105,18 +105,8 @@ export function inspect(
   return new Kysely({ dialect: kyselyDialect });
 }
 
-const TABLES = [
-  'authenticators',
-  'recovery_codes',
-  'counters',
-  'nonces',
-  'schema_version',
-  'migration',
-  'migration_lock',
-];
-
-/** Drops every table of `prefix`. */
+/** Drops every table of `prefix` (every table `migrate()` creates: {@link storeTableNames}). */
 export async function dropTables(db: SqlDatabase, dialect: SqlDialect, prefix: string): Promise<void> {
   const kysely = inspect(db, dialect);
-  for (const table of TABLES) await kysely.schema.dropTable(`${prefix}${table}`).ifExists().execute();
+  for (const table of storeTableNames(prefix)) await kysely.schema.dropTable(table).ifExists().execute();
 }
