@@ -2,7 +2,9 @@
  * Swagger UI at `/docs` of both example apps, in a real browser: the page loads under its
  * Content-Security-Policy with no violation, "Authorize" takes an access token obtained through
  * the API (signup, the mailed link, POST /2fa/login), and "Try it out" on GET /2fa/status then
- * answers 200 in the page. Without the token the same call answers 401 there.
+ * answers 200 in the page. Without the token the same call answers 401 there. A route with a path
+ * parameter, POST /2fa/authenticators/{id}/rename, takes the id from its field: an unknown one
+ * answers the kit's 404 TWOFOLD_NOT_FOUND in the page (the route was reached, not a missing one).
  *
  * Each app runs in-process on a free port with a temporary data folder; Chromium
  * (/usr/bin/chromium, driven by playwright-core) is the browser. Under CI a missing Chromium fails.
@@ -76,6 +78,23 @@ async function tryStatus(page: Page): Promise<{ status: string; body: string }> 
   return { status, body };
 }
 
+/** Opens POST /2fa/authenticators/{id}/rename, fills the id and the body, "Execute": status and body. */
+async function tryRename(page: Page, id: string): Promise<{ status: string; body: string }> {
+  const operation = page.locator('.opblock-post', {
+    has: page.locator('[data-path="/2fa/authenticators/{id}/rename"]'),
+  });
+  await operation.locator('.opblock-summary-control').click();
+  await operation.locator('button.try-out__btn').click();
+  await operation.locator('tr[data-param-name="id"] input').fill(id);
+  await operation.locator('textarea.body-param__text').fill('{"name":"Work phone"}');
+  await operation.locator('button.execute').click();
+  const row = operation.locator('.live-responses-table tbody tr').first();
+  await row.waitFor();
+  const status = (await row.locator('.response-col_status').textContent())?.trim() ?? '';
+  const body = (await row.locator('.response-col_description').textContent()) ?? '';
+  return { status, body };
+}
+
 async function driveDocs(t: Test, browser: Browser, baseUrl: string, token: string) {
   const context = await browser.newContext();
   t.teardown(() => context.close());
@@ -112,8 +131,14 @@ async function driveDocs(t: Test, browser: Browser, baseUrl: string, token: stri
   t.match(answer.status, /^200/, 'authorized: GET /2fa/status answers 200 in the page');
   t.match(answer.body, /"enabled": false/, 'with the 2FA state of the account');
 
+  const renamed = await tryRename(page, 't_no-such-id');
+  t.match(renamed.status, /^404/, 'POST /2fa/authenticators/{id}/rename with an unknown id: 404');
+  t.match(renamed.body, /TWOFOLD_NOT_FOUND/);
+  t.match(renamed.body, /No authenticator/, "the route's own answer: the id reached it");
+
   t.strictSame(
-    problems.filter((problem) => !problem.includes('401')),
+    // The browser reports the refused calls above (401, then 404) as failed loads.
+    problems.filter((problem) => !problem.includes('401') && !/status of 404/.test(problem)),
     [],
     'no page error and no CSP violation',
   );

@@ -18,6 +18,11 @@ import type { TwofoldLog } from './options.js';
 /** The answer for anything thrown while serving a request. */
 export function errorResponse(error: unknown, bodyLimit: number): HttpErrorResponse {
   if (error instanceof TwofoldError) return toHttpError(error);
+  // Express's router could not percent-decode a path parameter (`/authenticators/t_%E0%A4%A/rename`):
+  // the client's mistake, a 400 naming the parameter, never a 500.
+  if (error instanceof URIError && (error as { status?: unknown }).status === 400) {
+    return httpError('TWOFOLD_INVALID_INPUT', 'The "id" in the path is not valid percent-encoding');
+  }
   const parserProblem = bodyParserResponse(error, bodyLimit);
   return parserProblem ?? toHttpError(error);
 }

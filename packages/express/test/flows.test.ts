@@ -99,8 +99,22 @@ t.test('enroll, confirm, then login needs the challenge and a code; a code works
     enabled: true,
     recoveryCodesRemaining: 10,
   });
-  const again = await call(env.api('/totp/enroll'), 'POST', { token: fresh });
-  t.same([again.status, again.body.code], [409, 'TWOFOLD_ALREADY_ENABLED']);
+  // With 2FA on, enroll adds another app, and needs a second factor within stepUp.maxAgeSeconds (300).
+  const another = await call(env.api('/totp/enroll'), 'POST', { token: fresh });
+  t.equal(another.status, 201, 'enroll with 2FA on and a fresh second factor: another app');
+  t.not(another.body.secret, secret, 'with a secret of its own');
+  t.match((await call(env.api('/status'), 'GET', { token: fresh })).body, {
+    enabled: true,
+    pending: true,
+    authenticators: { totp: 1, webauthn: 0 },
+  });
+  env.clock.advance(301_000);
+  const stale = await call(env.api('/totp/enroll'), 'POST', { token: fresh });
+  t.same(
+    [stale.status, stale.body.code],
+    [401, 'TWOFOLD_STEP_UP_REQUIRED'],
+    'with a second factor older than that: step up first',
+  );
 
   env.clock.advance(30_000);
   const step1 = await call(env.api('/login'), 'POST', { json: login });

@@ -84,9 +84,27 @@ export async function twofoldRoutes(
 
   // A request to no route of the kit, or to a route by another spelling (`/STATUS`, `/status/`,
   // `/st%61tus`, which Fastify's router would decode): 404, before the rate limit and the body.
+  // A path parameter (`:id`) is one segment of anything but a slash; the rest must be spelled exactly.
+  const spellings = new Map<string, RegExp>();
+  const spelledAs = (url: string, path: string): boolean => {
+    if (!url.includes(':')) return path === url;
+    let pattern = spellings.get(url);
+    if (!pattern) {
+      const parts = url
+        .split(/(:[A-Za-z]\w*)/)
+        .map((part, index) => (index % 2 === 1 ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      pattern = new RegExp(`^${parts.join('')}$`);
+      spellings.set(url, pattern);
+    }
+    return pattern.test(path);
+  };
   scope.addHook('onRequest', async (request) => {
     const { config, url } = request.routeOptions;
-    if (config.twofoldRouteId === undefined || request.url.split('?')[0] !== url) {
+    if (
+      config.twofoldRouteId === undefined ||
+      url === undefined ||
+      !spelledAs(url, request.url.split('?')[0]!)
+    ) {
       throw new RouteNotFoundError(request.method, request.url);
     }
   });

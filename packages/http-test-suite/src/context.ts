@@ -1,7 +1,8 @@
 /**
  * One app per test: a fresh store (from the suite's `makeStore`), a controllable clock, users, a
  * mailbox, and the kit's options with short lockouts and generous rate limits unless a test asks
- * otherwise. Teardown closes the app, then the store.
+ * otherwise; security keys (WebAuthn) on `https://app.example.test` unless the suite runs without
+ * them. Teardown closes the app, then the store.
  */
 import { randomBytes } from 'node:crypto';
 import { createKeyring, type Store } from '@twofold/core';
@@ -22,15 +23,23 @@ import {
   usersFixture,
   wrongCode,
 } from './helpers.js';
+import type { CreationOptionsJSON, RequestOptionsJSON, SoftwareAuthenticator } from './webauthn.js';
+
+export type { CreationOptionsJSON, RequestOptionsJSON } from './webauthn.js';
 
 export interface SuiteEnv {
   makeApp: MakeContractApp;
   makeStore: () => Promise<ContractStore>;
+  /** Whether the apps get the `webauthn` option (runHttpContract's `webauthn`, default true). */
+  webauthn: boolean;
 }
 
 /** The page recovery links point to. */
 export const LINK_URL = 'https://app.example.test/account/recover';
 export const ISSUER = 'Contract Co';
+/** The relying party of the security keys (WebAuthn): the site's domain and the origin of its pages. */
+export const RP_ID = 'app.example.test';
+export const ORIGIN = 'https://app.example.test';
 
 export interface TokenPair {
   accessToken: string;
@@ -38,6 +47,7 @@ export interface TokenPair {
 }
 
 export interface EnrollmentBody {
+  authenticatorId: string;
   otpauthUri: string;
   secret: string;
   prettySecret: string;
@@ -52,11 +62,35 @@ export interface StatusBody {
   recoveryCodesRemaining: number;
   enabledAt: string | null;
   lastUsedAt: string | null;
+  authenticators: { totp: number; webauthn: number };
+}
+
+/** One entry of `GET /authenticators` (and the answer of a rename). */
+export interface AuthenticatorBody {
+  id: string;
+  type: 'totp' | 'webauthn';
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  passkey?: boolean;
+}
+
+/** The answer of `POST /totp/confirm` and `POST /webauthn/register/verify`. */
+export interface AddedBody extends Partial<TokenPair> {
+  authenticatorId: string;
+  recoveryCodes?: string[];
 }
 
 export interface Enabled extends TokenPair {
   secret: string;
   recoveryCodes: string[];
+  authenticatorId: string;
+}
+
+/** 2FA turned on with a security key. */
+export interface KeyEnabled extends TokenPair {
+  recoveryCodes: string[];
+  authenticatorId: string;
 }
 
 export interface SetupOptions {
@@ -71,6 +105,9 @@ export interface SetupOptions {
   wrapStore?: (store: Store) => Store;
   /** Wraps the host's `findUserByEmail` (e.g. to see when the kit calls it). */
   wrapFindUserByEmail?: (find: UsersFixture['findUserByEmail']) => UsersFixture['findUserByEmail'];
+  /** Security keys (WebAuthn) on RP_ID/ORIGIN; default: what the suite runs with (`env.webauthn`). */
+  webauthn?: boolean;
+  maxAuthenticators?: number;
 }
 
 export interface Ctx {
@@ -98,6 +135,16 @@ export interface Ctx {
    * password-only session it started from has ended).
    */
   enable(user: User): Promise<Enabled>;
+  /** `POST /webauthn/register/options` then `/verify` with `key`'s answer, made on ORIGIN. */
+  registerKey(token: string, key: SoftwareAuthenticator, name?: string): Promise<AddedBody>;
+  /** Password login and `key` registered: 2FA on, with the fresh tokens the registration answered. */
+  enableWithKey(user: User, key: SoftwareAuthenticator): Promise<KeyEnabled>;
+  /** `POST /login/options` for a challenge token: the WebAuthn request options bound to it. */
+  loginRequest(challengeToken: string): Promise<RequestOptionsJSON>;
+  /** Both steps of a login with `key`'s assertion. */
+  keyLogin(user: User, key: SoftwareAuthenticator): Promise<TokenPair>;
+  /** `POST /webauthn/authenticate/options`, then `key`'s answer: a `webauthn` factor outside a login. */
+  keyFactor(token: string, key: SoftwareAuthenticator): Promise<unknown>;
 }
 
 export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}): Promise<Ctx> {
@@ -131,6 +178,8 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
         ? (false as const)
         : { max: 10_000, sensitiveMax: 10_000, timeWindowMs: 3_600_000, ...options.rateLimit },
     bodyLimit: options.bodyLimit ?? 16_384,
+    ...((options.webauthn ?? env.webauthn) ? { webauthn: { rpId: RP_ID, origins: [ORIGIN] } } : {}),
+    ...(options.maxAuthenticators === undefined ? {} : { maxAuthenticators: options.maxAuthenticators }),
     onBackgroundError: (error: unknown) => {
       backgroundErrors.push(error);
       for (const settled of backgroundWaiters.splice(0)) {
@@ -214,8 +263,8 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
         201,
         'POST /totp/enroll',
       );
-      const { recoveryCodes, accessToken, refreshToken } = must(
-        await kit.post<{ recoveryCodes: string[] } & TokenPair>(
+      const { recoveryCodes, accessToken, refreshToken, authenticatorId } = must(
+        await kit.post<{ recoveryCodes: string[]; authenticatorId: string } & TokenPair>(
           '/totp/confirm',
           { code: codeAt(enrollment.secret, clock.now()) },
           { token: tokens.accessToken },
@@ -226,7 +275,75 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
       // The clock stands still in this suite: a session started in the millisecond of confirm's
       // revocation would count as issued before it (revocation is exact to the millisecond).
       clock.advance(1);
-      return { accessToken, refreshToken, secret: enrollment.secret, recoveryCodes };
+      return { accessToken, refreshToken, secret: enrollment.secret, recoveryCodes, authenticatorId };
+    },
+
+    async registerKey(token, key, name) {
+      const creation = must(
+        await kit.post<CreationOptionsJSON>(
+          '/webauthn/register/options',
+          name === undefined ? {} : { name },
+          { token },
+        ),
+        200,
+        'POST /webauthn/register/options',
+      );
+      return must(
+        await kit.post<AddedBody>(
+          '/webauthn/register/verify',
+          { response: key.register(creation, { origin: ORIGIN }) },
+          { token },
+        ),
+        201,
+        'POST /webauthn/register/verify',
+      );
+    },
+
+    async enableWithKey(user, key) {
+      const tokens = await ctx.passwordLogin(user);
+      const added = await ctx.registerKey(tokens.accessToken, key);
+      if (!added.accessToken || !added.refreshToken || !added.recoveryCodes) {
+        throw new Error('POST /webauthn/register/verify: the first key gave no tokens or recovery codes');
+      }
+      clock.advance(1); // as in enable(): after the millisecond of the revocation
+      return {
+        accessToken: added.accessToken,
+        refreshToken: added.refreshToken,
+        recoveryCodes: added.recoveryCodes,
+        authenticatorId: added.authenticatorId,
+      };
+    },
+
+    async loginRequest(challengeToken) {
+      const body = must(
+        await kit.post<{ webauthn: RequestOptionsJSON | null }>('/login/options', { challengeToken }),
+        200,
+        'POST /login/options',
+      );
+      if (!body.webauthn) throw new Error('POST /login/options: no WebAuthn options for this login');
+      return body.webauthn;
+    },
+
+    async keyLogin(user, key) {
+      const challengeToken = await ctx.challenge(user);
+      const request = await ctx.loginRequest(challengeToken);
+      return must(
+        await kit.post<TokenPair>('/login/verify', {
+          challengeToken,
+          webauthn: key.assert(request, { origin: ORIGIN }),
+        }),
+        200,
+        'POST /login/verify with a security key',
+      );
+    },
+
+    async keyFactor(token, key) {
+      const request = must(
+        await kit.post<RequestOptionsJSON>('/webauthn/authenticate/options', undefined, { token }),
+        200,
+        'POST /webauthn/authenticate/options',
+      );
+      return key.assert(request, { origin: ORIGIN });
     },
   };
   return ctx;

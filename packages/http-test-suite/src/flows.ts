@@ -14,8 +14,31 @@ import {
 } from './context.js';
 import { codeAt, decodeJwt, errorProblems, PERIOD_MS, successProblems } from './helpers.js';
 
-const STATUS_KEYS = ['enabled', 'pending', 'recoveryCodesRemaining', 'enabledAt', 'lastUsedAt'];
-const ENROLL_KEYS = ['otpauthUri', 'secret', 'prettySecret', 'qrSvg', 'qrDataUri', 'expiresAt'];
+const STATUS_KEYS = [
+  'enabled',
+  'pending',
+  'recoveryCodesRemaining',
+  'enabledAt',
+  'lastUsedAt',
+  'authenticators',
+];
+const ENROLL_KEYS = [
+  'authenticatorId',
+  'otpauthUri',
+  'secret',
+  'prettySecret',
+  'qrSvg',
+  'qrDataUri',
+  'expiresAt',
+];
+const OFF_STATUS = {
+  enabled: false,
+  pending: false,
+  recoveryCodesRemaining: 0,
+  enabledAt: null,
+  lastUsedAt: null,
+  authenticators: { totp: 0, webauthn: 0 },
+};
 const LOGIN_TOKENS_KEYS = ['twoFactorRequired', 'accessToken', 'refreshToken'];
 const LOGIN_CHALLENGE_KEYS = ['twoFactorRequired', 'challengeToken', 'expiresIn'];
 const ISO_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -79,13 +102,7 @@ export function flowTests(t: Test, env: SuiteEnv): void {
 
     const before = await ctx.kit.get<StatusBody>('/status', { token });
     t.strictSame(successProblems(before, 200, STATUS_KEYS), [], 'GET /status: 200');
-    t.strictSame(before.body, {
-      enabled: false,
-      pending: false,
-      recoveryCodesRemaining: 0,
-      enabledAt: null,
-      lastUsedAt: null,
-    });
+    t.strictSame(before.body, OFF_STATUS);
 
     // Without a body, then with `{}`: both start (or restart) the enrollment.
     const first = await ctx.kit.post<EnrollmentBody>('/totp/enroll', undefined, { token });
@@ -128,15 +145,20 @@ export function flowTests(t: Test, env: SuiteEnv): void {
     t.strictSame(errorProblems(stale, 400, 'TWOFOLD_INVALID_CODE'), [], "the replaced secret's code: 400");
     t.equal((await ctx.kit.get<StatusBody>('/status', { token })).body.enabled, false, 'still not enabled');
 
-    const confirm = await ctx.kit.post<{ recoveryCodes: string[] } & TokenPair>(
+    const confirm = await ctx.kit.post<{ recoveryCodes: string[]; authenticatorId: string } & TokenPair>(
       '/totp/confirm',
       { code: codeAt(enrollment.secret, ctx.clock.now()) },
       { token: passwordOnly },
     );
     t.strictSame(
-      successProblems(confirm, 200, ['accessToken', 'recoveryCodes', 'refreshToken']),
+      successProblems(confirm, 200, ['accessToken', 'authenticatorId', 'recoveryCodes', 'refreshToken']),
       [],
-      'POST /totp/confirm: 200 with the recovery codes and fresh tokens',
+      'POST /totp/confirm: 200 with the new authenticator, the recovery codes and fresh tokens',
+    );
+    t.equal(
+      confirm.body.authenticatorId,
+      enrollment.authenticatorId,
+      'the authenticator is the one the (latest) enrollment named',
     );
     const { recoveryCodes } = confirm.body;
     // Turning 2FA on ends every session from before it (password-only ones); this one goes on.
@@ -163,19 +185,51 @@ export function flowTests(t: Test, env: SuiteEnv): void {
 
     const again = await ctx.kit.post('/totp/confirm', { code: ctx.freshCode(enrollment.secret) }, { token });
     t.strictSame(errorProblems(again, 409, 'TWOFOLD_NOT_PENDING'), [], 'confirm twice: 409');
-    const reenroll = await ctx.kit.post('/totp/enroll', undefined, { token });
-    t.strictSame(errorProblems(reenroll, 409, 'TWOFOLD_ALREADY_ENABLED'), [], 'enroll while enabled: 409');
 
     const after = await ctx.kit.get<StatusBody>('/status', { token });
     t.strictSame(successProblems(after, 200, STATUS_KEYS), []);
     t.equal(after.body.enabled, true);
     t.equal(after.body.pending, false);
     t.equal(after.body.recoveryCodesRemaining, 10);
+    t.strictSame(after.body.authenticators, { totp: 1, webauthn: 0 }, 'one app');
     t.match(after.body.enabledAt, ISO_DATE);
     t.notOk(after.text.includes(enrollment.secret), 'status never returns the secret');
     for (const code of recoveryCodes) {
       t.notOk(after.text.includes(code), 'status never returns a recovery code');
     }
+
+    // With 2FA on, enrolling adds another app; the token confirm answered carries a fresh factor.
+    const another = await ctx.kit.post<EnrollmentBody>('/totp/enroll', undefined, { token });
+    t.strictSame(
+      successProblems(another, 201, ENROLL_KEYS),
+      [],
+      'enroll while enabled, with a second factor within maxAge: 201, another app',
+    );
+    t.not(another.body.authenticatorId, enrollment.authenticatorId, 'a new authenticator');
+    t.not(another.body.secret, enrollment.secret, 'with a secret of its own');
+    const adding = await ctx.kit.get<StatusBody>('/status', { token });
+    t.match(
+      adding.body,
+      { enabled: true, pending: true, authenticators: { totp: 1, webauthn: 0 } },
+      'pending beside the active app',
+    );
+    ctx.clock.advance(61_000); // past stepUp.maxAgeSeconds
+    const staleEnroll = await ctx.kit.post('/totp/enroll', undefined, { token });
+    t.strictSame(
+      errorProblems(staleEnroll, 401, 'TWOFOLD_STEP_UP_REQUIRED'),
+      [],
+      'enroll while enabled with a second factor older than maxAge: 401, step up first',
+    );
+    const stillPending = await ctx.kit.post(
+      '/totp/confirm',
+      { code: codeAt(another.body.secret, ctx.clock.now()) },
+      { token },
+    );
+    t.strictSame(
+      successProblems(stillPending, 200, ['authenticatorId']),
+      [],
+      'the refused enroll replaced nothing: the pending app confirms (no recovery codes, no tokens)',
+    );
   });
 
   t.test('the authenticated routes need an access token', async (t) => {
@@ -187,6 +241,17 @@ export function flowTests(t: Test, env: SuiteEnv): void {
       ['POST', '/recovery-codes/rotate', { code: '123456' }],
       ['GET', '/status', undefined],
       ['POST', '/step-up', { code: '123456' }],
+      ['POST', '/sessions/revoke-all', undefined],
+      ['GET', '/authenticators', undefined],
+      ['POST', '/authenticators/t_x/rename', { name: 'Phone' }],
+      ['POST', '/authenticators/t_x/remove', { code: '123456' }],
+      ...(env.webauthn
+        ? ([
+            ['POST', '/webauthn/register/options', undefined],
+            ['POST', '/webauthn/register/verify', { response: {} }],
+            ['POST', '/webauthn/authenticate/options', undefined],
+          ] as [string, string, unknown][])
+        : []),
     ];
     for (const [method, path, json] of routes) {
       for (const headers of [
@@ -381,13 +446,7 @@ export function flowTests(t: Test, env: SuiteEnv): void {
     );
     token = disable.body.accessToken;
     const off = await ctx.kit.get<StatusBody>('/status', { token });
-    t.strictSame(off.body, {
-      enabled: false,
-      pending: false,
-      recoveryCodesRemaining: 0,
-      enabledAt: null,
-      lastUsedAt: null,
-    });
+    t.strictSame(off.body, OFF_STATUS);
 
     const disableAgain = await ctx.kit.post(
       '/totp/disable',

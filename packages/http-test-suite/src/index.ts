@@ -10,6 +10,7 @@
 import { memoryStore } from '@twofold/core';
 import tap from 'tap';
 import type { ContractStore, MakeContractApp } from './app.js';
+import { authenticatorTests } from './authenticators.js';
 import type { SuiteEnv } from './context.js';
 import { flowTests } from './flows.js';
 import { lockoutTests } from './lockout.js';
@@ -20,18 +21,29 @@ import { rateLimitTests } from './rate-limits.js';
 import { recoveryTests } from './recovery.js';
 import { storeFailureTests } from './store-failure.js';
 import { tokenTests } from './tokens.js';
+import { webauthnTests } from './webauthn-flows.js';
 
 export type { ContractApp, ContractAppOptions, ContractStore, MakeContractApp } from './app.js';
 
 export interface HttpContractOptions {
   /** A fresh store for each test (default: memoryStore()). Closed after the test. */
   makeStore?: () => Promise<ContractStore>;
+  /**
+   * Security keys and passkeys (default true): every app gets the engine option
+   * `webauthn: { rpId: 'app.example.test', origins: ['https://app.example.test'] }` and must serve
+   * the WebAuthn routes (an app that drops the option fails, it is not skipped). `false` for an
+   * adapter that does not offer them: the apps get no `webauthn` option, the WebAuthn tests are
+   * skipped (saying so) and the suite checks instead that the WebAuthn routes are not there.
+   */
+  webauthn?: boolean;
 }
 
 /** The groups of the suite, in order. */
 const GROUPS = {
   flows: flowTests,
   tokens: tokenTests,
+  authenticators: authenticatorTests,
+  'security keys (WebAuthn)': webauthnTests,
   lockout: lockoutTests,
   recovery: recoveryTests,
   'malformed input': malformedTests,
@@ -58,6 +70,7 @@ export function runHttpContract(
         store: memoryStore(),
         close: async () => {},
       })),
+    webauthn: options.webauthn ?? true,
   };
   tap.test(`HTTP contract: ${name}`, async (t) => {
     for (const [group, register] of Object.entries(GROUPS)) {

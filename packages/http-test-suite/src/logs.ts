@@ -3,8 +3,19 @@
  * appears in the server's logs, nor in any error message (SECURITY.md §N1).
  */
 import type { Test } from 'tap';
-import { type EnrollmentBody, LINK_URL, type SuiteEnv, setup, type TokenPair } from './context.js';
+import {
+  type AddedBody,
+  type CreationOptionsJSON,
+  type EnrollmentBody,
+  LINK_URL,
+  ORIGIN,
+  type RequestOptionsJSON,
+  type SuiteEnv,
+  setup,
+  type TokenPair,
+} from './context.js';
 import { type Answer, codeAt, recoveryLink } from './helpers.js';
+import { softwareAuthenticator } from './webauthn.js';
 
 export function logTests(t: Test, env: SuiteEnv): void {
   t.test('no secret of a whole flow appears in the logs or in an error message', async (t) => {
@@ -133,4 +144,94 @@ export function logTests(t: Test, env: SuiteEnv): void {
       t.strictSame([...found], [], `no secret, code or token in ${place}`);
     }
   });
+  t.test(
+    'no token, recovery code or security key answer appears in the logs',
+    { skip: !env.webauthn && 'runHttpContract(..., { webauthn: false })' },
+    async (t) => {
+      const ctx = await setup(t, env);
+      const ada = ctx.users.add('ada');
+      const key = softwareAuthenticator();
+      const secrets: [kind: string, value: string][] = [['password', ada.password]];
+      const addToken = (kind: string, token: string) => {
+        secrets.push([kind, token], [`${kind} signature`, token.split('.')[2] ?? token]);
+      };
+      /** The parts of a browser's answer: its client data, signature or attestation. */
+      const addAnswer = (answer: { response: Record<string, unknown> }) => {
+        for (const part of ['clientDataJSON', 'signature', 'attestationObject', 'authenticatorData'])
+          if (typeof answer.response[part] === 'string')
+            secrets.push([part, answer.response[part] as string]);
+      };
+
+      const first = await ctx.passwordLogin(ada);
+      addToken('access token', first.accessToken);
+      const creation = (
+        await ctx.kit.post<CreationOptionsJSON>(
+          '/webauthn/register/options',
+          {},
+          { token: first.accessToken },
+        )
+      ).body;
+      const forged = key.register(creation, { origin: 'https://evil.example.test' });
+      addAnswer(forged);
+      await ctx.kit.post('/webauthn/register/verify', { response: forged }, { token: first.accessToken });
+      const options = (
+        await ctx.kit.post<CreationOptionsJSON>(
+          '/webauthn/register/options',
+          {},
+          { token: first.accessToken },
+        )
+      ).body;
+      secrets.push(['registration challenge', options.challenge]);
+      const registration = key.register(options, { origin: ORIGIN });
+      addAnswer(registration);
+      const added = (
+        await ctx.kit.post<AddedBody & TokenPair>(
+          '/webauthn/register/verify',
+          { response: registration },
+          { token: first.accessToken },
+        )
+      ).body;
+      addToken('access token', added.accessToken);
+      addToken('refresh token', added.refreshToken);
+      for (const code of added.recoveryCodes ?? []) secrets.push(['recovery code', code]);
+      ctx.clock.advance(1);
+
+      const challengeToken = await ctx.challenge(ada);
+      addToken('challenge token', challengeToken);
+      const request = (
+        await ctx.kit.post<{ webauthn: RequestOptionsJSON }>('/login/options', { challengeToken })
+      ).body.webauthn;
+      const wrong = key.assert(request, { origin: 'https://evil.example.test' });
+      addAnswer(wrong);
+      await ctx.kit.post('/login/verify', { challengeToken, webauthn: wrong });
+      const assertion = key.assert(request, { origin: ORIGIN });
+      addAnswer(assertion);
+      const login = (await ctx.kit.post<TokenPair>('/login/verify', { challengeToken, webauthn: assertion }))
+        .body;
+      addToken('access token', login.accessToken);
+      addToken('refresh token', login.refreshToken);
+      await ctx.kit.post('/login/verify', { challengeToken, webauthn: assertion }); // replayed
+      const stepUpRequest = (
+        await ctx.kit.post<RequestOptionsJSON>('/webauthn/authenticate/options', undefined, {
+          token: login.accessToken,
+        })
+      ).body;
+      const factor = key.assert(stepUpRequest, { origin: ORIGIN });
+      addAnswer(factor);
+      const stepUp = (
+        await ctx.kit.post<{ accessToken: string }>(
+          '/step-up',
+          { webauthn: factor },
+          { token: login.accessToken },
+        )
+      ).body;
+      addToken('access token', stepUp.accessToken);
+      await ctx.kit.post('/step-up', { webauthn: factor }, { token: login.accessToken }); // replayed
+
+      t.ok(secrets.length > 20, `${ctx.app.logs.length} log lines, ${secrets.length} values to look for`);
+      const logs = ctx.app.logs.join('\n');
+      const found = new Set(secrets.filter(([, value]) => logs.includes(value)).map(([kind]) => kind));
+      t.strictSame([...found], [], 'none of them in the logs');
+    },
+  );
 }

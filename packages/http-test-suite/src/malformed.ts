@@ -16,15 +16,64 @@ interface BodyRoute {
   text: string[];
   /** Second-factor fields: any JSON value is allowed through and refused as a wrong code. */
   factor: string[];
+  /** Optional string fields: may be left out, but a wrong type is a 400 naming them. */
+  optional?: string[];
 }
 
-/** Every route of the contract that takes a body. */
-const BODY_ROUTES: BodyRoute[] = [
-  { path: '/totp/enroll', auth: true, valid: {}, text: [], factor: [] },
-  { path: '/totp/confirm', auth: true, valid: { code: '123456' }, text: [], factor: ['code'] },
+/** Every route of the contract that takes a body (the WebAuthn ones when the suite has them). */
+const bodyRoutes = (webauthn: boolean): BodyRoute[] => [
+  { path: '/totp/enroll', auth: true, valid: {}, text: [], factor: [], optional: ['name'] },
+  {
+    path: '/totp/confirm',
+    auth: true,
+    valid: { code: '123456' },
+    text: [],
+    factor: ['code'],
+    optional: ['authenticatorId'],
+  },
   { path: '/totp/disable', auth: true, valid: { code: '123456' }, text: [], factor: ['code'] },
+  { path: '/totp/disable', auth: true, valid: { webauthn: {} }, text: [], factor: ['webauthn'] },
   { path: '/recovery-codes/rotate', auth: true, valid: { code: '123456' }, text: [], factor: ['code'] },
   { path: '/step-up', auth: true, valid: { code: '123456' }, text: [], factor: ['code'] },
+  { path: '/step-up', auth: true, valid: { webauthn: {} }, text: [], factor: ['webauthn'] },
+  { path: '/authenticators/t_x/rename', auth: true, valid: { name: 'Phone' }, text: ['name'], factor: [] },
+  { path: '/authenticators/t_x/remove', auth: true, valid: { code: '123456' }, text: [], factor: ['code'] },
+  {
+    path: '/login/options',
+    auth: false,
+    valid: { challengeToken: 'aaa.bbb.ccc' },
+    text: ['challengeToken'],
+    factor: [],
+  },
+  {
+    path: '/login/verify',
+    auth: false,
+    valid: { challengeToken: 'aaa.bbb.ccc', webauthn: {} },
+    text: ['challengeToken'],
+    factor: ['webauthn'],
+  },
+  ...(webauthn
+    ? [
+        {
+          path: '/webauthn/register/options',
+          auth: true,
+          valid: {},
+          text: [],
+          factor: [],
+          optional: ['name'],
+        },
+        // `response` reaches the engine as any JSON value; anything but a credential is a 400 naming it.
+        {
+          path: '/webauthn/register/verify',
+          auth: true,
+          valid: { response: {} },
+          text: ['response'],
+          factor: [],
+          optional: ['name'],
+        },
+        { path: '/webauthn/authenticate/options', auth: true, valid: {}, text: [], factor: [] },
+      ]
+    : []),
   {
     path: '/login',
     auth: false,
@@ -95,7 +144,7 @@ export function malformedTests(t: Test, env: SuiteEnv): void {
     const bob = ctx.users.add('bob');
     const { accessToken } = await ctx.passwordLogin(bob);
 
-    for (const route of BODY_ROUTES) {
+    for (const route of bodyRoutes(env.webauthn)) {
       const send = (options: RequestOptions) =>
         ctx.kit.fetch(ctx.kit.url(route.path), {
           method: 'POST',
@@ -159,7 +208,7 @@ export function malformedTests(t: Test, env: SuiteEnv): void {
         const { [field]: _dropped, ...rest } = route.valid;
         invalid(await json(rest), `"${field}" missing`, field);
       }
-      for (const field of route.text) {
+      for (const field of [...route.text, ...(route.optional ?? [])]) {
         for (const [what, value] of WRONG_TYPES) {
           invalid(await json({ ...route.valid, [field]: value }), `"${field}" as ${what}`, field);
         }

@@ -5,9 +5,10 @@
  * @twofold/express.
  *
  * What an adapter has to do, in order: route by exact path (a route id, never the raw path, keys
- * the rate limit), rate limit per client key and route id, read the body within `bodyLimit`, insist
- * on JSON, parse it, find the user, run the route, and answer every error in the one shape with
- * `Cache-Control: no-store`.
+ * the rate limit; a path parameter such as `:id` is one segment of anything but a slash, handed to
+ * the route decoded), rate limit per client key and route id, read the body within `bodyLimit`,
+ * insist on JSON, parse it, find the user, run the route, and answer every error in the one shape
+ * with `Cache-Control: no-store`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -131,13 +132,55 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(text);
 }
 
+/** A route's path as a pattern: `:name` is one segment (no slash), the rest is spelled exactly. */
+function pathPattern(path: string): { pattern: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = path
+    .split(/(:[A-Za-z]\w*)/)
+    .map((part, index) => {
+      if (index % 2 === 0) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(part.slice(1));
+      return '([^/]+)';
+    })
+    .join('');
+  return { pattern: new RegExp(`^${source}$`), names };
+}
+
+/**
+ * The route of `method path` and its decoded path parameters, or undefined. A parameter that does
+ * not decode (a stray `%`) matches no route: a 404, as any path the kit does not serve.
+ */
+function findRoute(
+  table: readonly { route: HttpRoute; pattern: RegExp; names: string[]; method: string }[],
+  method: string,
+  path: string,
+): { route: HttpRoute; params: Record<string, string> } | undefined {
+  for (const entry of table) {
+    if (entry.method !== method) continue;
+    const match = entry.pattern.exec(path);
+    if (!match) continue;
+    const params: Record<string, string> = {};
+    try {
+      entry.names.forEach((name, index) => {
+        params[name] = decodeURIComponent(match[index + 1]!);
+      });
+    } catch {
+      return undefined;
+    }
+    return { route: entry.route, params };
+  }
+  return undefined;
+}
+
 export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = false }) => {
   const http = createTwofoldHttp(twofold);
   const { prefix, rateLimit, bodyLimit } = http.options;
   const limit = rateLimit === false ? null : fixedWindowLimiter(rateLimit.timeWindowMs);
-  const routes = new Map<string, HttpRoute>(
-    http.routes.map((route) => [`${route.method} ${prefix}${route.path}`, route]),
-  );
+  const routes = http.routes.map((route) => ({
+    route,
+    method: route.method,
+    ...pathPattern(`${prefix}${route.path}`),
+  }));
   const logs: string[] = [];
   const log = (entry: Record<string, unknown>) => logs.push(JSON.stringify({ time: Date.now(), ...entry }));
 
@@ -161,7 +204,12 @@ export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = f
     return { claims, userId };
   }
 
-  async function kitRoute(route: HttpRoute, request: IncomingMessage, response: ServerResponse) {
+  async function kitRoute(
+    route: HttpRoute,
+    params: Record<string, string>,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ) {
     if (limit && rateLimit !== false) {
       const max = route.sensitive ? rateLimit.sensitiveMax : rateLimit.max;
       const verdict = limit(`${route.id} ${clientKey(clientAddress(request))}`, max);
@@ -173,7 +221,7 @@ export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = f
     }
     const body = route.body === null ? undefined : await jsonBody(request, bodyLimit);
     const { claims, userId } = await userOf(route, request);
-    const result = await route.handle({ userId, claims, body });
+    const result = await route.handle({ userId, claims, body, params });
     // Work the route leaves for later (the recovery mail) starts once the answer is written.
     if (result.afterResponse) response.once('finish', result.afterResponse);
     send(response, result.status, result.body, KIT_HEADERS);
@@ -187,10 +235,11 @@ export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = f
 
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
-    const route = routes.get(`${request.method} ${path}`);
+    const found = findRoute(routes, request.method ?? '', path);
+    const route = found?.route;
     const work =
-      route !== undefined
-        ? kitRoute(route, request, response)
+      found !== undefined
+        ? kitRoute(found.route, found.params, request, response)
         : request.method === 'GET' && (path === '/host/protected' || path === '/host/sensitive')
           ? hostRoute(path === '/host/sensitive', request, response)
           : Promise.reject(fail('TWOFOLD_NOT_FOUND', `Route ${request.method} ${path} not found`));

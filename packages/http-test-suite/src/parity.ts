@@ -17,7 +17,15 @@ import { type Answer, errorProblems, type RequestOptions, successProblems } from
 
 const BODY_LIMIT = 8192;
 const JSON_UTF8 = 'application/json; charset=utf-8';
-const ENROLL_KEYS = ['otpauthUri', 'secret', 'prettySecret', 'qrSvg', 'qrDataUri', 'expiresAt'];
+const ENROLL_KEYS = [
+  'authenticatorId',
+  'otpauthUri',
+  'secret',
+  'prettySecret',
+  'qrSvg',
+  'qrDataUri',
+  'expiresAt',
+];
 
 /** The words of the adapters' own errors (the route table's come from @twofold/core/http). */
 const MESSAGES = {
@@ -87,6 +95,24 @@ export function parityTests(t: Test, env: SuiteEnv): void {
       ['GET', '/st%61tus'],
       ['POST', '/login/', { json: { username: 'bob', password: 'x' } }],
       ['POST', '/Login', { json: { username: 'bob', password: 'x' } }],
+      // Routes with a path parameter: the parameter is one segment, the rest is spelled exactly.
+      ['GET', '/authenticators/'],
+      ['GET', '/Authenticators'],
+      ['GET', '/authenticators/t_x'],
+      ['POST', '/authenticators/t_x', { json: { name: 'Phone' } }],
+      ['GET', '/authenticators/t_x/rename'],
+      ['POST', '/authenticators/t_x/rename/', { json: { name: 'Phone' } }],
+      ['POST', '/AUTHENTICATORS/t_x/rename', { json: { name: 'Phone' } }],
+      ['POST', '/authenticators/t_x/Rename', { json: { name: 'Phone' } }],
+      ['POST', '/authenticators//rename', { json: { name: 'Phone' } }],
+      ['POST', '/authenticators/t_x/y/rename', { json: { name: 'Phone' } }],
+      ['POST', '/authenticators/t_x/remove/extra', { json: { code: '123456' } }],
+      ['PUT', '/authenticators/t_x/rename', { json: { name: 'Phone' } }],
+      ['DELETE', '/authenticators/t_x'],
+      ['POST', '/authenticators/t_x/ren%61me', { json: { name: 'Phone' } }],
+      ['GET', '/webauthn/register/options'],
+      ['POST', '/webauthn/register/options/', { json: {} }],
+      ['POST', '/WebAuthn/authenticate/options', { json: {} }],
     ];
     for (const [method, path, options] of cases) {
       const answer = await ctx.kit.fetch(ctx.kit.url(path), { method, token: accessToken, ...options });
@@ -116,6 +142,31 @@ export function parityTests(t: Test, env: SuiteEnv): void {
         successProblems(enroll, 201, ENROLL_KEYS),
         [],
         'POST /totp/enroll with null: 201, as no body',
+      );
+      if (env.webauthn) {
+        const creation = await ctx.kit.fetch(ctx.kit.url('/webauthn/register/options'), {
+          method: 'POST',
+          raw: 'null',
+          contentType: 'application/json',
+          token: accessToken,
+        });
+        t.strictSame(
+          successProblems(creation, 200),
+          [],
+          'POST /webauthn/register/options with null: 200, as no body',
+        );
+        t.type(creation.body.challenge, 'string', 'the creation options');
+      }
+      const rename = await ctx.kit.fetch(ctx.kit.url('/authenticators/t_x/rename'), {
+        method: 'POST',
+        raw: 'null',
+        contentType: 'application/json',
+        token: accessToken,
+      });
+      t.strictSame(
+        exactProblems(rename, 400, routeTableText('rename', null)),
+        [],
+        'POST /authenticators/:id/rename with null: the body is needed, what the route table answers',
       );
 
       const verify = (raw: string, contentType = 'application/json') =>

@@ -53,6 +53,17 @@ export function rateLimitTests(t: Test, env: SuiteEnv): void {
       ['POST', '/token/revoke', { refreshToken: 'aaa.bbb.ccc' }, 4, undefined],
       ['GET', '/status', undefined, 4, token],
       ['POST', '/totp/enroll', undefined, 4, token],
+      ['GET', '/authenticators', undefined, 4, token],
+      ['POST', '/authenticators/t_x/rename', { name: 'Phone' }, 4, token],
+      ['POST', '/authenticators/t_x/remove', { code: '123456' }, 2, token],
+      ['POST', '/login/options', { challengeToken: 'aaa.bbb.ccc' }, 4, undefined],
+      ...(env.webauthn
+        ? ([
+            ['POST', '/webauthn/register/options', undefined, 4, token],
+            ['POST', '/webauthn/register/verify', { response: {} }, 2, token],
+            ['POST', '/webauthn/authenticate/options', undefined, 4, token],
+          ] as [string, string, unknown, number, string | undefined][])
+        : []),
     ];
     for (const [method, path, json, passes, bearer] of routes) {
       const statuses: number[] = [];
@@ -104,6 +115,19 @@ export function rateLimitTests(t: Test, env: SuiteEnv): void {
     }
     t.strictSame(rateLimited(answers[2]!), [], 'the third request is limited whatever the header says');
     t.strictSame(rateLimited(answers[3]!), []);
+  });
+
+  t.test('another id in the path does not get a fresh bucket', async (t) => {
+    const ctx = await setup(t, env, { rateLimit: { sensitiveMax: 2, max: 3, timeWindowMs: HOUR } });
+    const { accessToken: token } = await ctx.passwordLogin(ctx.users.add('bob'));
+    const remove = (id: string) =>
+      ctx.kit.post(`/authenticators/${id}/remove`, { code: '123456' }, { token });
+    t.equal((await remove('t_a')).status, 404);
+    t.equal((await remove('t_b')).status, 404);
+    t.strictSame(rateLimited(await remove('t_c')), [], 'remove: a third id is a third request: 429');
+    const rename = (id: string) => ctx.kit.post(`/authenticators/${id}/rename`, { name: 'x' }, { token });
+    for (const id of ['t_a', 't_b', 't_c']) t.equal((await rename(id)).status, 404);
+    t.strictSame(rateLimited(await rename('t_d')), [], 'rename: one bucket whatever the id: 429');
   });
 
   t.test('another spelling of the path does not get a fresh bucket', async (t) => {

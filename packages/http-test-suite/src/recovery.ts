@@ -104,6 +104,7 @@ export function recoveryTests(t: Test, env: SuiteEnv): void {
     const off = await ctx.kit.get<StatusBody>('/status', { token: fresh.accessToken });
     t.equal(off.body.enabled, false, '2FA is off');
     t.equal(off.body.recoveryCodesRemaining, 0, 'the recovery codes are gone');
+    t.strictSame(off.body.authenticators, { totp: 0, webauthn: 0 }, 'and every authenticator');
   });
 
   t.test('past maxRequestsPerHour, requests answer the same but send nothing', async (t) => {

@@ -3,8 +3,17 @@
  * nothing; when the store is back, nothing was spent or changed.
  */
 import type { Test } from 'tap';
-import { LINK_URL, type StatusBody, type SuiteEnv, setup } from './context.js';
-import { codeAt, errorProblems, failingStore, recoveryLink, successProblems } from './helpers.js';
+import {
+  type AuthenticatorBody,
+  type CreationOptionsJSON,
+  LINK_URL,
+  ORIGIN,
+  type StatusBody,
+  type SuiteEnv,
+  setup,
+} from './context.js';
+import { codeAt, errorProblems, failingStore, must, recoveryLink, successProblems } from './helpers.js';
+import { softwareAuthenticator } from './webauthn.js';
 
 export function storeFailureTests(t: Test, env: SuiteEnv): void {
   t.test('a failing store is a 503 on every route that needs it, and nothing is accepted', async (t) => {
@@ -24,10 +33,30 @@ export function storeFailureTests(t: Test, env: SuiteEnv): void {
     await ctx.kit.post('/recovery/request', { email: ada.email });
     const recovery = recoveryLink(await ctx.mail.next((mail) => mail.kind === 'recovery-link'), LINK_URL);
 
+    // A registration under way: its answer is well formed, so only the store can refuse it.
+    const key = softwareAuthenticator();
+    const registration = env.webauthn
+      ? key.register(
+          must(
+            await ctx.kit.post<CreationOptionsJSON>(
+              '/webauthn/register/options',
+              {},
+              {
+                token: bobSession.accessToken,
+              },
+            ),
+            200,
+            'POST /webauthn/register/options',
+          ),
+          { origin: ORIGIN },
+        )
+      : undefined;
+
     ctx.clock.advance(30_000);
     const code = codeAt(enabled.secret, ctx.clock.now());
     const [recoveryCode] = enabled.recoveryCodes;
     const mailsBefore = ctx.mail.mails.length;
+    const ada2fa = `/authenticators/${enabled.authenticatorId}`;
 
     control!.setFailing(true);
     const calls: [string, string, unknown, string | undefined][] = [
@@ -45,6 +74,18 @@ export function storeFailureTests(t: Test, env: SuiteEnv): void {
       ['POST', '/totp/enroll', undefined, bobSession.accessToken],
       ['POST', '/totp/confirm', { code: '123456' }, bobSession.accessToken],
       ['POST', '/recovery/confirm', { ...recovery, password: ada.password }, undefined],
+      ['POST', '/login/options', { challengeToken }, undefined],
+      ['GET', '/authenticators', undefined, adaSession.accessToken],
+      ['POST', `${ada2fa}/rename`, { name: 'Renamed' }, adaSession.accessToken],
+      ['POST', `${ada2fa}/remove`, { code }, adaSession.accessToken],
+      ['POST', '/sessions/revoke-all', { code }, adaSession.accessToken],
+      ...(registration
+        ? ([
+            ['POST', '/webauthn/register/options', {}, bobSession.accessToken],
+            ['POST', '/webauthn/register/verify', { response: registration }, bobSession.accessToken],
+            ['POST', '/webauthn/authenticate/options', undefined, adaSession.accessToken],
+          ] as [string, string, unknown, string | undefined][])
+        : []),
     ];
     for (const [method, path, json, token] of calls) {
       const answer = await ctx.kit.fetch(ctx.kit.url(path), {
@@ -77,6 +118,23 @@ export function storeFailureTests(t: Test, env: SuiteEnv): void {
     t.strictSame(successProblems(refresh, 200), [], 'the refresh token was not spent');
     const bobRefresh = await ctx.kit.post('/token/refresh', { refreshToken: bobSession.refreshToken });
     t.strictSame(successProblems(bobRefresh, 200), [], 'the session was not revoked');
+    const listed = await ctx.kit.get<{ authenticators: AuthenticatorBody[] }>('/authenticators', {
+      token: adaSession.accessToken,
+    });
+    t.match(
+      listed.body.authenticators,
+      [{ id: enabled.authenticatorId }],
+      'the app is still there, not renamed',
+    );
+    t.not(listed.body.authenticators[0]?.name, 'Renamed');
+    if (registration) {
+      const registered = await ctx.kit.post(
+        '/webauthn/register/verify',
+        { response: registration },
+        { token: bobSession.accessToken },
+      );
+      t.strictSame(successProblems(registered, 201), [], 'the registration under way was not spent');
+    }
     const confirm = await ctx.kit.post('/recovery/confirm', { ...recovery, password: ada.password });
     t.strictSame(successProblems(confirm, 204), [], 'the recovery link still works');
   });
