@@ -116,7 +116,10 @@ async function browserTest(): Promise<void> {
   const outbox = join(dir, 'outbox');
   const dataDir = join(dir, 'data');
   const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
+  // The app's address as users see it: PUBLIC_URL's default, http://localhost:PORT (the links in the
+  // mails name it; security keys work only there). Node's own requests go to the listening address.
+  const baseUrl = `http://localhost:${port}`;
+  const serverUrl = `http://127.0.0.1:${port}`;
 
   const app = await startExample({
     HOST: '127.0.0.1',
@@ -198,7 +201,7 @@ async function browserTest(): Promise<void> {
     await page.click('#logout');
     await page.waitForURL('**/login.html');
     t.equal(await tokensInPage(), null, 'the tokens are gone from the page');
-    const refresh = await fetch(`${baseUrl}/2fa/token/refresh`, {
+    const refresh = await fetch(`${serverUrl}/2fa/token/refresh`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ refreshToken: tokens!.refreshToken }),

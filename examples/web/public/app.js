@@ -4,6 +4,11 @@
 // Tokens live in sessionStorage (gone when the tab closes). An answer 401 to an authenticated call
 // spends the refresh token once for a new pair and retries; logging out revokes the refresh token.
 // Page text is only ever set with textContent, never parsed as HTML.
+//
+// Security keys and passkeys (WebAuthn) use the browser's own JSON support:
+// PublicKeyCredential.parseCreationOptionsFromJSON / parseRequestOptionsFromJSON turn the kit's
+// options into what navigator.credentials wants, and credential.toJSON() is the answer the kit
+// takes. A browser without them is told so on the page (webauthnSupported).
 
 const PREFIX = '/2fa';
 const TOKENS_KEY = 'twofold-example.tokens';
@@ -49,6 +54,12 @@ class ApiError extends Error {
 
 /** The user must log in (again): no tokens, or the session ended. */
 class SignedOutError extends Error {}
+
+/** What went wrong with a security key or passkey in the browser, said for people. */
+class KeyError extends Error {}
+
+/** The user closed a dialog that asked for something: nothing to say. */
+class CancelledError extends Error {}
 
 async function send(method, path, body, accessToken) {
   const headers = { accept: 'application/json' };
@@ -141,6 +152,7 @@ function duration(seconds) {
 
 /** What an error answer tells the user; a lock or a rate limit says when to try again. */
 function errorText(error) {
+  if (error instanceof KeyError) return error.message;
   if (!(error instanceof ApiError)) return 'The server could not be reached. Try again in a moment.';
   if (error.retryAfter === null) return error.message;
   const lead =
@@ -160,6 +172,7 @@ function showError(element, error) {
     goToLogin();
     return;
   }
+  if (error instanceof CancelledError) return;
   element.textContent = errorText(error);
   show(element);
 }
@@ -178,21 +191,34 @@ function goToLogin() {
   location.assign('/login.html');
 }
 
-/** Runs `action` on submit with the button disabled; errors go to `errorElement`. */
+/**
+ * Runs `action` with the buttons of `container` disabled (one action at a time); errors go to
+ * `errorElement`.
+ */
+async function runAction(container, errorElement, action) {
+  const buttons = [...container.querySelectorAll('button')].filter((button) => !button.disabled);
+  show(errorElement, false);
+  for (const button of buttons) button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    showError(errorElement, error);
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
+}
+
+/** Runs `action` on submit with the form's buttons disabled; errors go to `errorElement`. */
 function onSubmit(form, errorElement, action) {
-  form.addEventListener('submit', async (event) => {
+  form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const button = form.querySelector('button[type="submit"]');
-    show(errorElement, false);
-    if (button) button.disabled = true;
-    try {
-      await action();
-    } catch (error) {
-      showError(errorElement, error);
-    } finally {
-      if (button) button.disabled = false;
-    }
+    runAction(form, errorElement, action);
   });
+}
+
+/** Runs `action` when `button` is clicked, with the buttons of `container` disabled. */
+function onClick(button, container, errorElement, action) {
+  button.addEventListener('click', () => runAction(container, errorElement, action));
 }
 
 function fillList(list, items) {
@@ -267,6 +293,210 @@ function codeActions(container) {
   });
 }
 
+// ---- security keys and passkeys (WebAuthn) --------------------------------------------------------
+
+/** Whether this browser has WebAuthn with its JSON support (options from JSON, answers to JSON). */
+function webauthnSupported() {
+  return (
+    typeof PublicKeyCredential === 'function' &&
+    typeof PublicKeyCredential.parseCreationOptionsFromJSON === 'function' &&
+    typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function' &&
+    typeof PublicKeyCredential.prototype.toJSON === 'function' &&
+    typeof navigator.credentials?.create === 'function'
+  );
+}
+
+const UNSUPPORTED =
+  'This browser cannot use security keys or passkeys on this page (it lacks WebAuthn’s JSON support). Use an up-to-date browser, or a code.';
+
+/**
+ * Security keys belong to a domain (the relying party id, PUBLIC_URL's host): the browser refuses
+ * them on any other address, e.g. 127.0.0.1 for a site set up as localhost. Say where they work.
+ */
+function checkKeyDomain(rpId) {
+  const host = location.hostname;
+  if (!rpId || host === rpId || host.endsWith(`.${rpId}`)) return;
+  const port = location.port ? `:${location.port}` : '';
+  throw new KeyError(
+    `Security keys work on this site only at ${rpId}: open ${location.protocol}//${rpId}${port}${location.pathname} and try again.`,
+  );
+}
+
+/** The browser's refusal (a DOMException) said for people. */
+function keyFailure(error, creating) {
+  switch (error?.name) {
+    case 'NotAllowedError':
+    case 'AbortError':
+      return new KeyError(
+        'The security key did not answer: the request was cancelled or timed out. Try again when you are ready to touch it.',
+      );
+    case 'InvalidStateError':
+      return new KeyError(
+        creating
+          ? 'This security key or passkey is registered on your account already.'
+          : 'This security key is not registered on your account.',
+      );
+    case 'SecurityError':
+      return new KeyError('The browser refused to use a security key on this address.');
+    case 'NotSupportedError':
+      return new KeyError('This security key or device does not support what this site asks for.');
+    default:
+      return new KeyError(`The security key could not be used (${error?.name ?? 'unknown error'}).`);
+  }
+}
+
+/** Asks the browser to create a credential for the kit's creation options; its answer, as JSON. */
+async function createKey(optionsJSON) {
+  if (!webauthnSupported()) throw new KeyError(UNSUPPORTED);
+  checkKeyDomain(optionsJSON?.rp?.id);
+  let credential;
+  try {
+    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(optionsJSON);
+    credential = await navigator.credentials.create({ publicKey });
+  } catch (error) {
+    throw keyFailure(error, true);
+  }
+  if (!credential) throw keyFailure(null, true);
+  return credential.toJSON();
+}
+
+/** Asks the browser for an assertion for the kit's request options; its answer, as JSON. */
+async function useKey(optionsJSON) {
+  if (!webauthnSupported()) throw new KeyError(UNSUPPORTED);
+  checkKeyDomain(optionsJSON?.rpId);
+  let credential;
+  try {
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(optionsJSON);
+    credential = await navigator.credentials.get({ publicKey });
+  } catch (error) {
+    throw keyFailure(error, false);
+  }
+  if (!credential) throw keyFailure(null, false);
+  return credential.toJSON();
+}
+
+/** A security key as the second factor of a signed-in user (step-up, remove, rotate, disable). */
+async function keyFactor() {
+  const options = await api('POST', `${PREFIX}/webauthn/authenticate/options`, {}, { auth: true });
+  return { webauthn: await useKey(options) };
+}
+
+// ---- fresh second factors -------------------------------------------------------------------------
+
+/**
+ * Shows in `root` what the user can prove a factor with: `[data-needs="totp"]` only with an
+ * authenticator app (`[data-needs="no-totp"]` only without), `[data-use-key]` only with a security
+ * key the browser can use.
+ */
+function showFactorChoices(root, counts) {
+  for (const element of root.querySelectorAll('[data-needs="totp"]')) show(element, counts.totp > 0);
+  for (const element of root.querySelectorAll('[data-needs="no-totp"]')) show(element, counts.totp === 0);
+  for (const element of root.querySelectorAll('[data-use-key]')) {
+    show(element, counts.webauthn > 0 && webauthnSupported());
+  }
+}
+
+/**
+ * A form asking for a fresh second factor: a code (`[data-factor="code"]`) or a recovery code
+ * (`[data-factor="recovery"]`, when the form has that field) on submit, or a security key with the
+ * `[data-use-key]` button. `action` gets `{ code }`, `{ recoveryCode }` or `{ webauthn }`.
+ */
+function factorForm(form, errorElement, action) {
+  const code = form.querySelector('[data-factor="code"]');
+  const recovery = form.querySelector('[data-factor="recovery"]');
+  onSubmit(form, errorElement, async () => {
+    const typed = code && !code.closest('[hidden]') ? code.value.trim() : '';
+    const typedRecovery = recovery ? recovery.value.trim() : '';
+    if ((typed === '') === (typedRecovery === '')) {
+      throw new ApiError(400, {
+        message: !recovery
+          ? 'Enter a code from your app.'
+          : code && !code.closest('[hidden]')
+            ? 'Enter either a code from your app or a recovery code.'
+            : 'Enter a recovery code, or use your security key.',
+      });
+    }
+    await action(typed ? { code: typed } : { recoveryCode: typedRecovery });
+  });
+  const keyButton = form.querySelector('[data-use-key]');
+  if (keyButton) onClick(keyButton, form, errorElement, async () => action(await keyFactor()));
+}
+
+/** Empties the factor fields of `form`. */
+function clearFactors(form) {
+  for (const input of form.querySelectorAll('[data-factor]')) input.value = '';
+}
+
+let stepUpWaiting = null;
+
+/**
+ * The step-up dialog of the page (`#step-up`): asks for a fresh second factor and spends it at
+ * POST /2fa/step-up, whose access token then passes the kit's "recent second factor" check.
+ */
+function setUpStepUp() {
+  const dialog = $('#step-up');
+  if (!dialog) return;
+  const form = $('#step-up-form');
+  factorForm(form, $('#step-up-error'), async (factor) => {
+    const { accessToken } = await api('POST', `${PREFIX}/step-up`, factor, { auth: true });
+    saveTokens({ accessToken, refreshToken: readTokens().refreshToken });
+    const waiting = stepUpWaiting;
+    stepUpWaiting = null;
+    dialog.close();
+    waiting?.resolve();
+  });
+  form.querySelector('[data-cancel]').addEventListener('click', () => dialog.close());
+  dialog.addEventListener('close', () => {
+    clearFactors(form);
+    const waiting = stepUpWaiting;
+    stepUpWaiting = null;
+    waiting?.reject(new CancelledError());
+  });
+}
+
+/** Opens the step-up dialog; resolves once a factor was proved, rejects with CancelledError. */
+async function stepUp() {
+  const dialog = $('#step-up');
+  const status = await api('GET', `${PREFIX}/status`, undefined, { auth: true });
+  showFactorChoices(dialog, status.authenticators);
+  show($('#step-up-error'), false);
+  return new Promise((resolve, reject) => {
+    stepUpWaiting = { resolve, reject };
+    dialog.showModal();
+    const first = [...dialog.querySelectorAll('input, [data-use-key]')].find(
+      (element) => !element.closest('[hidden]') && !element.hidden,
+    );
+    first?.focus();
+  });
+}
+
+/**
+ * Runs `call`; when the kit answers TWOFOLD_STEP_UP_REQUIRED (adding an authenticator while 2FA is
+ * on needs a recent second factor), asks for one and runs `call` again.
+ */
+async function withStepUp(call) {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.code === 'TWOFOLD_STEP_UP_REQUIRED')) throw error;
+  }
+  await stepUp();
+  return call();
+}
+
+/** "an authenticator app and 2 security keys or passkeys": what `counts` holds, in words. */
+function describeCounts(counts) {
+  const parts = [];
+  if (counts.totp > 0)
+    parts.push(counts.totp === 1 ? 'an authenticator app' : `${counts.totp} authenticator apps`);
+  if (counts.webauthn > 0) {
+    parts.push(
+      counts.webauthn === 1 ? 'a security key or passkey' : `${counts.webauthn} security keys or passkeys`,
+    );
+  }
+  return parts.join(' and ');
+}
+
 /** The header every page shares: the brand and the links for signed-in or signed-out visitors. */
 function renderHeader() {
   const header = $('#site-header');
@@ -336,7 +566,7 @@ const pages = {
       $('#who').textContent = me.username;
       $('#who-email').textContent = me.email;
       $('#status-summary').textContent = status.enabled
-        ? `Two-factor authentication is on; ${status.recoveryCodesRemaining} recovery codes left.`
+        ? `Two-factor authentication is on; ${status.recoveryCodesRemaining} recovery codes left. You log in with ${describeCounts(status.authenticators)}.`
         : 'Two-factor authentication is off.';
       show($('#enable-link'), !status.enabled);
     } catch (error) {
@@ -421,15 +651,32 @@ const pages = {
 
   login() {
     let challengeToken = null;
-    let useRecoveryCode = false;
-    const setFactor = (recovery) => {
-      useRecoveryCode = recovery;
-      show($('#code-field'), !recovery);
-      show($('#recovery-field'), recovery);
-      (recovery ? $('#recovery-code') : $('#code')).focus();
+    /** The WebAuthn request options bound to this login, when the account has a security key. */
+    let keyOptions = null;
+    let hasApp = true;
+    /** 'code' (from the app), 'recovery' (a recovery code) or 'key' (only the security key). */
+    let mode = 'code';
+    const setMode = (next) => {
+      mode = next;
+      show($('#code-field'), mode === 'code');
+      show($('#recovery-field'), mode === 'recovery');
+      show($('#verify-submit'), mode !== 'key');
+      show($('#use-recovery'), mode !== 'recovery');
+      show($('#use-code'), mode === 'recovery' && hasApp);
     };
-    $('#use-recovery').addEventListener('click', () => setFactor(true));
-    $('#use-code').addEventListener('click', () => setFactor(false));
+    const focusFactor = () => {
+      if (mode === 'code') $('#code').focus();
+      else if (mode === 'recovery') $('#recovery-code').focus();
+      else if (!$('#use-key').hidden) $('#use-key').focus();
+    };
+    $('#use-recovery').addEventListener('click', () => {
+      setMode('recovery');
+      focusFactor();
+    });
+    $('#use-code').addEventListener('click', () => {
+      setMode('code');
+      focusFactor();
+    });
 
     onSubmit($('#login-form'), $('#login-error'), async () => {
       const answer = await passwordStep($('#username').value, $('#password').value);
@@ -439,15 +686,28 @@ const pages = {
         return;
       }
       challengeToken = answer.challengeToken;
+      // What this account's second step can take: an app's code, a security key, a recovery code.
+      // Without an answer, a code and a recovery code are offered (the kit refuses what does not fit).
+      let options = { factors: ['totp', 'recoveryCode'], webauthn: null };
+      try {
+        options = await api('POST', `${PREFIX}/login/options`, { challengeToken });
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'TWOFOLD_INVALID_CHALLENGE') throw error;
+      }
+      keyOptions = options.webauthn;
+      hasApp = options.factors.includes('totp') || !keyOptions;
+      const canUseKey = keyOptions !== null && webauthnSupported();
+      show($('#key-field'), keyOptions !== null);
+      show($('#use-key'), canUseKey);
+      show($('#key-unsupported'), keyOptions !== null && !canUseKey);
+      setMode(hasApp ? 'code' : canUseKey ? 'key' : 'recovery');
       show($('#login-form'), false);
       show($('#verify-form'));
-      $('#code').focus();
+      focusFactor();
     });
 
-    onSubmit($('#verify-form'), $('#verify-error'), async () => {
-      const factor = useRecoveryCode
-        ? { recoveryCode: $('#recovery-code').value }
-        : { code: $('#code').value };
+    /** The second step with `factor`; an expired or spent challenge goes back to the password. */
+    const finish = async (factor) => {
       try {
         saveTokens(await api('POST', `${PREFIX}/login/verify`, { challengeToken, ...factor }));
       } catch (error) {
@@ -455,6 +715,7 @@ const pages = {
           // The challenge expired or ran out of attempts: start again from the password, saying why
           // above the password form (the second step's own message is hidden with it).
           challengeToken = null;
+          keyOptions = null;
           $('#code').value = '';
           $('#recovery-code').value = '';
           $('#password').value = '';
@@ -469,77 +730,149 @@ const pages = {
         throw error;
       }
       location.assign('/');
+    };
+
+    onSubmit($('#verify-form'), $('#verify-error'), () =>
+      finish(mode === 'recovery' ? { recoveryCode: $('#recovery-code').value } : { code: $('#code').value }),
+    );
+    onClick($('#use-key'), $('#verify-form'), $('#verify-error'), async () => {
+      await finish({ webauthn: await useKey(keyOptions) });
     });
   },
 
   enable() {
     if (!readTokens()) return goToLogin();
+    setUpStepUp();
     codeActions($('#recovery-codes-section'));
-    const start = $('#start-enroll');
-    start.addEventListener('click', async () => {
-      show($('#start-error'), false);
-      start.disabled = true;
-      try {
-        const enrollment = await api('POST', `${PREFIX}/totp/enroll`, undefined, { auth: true });
-        $('#qr').src = enrollment.qrDataUri;
-        // On a phone the QR code cannot be scanned by the phone itself: this link opens the app.
-        const openApp = document.createElement('a');
-        openApp.className = 'button';
-        openApp.href = enrollment.otpauthUri;
-        openApp.textContent = 'Open in your authenticator app';
-        $('#open-app').replaceChildren(document.createTextNode('On this phone? '), openApp);
-        // The key in groups of 4; a group never breaks across lines (CSS), only the spaces between.
-        const groups = enrollment.prettySecret.split(/\s+/).map((group) => {
-          const span = document.createElement('span');
-          span.className = 'group';
-          span.textContent = group;
-          return span;
-        });
-        $('#secret').replaceChildren(
-          ...groups.flatMap((span, index) => (index === 0 ? [span] : [document.createTextNode(' '), span])),
-        );
-        $('#expires').textContent = formatTime(enrollment.expiresAt);
-        show($('#enroll-start'), false);
-        show($('#enroll-scan'));
-        $('#code').focus();
-      } catch (error) {
-        if (error instanceof ApiError && error.code === 'TWOFOLD_ALREADY_ENABLED') {
-          show($('#enroll-start'), false);
-          show($('#already-enabled'));
-        } else {
-          showError($('#start-error'), error);
-        }
-      } finally {
-        start.disabled = false;
-      }
+    let authenticatorId = null;
+    let name = '';
+
+    onSubmit($('#start-form'), $('#start-error'), async () => {
+      name = $('#app-name').value.trim();
+      // With 2FA on already this adds another app, which needs a recent second factor.
+      const enrollment = await withStepUp(() =>
+        api('POST', `${PREFIX}/totp/enroll`, name ? { name } : {}, { auth: true }),
+      );
+      authenticatorId = enrollment.authenticatorId;
+      $('#qr').src = enrollment.qrDataUri;
+      // On a phone the QR code cannot be scanned by the phone itself: this link opens the app.
+      const openApp = document.createElement('a');
+      openApp.className = 'button';
+      openApp.href = enrollment.otpauthUri;
+      openApp.textContent = 'Open in your authenticator app';
+      $('#open-app').replaceChildren(document.createTextNode('On this phone? '), openApp);
+      // The key in groups of 4; a group never breaks across lines (CSS), only the spaces between.
+      const groups = enrollment.prettySecret.split(/\s+/).map((group) => {
+        const span = document.createElement('span');
+        span.className = 'group';
+        span.textContent = group;
+        return span;
+      });
+      $('#secret').replaceChildren(
+        ...groups.flatMap((span, index) => (index === 0 ? [span] : [document.createTextNode(' '), span])),
+      );
+      $('#expires').textContent = formatTime(enrollment.expiresAt);
+      show($('#enroll-start'), false);
+      show($('#enroll-scan'));
+      $('#code').focus();
     });
 
     onSubmit($('#confirm-form'), $('#confirm-error'), async () => {
       const confirmed = await api(
         'POST',
         `${PREFIX}/totp/confirm`,
-        { code: $('#code').value },
+        { code: $('#code').value, ...(authenticatorId ? { authenticatorId } : {}) },
         { auth: true },
       );
       // Turning 2FA on signed out every session; this page goes on with the fresh tokens.
       if (confirmed.accessToken) saveTokens(confirmed);
-      const { recoveryCodes } = confirmed;
       // The secret is no longer needed on the page.
       $('#qr').removeAttribute('src');
       $('#open-app').replaceChildren();
       $('#secret').textContent = '';
-      fillList($('#recovery-codes'), recoveryCodes);
       show($('#enroll-scan'), false);
-      show($('#recovery-codes-section'));
+      if (confirmed.recoveryCodes) {
+        // The first authenticator: 2FA is on, and these are the account's recovery codes.
+        fillList($('#recovery-codes'), confirmed.recoveryCodes);
+        show($('#recovery-codes-section'));
+        $('#recovery-codes-title').focus();
+      } else {
+        $('#added-name').textContent = name || 'Authenticator app';
+        show($('#app-added'));
+      }
     });
   },
 
   async settings() {
     if (!readTokens()) return goToLogin();
+    setUpStepUp();
     codeActions($('#new-codes-section'));
+    codeActions($('#key-codes-section'));
+    const keysWork = webauthnSupported();
+    show($('#webauthn-unsupported'), !keysWork);
+    $('#add-key').disabled = !keysWork;
+    let authenticators = [];
+    /** The authenticator the rename or remove form is about. */
+    let selected = null;
+
+    const notice = (text) => {
+      $('#settings-notice').textContent = text;
+      show($('#settings-notice'), text !== '');
+    };
+    const typeName = (entry) =>
+      entry.type === 'totp' ? 'Authenticator app' : entry.passkey ? 'Passkey' : 'Security key';
+    const closePanels = () => {
+      show($('#rename-form'), false);
+      show($('#remove-form'), false);
+      clearFactors($('#remove-form'));
+      selected = null;
+    };
+
+    const renderRows = () => {
+      const rows = authenticators.map((entry) => {
+        const row = document.createElement('tr');
+        row.dataset.id = entry.id;
+        const cell = (text) => {
+          const td = document.createElement('td');
+          td.textContent = text;
+          return td;
+        };
+        const nameCell = cell(entry.name);
+        nameCell.className = 'name';
+        const actions = document.createElement('td');
+        actions.className = 'row-actions';
+        const button = (text, label, open) => {
+          const element = document.createElement('button');
+          element.type = 'button';
+          element.className = 'link';
+          element.textContent = text;
+          element.setAttribute('aria-label', label);
+          element.addEventListener('click', () => open(entry));
+          return element;
+        };
+        actions.append(
+          button('Rename', `Rename ${entry.name}`, openRename),
+          button('Remove', `Remove ${entry.name}`, openRemove),
+        );
+        row.append(
+          nameCell,
+          cell(typeName(entry)),
+          cell(formatTime(entry.createdAt)),
+          cell(formatTime(entry.lastUsedAt)),
+          actions,
+        );
+        return row;
+      });
+      $('#authenticator-rows').replaceChildren(...rows);
+    };
+
     const refresh = async () => {
       try {
-        const status = await api('GET', `${PREFIX}/status`, undefined, { auth: true });
+        const [status, list] = await Promise.all([
+          api('GET', `${PREFIX}/status`, undefined, { auth: true }),
+          api('GET', `${PREFIX}/authenticators`, undefined, { auth: true }),
+        ]);
+        authenticators = list.authenticators;
         $('#status-enabled').textContent = status.enabled
           ? 'on'
           : status.pending
@@ -550,39 +883,132 @@ const pages = {
         $('#status-last-used').textContent = status.enabled ? formatTime(status.lastUsedAt) : '-';
         show($('#manage'), status.enabled);
         show($('#not-enabled'), !status.enabled);
+        show($('#authenticators-section'), status.enabled);
+        showFactorChoices(document, status.authenticators);
+        renderRows();
       } catch (error) {
         showError($('#status-error'), error);
       }
     };
 
-    onSubmit($('#rotate-form'), $('#rotate-error'), async () => {
-      const { recoveryCodes } = await api(
+    function openRename(entry) {
+      closePanels();
+      selected = entry;
+      $('#rename-title').textContent = `Rename “${entry.name}”`;
+      $('#rename-name').value = entry.name;
+      show($('#rename-error'), false);
+      show($('#rename-form'));
+      $('#rename-name').select();
+      $('#rename-name').focus();
+    }
+
+    function openRemove(entry) {
+      closePanels();
+      selected = entry;
+      $('#remove-title').textContent = `Remove “${entry.name}” (${typeName(entry).toLowerCase()})`;
+      show($('#remove-last'), authenticators.length === 1);
+      show($('#remove-error'), false);
+      show($('#remove-form'));
+      const first = [...$('#remove-form').querySelectorAll('input, [data-use-key]')].find(
+        (element) => !element.closest('[hidden]') && !element.hidden,
+      );
+      first?.focus();
+    }
+
+    for (const form of [$('#rename-form'), $('#remove-form')]) {
+      form.querySelector('[data-cancel]').addEventListener('click', closePanels);
+    }
+
+    onSubmit($('#rename-form'), $('#rename-error'), async () => {
+      const renamed = await api(
         'POST',
-        `${PREFIX}/recovery-codes/rotate`,
-        { code: $('#rotate-code').value },
+        `${PREFIX}/authenticators/${encodeURIComponent(selected.id)}/rename`,
+        { name: $('#rename-name').value.trim() },
         { auth: true },
       );
-      $('#rotate-code').value = '';
+      closePanels();
+      notice(`Renamed to “${renamed.name}”.`);
+      await refresh();
+    });
+
+    factorForm($('#remove-form'), $('#remove-error'), async (factor) => {
+      const entry = selected;
+      const fresh = await api(
+        'POST',
+        `${PREFIX}/authenticators/${encodeURIComponent(entry.id)}/remove`,
+        factor,
+        { auth: true },
+      );
+      closePanels();
+      if (fresh?.accessToken) {
+        // It was the last one: 2FA is off, every session was signed out; this one goes on.
+        saveTokens(fresh);
+        show($('#new-codes-section'), false);
+        notice('');
+        show($('#disabled-notice'));
+      } else {
+        notice(`“${entry.name}” is removed: it no longer logs you in.`);
+      }
+      await refresh();
+    });
+
+    onSubmit($('#add-key-form'), $('#add-key-error'), async () => {
+      const name = $('#key-name').value.trim();
+      let options;
+      try {
+        // With 2FA on already, adding a key needs a recent second factor.
+        options = await withStepUp(() =>
+          api('POST', `${PREFIX}/webauthn/register/options`, name ? { name } : {}, { auth: true }),
+        );
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) {
+          throw new KeyError(
+            'Security keys are not turned on on this server (see WEBAUTHN and PUBLIC_URL in its settings).',
+          );
+        }
+        throw error;
+      }
+      const response = await createKey(options);
+      const added = await withStepUp(() =>
+        api('POST', `${PREFIX}/webauthn/register/verify`, { response }, { auth: true }),
+      );
+      $('#key-name').value = '';
+      show($('#disabled-notice'), false);
+      if (added.accessToken) saveTokens(added);
+      if (added.recoveryCodes) {
+        // The first authenticator: 2FA is on, and these are the account's recovery codes.
+        notice('');
+        fillList($('#key-recovery-codes'), added.recoveryCodes);
+        $('#key-codes-section [data-codes-status]').textContent = '';
+        show($('#key-codes-section'));
+        await refresh();
+        $('#key-codes-title').focus();
+        return;
+      }
+      notice(`${name ? `“${name}”` : 'The security key'} is added: it finishes a login from now on.`);
+      await refresh();
+    });
+
+    factorForm($('#rotate-form'), $('#rotate-error'), async (factor) => {
+      const { recoveryCodes } = await api('POST', `${PREFIX}/recovery-codes/rotate`, factor, {
+        auth: true,
+      });
+      clearFactors($('#rotate-form'));
       fillList($('#new-recovery-codes'), recoveryCodes);
       $('#new-codes-section [data-codes-status]').textContent = '';
       show($('#new-codes-section'));
       await refresh();
     });
 
-    onSubmit($('#disable-form'), $('#disable-error'), async () => {
-      const code = $('#disable-code').value.trim();
-      const recoveryCode = $('#disable-recovery-code').value.trim();
-      if ((code === '') === (recoveryCode === '')) {
-        throw new ApiError(400, { message: 'Enter either a code from your app or a recovery code.' });
-      }
-      const fresh = await api('POST', `${PREFIX}/totp/disable`, code ? { code } : { recoveryCode }, {
-        auth: true,
-      });
+    factorForm($('#disable-form'), $('#disable-error'), async (factor) => {
+      const fresh = await api('POST', `${PREFIX}/totp/disable`, factor, { auth: true });
       // Turning 2FA off signed out every session; this page goes on with the fresh tokens.
       if (fresh?.accessToken) saveTokens(fresh);
-      $('#disable-code').value = '';
-      $('#disable-recovery-code').value = '';
+      clearFactors($('#disable-form'));
+      closePanels();
+      notice('');
       show($('#new-codes-section'), false);
+      show($('#key-codes-section'), false);
       show($('#disabled-notice'));
       await refresh();
     });

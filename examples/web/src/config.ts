@@ -18,8 +18,22 @@ export interface ExampleConfig {
   dataDir: string;
   /** TWOFOLD_OUTBOX (default ./outbox): where the development mailer writes each mail. */
   outboxDir: string;
-  /** PUBLIC_URL (default http://HOST:PORT): the address in links sent by mail. */
+  /**
+   * PUBLIC_URL (default http://localhost:PORT when HOST is a loopback or any-address, else
+   * http://HOST:PORT): the app's address as users see it, for the links sent by mail and for
+   * security keys (WebAuthn: its host is the relying party id, its origin the one origin allowed).
+   */
   publicUrl: string;
+  /**
+   * WEBAUTHN (default on): security keys and passkeys as a second factor, bound to PUBLIC_URL's
+   * host; null when off. Browsers allow WebAuthn on https, and on http only at localhost.
+   */
+  webauthn: { rpId: string; origins: string[] } | null;
+  /**
+   * Why security keys are off although WEBAUTHN was not set to off (PUBLIC_URL is plain http away
+   * from localhost, or an IP address): the start logs it as a warning. Null otherwise.
+   */
+  webauthnOffReason: string | null;
   /** STORE (default pglite, embedded in DATA_DIR): where the 2FA state lives. */
   store: StoreKind;
   /** REDIS_URL, for STORE=redis. */
@@ -42,6 +56,13 @@ export interface ExampleConfig {
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/** Hosts that mean "this machine": the default PUBLIC_URL says localhost for them. */
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0', '::']);
+/** A host name WebAuthn takes as a relying party id: a lowercase domain name (not an IP address). */
+const DOMAIN =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 const STORES: readonly StoreKind[] = ['pglite', 'sqlite', 'redis', 'postgres', 'mysql'];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -92,10 +113,12 @@ export function loadConfig(
     );
   }
 
-  const publicUrl = (
-    value('PUBLIC_URL') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-  ).replace(/\/+$/, '');
+  // The default address names localhost rather than 127.0.0.1: browsers allow security keys on
+  // http only there (and 127.0.0.1 is an IP address, which cannot be a WebAuthn relying party id).
+  const defaultHost = LOCAL_HOSTS.has(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const publicUrl = (value('PUBLIC_URL') ?? `http://${defaultHost}:${port}`).replace(/\/+$/, '');
   checkUrl('PUBLIC_URL', publicUrl, ['http:', 'https:'], 'https://app.example.com');
+  const { webauthn, webauthnOffReason } = webauthnSettings(value('WEBAUTHN'), publicUrl);
 
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase() as ExampleConfig['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -108,6 +131,8 @@ export function loadConfig(
     dataDir: path('DATA_DIR', 'data'),
     outboxDir: path('TWOFOLD_OUTBOX', 'outbox'),
     publicUrl,
+    webauthn,
+    webauthnOffReason,
     store,
     redisUrl,
     databaseUrl,
@@ -117,6 +142,38 @@ export function loadConfig(
     production: value('NODE_ENV') === 'production',
     logLevel,
   };
+}
+
+/**
+ * WEBAUTHN (on or off, default on) and the relying party it makes of PUBLIC_URL: the id is its
+ * host, the one origin its origin. A PUBLIC_URL that cannot carry WebAuthn (http away from
+ * localhost, an IP address) is an error when WEBAUTHN=on was asked for, and turns it off (with the
+ * reason, for the log) when it was only the default.
+ */
+function webauthnSettings(
+  setting: string | undefined,
+  publicUrl: string,
+): Pick<ExampleConfig, 'webauthn' | 'webauthnOffReason'> {
+  const wanted = (setting ?? 'on').toLowerCase();
+  if (wanted !== 'on' && wanted !== 'off') {
+    throw new ConfigError(`WEBAUTHN must be on or off (got "${setting}")`);
+  }
+  if (wanted === 'off') return { webauthn: null, webauthnOffReason: null };
+  const url = new URL(publicUrl);
+  const host = url.hostname;
+  const problem =
+    IPV4.test(host) || host.startsWith('[')
+      ? `its host ${host} is an IP address; security keys need a domain name (localhost, or the site's own)`
+      : !DOMAIN.test(host)
+        ? `its host ${host} is not a domain name security keys can use`
+        : url.protocol === 'http:' && host !== 'localhost'
+          ? 'browsers allow security keys only on https (or http://localhost)'
+          : null;
+  if (problem === null) return { webauthn: { rpId: host, origins: [url.origin] }, webauthnOffReason: null };
+  const reason = `PUBLIC_URL ${url.origin}: ${problem}`;
+  if (setting !== undefined)
+    throw new ConfigError(`WEBAUTHN=on does not work with ${reason}; set WEBAUTHN=off`);
+  return { webauthn: null, webauthnOffReason: `security keys and passkeys are off: ${reason}` };
 }
 
 function checkUrl(name: string, url: string | undefined, protocols: string[], example: string): void {

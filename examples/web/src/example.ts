@@ -34,6 +34,8 @@ export interface SharedTwofoldOptions {
     linkUrl: string;
   };
   rateLimit: { redis?: Redis };
+  /** Security keys and passkeys, for PUBLIC_URL's host (absent with WEBAUTHN=off). */
+  webauthn?: { rpId: string; origins: string[] };
 }
 
 export interface Example {
@@ -57,6 +59,7 @@ export async function createExample(config: ExampleConfig, log: Log): Promise<Ex
   // Folders the example creates are mode 700; one that was there before is only warned about.
   warnIfOpen(config.dataDir, 'DATA_DIR', log);
   warnIfOpen(config.outboxDir, 'TWOFOLD_OUTBOX', log);
+  if (config.webauthnOffReason) log('warn', config.webauthnOffReason);
   const keyring = loadKeyring(config, log);
   const databases = await openDatabases(config);
   try {
@@ -89,6 +92,9 @@ export async function createExample(config: ExampleConfig, log: Log): Promise<Ex
         linkUrl: `${config.publicUrl}${RECOVER_PAGE}`,
       },
       rateLimit: databases.redis ? { redis: databases.redis } : {},
+      ...(config.webauthn
+        ? { webauthn: { rpId: config.webauthn.rpId, origins: [...config.webauthn.origins] } }
+        : {}),
     };
     return {
       config,

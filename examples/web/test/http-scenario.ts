@@ -355,14 +355,14 @@ export async function runHttpScenario(
 
     const status = await call('GET', '/2fa/status', { token: accessToken });
     t.equal(status.status, 200);
-    t.match(status.body, { enabled: false, pending: false });
+    t.match(status.body, { enabled: false, pending: false, authenticators: { totp: 0, webauthn: 0 } });
     t.equal((await call('GET', '/2fa/status')).status, 401);
     t.equal((await call('POST', '/2fa/no-such-route', { json: {} })).status, 404);
   });
 
   let recoveryCodes: string[] = [];
   await t.test('enroll and confirm: the QR code, the label, the recovery codes', async (t) => {
-    const enroll = await call('POST', '/2fa/totp/enroll', { token: accessToken });
+    const enroll = await call('POST', '/2fa/totp/enroll', { token: accessToken, json: { name: 'Phone' } });
     t.equal(enroll.status, 201);
     t.equal(enroll.headers.get('cache-control'), 'no-store');
     const uri = String(enroll.body?.otpauthUri);
@@ -378,6 +378,7 @@ export async function runHttpScenario(
     const code = phone.generate().token;
     const confirm = await call('POST', '/2fa/totp/confirm', { token: accessToken, json: { code } });
     t.equal(confirm.status, 200);
+    t.equal(confirm.body?.authenticatorId, enroll.body?.authenticatorId, 'the authenticator enrolled');
     recoveryCodes = confirm.body?.recoveryCodes as string[];
     t.equal(recoveryCodes.length, 10);
     secrets.push(...recoveryCodes);
@@ -392,7 +393,24 @@ export async function runHttpScenario(
     t.match((await call('GET', '/2fa/status', { token: accessToken })).body, {
       enabled: true,
       recoveryCodesRemaining: 10,
+      authenticators: { totp: 1, webauthn: 0 },
     });
+    const list = await call('GET', '/2fa/authenticators', { token: accessToken });
+    t.equal(list.status, 200);
+    t.match(list.body, { authenticators: [{ type: 'totp', name: 'Phone', createdAt: String }] });
+    t.equal(
+      (list.body?.authenticators as unknown[] | undefined)?.length,
+      1,
+      'one authenticator, by the name given',
+    );
+
+    // Security keys are on (PUBLIC_URL's host, localhost by default): the creation options say so.
+    const options = await call('POST', '/2fa/webauthn/register/options', {
+      token: accessToken,
+      json: { name: 'YubiKey' },
+    });
+    t.equal(options.status, 200, 'the WebAuthn routes are there');
+    t.match(options.body, { rp: { id: 'localhost' }, challenge: String, user: { name: 'ada' } });
   });
 
   await t.test('two-step login with a recovery code; refresh and revoke', async (t) => {
@@ -402,6 +420,9 @@ export async function runHttpScenario(
     t.notOk(login.body?.accessToken, 'no access before the second factor');
     const challengeToken = String(login.body?.challengeToken);
     secrets.push(challengeToken);
+    const factors = await call('POST', '/2fa/login/options', { json: { challengeToken } });
+    t.equal(factors.status, 200);
+    t.same(factors.body, { factors: ['totp', 'recoveryCode'], webauthn: null }, 'an app, no key');
     t.equal(
       (await call('GET', '/me', { token: challengeToken })).status,
       401,

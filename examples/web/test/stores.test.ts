@@ -101,9 +101,13 @@ async function tempDir(t: Test): Promise<string> {
 
 const silent = () => {};
 
+/** The id of the authenticator each user id got from {@link enrollSomeone}. */
+const authenticatorOf = new Map<string, string>();
+
 /**
- * Creates a user and turns 2FA on through the example's store; returns the user id. `cleanUp`
- * deletes the 2FA state at teardown (the servers are shared).
+ * Creates a user and turns 2FA on through the example's store; returns the user id (the id of its
+ * authenticator app is in `authenticatorOf`). `cleanUp` deletes the 2FA state at teardown (the
+ * servers are shared).
  */
 async function enrollSomeone(t: Test, example: Example, keys: string, cleanUp = true): Promise<string> {
   const name = `u${randomBytes(4).toString('hex')}`;
@@ -114,6 +118,7 @@ async function enrollSomeone(t: Test, example: Example, keys: string, cleanUp = 
   });
   const engine = createTwoFactor({ store: example.twofoldOptions.store, keyring: keys, issuer: 'Test' });
   const enrollment = await engine.enroll(user.id, { label: name });
+  authenticatorOf.set(user.id, enrollment.authenticatorId);
   await engine.confirm(user.id, Totp.fromUri(enrollment.otpauthUri).generate().token);
   t.match(await engine.status(user.id), { enabled: true, recoveryCodesRemaining: 10 });
   if (cleanUp) t.teardown(() => example.twofoldOptions.store.deleteTwoFactor(user.id));
@@ -217,8 +222,10 @@ t.test('STORE=redis puts the 2FA state in Redis', { skip: await reachable('redis
     check.disconnect();
   });
   const userId = await enrollSomeone(t, example, keys);
+  // The store's key layout: one hash per authenticator, `<prefix>{<user tag>}:a:<authenticator id>`.
   const tag = Buffer.from(userId, 'utf16le').toString('base64url');
-  t.equal(await check.hget(`twofold-example:{${tag}}:a:totp`, 'status'), 'active');
+  const key = `twofold-example:{${tag}}:a:${authenticatorOf.get(userId)}`;
+  t.same(await check.hmget(key, 'type', 'status'), ['totp', 'active']);
   t.ok(example.twofoldOptions.rateLimit.redis, 'the rate-limit counts go to Redis too');
 });
 

@@ -135,7 +135,9 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
     port: 3000,
     dataDir: '/srv/app/data',
     outboxDir: '/srv/app/outbox',
-    publicUrl: 'http://127.0.0.1:3000',
+    publicUrl: 'http://localhost:3000',
+    webauthn: { rpId: 'localhost', origins: ['http://localhost:3000'] },
+    webauthnOffReason: null,
     store: 'pglite',
     tablePrefix: 'twofold_',
     keys: undefined,
@@ -153,6 +155,39 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
   );
   t.match(config({ STORE: 'postgres', DATABASE_URL: 'postgres://u:p@db:5432/app' }), { store: 'postgres' });
 
+  // Security keys (WebAuthn): on by default, for PUBLIC_URL's host and origin.
+  t.same(
+    config({ PUBLIC_URL: 'https://app.example.com/twofold/' }).webauthn,
+    { rpId: 'app.example.com', origins: ['https://app.example.com'] },
+    'PUBLIC_URL on https: its host is the relying party id, its origin the one origin',
+  );
+  t.match(
+    config({ HOST: '0.0.0.0', PORT: '8080' }),
+    {
+      publicUrl: 'http://localhost:8080',
+      webauthn: { rpId: 'localhost', origins: ['http://localhost:8080'] },
+    },
+    'any address: the default PUBLIC_URL says localhost too',
+  );
+  t.match(config({ HOST: '::1' }), { publicUrl: 'http://localhost:3000' });
+  t.match(
+    config({ HOST: '10.0.0.5' }),
+    { publicUrl: 'http://10.0.0.5:3000', webauthn: null, webauthnOffReason: /IP address/ },
+    'another address: the default PUBLIC_URL names it, and security keys are off, saying why',
+  );
+  t.match(config({ PUBLIC_URL: 'http://intranet.example:3000' }), {
+    webauthn: null,
+    webauthnOffReason: /^security keys and passkeys are off: PUBLIC_URL .*only on https/,
+  });
+  t.match(config({ PUBLIC_URL: 'http://127.0.0.1:3000' }), { webauthn: null, webauthnOffReason: /IP/ });
+  t.same(
+    config({ WEBAUTHN: 'off' }),
+    { ...config({}), webauthn: null, webauthnOffReason: null },
+    'WEBAUTHN=off: off, nothing to warn about',
+  );
+  t.same(config({ WEBAUTHN: 'OFF', HOST: '10.0.0.5' }).webauthnOffReason, null);
+  t.match(config({ WEBAUTHN: 'on', PUBLIC_URL: 'https://example.com' }).webauthn, { rpId: 'example.com' });
+
   const wrong: [Record<string, string>, RegExp][] = [
     [{ PORT: 'http' }, /^PORT /],
     [{ PORT: '70000' }, /^PORT /],
@@ -164,6 +199,12 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
     [{ PUBLIC_URL: 'ftp://example.com' }, /^PUBLIC_URL /],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL /],
     [{ TWOFOLD_TABLE_PREFIX: 'Bad-Prefix' }, /^TWOFOLD_TABLE_PREFIX /],
+    [{ WEBAUTHN: 'maybe' }, /^WEBAUTHN must be on or off/],
+    [
+      { WEBAUTHN: 'on', HOST: '10.0.0.5' },
+      /^WEBAUTHN=on does not work with PUBLIC_URL http:\/\/10\.0\.0\.5:3000: .*WEBAUTHN=off$/,
+    ],
+    [{ WEBAUTHN: 'on', PUBLIC_URL: 'http://app.example.com' }, /^WEBAUTHN=on .*only on https/],
   ];
   for (const [env, message] of wrong) {
     t.throws(() => config(env), { name: 'ConfigError', message }, JSON.stringify(env));
@@ -436,6 +477,11 @@ t.test('every file and folder the example creates is private, even under umask 0
   const settings = config({ DATA_DIR: 'state/data', TWOFOLD_OUTBOX: 'state/outbox' }, dir);
   const { log, lines } = recordingLog();
   const example = await createExample(settings, log);
+  t.same(
+    example.twofoldOptions.webauthn,
+    { rpId: 'localhost', origins: ['http://localhost:3000'] },
+    "security keys for PUBLIC_URL's host, in the kit's options",
+  );
   await example.signup({ username: 'ada', email: 'ada@example.com', password: 'long password' });
   let files: string[] = [];
   for (let attempt = 0; attempt < 100 && files.length === 0; attempt++) {
@@ -468,7 +514,11 @@ t.test(
     await chmod(join(dataDir, PGLITE_DIR, 'base'), 0o755);
 
     const { log, lines } = recordingLog();
-    const again = await createExample(config({ DATA_DIR: dataDir }, dir), log);
+    // (And a PUBLIC_URL security keys cannot use: the start says they are off.)
+    const again = await createExample(
+      config({ DATA_DIR: dataDir, PUBLIC_URL: 'http://intranet.example:3000' }, dir),
+      log,
+    );
     t.teardown(() => again.close());
     for (const name of [...pgliteFiles, DEV_KEYS_FILE]) {
       t.equal(((await stat(join(dataDir, name))).mode & 0o777).toString(8), '600', name);
@@ -476,5 +526,10 @@ t.test(
     t.equal(((await stat(join(dataDir, PGLITE_DIR, 'base'))).mode & 0o777).toString(8), '700', 'pglite/base');
     t.equal(((await stat(dataDir)).mode & 0o777).toString(8), '755', 'a folder that existed is not changed');
     t.match(lines.join('\n'), /warn DATA_DIR \(.*\) is mode 755: other users can list it/);
+    t.match(
+      lines.join('\n'),
+      /warn security keys and passkeys are off: PUBLIC_URL http:\/\/intranet\.example:3000: browsers allow/,
+    );
+    t.notOk(again.twofoldOptions.webauthn, 'and the kit gets no webauthn option');
   },
 );
