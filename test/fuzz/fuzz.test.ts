@@ -57,7 +57,6 @@ const HOSTILE_FIELDS = ['username', 'password', 'email', 'uid', 'token', 'challe
 const HOSTILE_MIN_BODIES = 1000;
 /** Failure counters are reset this often (in requests sent), well below lockout.maxFailures. */
 const RESET_EVERY = 50;
-const TOTP_ID = 'totp';
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -127,16 +126,28 @@ function hostileFields(request: FuzzRequest): string[] {
 }
 
 /** What the run compares before and after: never printed (sealed secrets), only named on a change. */
+/**
+ * What must not change for a watched user: their status and every stored authenticator, field by
+ * field, and the count of recovery codes. One thing may: a user with 2FA on (alice) may get a new
+ * pending enrollment from a fuzzed `POST /totp/enroll` with her recent token (adding an app is
+ * allowed then), so for an enabled user pending enrollments and the `pending` flag are left out.
+ */
 async function snapshot(engine: TwoFactor, store: Store, users: User[]) {
   const now = Date.now();
   const state: Record<string, Record<string, unknown>> = {};
   for (const user of users) {
-    const record = await store.getAuthenticator(user.userId, TOTP_ID, now);
+    const { pending, ...status } = await engine.status(user.userId);
+    const records = (await store.listAuthenticators(user.userId, now)).filter(
+      (record) => !status.enabled || record.type === 'webauthn' || record.status === 'active',
+    );
     state[user.username] = {
-      status: JSON.stringify(await engine.status(user.userId)),
+      status: JSON.stringify(status.enabled ? status : { ...status, pending }),
       recoveryCodes: await store.countRecoveryCodes(user.userId),
+      authenticators: records.map((record) => record.id).join(','),
       ...Object.fromEntries(
-        Object.entries(record ?? { missing: true }).map(([key, value]) => [`record.${key}`, value]),
+        records.flatMap((record) =>
+          Object.entries(record).map(([key, value]) => [`${record.id}.${key}`, value]),
+        ),
       ),
     };
   }

@@ -148,7 +148,7 @@ async function crashLoop(t: Test, spec: StoreSpec, store: Store): Promise<void> 
     ({ app, confirmMs } = await take());
 
     const now = Date.now();
-    const record = await store.getAuthenticator(user.userId, 'totp', now);
+    const record = await store.getAuthenticator(user.userId, String(enrollment.authenticatorId), now);
     const codes = await store.countRecoveryCodes(user.userId);
     const active = record?.status === 'active';
     const seen = await engine.status(user.userId);

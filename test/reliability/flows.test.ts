@@ -22,6 +22,17 @@
  * 7. POST /sessions/revoke-all racing 30 refreshes of the user's sessions, three rounds: afterwards
  *    every session started before it is over, including the pairs the racing refreshes handed out
  *    (each refused on GET /status and on /token/refresh).
+ * 8. One security key answer (a WebAuthn assertion) sent 50 times at once, three rounds: on
+ *    POST /2fa/login/verify exactly one 200, the others 401 TWOFOLD_INVALID_CHALLENGE; on
+ *    POST /2fa/step-up exactly one 200, the others 400 or 429.
+ * 9. 60 assertions of a key the user never registered, at once, each on its own challenge: at most
+ *    `maxFailures` judged, the rest 429; then the user's own key is refused with 429 too.
+ * 10. The user's last two authenticators (an app and a key) removed at once, five rounds: exactly
+ *    one removal turns 2FA off (200 with fresh tokens), and afterwards no authenticator is left and
+ *    a login asks for no second factor.
+ * 11. An app confirmed and a key registered at once by a user without 2FA, five rounds: exactly one
+ *    answer carries recovery codes (the one that turned 2FA on), those codes log in, and every
+ *    authenticator that answered 2xx is listed.
  *
  * "Judged" counts the answers that evaluated a code (400 TWOFOLD_INVALID_CODE). The counts of every
  * burst are in the test comments (`# flows <store> ...`); TWOFOLD_FLOWS_REPORT=<file> also writes them
@@ -44,6 +55,7 @@ import {
   successProblems,
   wrongCode,
 } from '@twofold/http-test-suite/helpers';
+import { type SoftwareAuthenticator, softwareAuthenticator } from '@twofold/http-test-suite/webauthn';
 import { migrate } from '@twofold/store-sql';
 import { hasCommand, reachBetterSqlite3 } from '@twofold/test-support';
 import { startLocalCluster } from '@twofold/test-support/redis';
@@ -87,6 +99,13 @@ const CONFIRM_ROUNDS = 15;
 const RECOVERY_RACERS = 30;
 const REFRESH_RACERS = 30;
 const REVOKE_ROUNDS = 3;
+const ASSERTION_COPIES = 50;
+const ASSERTION_ROUNDS = 3;
+const FORGED_ASSERTIONS = 60;
+const REMOVE_ROUNDS = 5;
+const ADD_ROUNDS = 5;
+/** The origin the reliability apps accept security keys from (server.ts). */
+const ORIGIN = 'https://reliability.test';
 
 const ONLY = process.env.TWOFOLD_FLOWS_STORES?.split(',').map((name) => name.trim());
 const selected = (name: string) => !ONLY || ONLY.includes(name);
@@ -430,15 +449,20 @@ async function confirmRacingEnroll(t: Test, run: Run): Promise<void> {
     ]);
     const enrollKind = classify(second, [
       { status: 201 },
-      { status: 409, code: 'TWOFOLD_ALREADY_ENABLED' },
-      // Turning 2FA on ends the password-only session the enroll came with (SECURITY.md §35).
-      ...(confirmed.status === 200 ? [{ status: 401, code: 'TWOFOLD_UNAUTHORIZED' }] : []),
+      // Once confirm turned 2FA on: the password-only session the enroll came with has ended
+      // (SECURITY.md §35), or, read just before that, it is too weak to add an authenticator.
+      ...(confirmed.status === 200
+        ? [
+            { status: 401, code: 'TWOFOLD_UNAUTHORIZED' },
+            { status: 401, code: 'TWOFOLD_STEP_UP_REQUIRED' },
+          ]
+        : []),
     ]);
     t.equal(confirmKind.problem, undefined, `round ${round + 1}: confirm answers 200, 409 or 400`);
     t.equal(
       enrollKind.problem,
       undefined,
-      `round ${round + 1}: the second enroll answers 201, 409, or 401 once confirm turned 2FA on`,
+      `round ${round + 1}: the second enroll answers 201, or 401 once confirm turned 2FA on`,
     );
     const outcome = `confirm ${confirmed.status}, enroll ${second.status}`;
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
@@ -569,6 +593,259 @@ async function revokeAllRacingRefreshes(t: Test, run: Run): Promise<void> {
   t.equal(survivors, 0, `${scenario}: no refreshed pair outlives the revocation`);
 }
 
+// 8-11. Security keys.
+
+/** A fresh user whose first authenticator is a software security key, registered through `app(0)`. */
+async function userWithKey(run: Run): Promise<{
+  user: AppUser;
+  key: SoftwareAuthenticator;
+  recoveryCodes: string[];
+  accessToken: string;
+}> {
+  const user = run.fresh();
+  const app = run.app(0);
+  const login = must(
+    await run.post(app, '/login', { username: user.username, password: user.password }),
+    200,
+    'login',
+  );
+  const key = softwareAuthenticator({ algorithm: 'ES256' });
+  const options = must(
+    await run.post(app, '/webauthn/register/options', { name: 'Key' }, String(login.accessToken)),
+    200,
+    'registration options',
+  );
+  const added = must(
+    await run.post(
+      app,
+      '/webauthn/register/verify',
+      { response: key.register(options as never, { origin: ORIGIN }) },
+      String(login.accessToken),
+    ),
+    201,
+    'registration',
+  );
+  const recoveryCodes = added.recoveryCodes as string[];
+  run.logs.remember(user.password, String(login.accessToken), String(login.refreshToken), ...recoveryCodes);
+  run.logs.remember(String(added.accessToken), String(added.refreshToken));
+  return { user, key, recoveryCodes, accessToken: String(added.accessToken) };
+}
+
+/** WebAuthn request options of a login: a challenge token, then POST /login/options. */
+async function loginOptions(run: Run, app: AppProcess, user: AppUser) {
+  const challengeToken = await run.challenge(app, user);
+  const options = must(await run.post(app, '/login/options', { challengeToken }), 200, 'login options');
+  return { challengeToken, webauthn: options.webauthn as never };
+}
+
+// 8. One assertion, many copies at once: accepted once.
+async function oneAssertionManyTimes(t: Test, run: Run): Promise<void> {
+  const counts: Record<string, number> = {};
+  let extraWinners = 0;
+  for (let round = 1; round <= ASSERTION_ROUNDS; round++) {
+    const scenario = `8 one assertion x${ASSERTION_COPIES} on login/verify (round ${round})`;
+    const { user, key } = await userWithKey(run);
+    const { challengeToken, webauthn } = await loginOptions(run, run.app(1), user);
+    const assertion = key.assert(webauthn, { origin: ORIGIN });
+    const answers = await run.burst(ASSERTION_COPIES, (app) =>
+      run.post(app, '/login/verify', { challengeToken, webauthn: assertion }),
+    );
+    run.remember(answers);
+    const tally = tallyAnswers(answers, [{ status: 200 }, SPENT_CHALLENGE]);
+    for (const [kind, count] of Object.entries(tally.counts)) counts[kind] = (counts[kind] ?? 0) + count;
+    t.strictSame(tally.unexpected, [], `${scenario}: each 200 or 401 TWOFOLD_INVALID_CHALLENGE`);
+    const winners = tally.counts['200'] ?? 0;
+    if (winners !== 1) extraWinners++;
+    t.equal(winners, 1, `${scenario}: exactly one 200`);
+
+    // The same outside a login: one answer to the step-up options, many copies.
+    const signedIn = answers.find((answer) => answer.status === 200)?.body?.accessToken as string | undefined;
+    if (!signedIn) continue;
+    const stepUpOptions = must(
+      await run.post(run.app(0), '/webauthn/authenticate/options', {}, signedIn),
+      200,
+      'step-up options',
+    );
+    const stepUpAssertion = key.assert(stepUpOptions as never, { origin: ORIGIN });
+    const stepUps = await run.burst(ASSERTION_COPIES, (app) =>
+      run.post(app, '/step-up', { webauthn: stepUpAssertion }, signedIn),
+    );
+    run.remember(stepUps);
+    const stepUpTally = tallyAnswers(stepUps, [{ status: 200 }, JUDGED, LOCKED]);
+    t.strictSame(stepUpTally.unexpected, [], `${scenario}, step-up: each 200, 400 or 429`);
+    t.equal(stepUpTally.counts['200'] ?? 0, 1, `${scenario}, step-up: exactly one 200`);
+    if ((stepUpTally.counts['200'] ?? 0) !== 1) extraWinners++;
+  }
+  record(
+    t,
+    run.name,
+    '8 one assertion, many copies',
+    `${extraWinners} rounds with other than one 200`,
+    counts,
+  );
+}
+
+// 9. Assertions of a key the user never registered, in parallel, each on its own challenge.
+async function forgedAssertions(t: Test, run: Run): Promise<void> {
+  const scenario = `9 login/verify, ${FORGED_ASSERTIONS} assertions of an unregistered key`;
+  const { user, key } = await userWithKey(run);
+  const stranger = softwareAuthenticator({ algorithm: 'ES256' });
+  const logins = await run.burst(FORGED_ASSERTIONS, (app) => loginOptions(run, app, user));
+  const answers = await run.burst(FORGED_ASSERTIONS, (app, index) => {
+    const { challengeToken, webauthn } = logins[index]!;
+    // The stranger answers as if it were the user's key (its own signature over the right challenge).
+    const forged = stranger.assert({ ...(webauthn as object), allowCredentials: [] } as never, {
+      origin: ORIGIN,
+    });
+    const claimed = key.assert(webauthn, { origin: ORIGIN });
+    return run.post(app, '/login/verify', {
+      challengeToken,
+      webauthn: { ...forged, id: claimed.id, rawId: claimed.rawId },
+    });
+  });
+  run.remember(answers);
+  judgeBurst(t, run, scenario, answers, [JUDGED, LOCKED], MAX_FAILURES);
+  const { challengeToken, webauthn } = await loginOptions(run, run.app(1), user);
+  const refused = await run.post(run.app(1), '/login/verify', {
+    challengeToken,
+    webauthn: key.assert(webauthn, { origin: ORIGIN }),
+  });
+  run.remember([refused]);
+  expectAnswer(t, refused, LOCKED, `${scenario}: then the user's own key`);
+}
+
+// 10. The last two authenticators removed at once.
+async function lastTwoRemoved(t: Test, run: Run): Promise<void> {
+  const scenario = '10 last two authenticators removed at once';
+  const counts: Record<string, number> = {};
+  let broken = 0;
+  for (let round = 1; round <= REMOVE_ROUNDS; round++) {
+    const { user, recoveryCodes, accessToken } = await userWithKey(run);
+    // A second authenticator: an app, confirmed with the fresh session of the registration.
+    const enrollment = must(
+      await run.post(run.app(0), '/totp/enroll', { name: 'App' }, accessToken),
+      201,
+      'enroll an app',
+    );
+    const code = codeAt(String(enrollment.secret), Date.now());
+    run.logs.remember(String(enrollment.secret), String(enrollment.prettySecret), code);
+    must(await run.post(run.app(0), '/totp/confirm', { code }, accessToken), 200, 'confirm the app');
+    const list = must(
+      await run.app(1).client.get('/authenticators', { token: accessToken, headers: forwardedFor(run.ip()) }),
+      200,
+      'list',
+    );
+    const ids = (list.authenticators as { id: string }[]).map((entry) => entry.id);
+    t.equal(ids.length, 2, `${scenario} (round ${round}): two authenticators to begin with`);
+    const answers = await Promise.all(
+      ids.map((id, index) =>
+        run.post(
+          run.app(index),
+          `/authenticators/${id}/remove`,
+          { recoveryCode: recoveryCodes[index] },
+          accessToken,
+        ),
+      ),
+    );
+    run.remember(answers);
+    const tally = tallyAnswers(answers, [
+      { status: 200 },
+      { status: 204 },
+      // The other removal came first and turned 2FA off before this one was checked.
+      { status: 404, code: 'TWOFOLD_NOT_FOUND' },
+      { status: 409, code: 'TWOFOLD_NOT_ENABLED' },
+      JUDGED,
+    ]);
+    const outcome = answers
+      .map((answer) => answer.status)
+      .sort()
+      .join('+');
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+    t.strictSame(tally.unexpected, [], `${scenario} (round ${round}): each 200, 204, 404, 409 or 400`);
+    const offs = tally.counts['200'] ?? 0;
+    t.equal(offs, 1, `${scenario} (round ${round}): exactly one removal turned 2FA off`);
+    const login = must(
+      await run.post(run.app(1), '/login', { username: user.username, password: user.password }),
+      200,
+      'login afterwards',
+    );
+    run.remember([{ status: 200, body: login } as Answer]);
+    t.equal(login.twoFactorRequired, false, `${scenario} (round ${round}): 2FA is off afterwards`);
+    if (offs !== 1 || login.twoFactorRequired !== false) broken++;
+  }
+  record(t, run.name, scenario, `${broken} of ${REMOVE_ROUNDS} rounds broken`, counts);
+}
+
+// 11. An app and a key added at once by a user without 2FA.
+async function twoAddedAtOnce(t: Test, run: Run): Promise<void> {
+  const scenario = '11 an app and a key added at once';
+  const counts: Record<string, number> = {};
+  let broken = 0;
+  for (let round = 1; round <= ADD_ROUNDS; round++) {
+    const user = run.fresh();
+    const login = must(
+      await run.post(run.app(0), '/login', { username: user.username, password: user.password }),
+      200,
+      'login',
+    );
+    const token = String(login.accessToken);
+    run.logs.remember(user.password, token, String(login.refreshToken));
+    const enrollment = must(await run.post(run.app(0), '/totp/enroll', {}, token), 201, 'enroll');
+    const code = codeAt(String(enrollment.secret), Date.now());
+    run.logs.remember(String(enrollment.secret), String(enrollment.prettySecret), code);
+    const key = softwareAuthenticator({ algorithm: 'EdDSA' });
+    const options = must(await run.post(run.app(1), '/webauthn/register/options', {}, token), 200, 'options');
+    const registration = key.register(options as never, { origin: ORIGIN });
+    const answers = await Promise.all([
+      run.post(run.app(0), '/totp/confirm', { code }, token),
+      run.post(run.app(1), '/webauthn/register/verify', { response: registration }, token),
+    ]);
+    run.remember(answers);
+    const tally = tallyAnswers(answers, [
+      { status: 200 },
+      { status: 201 },
+      // The other one turned 2FA on first: this password-only session ended, or is too weak to add.
+      { status: 401, code: 'TWOFOLD_UNAUTHORIZED' },
+      { status: 401, code: 'TWOFOLD_STEP_UP_REQUIRED' },
+    ]);
+    t.strictSame(tally.unexpected, [], `${scenario} (round ${round}): each 200, 201 or 401`);
+    const withCodes = answers.filter((answer) => Array.isArray(answer.body?.recoveryCodes));
+    for (const answer of withCodes) run.logs.remember(...(answer.body.recoveryCodes as string[]));
+    const outcome = answers
+      .map((answer) => `${answer.status}${answer.body?.recoveryCodes ? '+codes' : ''}`)
+      .join(', ');
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+    t.equal(withCodes.length, 1, `${scenario} (round ${round}): exactly one answer turned 2FA on`);
+    const added = answers.filter((answer) => answer.status === 200 || answer.status === 201).length;
+    let codesWork = false;
+    if (withCodes.length === 1) {
+      const challengeToken = await run.challenge(run.app(1), user);
+      const recoveryCode = (withCodes[0]!.body.recoveryCodes as string[])[0];
+      const verified = await run.post(run.app(1), '/login/verify', { challengeToken, recoveryCode });
+      run.remember([verified]);
+      codesWork = verified.status === 200;
+      t.equal(verified.status, 200, `${scenario} (round ${round}): the recovery codes it showed log in`);
+      if (codesWork) {
+        const status = must(
+          await run.app(0).client.get('/status', {
+            token: String(verified.body.accessToken),
+            headers: forwardedFor(run.ip()),
+          }),
+          200,
+          'status',
+        );
+        const listed = (status.authenticators as { totp: number; webauthn: number }) ?? {
+          totp: 0,
+          webauthn: 0,
+        };
+        t.equal(listed.totp + listed.webauthn, added, `${scenario} (round ${round}): every 2xx is listed`);
+      }
+    }
+    if (withCodes.length !== 1 || !codesWork) broken++;
+  }
+  record(t, run.name, scenario, `${broken} of ${ADD_ROUNDS} rounds broken`, counts);
+}
+
 /** Starts the apps of one store (`frameworks`, one process each) and runs every scenario on them. */
 async function flows(
   t: Test,
@@ -580,7 +857,10 @@ async function flows(
   const keyring = generateKey();
   const logs = new LogBook();
   logs.remember(keyring, keyring.slice(keyring.indexOf(':') + 1));
-  const users = makeUsers(9 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS, 'flow');
+  const users = makeUsers(
+    9 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS + ASSERTION_ROUNDS + 1 + REMOVE_ROUNDS + ADD_ROUNDS,
+    'flow',
+  );
   const config: Omit<AppConfig, 'framework'> = {
     store,
     keyring,
@@ -603,6 +883,10 @@ async function flows(
     ['5. confirm racing a second enroll', (t) => confirmRacingEnroll(t, run)],
     ['6. one recovery link confirmed in parallel', (t) => recoveryLinkRace(t, run)],
     ['7. revoke-all racing refreshes', (t) => revokeAllRacingRefreshes(t, run)],
+    ['8. one security key answer sent many times at once', (t) => oneAssertionManyTimes(t, run)],
+    ['9. unregistered keys in parallel on login/verify', (t) => forgedAssertions(t, run)],
+    ['10. the last two authenticators removed at once', (t) => lastTwoRemoved(t, run)],
+    ['11. an app and a key added at once', (t) => twoAddedAtOnce(t, run)],
   ];
   for (const [title, scenario] of scenarios) {
     if (!SCENARIOS || SCENARIOS.includes(title.slice(0, title.indexOf('.')))) await t.test(title, scenario);

@@ -110,6 +110,8 @@ const options: TwofoldHttpOptions = {
   store,
   keyring: config.keyring,
   issuer: 'Reliability',
+  // Security keys as the flow races play them (a software authenticator in the test process).
+  webauthn: { rpId: 'reliability.test', origins: ['https://reliability.test'] },
   lockout: config.lockout,
   challenge: config.challenge,
   rateLimit: config.rateLimit,
