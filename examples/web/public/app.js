@@ -927,8 +927,9 @@ const pages = {
         { auth: true },
       );
       closePanels();
-      notice(`Renamed to “${renamed.name}”.`);
+      // The list first, then the notice: what the notice announces is on the page when it is read.
       await refresh();
+      notice(`Renamed to “${renamed.name}”.`);
     });
 
     factorForm($('#remove-form'), $('#remove-error'), async (factor) => {
@@ -946,10 +947,9 @@ const pages = {
         show($('#new-codes-section'), false);
         notice('');
         show($('#disabled-notice'));
-      } else {
-        notice(`“${entry.name}” is removed: it no longer logs you in.`);
       }
       await refresh();
+      if (!fresh?.accessToken) notice(`“${entry.name}” is removed: it no longer logs you in.`);
     });
 
     onSubmit($('#add-key-form'), $('#add-key-error'), async () => {
@@ -985,8 +985,8 @@ const pages = {
         $('#key-codes-title').focus();
         return;
       }
-      notice(`${name ? `“${name}”` : 'The security key'} is added: it finishes a login from now on.`);
       await refresh();
+      notice(`${name ? `“${name}”` : 'The security key'} is added: it finishes a login from now on.`);
     });
 
     factorForm($('#rotate-form'), $('#rotate-error'), async (factor) => {
