@@ -9,7 +9,7 @@
  * reaching the engine).
  *
  * FUZZ_SEED=<n> replays a run (the seed is printed); FUZZ_BODIES=<n> sets the count per framework
- * on memoryStore (default 10,000), FUZZ_SQL_BODIES=<n> per framework on each SQL database (default
+ * on memoryStore (default 6,000), FUZZ_SQL_BODIES=<n> per framework on each SQL database (default
  * 2,000); FUZZ_STORES=memory,postgres,mariadb picks the stores (default all three);
  * FUZZ_CONCURRENCY=<n> the requests in flight (default 20).
  */
@@ -42,7 +42,7 @@ import {
 
 const BODY_LIMIT = 16_384;
 const BODIES: Record<StoreName, number> = {
-  memory: positiveInt('FUZZ_BODIES', 10_000),
+  memory: positiveInt('FUZZ_BODIES', 6_000),
   postgres: positiveInt('FUZZ_SQL_BODIES', 2_000),
   mariadb: positiveInt('FUZZ_SQL_BODIES', 2_000),
 };

@@ -5,7 +5,7 @@
  * belongs in a log.
  */
 import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makePrivateDirAsync, PRIVATE_FILE_MODE } from './files.js';
 import type { Log } from './log.js';
@@ -42,7 +42,9 @@ export function outboxMailer(dir: string, log: Log): SendMail {
       '',
       mail.text,
     ].join('\n');
-    const handle = await open(file, 'wx', PRIVATE_FILE_MODE);
+    // Written under a hidden name, then renamed: whoever reads the outbox sees a mail whole or not at all.
+    const partial = join(dir, `.partial-${randomBytes(6).toString('hex')}`);
+    const handle = await open(partial, 'wx', PRIVATE_FILE_MODE);
     try {
       // open()'s mode loses bits to the umask: set it exactly before anything is written.
       await handle.chmod(PRIVATE_FILE_MODE);
@@ -50,6 +52,7 @@ export function outboxMailer(dir: string, log: Log): SendMail {
     } finally {
       await handle.close();
     }
+    await rename(partial, file);
     log('info', `mail written to ${file}`);
   };
 }

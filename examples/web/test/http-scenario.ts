@@ -60,7 +60,7 @@ export async function waitForMail(outboxDir: string, kind: string, seen: Set<str
 /** Mails in the outbox that no waitForMail has taken yet. */
 export async function freshMails(outboxDir: string, seen: Set<string>): Promise<string[]> {
   const files = await readdir(outboxDir).catch(() => [] as string[]);
-  return files.filter((file) => !seen.has(file));
+  return files.filter((file) => !seen.has(file) && !file.startsWith('.'));
 }
 
 /** The token of a signup mail's link (`.../confirm-signup.html#token=...`). */

@@ -486,7 +486,10 @@ t.test('every file and folder the example creates is private, even under umask 0
   let files: string[] = [];
   for (let attempt = 0; attempt < 100 && files.length === 0; attempt++) {
     await sleep(20);
-    files = await readdir(settings.outboxDir).catch(() => []);
+    // A mail being written has a hidden name until it is whole.
+    files = (await readdir(settings.outboxDir).catch(() => [] as string[])).filter(
+      (file) => !file.startsWith('.'),
+    );
   }
   const mail = await readFile(join(settings.outboxDir, files[0]!), 'utf8');
   t.match(await example.confirmSignup({ token: signupToken(mail) }), { status: 201 });
