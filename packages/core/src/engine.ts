@@ -6,6 +6,7 @@ import {
   AuthenticatorLimitError,
   InvalidChallengeError,
   InvalidCodeError,
+  InvalidCredentialsError,
   InvalidInputError,
   InvalidRecoveryTokenError,
   InvalidRegistrationError,
@@ -181,6 +182,16 @@ export interface TwoFactor {
    * assertion must answer the options of {@link startWebAuthnAuthentication}.
    */
   verifySecondFactor(userId: string, factor: SecondFactor): Promise<VerifiedFactor>;
+  /**
+   * The step-up of a user without 2FA: `check` judges the password (the host's). The attempt is
+   * counted toward the per-account lockout before `check` runs, as a second factor's is, so of any
+   * number of concurrent attempts at most `lockout.maxFailures` get judged per lock period; a wrong
+   * password is a failure like a wrong code, and a right one ends the failure count.
+   * @throws InvalidInputError (field `code`) the user has 2FA on: a second factor is needed
+   * @throws LockedError too many failures
+   * @throws InvalidCredentialsError `check` resolved false
+   */
+  verifyPasswordStepUp(userId: string, check: () => boolean | Promise<boolean>): Promise<void>;
   /** Replaces the recovery codes; needs a fresh second factor. */
   rotateRecoveryCodes(userId: string, factor: SecondFactor): Promise<{ recoveryCodes: string[] }>;
   /**
@@ -717,6 +728,26 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     verify: verifyTotp,
     useRecoveryCode: verifyRecoveryCode,
     verifySecondFactor,
+
+    async verifyPasswordStepUp(userId, check) {
+      const now = clock();
+      checkUserId(userId);
+      if ((await store.listAuthenticators(userId, now)).some(isActive)) {
+        throw new InvalidInputError(
+          'code',
+          'This account has two-factor authentication: step up with a second factor ("code", "webauthn" or "recoveryCode"), not the password',
+        );
+      }
+      const attempt = await takeAttempt(userId, now);
+      if (!(await check())) {
+        events.emit('failed', { userId, method: 'password', reason: 'invalid', failures: attempt.count });
+        if (attempt.count === lockout.maxFailures) {
+          events.emit('locked', { userId, until: attempt.expiresAt });
+        }
+        throw new InvalidCredentialsError();
+      }
+      await succeed(userId, attempt);
+    },
 
     async rotateRecoveryCodes(userId, factor) {
       await verifySecondFactor(userId, factor);

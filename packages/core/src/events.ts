@@ -16,7 +16,8 @@ export interface TwoFactorEvents {
    */
   failed: {
     userId: string;
-    method: 'totp' | 'recovery-code' | 'webauthn';
+    /** `password`: a step-up with the password, for a user without 2FA. */
+    method: 'totp' | 'recovery-code' | 'webauthn' | 'password';
     reason: 'invalid' | 'malformed' | 'replayed';
     failures: number;
   };

@@ -1,5 +1,6 @@
 import t from 'tap';
 import {
+  checkStepUpGuardOptions,
   createSessionTokens,
   REFRESH_TOKEN_AUDIENCE,
   REFRESH_TOKEN_TYPE,
@@ -216,6 +217,69 @@ t.test('step-up: a recent second factor passes; a password-only or old one does 
   const stepped = await tokens.verifyAccess((await tokens.stepUp(pwdOnly)).accessToken);
   t.same(stepped.amr, ['pwd', 'otp', 'mfa']);
   t.doesNotThrow(() => tokens.requireRecentSecondFactor(stepped, 300));
+});
+
+t.test(
+  'the step-up guard: a recent password passes without 2FA, unless a second factor is demanded',
+  async (t) => {
+    const { tokens, clock } = setup();
+    const login = await tokens.verifyAccess((await tokens.issue('user-1', ['pwd'], clock.now())).accessToken);
+    t.doesNotThrow(() => tokens.requireRecentAuthentication(login, 300), 'a fresh password login passes');
+    t.doesNotThrow(() => tokens.requireRecentAuthentication(login, 300, { secondFactor: false }));
+    t.throws(
+      () => tokens.requireRecentAuthentication(login, 300, { secondFactor: true }),
+      { code: 'TWOFOLD_STEP_UP_REQUIRED', maxAgeSeconds: 300 },
+      '{ secondFactor: true }: a password is not a second factor',
+    );
+    clock.advance(301_000);
+    t.throws(
+      () => tokens.requireRecentAuthentication(login, 300),
+      {
+        code: 'TWOFOLD_STEP_UP_REQUIRED',
+        message: /authentication from the last 300 seconds: step up again with your password/,
+      },
+      'an old password login: refused, saying to step up with the password',
+    );
+
+    const stepped = await tokens.verifyAccess((await tokens.stepUp(login, 'pwd')).accessToken);
+    t.same(stepped.amr, ['pwd'], 'a password step-up: amr pwd, no mfa');
+    t.equal(stepped.authTime, Math.floor(clock.now() / 1000) * 1000, 'a new auth_time');
+    t.equal(stepped.family, login.family, 'the same session');
+    t.doesNotThrow(() => tokens.requireRecentAuthentication(stepped, 300));
+    t.throws(() => tokens.requireRecentAuthentication(stepped, 300, { secondFactor: true }), {
+      code: 'TWOFOLD_STEP_UP_REQUIRED',
+      message: /needs a second factor/,
+    });
+    t.throws(() => tokens.requireRecentSecondFactor(stepped, 300), { code: 'TWOFOLD_STEP_UP_REQUIRED' });
+
+    const mfa = await tokens.verifyAccess(
+      (await tokens.issue('user-1', ['pwd', 'otp', 'mfa'], clock.now())).accessToken,
+    );
+    t.doesNotThrow(() => tokens.requireRecentAuthentication(mfa, 300, { secondFactor: true }));
+    t.doesNotThrow(() => tokens.requireRecentAuthentication(mfa, 300));
+    const downgraded = await tokens.verifyAccess((await tokens.stepUp(mfa, 'pwd')).accessToken);
+    t.same(downgraded.amr, ['pwd'], 'a password step-up never keeps an earlier mfa');
+    clock.advance(301_000);
+    t.throws(() => tokens.requireRecentAuthentication(mfa, 300), {
+      code: 'TWOFOLD_STEP_UP_REQUIRED',
+      message: /needs a second factor from the last 300 seconds/,
+    });
+  },
+);
+
+t.test('checkStepUpGuardOptions: nothing, or { secondFactor: boolean }', async (t) => {
+  t.same(checkStepUpGuardOptions(undefined, 'guard'), {});
+  t.same(checkStepUpGuardOptions({}, 'guard'), {});
+  t.same(checkStepUpGuardOptions({ secondFactor: true }, 'guard'), { secondFactor: true });
+  t.same(checkStepUpGuardOptions({ secondFactor: false }, 'guard'), { secondFactor: false });
+  t.same(checkStepUpGuardOptions({ secondFactor: undefined }, 'guard'), {});
+  for (const bad of [null, true, 'secondFactor', [], { secondFactor: 'yes' }, { secondfactor: true }]) {
+    t.throws(
+      () => checkStepUpGuardOptions(bad, 'guard'),
+      { name: 'TypeError', message: /^guard: / },
+      String(bad),
+    );
+  }
 });
 
 t.test('signing out is immediate for access tokens: logout, refresh reuse and revokeAll', async (t) => {

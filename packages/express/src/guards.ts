@@ -3,7 +3,12 @@
  * seconds" (step-up). Both answer their errors themselves, in the kit's shape, so the host's error
  * handler never sees them.
  */
-import type { AccessClaims, TwofoldHttp } from '@twofold/core/http';
+import {
+  type AccessClaims,
+  checkStepUpGuardOptions,
+  type StepUpGuardOptions,
+  type TwofoldHttp,
+} from '@twofold/core/http';
 import type { Request, RequestHandler } from 'express';
 import { answerError } from './errors.js';
 import type { TwofoldLog } from './options.js';
@@ -13,7 +18,7 @@ const MIN_STEP_UP_SECONDS = 30;
 
 export interface Guards {
   requireAuth: RequestHandler;
-  requireStepUp(maxAgeSeconds?: number): RequestHandler;
+  requireStepUp(maxAgeSeconds?: number, options?: StepUpGuardOptions): RequestHandler;
 }
 
 export function createGuards(http: TwofoldHttp, log: TwofoldLog): Guards {
@@ -35,7 +40,10 @@ export function createGuards(http: TwofoldHttp, log: TwofoldLog): Guards {
     );
   };
 
-  function requireStepUp(maxAgeSeconds: number = http.options.stepUp.maxAgeSeconds): RequestHandler {
+  function requireStepUp(
+    maxAgeSeconds: number = http.options.stepUp.maxAgeSeconds,
+    options?: StepUpGuardOptions,
+  ): RequestHandler {
     if (
       !Number.isInteger(maxAgeSeconds) ||
       maxAgeSeconds < MIN_STEP_UP_SECONDS ||
@@ -45,11 +53,12 @@ export function createGuards(http: TwofoldHttp, log: TwofoldLog): Guards {
         `requireStepUp: "maxAgeSeconds" must be an integer from ${MIN_STEP_UP_SECONDS} to ${DAY_SECONDS}`,
       );
     }
+    const guardOptions = checkStepUpGuardOptions(options, 'requireStepUp');
     return (request, response, next) => {
       claimsOf(request).then(
         (claims) => {
           try {
-            http.requireStepUp(claims, maxAgeSeconds);
+            http.requireStepUp(claims, maxAgeSeconds, guardOptions);
           } catch (error) {
             answerError(request, response, error, context);
             return;

@@ -15,6 +15,7 @@ export {
   openApiErrorResponse,
   openApiSecuritySchemes,
   REDACT_PATHS,
+  type StepUpGuardOptions,
   schemaRef,
 } from '@twofold/core/http';
 export type { TwofoldExpressOptions, TwofoldLog, TwofoldLogLevel } from './options.js';

@@ -17,6 +17,7 @@ import {
   parseJsonText,
   RouteNotFoundError,
   runAfterResponse,
+  type StepUpGuardOptions,
   type TwofoldHttp,
   type TwofoldHttpOptions,
 } from '@twofold/core/http';
@@ -38,12 +39,14 @@ export interface TwofoldRouter extends Router {
    */
   readonly requireAuth: RequestHandler;
   /**
-   * Middleware factory: requires an access token whose second factor is at most `maxAgeSeconds`
-   * old (default: the `stepUp.maxAgeSeconds` option, 300); otherwise 401 TWOFOLD_STEP_UP_REQUIRED,
-   * and the client gets a fresh token from `POST /step-up`. Checks the token itself, so it can be
-   * used alone. @throws TypeError for a `maxAgeSeconds` outside 30..86400.
+   * Middleware factory: requires an access token whose authentication is at most `maxAgeSeconds`
+   * old (default: the `stepUp.maxAgeSeconds` option, 300): a second factor for a user with 2FA, the
+   * password (login or step-up) for a user without; `{ secondFactor: true }` demands a second
+   * factor from everyone. Otherwise 401 TWOFOLD_STEP_UP_REQUIRED, and the client gets a fresh
+   * token from `POST /step-up`. Checks the token itself, so it can be used alone.
+   * @throws TypeError for a `maxAgeSeconds` outside 30..86400, or bad options
    */
-  requireStepUp(maxAgeSeconds?: number): RequestHandler;
+  requireStepUp(maxAgeSeconds?: number, options?: StepUpGuardOptions): RequestHandler;
 }
 
 /**

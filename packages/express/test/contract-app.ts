@@ -1,6 +1,6 @@
 /**
  * The Express app of the HTTP contract suite (@twofold/http-test-suite): a real listening server with the
- * router at /2fa and the two host routes guarded by the router's middleware. Logs are the router's
+ * router at /2fa and the host routes guarded by the router's middleware. Logs are the router's
  * own log calls, one JSON line each.
  */
 import type { AddressInfo } from 'node:net';
@@ -24,6 +24,14 @@ export const makeExpressContractApp: MakeContractApp = async ({ twofold: options
   app.get('/host/sensitive', router.requireAuth, router.requireStepUp(), (request, response) => {
     response.json({ userId: request.twofold!.userId });
   });
+  app.get(
+    '/host/sensitive-second-factor',
+    router.requireAuth,
+    router.requireStepUp(undefined, { secondFactor: true }),
+    (request, response) => {
+      response.json({ userId: request.twofold!.userId });
+    },
+  );
 
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,4 @@
-// The middleware for host routes: requireAuth and requireStepUp(n), their errors in the kit's
+// The middleware for host routes: requireAuth and requireStepUp(n, options), their errors in the kit's
 // shape (never through the host's error handler), and request.twofold.
 import { memoryStore } from '@twofold/core';
 import type { RequestHandler } from 'express';
@@ -7,7 +7,13 @@ import { authenticate, call, codeAt, fakeClock, startServer, USERS } from './hel
 
 async function setup(t: Test) {
   const clock = fakeClock();
-  const server = await startServer(t, { store: memoryStore(), clock: clock.now, authenticate });
+  const server = await startServer(t, {
+    store: memoryStore(),
+    clock: clock.now,
+    authenticate,
+    verifyPassword: async (userId, password) =>
+      userId === USERS.ada.userId && password === USERS.ada.password,
+  });
   const hostErrors: unknown[] = [];
   server.app.get('/host/claims', server.router.requireAuth, (request, response) => {
     response.json(request.twofold);
@@ -15,6 +21,13 @@ async function setup(t: Test) {
   server.app.get('/host/step-up-alone', server.router.requireStepUp(60), (request, response) => {
     response.json({ userId: request.twofold?.userId });
   });
+  server.app.get(
+    '/host/second-factor-alone',
+    server.router.requireStepUp(60, { secondFactor: true }),
+    (request, response) => {
+      response.json({ userId: request.twofold?.userId });
+    },
+  );
   server.app.use(
     (
       error: unknown,
@@ -82,14 +95,25 @@ t.test('requireAuth sets request.twofold to the user id and the verified claims'
   });
 });
 
-t.test('requireStepUp(n) works alone and wants a second factor at most n seconds old', async (t) => {
+t.test('requireStepUp(n) works alone and wants an authentication at most n seconds old', async (t) => {
   const env = await setup(t);
   const url = `${env.server.url}/host/step-up-alone`;
   const anonymous = await call(url, 'GET');
   t.same([anonymous.status, anonymous.body.code], [401, 'TWOFOLD_UNAUTHORIZED']);
   const passwordOnly = await call(url, 'GET', { token: env.tokens.accessToken });
-  t.same([passwordOnly.status, passwordOnly.body.code], [401, 'TWOFOLD_STEP_UP_REQUIRED']);
-  t.match(passwordOnly.body.message, /60 seconds/);
+  t.same(passwordOnly.body, { userId: USERS.ada.userId }, 'no 2FA: a password login just now passes');
+  env.clock.advance(61_000);
+  const oldLogin = await call(url, 'GET', { token: env.tokens.accessToken });
+  t.same([oldLogin.status, oldLogin.body.code], [401, 'TWOFOLD_STEP_UP_REQUIRED'], 'a login older than 60 s');
+  t.match(oldLogin.body.message, /60 seconds/);
+  const passwordStepUp = await call(`${env.server.url}/2fa/step-up`, 'POST', {
+    token: env.tokens.accessToken,
+    json: { password: USERS.ada.password },
+  });
+  t.equal(passwordStepUp.status, 200, 'POST /2fa/step-up with the password');
+  t.same((await call(url, 'GET', { token: passwordStepUp.body.accessToken })).body, {
+    userId: USERS.ada.userId,
+  });
 
   const fresh = await stepUp(env);
   t.same((await call(url, 'GET', { token: fresh })).body, { userId: USERS.ada.userId });
@@ -101,7 +125,32 @@ t.test('requireStepUp(n) works alone and wants a second factor at most n seconds
   t.same(env.hostErrors, []);
 });
 
-t.test('requireStepUp refuses a max age outside 30..86400 at setup', async (t) => {
+t.test('requireStepUp(n, { secondFactor: true }) wants a second factor, 2FA or not', async (t) => {
+  const env = await setup(t);
+  const url = `${env.server.url}/host/second-factor-alone`;
+  const passwordOnly = await call(url, 'GET', { token: env.tokens.accessToken });
+  t.same([passwordOnly.status, passwordOnly.body.code], [401, 'TWOFOLD_STEP_UP_REQUIRED'], 'a fresh login');
+  t.match(passwordOnly.body.message, /second factor from the last 60 seconds/);
+  const passwordStepUp = await call(`${env.server.url}/2fa/step-up`, 'POST', {
+    token: env.tokens.accessToken,
+    json: { password: USERS.ada.password },
+  });
+  const afterPassword = await call(url, 'GET', { token: passwordStepUp.body.accessToken });
+  t.same(
+    [afterPassword.status, afterPassword.body.code],
+    [401, 'TWOFOLD_STEP_UP_REQUIRED'],
+    'a password step-up is no second factor',
+  );
+
+  const fresh = await stepUp(env);
+  t.same((await call(url, 'GET', { token: fresh })).body, { userId: USERS.ada.userId }, 'a fresh code');
+  env.clock.advance(61_000);
+  const stale = await call(url, 'GET', { token: fresh });
+  t.same([stale.status, stale.body.code], [401, 'TWOFOLD_STEP_UP_REQUIRED'], 'older than 60 s');
+  t.same(env.hostErrors, []);
+});
+
+t.test('requireStepUp refuses a max age outside 30..86400, or bad options, at setup', async (t) => {
   const env = await setup(t);
   for (const bad of [0, 29, 86_401, 1.5, Number.NaN, '60']) {
     t.throws(() => env.server.router.requireStepUp(bad as number), {
@@ -109,6 +158,14 @@ t.test('requireStepUp refuses a max age outside 30..86400 at setup', async (t) =
       message: /"maxAgeSeconds" must be an integer from 30 to 86400/,
     });
   }
+  for (const bad of [null, true, { secondFactor: 'yes' }, { secondfactor: true }]) {
+    t.throws(
+      () => env.server.router.requireStepUp(60, bad as never),
+      { name: 'TypeError', message: /^requireStepUp: / },
+      JSON.stringify(bad),
+    );
+  }
+  t.doesNotThrow(() => env.server.router.requireStepUp(undefined, { secondFactor: true }));
 });
 
 t.test('the router carries the engine and the HTTP layer', async (t) => {

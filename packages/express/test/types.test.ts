@@ -3,7 +3,12 @@ import { memoryStore } from '@twofold/core';
 import type { AccessClaims } from '@twofold/core/http';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import t from 'tap';
-import { type TwofoldRequestAuth, type TwofoldRouter, twofold } from '../src/index.js';
+import {
+  type StepUpGuardOptions,
+  type TwofoldRequestAuth,
+  type TwofoldRouter,
+  twofold,
+} from '../src/index.js';
 import { testKeyring } from './helpers.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -26,8 +31,14 @@ t.test('the router and request.twofold are typed', async (t) => {
   const asRouter: Router = router;
   const guard: RequestHandler = router.requireAuth;
   const stepUp: RequestHandler = router.requireStepUp(120);
+  const secondFactor: RequestHandler = router.requireStepUp(120, { secondFactor: true });
+  const guardOptions: StepUpGuardOptions = { secondFactor: false };
+  const defaultAge: RequestHandler = router.requireStepUp(undefined, guardOptions);
   const app = express();
   app.use('/2fa', router);
+  app.post('/admin/keys', guard, secondFactor, defaultAge, (_request, response) => {
+    response.end();
+  });
   app.get('/me', guard, stepUp, (request, response) => {
     assertType<Equal<typeof request.twofold, TwofoldRequestAuth | undefined>>();
     const claims = request.twofold?.claims;
@@ -48,4 +59,26 @@ t.test('the router and request.twofold are typed', async (t) => {
   t.throws(() => twofold(withPrefix));
   // @ts-expect-error the max age is a number of seconds
   t.throws(() => router.requireStepUp('300'));
+  // @ts-expect-error secondFactor is a boolean
+  t.throws(() => router.requireStepUp(300, { secondFactor: 'yes' }));
+  // @ts-expect-error the one option is secondFactor
+  t.throws(() => router.requireStepUp(300, { mfa: true }));
+
+  // verifyPassword (the password step-up of a user without 2FA): the user id and the password.
+  const withPassword = twofold({
+    ...wrong,
+    verifyPassword: async (userId, password) => {
+      const checked: [string, string] = [userId, password];
+      return checked[1] === 'secret';
+    },
+  });
+  t.equal(typeof withPassword, 'function');
+  // @ts-expect-error verifyPassword answers a boolean
+  const badVerify: Parameters<typeof twofold>[0] = { ...wrong, verifyPassword: async () => 'yes' };
+  t.type(badVerify.verifyPassword, 'function');
+  // @ts-expect-error verifyPassword is a function
+  t.throws(() => twofold({ ...wrong, verifyPassword: 'no' }), {
+    name: 'TypeError',
+    message: /verifyPassword/,
+  });
 });

@@ -3,14 +3,19 @@
  * factor (step-up). They answer in the kit's error shape themselves, so the host's error handler
  * never sees a twofold error it does not know.
  */
-import { type TwofoldHttp, toHttpError } from '@twofold/core/http';
+import {
+  checkStepUpGuardOptions,
+  type StepUpGuardOptions,
+  type TwofoldHttp,
+  toHttpError,
+} from '@twofold/core/http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from './errors.js';
 import type { TwofoldGuard } from './types.js';
 
 export interface Guards {
   authenticate: TwofoldGuard;
-  stepUp(maxAgeSeconds?: number): TwofoldGuard;
+  stepUp(maxAgeSeconds?: number, options?: StepUpGuardOptions): TwofoldGuard;
 }
 
 export function createGuards(http: TwofoldHttp): Guards {
@@ -36,7 +41,7 @@ export function createGuards(http: TwofoldHttp): Guards {
       await authenticated(request, reply);
     },
 
-    stepUp(maxAgeSeconds) {
+    stepUp(maxAgeSeconds, options) {
       if (
         maxAgeSeconds !== undefined &&
         (typeof maxAgeSeconds !== 'number' || !Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < 1)
@@ -45,10 +50,11 @@ export function createGuards(http: TwofoldHttp): Guards {
           'twofoldStepUp(maxAgeSeconds): "maxAgeSeconds" must be a positive whole number of seconds',
         );
       }
+      const guardOptions = checkStepUpGuardOptions(options, 'twofoldStepUp(maxAgeSeconds, options)');
       return async (request, reply) => {
         if (!(await authenticated(request, reply))) return;
         try {
-          http.requireStepUp(request.twofoldUser!.claims, maxAgeSeconds);
+          http.requireStepUp(request.twofoldUser!.claims, maxAgeSeconds, guardOptions);
         } catch (error) {
           await sendError(request, reply, toHttpError(error), error);
         }

@@ -17,6 +17,7 @@ export {
   openApiDocument,
   openApiErrorResponse,
   openApiSecuritySchemes,
+  type StepUpGuardOptions,
   schemaRef,
 } from '@twofold/core/http';
 

@@ -3,7 +3,7 @@
  * every Fastify instance and request once the package is imported.
  */
 import type { TwoFactor } from '@twofold/core';
-import type { AccessClaims, TwofoldHttp, TwofoldHttpOptions } from '@twofold/core/http';
+import type { AccessClaims, StepUpGuardOptions, TwofoldHttp, TwofoldHttpOptions } from '@twofold/core/http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -43,12 +43,16 @@ declare module 'fastify' {
      */
     twofoldAuthenticate: TwofoldGuard;
     /**
-     * A preHandler that requires a second factor within `maxAgeSeconds` (default: the `stepUp`
-     * option, 300 s): 401 `TWOFOLD_STEP_UP_REQUIRED` otherwise, answered by `POST /2fa/step-up`.
-     * Use after `twofoldAuthenticate` (it authenticates on its own when that did not run).
+     * A preHandler that requires a recent authentication: within `maxAgeSeconds` (default: the
+     * `stepUp` option, 300 s), a second factor for a user with 2FA, the password (login or step-up)
+     * for a user without; `{ secondFactor: true }` demands a second factor from everyone. Otherwise
+     * 401 `TWOFOLD_STEP_UP_REQUIRED`, answered by `POST /2fa/step-up`. Use after
+     * `twofoldAuthenticate` (it authenticates on its own when that did not run).
+     * @throws TypeError for a bad `maxAgeSeconds` or options, when called
      * @example app.post('/account/delete', { preHandler: [app.twofoldAuthenticate, app.twofoldStepUp(120)] }, handler)
+     * @example app.post('/admin/keys', { preHandler: app.twofoldStepUp(120, { secondFactor: true }) }, handler)
      */
-    twofoldStepUp(maxAgeSeconds?: number): TwofoldGuard;
+    twofoldStepUp(maxAgeSeconds?: number, options?: StepUpGuardOptions): TwofoldGuard;
   }
 
   interface FastifyContextConfig {

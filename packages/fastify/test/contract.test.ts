@@ -13,7 +13,7 @@ import twofold from '../src/index.js';
 import { isListening, logCapture, REDIS, reportRedisMissing } from './helpers.js';
 
 /**
- * The kit under /2fa plus the two host routes the suite expects. No `redact` on the logger, on
+ * The kit under /2fa plus the host routes the suite expects. No `redact` on the logger, on
  * purpose: the suite proves the plugin logs nothing secret by itself (pino's redaction is the host's
  * second line of defence).
  */
@@ -31,6 +31,11 @@ const makeFastifyContractApp: MakeContractApp = async ({ twofold: options, trust
       async (request) => ({
         userId: request.twofoldUser!.userId,
       }),
+    );
+    app.get(
+      '/host/sensitive-second-factor',
+      { preHandler: [app.twofoldAuthenticate, app.twofoldStepUp(undefined, { secondFactor: true })] },
+      async (request) => ({ userId: request.twofoldUser!.userId }),
     );
     await app.listen({ host: '127.0.0.1', port: 0 });
   } catch (error) {

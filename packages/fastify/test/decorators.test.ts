@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import t from 'tap';
 import twofold from '../src/index.js';
-import { buildApp, codeAt, enable, kitOptions, login } from './helpers.js';
+import { buildApp, codeAt, enable, kitOptions, login, PASSWORD } from './helpers.js';
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -57,19 +57,37 @@ t.test(
 );
 
 t.test(
-  'twofoldStepUp: a password-only token is refused; a fresh second factor passes until it ages',
+  'twofoldStepUp: without 2FA a recent password passes; with 2FA a fresh second factor passes until it ages',
   async (t) => {
-    const { app, clock } = await buildApp(t);
+    const { app, clock } = await buildApp(t, {
+      twofold: { verifyPassword: async (userId, password) => userId === 'id-ada' && password === PASSWORD },
+    });
     const { accessToken: passwordOnly } = (await login(app, 'ada')) as { accessToken: string };
+    const fresh = await app.inject({ method: 'GET', url: '/host/sensitive', headers: bearer(passwordOnly) });
+    t.equal(fresh.statusCode, 200, 'no 2FA: a password login just now passes');
+    clock.advance(301_000);
     const refused = await app.inject({
       method: 'GET',
       url: '/host/sensitive',
       headers: bearer(passwordOnly),
     });
     t.equal(refused.statusCode, 401);
-    t.equal(refused.json().code, 'TWOFOLD_STEP_UP_REQUIRED', 'amr pwd only');
-    const ada = await enable(app, clock, 'ada');
+    t.equal(refused.json().code, 'TWOFOLD_STEP_UP_REQUIRED', 'a password login older than 300 s');
+    const passwordStepUp = await app.inject({
+      method: 'POST',
+      url: '/2fa/step-up',
+      headers: bearer(passwordOnly),
+      payload: { password: PASSWORD },
+    });
+    t.equal(passwordStepUp.statusCode, 200, 'POST /2fa/step-up with the password');
+    const afterPassword = await app.inject({
+      method: 'GET',
+      url: '/host/sensitive',
+      headers: bearer(passwordStepUp.json().accessToken),
+    });
+    t.equal(afterPassword.statusCode, 200, 'the password step-up passes');
 
+    const ada = await enable(app, clock, 'ada');
     const { challengeToken } = (await login(app, 'ada')) as { challengeToken: string };
     const verified = await app.inject({
       method: 'POST',
@@ -84,6 +102,17 @@ t.test(
     const aged = await app.inject({ method: 'GET', url: '/host/sensitive', headers: bearer(accessToken) });
     // The access token (15 min) is still valid; only the step-up has aged out (default 300 s).
     t.equal(aged.json().code, 'TWOFOLD_STEP_UP_REQUIRED', 'older than the default 300 s');
+    const withPassword = await app.inject({
+      method: 'POST',
+      url: '/2fa/step-up',
+      headers: bearer(accessToken),
+      payload: { password: PASSWORD },
+    });
+    t.same(
+      [withPassword.statusCode, withPassword.json().code],
+      [400, 'TWOFOLD_INVALID_INPUT'],
+      'with 2FA, the password is no step-up',
+    );
 
     clock.advance(30_000);
     const stepUp = await app.inject({
@@ -99,6 +128,74 @@ t.test(
       headers: bearer(stepUp.json().accessToken),
     });
     t.equal(again.statusCode, 200, 'the stepped-up token passes');
+  },
+);
+
+t.test(
+  'twofoldStepUp(maxAgeSeconds, { secondFactor: true }) wants a second factor, 2FA or not',
+  async (t) => {
+    const { app, clock } = await buildApp(t, { twofold: { verifyPassword: async () => true } });
+    const strict = Fastify();
+    t.teardown(() => strict.close());
+    await strict.register(twofold, { twoFactor: app.twofold, authenticate: async () => null });
+    strict.get(
+      '/second-factor',
+      { preHandler: strict.twofoldStepUp(60, { secondFactor: true }) },
+      async (request) => ({ userId: request.twofoldUser?.userId }),
+    );
+    strict.get(
+      '/default-age',
+      { preHandler: strict.twofoldStepUp(undefined, { secondFactor: true }) },
+      async (request) => ({ userId: request.twofoldUser?.userId }),
+    );
+    await strict.ready();
+
+    const { accessToken: passwordOnly } = (await login(app, 'bob')) as { accessToken: string };
+    for (const url of ['/second-factor', '/default-age']) {
+      const refused = await strict.inject({ method: 'GET', url, headers: bearer(passwordOnly) });
+      t.same(
+        [refused.statusCode, refused.json().code],
+        [401, 'TWOFOLD_STEP_UP_REQUIRED'],
+        `${url}: a password`,
+      );
+    }
+    const stepped = await app.inject({
+      method: 'POST',
+      url: '/2fa/step-up',
+      headers: bearer(passwordOnly),
+      payload: { password: 'anything' },
+    });
+    const afterPassword = await strict.inject({
+      method: 'GET',
+      url: '/second-factor',
+      headers: bearer(stepped.json().accessToken),
+    });
+    t.same(
+      [afterPassword.statusCode, afterPassword.json().code],
+      [401, 'TWOFOLD_STEP_UP_REQUIRED'],
+      'a password step-up is no second factor',
+    );
+
+    const ada = await enable(app, clock, 'ada');
+    const passed = await strict.inject({
+      method: 'GET',
+      url: '/second-factor',
+      headers: bearer(ada.accessToken),
+    });
+    t.strictSame(passed.json(), { userId: 'id-ada' }, 'a second factor 30 s old passes');
+    clock.advance(31_000);
+    const aged = await strict.inject({
+      method: 'GET',
+      url: '/second-factor',
+      headers: bearer(ada.accessToken),
+    });
+    t.equal(aged.json().code, 'TWOFOLD_STEP_UP_REQUIRED', 'older than 60 s');
+    t.equal(
+      (await strict.inject({ method: 'GET', url: '/default-age', headers: bearer(ada.accessToken) }))
+        .statusCode,
+      200,
+      'within the default 300 s',
+    );
   },
 );
 
@@ -132,7 +229,7 @@ t.test('twofoldStepUp(maxAgeSeconds) sets its own limit, and authenticates when 
   t.equal(anonymous.json().code, 'TWOFOLD_UNAUTHORIZED');
 });
 
-t.test('twofoldStepUp refuses a bad maxAgeSeconds at once', async (t) => {
+t.test('twofoldStepUp refuses a bad maxAgeSeconds or bad options at once', async (t) => {
   const { app } = await buildApp(t);
   for (const bad of [0, -5, 1.5, Number.NaN, '60']) {
     t.throws(
@@ -141,6 +238,15 @@ t.test('twofoldStepUp refuses a bad maxAgeSeconds at once', async (t) => {
       String(bad),
     );
   }
+  for (const bad of [null, true, { secondFactor: 'yes' }, { secondfactor: true }]) {
+    t.throws(
+      () => app.twofoldStepUp(60, bad as never),
+      { name: 'TypeError', message: /^twofoldStepUp\(maxAgeSeconds, options\): / },
+      JSON.stringify(bad),
+    );
+  }
+  t.doesNotThrow(() => app.twofoldStepUp(60, { secondFactor: false }));
+  t.doesNotThrow(() => app.twofoldStepUp(undefined, {}));
 });
 
 t.test('request.twofoldUser is null on requests the guard did not see', async (t) => {

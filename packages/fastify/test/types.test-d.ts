@@ -5,7 +5,12 @@
 import { memoryStore, type TwoFactorStatus } from '@twofold/core';
 import type { AccessClaims } from '@twofold/core/http';
 import Fastify from 'fastify';
-import twofold, { type TwofoldEngine, type TwofoldFastifyOptions, type TwofoldUser } from '../src/index.js';
+import twofold, {
+  type StepUpGuardOptions,
+  type TwofoldEngine,
+  type TwofoldFastifyOptions,
+  type TwofoldUser,
+} from '../src/index.js';
 
 const base = {
   store: memoryStore(),
@@ -37,6 +42,17 @@ export async function typeTests(): Promise<void> {
   await app.register(twofold, { ...base, issuer: 42, authenticate: async () => null });
   // @ts-expect-error an unknown option (a typo) does not compile
   await app.register(twofold, { ...base, authenticate: async () => null, prefx: '/2fa' });
+  // verifyPassword (the password step-up of a user without 2FA): the user id and the password.
+  await app.register(twofold, {
+    ...base,
+    authenticate: async () => null,
+    verifyPassword: async (userId, password) => {
+      const checked: [string, string] = [userId, password];
+      return checked[1] === 'secret';
+    },
+  });
+  // @ts-expect-error verifyPassword answers a boolean
+  await app.register(twofold, { ...base, authenticate: async () => null, verifyPassword: async () => 'yes' });
   // @ts-expect-error rateLimit.max is a number
   await app.register(twofold, { ...base, authenticate: async () => null, rateLimit: { max: '60' } });
 
@@ -66,8 +82,17 @@ export async function typeTests(): Promise<void> {
     async () => ({}),
   );
 
+  // A second factor demanded even of users without 2FA; the default age with options.
+  app.post('/admin/keys', { preHandler: app.twofoldStepUp(120, { secondFactor: true }) }, async () => ({}));
+  const guardOptions: StepUpGuardOptions = { secondFactor: false };
+  app.post('/export', { preHandler: app.twofoldStepUp(undefined, guardOptions) }, async () => ({}));
+
   // @ts-expect-error maxAgeSeconds is a number of seconds
   app.twofoldStepUp('120');
+  // @ts-expect-error secondFactor is a boolean
+  app.twofoldStepUp(120, { secondFactor: 'yes' });
+  // @ts-expect-error the one option is secondFactor
+  app.twofoldStepUp(120, { mfa: true });
   // @ts-expect-error twofoldAuthenticate is a hook, not a factory
   app.get('/wrong', { preHandler: app.twofoldAuthenticate(60) }, async () => ({}));
   // @ts-expect-error twofoldStepUp is a factory: call it

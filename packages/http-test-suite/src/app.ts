@@ -30,7 +30,11 @@ export interface ContractApp {
  * Starts the app. Besides the kit under `/2fa`, it must serve two host routes:
  * - `GET /host/protected`: the kit's "require a valid access token" guard, then `200 { userId }`
  * - `GET /host/sensitive`: the access-token guard plus the step-up guard (default max age), then `200 { userId }`
- * Errors of both guards in the kit's error shape.
+ * and should serve a third (the tests of it are skipped, saying so, when it answers 404):
+ * - `GET /host/sensitive-second-factor`: the same with the step-up guard's `{ secondFactor: true }`
+ *   (Fastify `app.twofoldStepUp(undefined, { secondFactor: true })`, Express
+ *   `requireStepUp(undefined, { secondFactor: true })`), then `200 { userId }`
+ * Errors of the guards in the kit's error shape.
  */
 export type MakeContractApp = (options: ContractAppOptions) => Promise<ContractApp>;
 

@@ -105,6 +105,11 @@ export interface SetupOptions {
   wrapStore?: (store: Store) => Store;
   /** Wraps the host's `findUserByEmail` (e.g. to see when the kit calls it). */
   wrapFindUserByEmail?: (find: UsersFixture['findUserByEmail']) => UsersFixture['findUserByEmail'];
+  /**
+   * Wraps the host's `verifyPassword` (given as `recovery.verifyPassword`, which POST /step-up also
+   * uses: e.g. to count how many passwords the kit had judged).
+   */
+  wrapVerifyPassword?: (verify: UsersFixture['verifyPassword']) => UsersFixture['verifyPassword'];
   /** Security keys (WebAuthn) on RP_ID/ORIGIN; default: what the suite runs with (`env.webauthn`). */
   webauthn?: boolean;
   maxAuthenticators?: number;
@@ -168,7 +173,9 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
         ? options.wrapFindUserByEmail(users.findUserByEmail)
         : users.findUserByEmail,
       getUserEmail: users.getUserEmail,
-      verifyPassword: users.verifyPassword,
+      verifyPassword: options.wrapVerifyPassword
+        ? options.wrapVerifyPassword(users.verifyPassword)
+        : users.verifyPassword,
       sendMail: mail.sendMail,
       linkUrl: LINK_URL,
     },

@@ -36,6 +36,15 @@ const bodyRoutes = (webauthn: boolean): BodyRoute[] => [
   { path: '/recovery-codes/rotate', auth: true, valid: { code: '123456' }, text: [], factor: ['code'] },
   { path: '/step-up', auth: true, valid: { code: '123456' }, text: [], factor: ['code'] },
   { path: '/step-up', auth: true, valid: { webauthn: {} }, text: [], factor: ['webauthn'] },
+  // The password of a user without 2FA: may be left out (for a factor), a wrong type names it.
+  {
+    path: '/step-up',
+    auth: true,
+    valid: { password: 'something' },
+    text: [],
+    factor: [],
+    optional: ['password'],
+  },
   { path: '/authenticators/t_x/rename', auth: true, valid: { name: 'Phone' }, text: ['name'], factor: [] },
   { path: '/authenticators/t_x/remove', auth: true, valid: { code: '123456' }, text: [], factor: ['code'] },
   {

@@ -227,9 +227,17 @@ export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = f
     send(response, result.status, result.body, KIT_HEADERS);
   }
 
-  async function hostRoute(sensitive: boolean, request: IncomingMessage, response: ServerResponse) {
+  /** The host routes of the contract: the path's guard, then `200 { userId }`. */
+  const HOST_ROUTES: Record<string, (claims: AccessClaims) => void> = {
+    '/host/protected': () => {},
+    '/host/sensitive': (claims) => http.requireStepUp(claims),
+    '/host/sensitive-second-factor': (claims) =>
+      http.requireStepUp(claims, undefined, { secondFactor: true }),
+  };
+
+  async function hostRoute(path: string, request: IncomingMessage, response: ServerResponse) {
     const claims = await http.authorize(request.headers.authorization);
-    if (sensitive) http.requireStepUp(claims);
+    HOST_ROUTES[path]!(claims);
     send(response, 200, { userId: claims.userId }, {});
   }
 
@@ -240,8 +248,8 @@ export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = f
     const work =
       found !== undefined
         ? kitRoute(found.route, found.params, request, response)
-        : request.method === 'GET' && (path === '/host/protected' || path === '/host/sensitive')
-          ? hostRoute(path === '/host/sensitive', request, response)
+        : request.method === 'GET' && Object.hasOwn(HOST_ROUTES, path)
+          ? hostRoute(path, request, response)
           : Promise.reject(fail('TWOFOLD_NOT_FOUND', `Route ${request.method} ${path} not found`));
     work
       .catch((error: unknown) => {

@@ -4,7 +4,15 @@
  */
 import type { Test } from 'tap';
 import { type SuiteEnv, setup, type TokenPair } from './context.js';
-import { algNone, decodeJwt, errorProblems, resignWithWrongKey, successProblems, tamper } from './helpers.js';
+import {
+  algNone,
+  decodeJwt,
+  errorProblems,
+  must,
+  resignWithWrongKey,
+  successProblems,
+  tamper,
+} from './helpers.js';
 
 export function tokenTests(t: Test, env: SuiteEnv): void {
   t.test('refresh rotates the pair; reusing a spent refresh token ends the whole session', async (t) => {
@@ -288,7 +296,7 @@ export function tokenTests(t: Test, env: SuiteEnv): void {
     t.strictSame(errorProblems(stale, 401, 'TWOFOLD_INVALID_TOKEN'), [], 'an expired refresh token: 401');
   });
 
-  t.test('step-up: sensitive host routes need a second factor within maxAge', async (t) => {
+  t.test('step-up: sensitive host routes need a second factor within maxAge with 2FA', async (t) => {
     const ctx = await setup(t, env); // stepUp.maxAgeSeconds: 60
     const ada = ctx.users.add('ada');
     const bob = ctx.users.add('bob');
@@ -296,7 +304,7 @@ export function tokenTests(t: Test, env: SuiteEnv): void {
     const bobTokens = await ctx.passwordLogin(bob);
     t.equal((await ctx.kit.get('/host/protected', { token: bobTokens.accessToken })).status, 200);
     const pwdOnly = await ctx.kit.get('/host/sensitive', { token: bobTokens.accessToken });
-    t.strictSame(errorProblems(pwdOnly, 401, 'TWOFOLD_STEP_UP_REQUIRED'), [], 'a password-only token: 401');
+    t.equal(pwdOnly.status, 200, 'without 2FA, a password login within maxAge passes');
     const noTwoFactor = await ctx.kit.post('/step-up', { code: '123456' }, { token: bobTokens.accessToken });
     t.strictSame(errorProblems(noTwoFactor, 409, 'TWOFOLD_NOT_ENABLED'), [], 'step-up without 2FA: 409');
     const anonymous = await ctx.kit.get('/host/sensitive');
@@ -383,4 +391,208 @@ export function tokenTests(t: Test, env: SuiteEnv): void {
       'a challenge token at /step-up: 401',
     );
   });
+
+  t.test('step-up without 2FA: the password gives a new auth_time that passes the guard', async (t) => {
+    const ctx = await setup(t, env); // stepUp.maxAgeSeconds: 60
+    const bob = ctx.users.add('bob');
+    const login = await ctx.passwordLogin(bob);
+    const loginAuthTime = Number(decodeJwt(login.accessToken).payload.auth_time);
+
+    ctx.clock.advance(61_000);
+    const stale = await ctx.kit.get('/host/sensitive', { token: login.accessToken });
+    t.strictSame(errorProblems(stale, 401, 'TWOFOLD_STEP_UP_REQUIRED'), [], 'a login older than maxAge: 401');
+    const noToken = await ctx.kit.post('/step-up', { password: bob.password });
+    t.strictSame(errorProblems(noToken, 401, 'TWOFOLD_UNAUTHORIZED'), [], 'step-up without a token: 401');
+
+    const stepUp = await ctx.kit.post<{ accessToken: string }>(
+      '/step-up',
+      { password: bob.password },
+      { token: login.accessToken },
+    );
+    t.strictSame(successProblems(stepUp, 200, ['accessToken']), [], 'POST /step-up with the password: 200');
+    const payload = decodeJwt(stepUp.body.accessToken).payload;
+    t.strictSame(payload.amr, ['pwd'], 'amr says a password, and no second factor');
+    t.ok(Number(payload.auth_time) >= loginAuthTime + 61, 'a new auth_time');
+    const guarded = await ctx.kit.get('/host/sensitive', { token: stepUp.body.accessToken });
+    t.equal(guarded.status, 200, 'the stepped-up token passes the step-up guard');
+    t.strictSame(guarded.body, { userId: bob.userId });
+    t.equal((await ctx.kit.get('/host/protected', { token: stepUp.body.accessToken })).status, 200);
+
+    const refreshed = must(
+      await ctx.kit.post<TokenPair>('/token/refresh', { refreshToken: login.refreshToken }),
+      200,
+      'POST /token/refresh',
+    );
+    const refreshedGuard = await ctx.kit.get('/host/sensitive', { token: refreshed.accessToken });
+    t.strictSame(
+      errorProblems(refreshedGuard, 401, 'TWOFOLD_STEP_UP_REQUIRED'),
+      [],
+      'a refresh keeps the login auth_time: it is no step-up',
+    );
+
+    ctx.clock.advance(61_000);
+    const aged = await ctx.kit.get('/host/sensitive', { token: stepUp.body.accessToken });
+    t.strictSame(errorProblems(aged, 401, 'TWOFOLD_STEP_UP_REQUIRED'), [], 'once older than maxAge: 401');
+  });
+
+  t.test('the step-up guard with secondFactor: true refuses a password step-up', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const bob = ctx.users.add('bob');
+    const login = await ctx.passwordLogin(bob);
+    const probe = await ctx.kit.get('/host/sensitive-second-factor', { token: login.accessToken });
+    if (probe.status === 404) {
+      t.plan(0, "skipped: the app serves no GET /host/sensitive-second-factor (see the suite's app.ts)");
+      return;
+    }
+    t.strictSame(
+      errorProblems(probe, 401, 'TWOFOLD_STEP_UP_REQUIRED'),
+      [],
+      'a fresh password login without 2FA: 401',
+    );
+    const stepUp = must(
+      await ctx.kit.post<{ accessToken: string }>(
+        '/step-up',
+        { password: bob.password },
+        { token: login.accessToken },
+      ),
+      200,
+      'POST /step-up with the password',
+    );
+    const refused = await ctx.kit.get('/host/sensitive-second-factor', { token: stepUp.accessToken });
+    t.strictSame(errorProblems(refused, 401, 'TWOFOLD_STEP_UP_REQUIRED'), [], 'a password step-up: 401');
+    t.equal(
+      (await ctx.kit.get('/host/sensitive', { token: stepUp.accessToken })).status,
+      200,
+      'the default guard takes it',
+    );
+
+    const enabled = await ctx.enable(ada);
+    const passed = await ctx.kit.get('/host/sensitive-second-factor', { token: enabled.accessToken });
+    t.equal(passed.status, 200, 'a fresh second factor passes');
+    t.strictSame(passed.body, { userId: ada.userId });
+    ctx.clock.advance(61_000);
+    const aged = await ctx.kit.get('/host/sensitive-second-factor', { token: enabled.accessToken });
+    t.strictSame(errorProblems(aged, 401, 'TWOFOLD_STEP_UP_REQUIRED'), [], 'an old second factor: 401');
+  });
+
+  t.test('step-up: a user with 2FA must send a second factor, not the password', async (t) => {
+    let judged = 0;
+    const ctx = await setup(t, env, {
+      wrapVerifyPassword: (verify) => async (userId, password) => {
+        judged++;
+        return verify(userId, password);
+      },
+    });
+    const ada = ctx.users.add('ada');
+    const enabled = await ctx.enable(ada);
+    ctx.clock.advance(61_000);
+    const withPassword = await ctx.kit.post(
+      '/step-up',
+      { password: ada.password },
+      { token: enabled.accessToken },
+    );
+    t.strictSame(
+      errorProblems(withPassword, 400, 'TWOFOLD_INVALID_INPUT', { field: 'code' }),
+      [],
+      'the right password of a user with 2FA: 400 naming code',
+    );
+    const both = await ctx.kit.post(
+      '/step-up',
+      { password: ada.password, code: ctx.freshCode(enabled.secret) },
+      { token: enabled.accessToken },
+    );
+    t.strictSame(
+      errorProblems(both, 400, 'TWOFOLD_INVALID_INPUT', { field: 'code' }),
+      [],
+      'a password and a code: 400, exactly one',
+    );
+    t.equal(judged, 0, 'the password was never checked');
+    t.strictSame(
+      errorProblems(
+        await ctx.kit.get('/host/sensitive', { token: enabled.accessToken }),
+        401,
+        'TWOFOLD_STEP_UP_REQUIRED',
+      ),
+      [],
+      'the guard still wants a second factor',
+    );
+    const stepUp = await ctx.kit.post(
+      '/step-up',
+      { code: ctx.freshCode(enabled.secret) },
+      { token: enabled.accessToken },
+    );
+    t.strictSame(successProblems(stepUp, 200, ['accessToken']), [], 'a code: 200');
+  });
+
+  t.test('step-up without 2FA: a wrong password is 401, counted toward the lockout', async (t) => {
+    const ctx = await setup(t, env, { lockout: { maxFailures: 3, durationMs: 600_000 } });
+    const bob = ctx.users.add('bob');
+    const login = await ctx.passwordLogin(bob);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const wrong = await ctx.kit.post(
+        '/step-up',
+        { password: `${bob.password}-wrong` },
+        { token: login.accessToken },
+      );
+      t.strictSame(
+        errorProblems(wrong, 401, 'TWOFOLD_INVALID_CREDENTIALS'),
+        [],
+        `wrong password ${attempt}: 401`,
+      );
+    }
+    const locked = await ctx.kit.post('/step-up', { password: bob.password }, { token: login.accessToken });
+    t.strictSame(errorProblems(locked, 429, 'TWOFOLD_LOCKED'), [], 'the right password while locked: 429');
+    const retryAfter = Number(locked.headers.get('retry-after'));
+    t.ok(Number.isInteger(retryAfter) && retryAfter > 500 && retryAfter <= 600, `Retry-After ${retryAfter}`);
+    t.equal(
+      (await ctx.kit.get('/host/protected', { token: login.accessToken })).status,
+      200,
+      'still signed in',
+    );
+
+    ctx.clock.advance(600_000);
+    const after = await ctx.kit.post('/step-up', { password: bob.password }, { token: login.accessToken });
+    t.strictSame(successProblems(after, 200, ['accessToken']), [], 'the lock ends by itself');
+  });
+
+  t.test(
+    'step-up without 2FA: 30 wrong passwords at once from 30 addresses, at most maxFailures judged',
+    async (t) => {
+      let judged = 0;
+      const ctx = await setup(t, env, {
+        lockout: { maxFailures: 5 },
+        trustProxy: true,
+        wrapVerifyPassword: (verify) => async (userId, password) => {
+          judged++;
+          return verify(userId, password);
+        },
+      });
+      const bob = ctx.users.add('bob');
+      const login = await ctx.passwordLogin(bob);
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, index) =>
+          ctx.kit.post(
+            '/step-up',
+            { password: `${bob.password}-wrong-${index}` },
+            { token: login.accessToken, headers: { 'x-forwarded-for': `198.51.100.${index + 1}` } },
+          ),
+        ),
+      );
+      const tally: Record<string, number> = {};
+      for (const answer of answers) {
+        const key = `${answer.status} ${String((answer.body as { code?: unknown } | undefined)?.code)}`;
+        tally[key] = (tally[key] ?? 0) + 1;
+      }
+      t.strictSame(
+        tally,
+        { '401 TWOFOLD_INVALID_CREDENTIALS': 5, '429 TWOFOLD_LOCKED': 25 },
+        `5 judged, the rest locked: ${JSON.stringify(tally)}`,
+      );
+      t.equal(judged, 5, "the host's verifyPassword ran 5 times");
+      const right = await ctx.kit.post('/step-up', { password: bob.password }, { token: login.accessToken });
+      t.strictSame(errorProblems(right, 429, 'TWOFOLD_LOCKED'), [], 'the right password is locked out too');
+      t.equal(judged, 5, 'and never judged');
+    },
+  );
 }

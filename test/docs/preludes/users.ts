@@ -63,4 +63,30 @@ export async function loginAndCallMe(base: string, check: (body: unknown) => voi
   check(await json(me));
 }
 
+/**
+ * Ada (no 2FA) at `base` over real HTTP: her fresh login passes the step-up guard of
+ * `POST /account/delete`; `POST /2fa/step-up` with her password gives a token that passes it too,
+ * and with a wrong password answers 401.
+ */
+export async function passwordStepUp(base: string) {
+  const post = (path: string, token: string | null, body?: unknown) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: {
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const login = await post('/2fa/login', null, { username: ada.name, password: ada.password });
+  const { accessToken } = await json(login);
+  strictEqual((await post('/account/delete', accessToken)).status, 204, 'a fresh password login passes');
+  const stepUp = await post('/2fa/step-up', accessToken, { password: ada.password });
+  strictEqual(stepUp.status, 200, 'POST /2fa/step-up with the password answers 200');
+  const stepped = await json(stepUp);
+  strictEqual((await post('/account/delete', stepped.accessToken)).status, 204, 'its token passes too');
+  const wrong = await post('/2fa/step-up', accessToken, { password: `${ada.password}!` });
+  strictEqual(wrong.status, 401, 'a wrong password answers 401');
+}
+
 export { deepStrictEqual, ok, strictEqual };

@@ -21,6 +21,14 @@ export async function startApp({ twofold: options, trustProxy = false }) {
   app.get('/host/sensitive', router.requireAuth, router.requireStepUp(), (request, response) => {
     response.json({ userId: request.twofold.userId });
   });
+  app.get(
+    '/host/sensitive-second-factor',
+    router.requireAuth,
+    router.requireStepUp(undefined, { secondFactor: true }),
+    (request, response) => {
+      response.json({ userId: request.twofold.userId });
+    },
+  );
 
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve, reject) => {

@@ -25,6 +25,11 @@ export async function startApp({ twofold: options, trustProxy = false }) {
       { preHandler: [app.twofoldAuthenticate, app.twofoldStepUp()] },
       async (request) => ({ userId: request.twofoldUser.userId }),
     );
+    app.get(
+      '/host/sensitive-second-factor',
+      { preHandler: [app.twofoldAuthenticate, app.twofoldStepUp(undefined, { secondFactor: true })] },
+      async (request) => ({ userId: request.twofoldUser.userId }),
+    );
     await app.listen({ host: '127.0.0.1', port: 0 });
   } catch (error) {
     await app.close();

@@ -78,9 +78,11 @@ export {
   ACCESS_TOKEN_TYPE,
   type AccessClaims,
   type AuthenticationMethod,
+  checkStepUpGuardOptions,
   REFRESH_TOKEN_AUDIENCE,
   REFRESH_TOKEN_TYPE,
   type SessionTokens,
+  type StepUpGuardOptions,
   type TokenPair,
 } from './session-tokens.js';
 /** Redaction paths for pino (Fastify's logger): every body field that can hold a secret. */

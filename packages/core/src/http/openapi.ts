@@ -64,7 +64,7 @@ const CODE_MEANINGS: Readonly<Record<TwofoldHttpErrorCode, string>> = {
     'the security key answer does not verify, its options expired or were used, or the key is registered already',
   TWOFOLD_AUTHENTICATOR_LIMIT: 'the account has as many authenticators as allowed: remove one first',
   TWOFOLD_INVALID_RECOVERY_TOKEN: 'the recovery link (or the password) is not valid',
-  TWOFOLD_INVALID_CREDENTIALS: 'the username or the password is wrong',
+  TWOFOLD_INVALID_CREDENTIALS: 'the username or the password is wrong (at POST /step-up: the password)',
   TWOFOLD_UNAUTHORIZED: 'no valid access token (`Authorization: Bearer <accessToken>`), or no signed-in user',
   TWOFOLD_INVALID_TOKEN: 'the token is not valid, has expired, or its session has ended',
   TWOFOLD_INVALID_CHALLENGE:

@@ -94,6 +94,14 @@ const httpOptionsShape = {
   authenticate: fn<(credentials: { username: string; password: string }) => Promise<AuthenticateResult>>(
     '{ username, password } => userId | null',
   ).optional(),
+  /**
+   * Checks the password of a signed-in user, for `POST /step-up` with `{ password }` (a user without
+   * 2FA). Default: `recovery.verifyPassword`; with neither, that step-up is refused (400 naming
+   * `password`).
+   */
+  verifyPassword: fn<(userId: string, password: string) => boolean | Promise<boolean>>(
+    '(userId, password) => boolean',
+  ).optional(),
   /** The user of a request, for hosts with their own sessions (instead of the kit's access tokens). */
   getUserId:
     fn<(request: never) => string | null | undefined | Promise<string | null | undefined>>(

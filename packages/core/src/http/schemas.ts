@@ -139,6 +139,32 @@ const authenticatorFactor = z
     }
   });
 
+/**
+ * POST /step-up: exactly one of a fresh second factor (`code`, `recoveryCode`, `webauthn`) and the
+ * account password (`password`, for a user without 2FA).
+ */
+const stepUp = z
+  .strictObject({
+    code: code.optional(),
+    recoveryCode: recoveryCode.optional(),
+    webauthn: webauthn.optional(),
+    password: text(
+      1024,
+      'The account password: the step-up of a user without 2FA (a user with 2FA sends a second factor)',
+      'password',
+    ).optional(),
+  })
+  .superRefine((value, context) => {
+    if (factorCount(value) + (value.password === undefined ? 0 : 1) !== 1) {
+      context.addIssue({
+        code: 'custom',
+        path: ['code'],
+        message: 'exactly one of "code", "recoveryCode", "webauthn" and "password" is required',
+        params: { twofold: 'one-factor' satisfies IssueKind },
+      });
+    }
+  });
+
 const authenticatorName = text(64, 'What the user calls the authenticator (1-64 characters)');
 
 export const bodySchemas = {
@@ -146,6 +172,7 @@ export const bodySchemas = {
   optionalSecondFactor: optionalFactor,
   code: z.strictObject({ code }),
   secondFactor: oneFactor({}),
+  stepUp,
   authenticatorFactor,
   enroll: z.strictObject({ name: authenticatorName.optional() }),
   confirm: z.strictObject({

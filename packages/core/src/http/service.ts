@@ -27,6 +27,7 @@ import {
   type AuthenticationMethod,
   createSessionTokens,
   type SessionTokens,
+  type StepUpGuardOptions,
   type TokenPair,
 } from './session-tokens.js';
 
@@ -156,8 +157,14 @@ export interface TwofoldHttp<Request = unknown> {
   routeInput(route: HttpRoute, request: Request & RouteRequest): Promise<RouteInput>;
   /** Checks an `Authorization` header value. @throws UnauthorizedError */
   authorize(header: unknown): Promise<AccessClaims>;
-  /** The step-up check for host routes. @throws StepUpRequiredError */
-  requireStepUp(claims: AccessClaims, maxAgeSeconds?: number): void;
+  /**
+   * The step-up check for host routes: an authentication (`auth_time`) within `maxAgeSeconds`
+   * (default: the `stepUp.maxAgeSeconds` option). A token with `mfa` proved a second factor then; a
+   * token without it belongs to a user without 2FA, whose password is enough unless
+   * `{ secondFactor: true }` demands `mfa` anyway.
+   * @throws StepUpRequiredError
+   */
+  requireStepUp(claims: AccessClaims, maxAgeSeconds?: number, options?: StepUpGuardOptions): void;
 }
 
 const RECOVERY_REQUESTS_KEY = 'recovery-requests';
@@ -564,6 +571,8 @@ export function createTwofoldHttp<Request = unknown>(
   }
 
   const { authenticate } = options;
+  /** The password check of a step-up without 2FA: the `verifyPassword` option, else recovery's. */
+  const verifyPassword = options.verifyPassword ?? options.recovery?.verifyPassword;
   if (authenticate) {
     routes.push(
       {
@@ -705,17 +714,39 @@ export function createTwofoldHttp<Request = unknown>(
         path: '/step-up',
         auth: 'token',
         sensitive: true,
-        body: 'secondFactor',
+        body: 'stepUp',
         operationId: 'stepUp',
         tag: '2FA login',
-        summary: 'Prove a second factor again: a new access token that passes the step-up guard',
+        summary:
+          'Authenticate again: a new access token, with a fresh auth_time, that passes the step-up guard',
+        description:
+          'A user with 2FA sends one fresh second factor (`amr` gains it and `mfa`); a user without 2FA ' +
+          'sends the account password (`amr` is `["pwd"]`). A wrong password counts toward the ' +
+          'per-account lockout as a wrong code does.',
         responses: { 200: { description: 'The new access token', body: 'accessToken' } },
-        errors: ['TWOFOLD_NOT_ENABLED', 'TWOFOLD_INVALID_CODE', 'TWOFOLD_LOCKED'],
+        errors: [
+          'TWOFOLD_NOT_ENABLED',
+          'TWOFOLD_INVALID_CODE',
+          'TWOFOLD_INVALID_CREDENTIALS',
+          'TWOFOLD_LOCKED',
+        ],
         async handle(request) {
-          const body = parseBody('secondFactor', request.body);
+          const body = parseBody('stepUp', request.body);
           if (!request.claims) throw new UnauthorizedError();
-          const verified = await engine.verifySecondFactor(request.claims.userId, secondFactor(body));
-          return { status: 200, body: await tokens.stepUp(request.claims, verified.amr) };
+          const { userId } = request.claims;
+          if (body.password === undefined) {
+            const verified = await engine.verifySecondFactor(userId, secondFactor(body));
+            return { status: 200, body: await tokens.stepUp(request.claims, verified.amr) };
+          }
+          if (!verifyPassword) {
+            throw new InvalidInputError(
+              'password',
+              'This server takes no password for a step-up (no verifyPassword option): send a second factor',
+            );
+          }
+          const { password } = body;
+          await engine.verifyPasswordStepUp(userId, () => verifyPassword(userId, password));
+          return { status: 200, body: await tokens.stepUp(request.claims, 'pwd') };
         },
       },
       {
@@ -885,7 +916,7 @@ export function createTwofoldHttp<Request = unknown>(
       return { userId: claims.userId, claims, body, params };
     },
     authorize: (header) => tokens.authorize(header),
-    requireStepUp: (claims, maxAgeSeconds = options.stepUp.maxAgeSeconds) =>
-      tokens.requireRecentSecondFactor(claims, maxAgeSeconds),
+    requireStepUp: (claims, maxAgeSeconds = options.stepUp.maxAgeSeconds, guardOptions) =>
+      tokens.requireRecentAuthentication(claims, maxAgeSeconds, guardOptions),
   };
 }

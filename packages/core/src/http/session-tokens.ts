@@ -3,7 +3,8 @@
  * a token means the same thing in both.
  *
  * - Access token: `typ` `twofold-access+jwt`, audience `twofold:access`, short-lived, stateless. Carries
- *   `amr` (RFC 8176: `pwd`, plus `otp` and `mfa` once a second factor passed) and `auth_time`.
+ *   `amr` (RFC 8176: `pwd`, plus `otp` and `mfa` once a second factor passed) and `auth_time` (the
+ *   login, or the latest step-up: a second factor, or the password for a user without 2FA).
  * - Refresh token: `typ` `twofold-refresh+jwt`, audience `twofold:refresh`, single use. Each login
  *   starts a family (`fam`); the store keeps the family's one live token id as the nonce
  *   `refresh:<fam>`. Refreshing swaps it atomically for the next id; presenting a spent token again
@@ -86,10 +87,55 @@ export interface SessionTokens {
    * to pass as `notBefore` to {@link issue} for the session that goes on.
    */
   revokeAll(userId: string): Promise<number>;
-  /** A new access token with `auth_time` now and `mfa` plus the factor's method (default `otp`) added, after a step-up. */
-  stepUp(claims: AccessClaims, factor?: 'otp' | 'hwk' | 'swk'): Promise<{ accessToken: string }>;
+  /**
+   * A new access token of the same session with `auth_time` now, after a step-up. With a second
+   * factor (`otp`, the default, `hwk` or `swk`): that method and `mfa` are added to `amr`. With
+   * `pwd` (the password of a user without 2FA): `amr` is `['pwd']` alone, never `mfa`.
+   */
+  stepUp(claims: AccessClaims, factor?: 'otp' | 'hwk' | 'swk' | 'pwd'): Promise<{ accessToken: string }>;
   /** @throws StepUpRequiredError unless a second factor passed within `maxAgeSeconds`. */
   requireRecentSecondFactor(claims: AccessClaims, maxAgeSeconds: number): void;
+  /**
+   * The step-up guard: the user authenticated within `maxAgeSeconds` (`auth_time`). A token with
+   * `mfa` proved a second factor then; one without it belongs to a user without 2FA (turning 2FA on
+   * ends every session), whose password login or password step-up is enough, unless
+   * `secondFactor` demands `mfa` anyway (as {@link requireRecentSecondFactor}).
+   * @throws StepUpRequiredError
+   */
+  requireRecentAuthentication(
+    claims: AccessClaims,
+    maxAgeSeconds: number,
+    options?: StepUpGuardOptions,
+  ): void;
+}
+
+/** Options of the step-up guards (`http.requireStepUp`, `twofoldStepUp`, `requireStepUp`). */
+export interface StepUpGuardOptions {
+  /**
+   * Demand a second factor (`mfa` in `amr`) even from a user without 2FA, whose password step-up
+   * then never passes (default false: a recent password is enough for a user without 2FA).
+   */
+  secondFactor?: boolean;
+}
+
+/**
+ * Checks the options a host gave a step-up guard, when it sets the guard up: `undefined`, or an
+ * object with at most `secondFactor` (a boolean). `guard` names the guard in the TypeError.
+ * @throws TypeError
+ */
+export function checkStepUpGuardOptions(options: unknown, guard: string): StepUpGuardOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`${guard}: the options must be an object like { secondFactor: true }`);
+  }
+  const unknown = Object.keys(options).find((key) => key !== 'secondFactor');
+  if (unknown !== undefined) {
+    throw new TypeError(`${guard}: unknown option "${unknown}" (the one option is "secondFactor")`);
+  }
+  const { secondFactor } = options as { secondFactor?: unknown };
+  if (secondFactor === undefined) return {};
+  if (typeof secondFactor !== 'boolean') throw new TypeError(`${guard}: "secondFactor" must be a boolean`);
+  return { secondFactor };
 }
 
 export interface SessionTokenOptions {
@@ -171,6 +217,17 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       amr: readAmr(payload.amr),
       authTime: readAuthTime(payload.auth_time),
     };
+  }
+
+  function requireRecentAuthentication(
+    claims: AccessClaims,
+    maxAgeSeconds: number,
+    guardOptions: StepUpGuardOptions = {},
+  ): void {
+    const recent = clock() - claims.authTime <= maxAgeSeconds * 1000;
+    const mfa = claims.amr.includes('mfa');
+    const secondFactor = guardOptions.secondFactor === true;
+    if ((secondFactor && !mfa) || !recent) throw stepUpRequired(maxAgeSeconds, mfa || secondFactor);
   }
 
   return {
@@ -261,7 +318,10 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
 
     async stepUp(claims, factor = 'otp') {
       const now = clock();
-      const amr = [...new Set<AuthenticationMethod>([...claims.amr, factor, 'mfa'])];
+      // A password proves no second factor, whatever the session's earlier `amr` said (a session
+      // that turned 2FA off still carries `mfa`).
+      const amr: AuthenticationMethod[] =
+        factor === 'pwd' ? ['pwd'] : [...new Set<AuthenticationMethod>([...claims.amr, factor, 'mfa'])];
       const { token } = access.sign(
         claims.userId,
         { ...sessionClaims(amr, now), fam: claims.family, fam_ms: claims.sessionStartedAt, iat_ms: now },
@@ -271,11 +331,25 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       return { accessToken: token };
     },
 
-    requireRecentSecondFactor(claims, maxAgeSeconds) {
-      const recent = clock() - claims.authTime <= maxAgeSeconds * 1000;
-      if (!claims.amr.includes('mfa') || !recent) throw new StepUpRequiredError(maxAgeSeconds);
-    },
+    requireRecentSecondFactor: (claims, maxAgeSeconds) =>
+      requireRecentAuthentication(claims, maxAgeSeconds, { secondFactor: true }),
+
+    requireRecentAuthentication,
   };
+}
+
+/**
+ * The refusal of the step-up guard. Its message tells what to prove again: a second factor, or for
+ * a session without one (a user without 2FA) the password.
+ */
+function stepUpRequired(maxAgeSeconds: number, secondFactor: boolean): StepUpRequiredError {
+  const error = new StepUpRequiredError(maxAgeSeconds);
+  if (!secondFactor) {
+    error.message =
+      `This action needs an authentication from the last ${maxAgeSeconds} seconds: ` +
+      'step up again with your password (POST /step-up)';
+  }
+  return error;
 }
 
 /**
