@@ -159,9 +159,15 @@ async function browserTest(): Promise<void> {
     await page.click('#start-enroll');
     await page.locator('#qr').waitFor({ state: 'visible' });
     // The page runs in the browser: its expressions are strings here (no DOM types in this project).
-    await page.waitForFunction(
-      "document.querySelector('#qr')?.complete && document.querySelector('#qr').naturalWidth > 0",
-    );
+    // Polled from here: page.waitForFunction with a string evals in the page once it has to poll,
+    // which the page's CSP forbids (no 'unsafe-eval'); page.evaluate does not.
+    for (let tries = 0; tries < 100; tries++) {
+      const loaded = await page.evaluate(
+        "document.querySelector('#qr')?.complete && document.querySelector('#qr').naturalWidth > 0",
+      );
+      if (loaded) break;
+      await sleep(50);
+    }
     const file = await screenshot(`${label}-qr`);
     const { stdout } = await run('zbarimg', ['--raw', '-q', file]);
     const uri = stdout.trim();
