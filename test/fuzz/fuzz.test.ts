@@ -428,7 +428,8 @@ async function fuzzFramework(t: Test, { framework, make, storeName, store: rawSt
     `${name}: a fresh object inherits none of the fuzzed keys`,
   );
   const errorLines = app.logs.slice(logLinesBefore).filter(isErrorLogLine);
-  t.equal(errorLines.length, 0, `${name}: no error logged`);
+  // The lines themselves are shown on failure: the test below checks they hold no secret.
+  t.same(errorLines.slice(0, 5), [], `${name}: no error logged (first 5 shown)`);
   const secrets = [
     aliceSecret,
     bobSecret,
