@@ -87,6 +87,9 @@ function encode(doc: UserDocument): string | undefined {
 
 const isLive = (expiresAt: number | null, now: number) => expiresAt === null || expiresAt > now;
 
+/** Orders strings by UTF-16 code units, as `<` does: no locale, no case folding. */
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Drops the records that expired by `now`, so that every check after it sees only live ones. */
 function prune(doc: UserDocument, now: number): void {
   for (const [id, record] of doc.authenticators) {
@@ -152,8 +155,15 @@ export function keyValueStore(options: KeyValueStoreOptions): Store {
     throw new TypeError('keyValueStore: options must be an object with kv');
   }
   const { kv, prefix = 'twofold:' } = options;
-  if (typeof kv?.get !== 'function' || typeof kv.set !== 'function' || typeof kv.delete !== 'function') {
-    throw new TypeError('keyValueStore: options.kv must be an object with get, set and delete functions');
+  if (
+    typeof kv?.get !== 'function' ||
+    typeof kv.set !== 'function' ||
+    typeof kv.delete !== 'function' ||
+    typeof kv.keys !== 'function'
+  ) {
+    throw new TypeError(
+      'keyValueStore: options.kv must be an object with get, set, delete and keys functions',
+    );
   }
   if (typeof prefix !== 'string') throw new TypeError('keyValueStore: options.prefix must be a string');
 
@@ -420,6 +430,34 @@ export function keyValueStore(options: KeyValueStoreOptions): Store {
 
     async deleteNonce(userId, key) {
       await update(userId, undefined, (doc) => doc.nonces.delete(key));
+    },
+
+    async listNonces(userId, prefix, now) {
+      // One get: the user's nonces are all in the document.
+      const entries = [];
+      for (const [key, nonce] of (await read(userId)).nonces) {
+        if (key.startsWith(prefix) && isLive(nonce.expiresAt, now)) entries.push({ key, ...nonce });
+      }
+      return entries.sort((a, b) => byCodeUnits(a.key, b.key));
+    },
+
+    async findNonces(key, now, { after, limit }) {
+      // A sweep: lists every document under the prefix, then reads those of the users after `after`
+      // in user id order until `limit` of them hold the nonce. Without the lock, like every read.
+      const userIds: string[] = [];
+      await backend(async () => {
+        for await (const documentKey of kv.keys(prefix)) {
+          const userId = documentKey.slice(prefix.length);
+          if (after === undefined || userId > after) userIds.push(userId);
+        }
+      });
+      const found = [];
+      for (const userId of userIds.sort(byCodeUnits)) {
+        const nonce = (await read(userId)).nonces.get(key);
+        if (nonce && isLive(nonce.expiresAt, now)) found.push({ userId, key, ...nonce });
+        if (found.length === limit) break;
+      }
+      return found;
     },
 
     takeNonceAndDeleteTwoFactor(userId, key, value, now) {

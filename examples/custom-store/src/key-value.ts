@@ -1,6 +1,6 @@
 /**
  * The storage this template adapts: any async key-value store that keeps a string under a string
- * key, optionally until a given time. It is deliberately the least a backend can offer (no
+ * key, optionally until a given time, and can list its keys. It is deliberately the least a backend can offer (no
  * transactions, no compare-and-set), so that almost anything fits: a Map, a file per key, Keyv,
  * unstorage, Memcached, Deno KV, Cloudflare Workers KV, a table with two columns.
  *
@@ -22,4 +22,11 @@ export interface KeyValue {
 
   /** Removes `key`; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
+
+  /**
+   * Every key that starts with `prefix`, in any order (expired ones may be among them). Only
+   * `findNonces`, an operator's sweep across all users, calls it: a scan is fine. A backend that
+   * cannot list its keys (Memcached) needs a document listing the users instead.
+   */
+  keys(prefix: string): AsyncIterable<string>;
 }

@@ -52,5 +52,10 @@ export function memoryKeyValue(options: MemoryKeyValueOptions = {}): KeyValue {
     async delete(key) {
       entries.delete(key);
     },
+
+    async *keys(prefix) {
+      // A copy: the caller may write while it walks.
+      for (const key of [...entries.keys()]) if (key.startsWith(prefix)) yield key;
+    },
   };
 }

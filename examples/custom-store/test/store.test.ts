@@ -17,6 +17,7 @@ function recordingKeyValue(ctx: StoreSuiteContext) {
       writes.push({ key, deleted: true, expiresAt: undefined });
       await inner.delete(key);
     },
+    keys: (prefix) => inner.keys(prefix),
   };
   return { kv, writes };
 }
@@ -130,6 +131,29 @@ runStoreSuite(
           ),
         );
         t.equal(attempts.filter((state) => state.taken).length, 10, 'exactly 10 of 100 attempts were taken');
+      });
+
+      t.test('findNonces lists only documents under its own prefix, and fails closed', async (t) => {
+        const inner = memoryKeyValue({ now: ctx.clock.now });
+        let failing = false;
+        const kv: KeyValue = {
+          ...inner,
+          async *keys(prefix) {
+            if (failing) throw new Error('connection refused');
+            yield* inner.keys(prefix);
+          },
+        };
+        const mine = keyValueStore({ kv, prefix: 'p:' });
+        const theirs = keyValueStore({ kv, prefix: 'q:' });
+        const now = ctx.clock.now();
+        const [first, second] = [userId(), userId()].sort();
+        await mine.putNonce(first!, 'due', 'a', now + 60_000, now);
+        await theirs.putNonce(second!, 'due', 'b', now + 60_000, now);
+        t.strictSame(await mine.findNonces('due', now, { limit: 10 }), [
+          { userId: first, key: 'due', value: 'a', expiresAt: now + 60_000 },
+        ]);
+        failing = true;
+        await t.rejects(mine.findNonces('due', now, { limit: 10 }), { code: 'TWOFOLD_STORE_UNAVAILABLE' });
       });
 
       t.test('malformed options are a TypeError naming the option', async (t) => {

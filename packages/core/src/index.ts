@@ -65,6 +65,7 @@ export type {
   AuthenticatorType,
   ConfirmAuthenticatorInput,
   CounterState,
+  NonceEntry,
   PendingAuthenticator,
   RemoveAuthenticatorOutcome,
   Store,

@@ -3,11 +3,17 @@ import type {
   AttemptState,
   ConfirmAuthenticatorInput,
   CounterState,
+  NonceEntry,
   PendingAuthenticator,
   Store,
   StoredAuthenticator,
   WebAuthnCredentialRecord,
 } from './store.js';
+
+/** Orders strings by their UTF-16 code units, as `<` does: no locale, no case folding. */
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /** How often (in store time) a write also sweeps every expired record. */
 const SWEEP_INTERVAL_MS = 60_000;
@@ -427,6 +433,29 @@ export function memoryStore(): Store {
 
     async deleteNonce(userId, key) {
       deleteNonceEntry(userId, key);
+    },
+
+    async listNonces(userId, prefix, now) {
+      const entries: NonceEntry[] = [];
+      for (const [key, entry] of users.get(userId)?.nonces ?? []) {
+        if (entry.expiresAt > now && key.startsWith(prefix)) {
+          entries.push({ key, value: entry.value, expiresAt: entry.expiresAt });
+        }
+      }
+      return entries.sort((a, b) => compareCodeUnits(a.key, b.key));
+    },
+
+    async findNonces(key, now, { after, limit }) {
+      // Walks every user: an operator's sweep, not something a request does.
+      const found: Array<NonceEntry & { userId: string }> = [];
+      for (const [userId, state] of users) {
+        if (after !== undefined && userId <= after) continue;
+        const entry = state.nonces?.get(key);
+        if (entry && entry.expiresAt > now) {
+          found.push({ userId, key, value: entry.value, expiresAt: entry.expiresAt });
+        }
+      }
+      return found.sort((a, b) => compareCodeUnits(a.userId, b.userId)).slice(0, limit);
     },
 
     async takeNonceAndDeleteTwoFactor(userId, key, value, now) {

@@ -34,6 +34,8 @@ const STORE_METHOD_SET = {
   takeNonce: true,
   swapNonce: true,
   deleteNonce: true,
+  listNonces: true,
+  findNonces: true,
   takeNonceAndDeleteTwoFactor: true,
 } as const satisfies Record<Exclude<keyof Store, 'close'>, true>;
 

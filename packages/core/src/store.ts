@@ -174,6 +174,13 @@ export interface AttemptState extends CounterState {
   taken: boolean;
 }
 
+/** A live nonce as {@link Store.listNonces} and {@link Store.findNonces} report it. */
+export interface NonceEntry {
+  key: string;
+  value: string;
+  expiresAt: number;
+}
+
 export interface Store {
   /**
    * The TOTP authenticator `authenticatorId` of `userId`, or null when there is none, when it is a
@@ -367,6 +374,31 @@ export interface Store {
 
   /** Deletes the nonce `key` of the user, whatever its value. */
   deleteNonce(userId: string, key: string): Promise<void>;
+
+  /**
+   * The user's unexpired nonces whose key starts with `prefix` (a non-empty string), sorted by key
+   * in code-unit (binary) order; used to list a user's sessions or trusted devices (`refresh:...`).
+   * The prefix is matched literally: `%`, `_`, `*`, `?`, `[` and `\` in it are plain characters, and
+   * case matters (`ab` never matches a key `AB...`). Other users' nonces are never listed; an expired
+   * nonce (`expiresAt <= now`, as for {@link getNonce}) is not either.
+   */
+  listNonces(userId: string, prefix: string, now: number): Promise<NonceEntry[]>;
+
+  /**
+   * Across all users: the unexpired nonces named exactly `key` (matched as in {@link getNonce}), for
+   * operator sweeps such as finding every scheduled removal. Sorted by user id in binary order, at
+   * most `page.limit` (a whole number from 1 to 1,000) of them, and only user ids strictly greater
+   * than `page.after` when it is given: to page, pass the last user id of the previous page, until a
+   * page comes back shorter than `limit`. May scan every nonce of the store; not for request paths.
+   * Binary order is that of UTF-16 code units or of UTF-8 bytes (code points): the two differ only
+   * between characters above U+FFFF and those from U+E000 to U+FFFF, so either will do, as long as
+   * `after` follows the same order as the sort.
+   */
+  findNonces(
+    key: string,
+    now: number,
+    page: { after?: string; limit: number },
+  ): Promise<Array<NonceEntry & { userId: string }>>;
 
   /**
    * Email recovery in one atomic step: takes the nonce `key` when it is unexpired and equals `value`

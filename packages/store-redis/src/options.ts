@@ -7,7 +7,9 @@ function isRedisClient(value: unknown): value is RedisClientLike {
   const client = value as Record<string, unknown>;
   return (
     typeof client.status === 'string' &&
-    ['evalsha', 'eval', 'del', 'srem', 'scard'].every((method) => typeof client[method] === 'function')
+    ['evalsha', 'eval', 'del', 'srem', 'scard', 'scan'].every(
+      (method) => typeof client[method] === 'function',
+    )
   );
 }
 

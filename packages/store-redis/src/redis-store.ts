@@ -8,10 +8,11 @@ import {
   type RemoveAuthenticatorOutcome,
   type Store,
   type StoredAuthenticator,
+  StoreUnavailableError,
   type WebAuthnCredentialRecord,
 } from '@twofold/core';
 import { guard, runScript } from './internal/client.js';
-import { KeyLayout } from './internal/keys.js';
+import { escapeGlob, KeyLayout } from './internal/keys.js';
 import {
   addWebAuthnCredentialScript,
   claimNonceScript,
@@ -24,6 +25,7 @@ import {
   type LuaScript,
   listAuthenticatorsScript,
   putNonceScript,
+  readNoncesScript,
   removeAuthenticatorScript,
   renameAuthenticatorScript,
   replaceRecoveryCodesScript,
@@ -54,6 +56,23 @@ const REMOVE_OUTCOMES: ReadonlySet<string> = new Set<RemoveAuthenticatorOutcome>
   'disabled',
   'missing',
 ]);
+
+/** How many keys one SCAN step of the nonce listings asks each server to look at. */
+const SCAN_COUNT = 1000;
+
+/** How many nonce hashes of one user one read script takes. */
+const READ_CHUNK = 500;
+
+/** A live nonce as {@link Store.listNonces} resolves it (the type core's `store.ts` declares). */
+type NonceEntry = Awaited<ReturnType<Store['listNonces']>>[number];
+
+/** What the read script answers for a live nonce. */
+type NonceRead = Omit<NonceEntry, 'key'>;
+
+/** Orders strings by their UTF-16 code units, as `<` does. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /**
  * A Store in Redis, through an ioredis client (single server, Sentinel) or Cluster that the host app
@@ -109,6 +128,40 @@ export function redisStore(options: RedisStoreOptions): Store {
       throw new InvalidInputError('maxActive', 'maxActive must be a number');
     }
     return String(Math.max(0, Math.min(maxActive, Number.MAX_SAFE_INTEGER)));
+  }
+
+  /**
+   * Every key matching `pattern`: SCAN (COUNT {@link SCAN_COUNT}) to the end on the server, or on
+   * each master of a Cluster at once, since SCAN walks the keys of one server. Each step is guarded
+   * on its own (`operationTimeoutMs` per step, not for the whole walk). A key may come back twice
+   * from SCAN; it is listed once.
+   */
+  async function scanAll(operation: string, pattern: string): Promise<string[]> {
+    const servers = typeof client.nodes === 'function' ? client.nodes('master') : [client];
+    if (servers.length === 0) {
+      throw new StoreUnavailableError(`Redis store: ${operation} failed, the cluster has no master yet`);
+    }
+    const found = new Set<string>();
+    await Promise.all(
+      servers.map(async (server) => {
+        let cursor = '0';
+        do {
+          const [next, keys] = await guard(server, operation, operationTimeoutMs, () =>
+            server.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT),
+          );
+          for (const key of keys) found.add(key);
+          cursor = next;
+        } while (cursor !== '0');
+      }),
+    );
+    return [...found];
+  }
+
+  /** Reads the nonce hashes `nonceKeys` (one slot) at `now`: each live one's value and expiry, else null. */
+  function readNonces(nonceKeys: readonly string[], now: number): Promise<Array<NonceRead | null>> {
+    return run(readNoncesScript, nonceKeys, [String(now)], (reply) =>
+      parseNonceReads(reply, nonceKeys.length),
+    );
   }
 
   const store: Store = {
@@ -406,6 +459,63 @@ export function redisStore(options: RedisStoreOptions): Store {
       await guard(client, 'deleteNonce', operationTimeoutMs, () => client.del(keys.nonce(userId, key)));
     },
 
+    /**
+     * SCAN for `<prefix>{<user>}:n:<prefix>*` (glob characters escaped), then one script reads the
+     * hashes found (all in the user's slot). There is no index of a user's nonces, so SCAN walks the
+     * whole keyspace (every master of a Cluster), about `keys / 1000` round trips per server: fine
+     * for a settings page on a Redis of some hundred thousand keys, slow on one of many millions.
+     */
+    async listNonces(userId, prefix, now) {
+      checkUserId(userId);
+      const base = keys.noncePrefix(userId);
+      const start = `${base}${prefix}`;
+      const found = (await scanAll('listNonces', `${escapeGlob(start)}*`))
+        .filter((key) => key.startsWith(start))
+        .sort(byCodeUnits);
+      const entries: NonceEntry[] = [];
+      for (let from = 0; from < found.length; from += READ_CHUNK) {
+        const chunk = found.slice(from, from + READ_CHUNK);
+        const reads = await readNonces(chunk, now);
+        chunk.forEach((nonceKey, index) => {
+          const read = reads[index];
+          if (read) entries.push({ key: nonceKey.slice(base.length), ...read });
+        });
+      }
+      return entries;
+    },
+
+    /**
+     * SCAN for `<prefix>{*}:n:<key>` on the server (every master of a Cluster), keeping the keys
+     * that are exactly some user's nonce `key` and whose user id is after `page.after`; then reads
+     * them in user id order, `limit` at a time (a script per key, since users live in different
+     * slots), until `limit` live ones are found. The SCAN walks the whole keyspace: an operator's
+     * sweep, not a request's work.
+     */
+    async findNonces(key, now, page) {
+      const { after, limit } = page;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new InvalidInputError('limit', 'The page limit must be a whole number from 1 to 1000');
+      }
+      const candidates: Array<{ userId: string; nonceKey: string }> = [];
+      for (const nonceKey of await scanAll('findNonces', keys.anyUserNoncePattern(key))) {
+        const userId = keys.nonceOwner(nonceKey, key);
+        if (userId !== undefined && (after === undefined || userId > after)) {
+          candidates.push({ userId, nonceKey });
+        }
+      }
+      candidates.sort((a, b) => byCodeUnits(a.userId, b.userId));
+      const found: Array<NonceEntry & { userId: string }> = [];
+      for (let from = 0; from < candidates.length && found.length < limit; from += limit) {
+        const batch = candidates.slice(from, from + limit);
+        const reads = await Promise.all(batch.map(({ nonceKey }) => readNonces([nonceKey], now)));
+        batch.forEach(({ userId }, index) => {
+          const read = reads[index]?.[0];
+          if (read && found.length < limit) found.push({ userId, key, ...read });
+        });
+      }
+      return found;
+    },
+
     async takeNonceAndDeleteTwoFactor(userId, key, value, now) {
       checkUserId(userId);
       return await run(
@@ -535,6 +645,20 @@ function parseCounter(reply: unknown): CounterState {
     throw new TypeError('Stored counter is malformed');
   }
   return { count, expiresAt };
+}
+
+/** The read script answers, per key, `{ value, expiresAt }` for a live nonce and nil otherwise. */
+function parseNonceReads(reply: unknown, count: number): Array<NonceRead | null> {
+  if (!Array.isArray(reply) || reply.length !== count) throw new TypeError('Unexpected reply reading nonces');
+  return reply.map((entry: unknown) => {
+    if (entry === null) return null;
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') {
+      throw new TypeError('Unexpected reply reading nonces');
+    }
+    const expiresAt = Number(entry[1]);
+    if (!Number.isFinite(expiresAt)) throw new TypeError('Stored nonce has a malformed expiry');
+    return { value: entry[0], expiresAt };
+  });
 }
 
 /** takeAttempt answers { taken (1 or 0), count, expiresAt }. */

@@ -1190,6 +1190,56 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
         await db.deleteFrom(t.nonces).where('user_id', '=', userId).where('key', '=', key).execute();
       }),
 
+    listNonces: (userId, prefix, now) =>
+      attempt(dialect, async () => {
+        // A prefix test without LIKE (no wildcards to escape): the key's first characters equal the
+        // prefix. substr counts characters (code points) on every dialect, and `=` compares exactly
+        // on each: PostgreSQL's collations are deterministic, the MySQL tables' binary (so 'ab'
+        // never matches 'AB'), SQLite's BINARY. The primary key (user_id, key) makes it a scan of
+        // the user's nonces only.
+        const head = sql<string>`substr(${sql.ref('key')}, 1, ${sql.lit([...prefix].length)})`;
+        const rows = await db
+          .selectFrom(t.nonces)
+          .select(['key', 'value', 'expires_at'])
+          .where('user_id', '=', userId)
+          .where(head, '=', prefix)
+          .where('expires_at', '>', now)
+          .execute();
+        // Sorted here rather than by ORDER BY, whose order would be the database collation's.
+        return rows
+          .map((row) => ({ key: row.key, value: row.value, expiresAt: toNumber(row.expires_at) }))
+          .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      }),
+
+    async findNonces(key, now, { after, limit }) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+        throw new RangeError(`sqlStore: findNonces limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
+      }
+      return attempt(dialect, async () => {
+        // Binary order of user ids on every dialect, for the sort and for `after` alike: PostgreSQL
+        // compares them in the "C" collation (the database's own may be a locale's); the MySQL
+        // tables are binary already, and SQLite compares bytes. No index serves `key` alone: this
+        // reads the whole nonces table, as an operator's sweep may.
+        const userIdOrder =
+          dialect === 'postgres' ? sql<string>`${sql.ref('user_id')} collate "C"` : sql.ref('user_id');
+        let query = db
+          .selectFrom(t.nonces)
+          .select(['user_id', 'value', 'expires_at'])
+          .where('key', '=', key)
+          .where('expires_at', '>', now)
+          .orderBy(userIdOrder)
+          .limit(limit);
+        if (after !== undefined) query = query.where(userIdOrder, '>', after);
+        const rows = await query.execute();
+        return rows.map((row) => ({
+          userId: row.user_id,
+          key,
+          value: row.value,
+          expiresAt: toNumber(row.expires_at),
+        }));
+      });
+    },
+
     takeNonceAndDeleteTwoFactor: (userId, key, value, now) =>
       attempt(dialect, () =>
         userTransaction(userId, async (trx) => {

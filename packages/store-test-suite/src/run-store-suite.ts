@@ -7,7 +7,9 @@ import { confirm } from './internal/behaviours/confirm.js';
 import { consumeCounter } from './internal/behaviours/consume-counter.js';
 import { counters } from './internal/behaviours/counters.js';
 import { deleteTwoFactor } from './internal/behaviours/delete-two-factor.js';
+import { findNonces } from './internal/behaviours/find-nonces.js';
 import { listAuthenticators } from './internal/behaviours/list-authenticators.js';
+import { listNonces } from './internal/behaviours/list-nonces.js';
 import { nonces } from './internal/behaviours/nonces.js';
 import { recoveryCodes } from './internal/behaviours/recovery-codes.js';
 import { removeAuthenticator } from './internal/behaviours/remove-authenticator.js';
@@ -59,6 +61,8 @@ const GROUPS: readonly BehaviourGroup[] = [
   takeAttempt,
   resetCounterIfUnchanged,
   nonces,
+  listNonces,
+  findNonces,
   takeNonceAndDeleteTwoFactor,
   values,
 ];

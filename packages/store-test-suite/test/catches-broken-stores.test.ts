@@ -54,6 +54,8 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'swapNonce refuses an expired or missing nonce and creates nothing',
     'takeNonceAndDeleteTwoFactor refuses an expired or missing nonce and changes nothing',
     'a pending authenticator is listed until the millisecond before expiresAt, and not from then on',
+    'listNonces lists a nonce until the millisecond before its expiresAt, and not at it',
+    'findNonces leaves out a nonce at exactly its expiresAt',
   ],
   'replay-equal': ['consumeCounter refuses the same counter again and changes nothing'],
   'int32-counter': [
@@ -70,6 +72,8 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'putNonce stores a value that is live until the millisecond before expiresAt',
     'a WebAuthn credential round-trips every field exactly',
     'useWebAuthnCredential accepts a higher counter and records it with backupState and lastUsedAt, nothing else',
+    'listNonces lists the live nonces under the prefix with their value and expiry, sorted by key',
+    'findNonces resolves every user with a live nonce named key, with value and expiry, sorted by user id',
   ],
   'shared-records': [
     'getAuthenticator resolves a copy: changing it changes nothing stored',
@@ -88,6 +92,7 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
   'case-insensitive': [
     'user ids that differ only by case, spaces, accents or normalization are different users',
     'takeAttempt, resetCounterIfUnchanged and takeNonceAndDeleteTwoFactor use tricky ids and keys exactly',
+    "listNonces lists only the user's own nonces, not those of a user whose id starts with it",
   ],
   'joined-keys': ['user ids and keys joined with a separator never collide'],
   'blind-reseal': ['replaceSealedSecret refuses when the secret differs from expected and changes nothing'],
@@ -203,6 +208,26 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
   'list-unordered': ['listAuthenticators orders by createdAt, then by id'],
   'get-sees-webauthn': [
     'getAuthenticator, consumeCounter and replaceSealedSecret see TOTP authenticators only',
+  ],
+  'list-nonces-like': [
+    'listNonces matches the prefix literally: % _ * ? [ ] and backslash are plain characters',
+  ],
+  'list-nonces-ci': ['listNonces compares exactly: case, accents, width and normalization matter'],
+  'list-nonces-unsorted': [
+    'listNonces lists the live nonces under the prefix with their value and expiry, sorted by key',
+    'listNonces matches the prefix literally: % _ * ? [ ] and backslash are plain characters',
+  ],
+  'find-nonces-prefix': [
+    'findNonces resolves an empty list when no user has the key',
+    'findNonces resolves every user with a live nonce named key, with value and expiry, sorted by user id',
+    'findNonces matches the key exactly: never as a prefix, a pattern, or by case',
+  ],
+  'find-nonces-after-inclusive': [
+    'findNonces pages with after and limit: every user exactly once, in order, across several pages',
+  ],
+  'find-nonces-locale-order': [
+    'findNonces resolves every user with a live nonce named key, with value and expiry, sorted by user id',
+    'findNonces pages with after and limit: every user exactly once, in order, across several pages',
   ],
 };
 

@@ -73,11 +73,19 @@ t.test('a skipped suite never makes a store', async (t) => {
   t.equal(skippedStoreMade, false);
 });
 
-/** Records every user id a store sees and whether it was closed. */
+/**
+ * Records every user id a store sees and whether it was closed. findNonces takes a key, not a user
+ * id: the user ids it resolves are recorded instead.
+ */
 function recording(store: Store, seen: Set<string>, onClose: () => void): Store {
   const wrapped = {} as Record<string, unknown>;
   for (const [name, operation] of Object.entries(store)) {
-    wrapped[name] = (...args: unknown[]) => {
+    wrapped[name] = async (...args: unknown[]) => {
+      if (name === 'findNonces') {
+        const found = await store.findNonces(...(args as Parameters<Store['findNonces']>));
+        for (const entry of found) seen.add(entry.userId);
+        return found;
+      }
       const [first] = args;
       const userId = typeof first === 'string' ? first : (first as { userId: string }).userId;
       seen.add(userId);

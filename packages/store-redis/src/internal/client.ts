@@ -13,6 +13,16 @@ export interface RedisClientLike {
   del(...keys: string[]): Promise<number>;
   srem(key: string, ...members: string[]): Promise<number>;
   scard(key: string): Promise<number>;
+  /** One step of SCAN; only the nonce listings call it (on a Cluster, on each master). */
+  scan(
+    cursor: string,
+    matchToken: 'MATCH',
+    pattern: string,
+    countToken: 'COUNT',
+    count: number,
+  ): Promise<[cursor: string, elements: string[]]>;
+  /** A Cluster's nodes: SCAN walks one server's keys, so the nonce listings scan each master. */
+  nodes?(role: 'master'): Array<Pick<RedisClientLike, 'scan' | 'status'>>;
 }
 
 /**
@@ -54,7 +64,7 @@ function isNoScriptError(error: unknown): boolean {
  * apply late (it fails closed: the caller was told the store was unavailable).
  */
 export async function guard<T>(
-  client: RedisClientLike,
+  client: Pick<RedisClientLike, 'status'>,
   operation: string,
   timeoutMs: number,
   run: () => Promise<T>,

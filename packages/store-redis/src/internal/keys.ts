@@ -11,6 +11,9 @@
  * | `<user>c:<counterKey>`     | hash   | `n` count, `e` expiresAt; TTL until `e` (every counter operation) |
  * | `<user>n:<nonceKey>`       | hash   | `v` value, `e` expiresAt; TTL until `e`             |
  *
+ * There is no index of a user's nonces: listNonces and findNonces find nonce hashes with SCAN (see
+ * redis-store.ts for what that costs).
+ *
  * The one-letter parts after the tag keep the kinds apart, so a counter and a nonce with the same
  * name never share a key.
  *
@@ -78,7 +81,41 @@ export class KeyLayout {
     return `${this.user(userId)}c:${key}`;
   }
 
-  nonce(userId: string, key: string): string {
-    return `${this.user(userId)}n:${key}`;
+  /** Prefix of the nonce hashes of the user; a nonce key follows it. */
+  noncePrefix(userId: string): string {
+    return `${this.user(userId)}n:`;
   }
+
+  nonce(userId: string, key: string): string {
+    return `${this.noncePrefix(userId)}${key}`;
+  }
+
+  /**
+   * A SCAN MATCH pattern for the nonce `key` of every user, `<prefix>{*}:n:<key>` with the glob
+   * characters of the prefix and the key escaped. The `*` may also run past a tag (a key
+   * `x}:n:<key>` of another nonce matches), so {@link nonceOwner} decides on each key found.
+   */
+  anyUserNoncePattern(key: string): string {
+    return `${escapeGlob(this.#prefix)}{*}:n:${escapeGlob(key)}`;
+  }
+
+  /**
+   * The user whose nonce `key` the Redis key `redisKey` is, or undefined when it is anything else
+   * (another store's key, another nonce, a tag that is not the canonical encoding of a user id).
+   */
+  nonceOwner(redisKey: string, key: string): string | undefined {
+    const start = `${this.#prefix}{`;
+    if (!redisKey.startsWith(start)) return undefined;
+    // A tag holds no `}`: the first one after the `{` ends it.
+    const close = redisKey.indexOf('}', start.length);
+    if (close <= start.length || redisKey.slice(close) !== `}:n:${key}`) return undefined;
+    const tag = redisKey.slice(start.length, close);
+    const userId = decodeUserTag(tag);
+    return encodeUserTag(userId) === tag ? userId : undefined;
+  }
+}
+
+/** `text` with the characters Redis glob patterns give a meaning (`*`, `?`, `[`, `]`, `\`) escaped. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

@@ -595,3 +595,25 @@ delete_two_factor(KEYS[2], KEYS[3], ARGV[3])
 return 1
 `,
 );
+
+/**
+ * KEYS: nonce hashes, all of one user (one slot) or a single one. ARGV: now. Answers, for each key in
+ * order, `{ value, expiresAt }` when the nonce is live and false otherwise. Reads only: an expired
+ * nonce is left to its TTL.
+ */
+export const readNoncesScript = script(
+  'readNonces',
+  `
+local now = tonumber(ARGV[1])
+local result = {}
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'v', 'e')
+  if state[1] and state[2] and tonumber(state[2]) > now then
+    result[i] = { state[1], state[2] }
+  else
+    result[i] = false
+  end
+end
+return result
+`,
+);
