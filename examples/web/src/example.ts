@@ -4,7 +4,7 @@
  * HTTP layer, so the options are the same). Each app adds only its framework's plumbing.
  */
 
-import type { Store } from '@twofold/core';
+import type { SecurityNotice, Store } from '@twofold/core';
 import type { TwofoldMail } from '@twofold/core/http';
 import type { Redis } from 'ioredis';
 import type { ExampleConfig } from './config.js';
@@ -33,6 +33,8 @@ export interface SharedTwofoldOptions {
     sendMail(mail: TwofoldMail): Promise<void>;
     linkUrl: string;
   };
+  /** Security notices, mailed to the account's address (see notify in createExample). */
+  notify(notice: SecurityNotice): Promise<void>;
   rateLimit: { redis?: Redis };
   /** Security keys and passkeys, for PUBLIC_URL's host (absent with WEBAUTHN=off). */
   webauthn?: { rpId: string; origins: string[] };
@@ -90,6 +92,20 @@ export async function createExample(config: ExampleConfig, log: Log): Promise<Ex
         verifyPassword: (userId, password) => users.checkPassword(userId, password),
         sendMail,
         linkUrl: `${config.publicUrl}${RECOVER_PAGE}`,
+      },
+      // Every security notice is mailed to the account's address, but for `recovery-requested`:
+      // the recovery link mail, to that same address, says it already.
+      notify: async (notice) => {
+        if (notice.type === 'recovery-requested') return;
+        const to = (await users.byId(notice.userId))?.email;
+        if (!to) return;
+        await sendMail({
+          kind: notice.type,
+          userId: notice.userId,
+          to,
+          subject: notice.subject,
+          text: notice.text,
+        });
       },
       rateLimit: databases.redis ? { redis: databases.redis } : {},
       ...(config.webauthn

@@ -405,12 +405,17 @@ export async function runHttpScenario(
     );
 
     // Security keys are on (PUBLIC_URL's host, localhost by default): the creation options say so.
-    const options = await call('POST', '/2fa/webauthn/register/options', {
+    const creation = await call('POST', '/2fa/webauthn/register/options', {
       token: accessToken,
       json: { name: 'YubiKey' },
     });
-    t.equal(options.status, 200, 'the WebAuthn routes are there');
-    t.match(options.body, { rp: { id: 'localhost' }, challenge: String, user: { name: 'ada' } });
+    t.equal(creation.status, 200, 'the WebAuthn routes are there');
+    t.match(creation.body, { rp: { id: 'localhost' }, challenge: String, user: { name: 'ada' } });
+
+    // The security notice goes to the account's address.
+    const notice = await waitForMail(options.outboxDir, 'two-factor-enabled', mails);
+    t.match(notice, /^To: ada@example\.com$/m);
+    t.match(notice, /^Subject: .*: two-factor authentication is on$/m);
   });
 
   await t.test('two-step login with a recovery code; refresh and revoke', async (t) => {
@@ -436,6 +441,8 @@ export async function runHttpScenario(
     const pair = verify.body as { accessToken: string; refreshToken: string };
     secrets.push(pair.accessToken, pair.refreshToken);
     t.equal((await call('GET', '/me', { token: pair.accessToken })).status, 200);
+    const used = await waitForMail(options.outboxDir, 'recovery-code-used', mails);
+    t.match(used, /9 codes are left/, 'the notice says how many recovery codes are left');
 
     const refreshed = await call('POST', '/2fa/token/refresh', { json: { refreshToken: pair.refreshToken } });
     t.equal(refreshed.status, 200);
@@ -485,6 +492,10 @@ export async function runHttpScenario(
 
       const confirmation = await waitForMail(options.outboxDir, 'recovery-completed', mails);
       t.match(confirmation, /turned off/);
+      t.notOk(
+        (await freshMails(options.outboxDir, mails)).some((file) => file.includes('recovery-requested')),
+        'no separate "recovery requested" mail: the link mail says it',
+      );
       const login = await call('POST', '/2fa/login', { json: { username: 'ada', password: PASSWORD } });
       t.equal(login.body?.twoFactorRequired, false, 'the password alone logs in again');
       secrets.push(String(login.body?.accessToken), String(login.body?.refreshToken));

@@ -11,6 +11,7 @@ Commands:
   keygen        print a new keyring key (tag:key) for TWOFOLD_KEYS
   migrate       create or upgrade the tables of a SQL store
   rotate-keys   re-seal every TOTP secret of a SQL store under the current key
+  user          an operator's actions on one user: status, unlock, reset (SQL or Redis)
   code          print the current code of a secret or otpauth:// URI
   uri build     build an otpauth:// URI, optionally shown as a QR code
   uri inspect   show what an otpauth:// URI holds
@@ -21,7 +22,7 @@ Options:
 
 Environment:
   TWOFOLD_KEYS           the keyring for rotate-keys ("tag:key,...", current key first)
-  TWOFOLD_DATABASE_URL   the database for migrate and rotate-keys when --url is not given
+  TWOFOLD_DATABASE_URL   the database for migrate, rotate-keys and user when --url is not given
   NO_COLOR               no colours in the terminal QR code
   TWOFOLD_DEBUG=1        print the stack trace of an unexpected error
 
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   keygen: async () => (await import('./commands/keygen.js')).keygen,
   migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
   'rotate-keys': async () => (await import('./commands/rotate-keys.js')).rotateKeysCommand,
+  user: async () => (await import('./commands/user.js')).userCommand,
   code: async () => (await import('./commands/code.js')).codeCommand,
   uri: async () => (await import('./commands/uri.js')).uriCommand,
 };
@@ -69,7 +71,7 @@ export async function runCli(io: Io, argv: readonly string[]): Promise<number> {
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   const label = command
-    ? `twofold ${name === 'uri' && (args[0] === 'build' || args[0] === 'inspect') ? `uri ${args[0]}` : name}`
+    ? `twofold ${name === 'uri' && (args[0] === 'build' || args[0] === 'inspect') ? `uri ${args[0]}` : name === 'user' && ['status', 'unlock', 'reset'].includes(args[0] ?? '') ? `user ${args[0]}` : name}`
     : 'twofold';
   try {
     if (!command) {

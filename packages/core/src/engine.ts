@@ -17,10 +17,19 @@ import {
   StoreUnavailableError,
   TwofoldError,
 } from './errors.js';
-import { EventHub, type TwoFactorEventName, type TwoFactorListener } from './events.js';
+import { EventHub, type TwoFactorEventName, type TwoFactorEvents, type TwoFactorListener } from './events.js';
 import { encodeBase64url } from './internal/base64url.js';
 import { cryptoRandom } from './internal/random.js';
+import { MAX_SESSION_LIFETIME_MS, SESSIONS_REVOKED_BEFORE_KEY } from './internal/session-keys.js';
 import { unstorableReason } from './internal/unstorable.js';
+import {
+  type MessageDetails,
+  type MessageType,
+  type NoticeMessage,
+  noticeOf,
+  renderMessage,
+  type SecurityNotice,
+} from './notices.js';
 import { type ResolvedOptions, resolveOptions, STORE_METHODS, type TwoFactorOptions } from './options.js';
 import { renderQrSvg, svgDataUri } from './qr.js';
 import {
@@ -61,6 +70,19 @@ const WEBAUTHN_REGISTRATION_KEY = 'webauthn-registration';
 const WEBAUTHN_ASSERTION_KEY = 'webauthn-assertion';
 const challengeSpentKey = (jti: string) => `challenge:${jti}`;
 const challengeAttemptsKey = (jti: string) => `challenge-attempts:${jti}`;
+
+/** The engine events that make a security notice (see notices.ts). */
+const NOTICE_EVENTS = [
+  'confirmed',
+  'authenticatorAdded',
+  'authenticatorRemoved',
+  'disabled',
+  'recoveryCodesRotated',
+  'recoveryCodeUsed',
+  'locked',
+  'recoveryRequested',
+  'reset',
+] as const satisfies readonly TwoFactorEventName[];
 
 /** The names an authenticator gets when the user gives none. */
 const DEFAULT_NAMES = {
@@ -125,6 +147,24 @@ export interface TwoFactorStatus {
   lastUsedAt: Date | null;
   /** How many active authenticators the user has, by type. */
   authenticators: { totp: number; webauthn: number };
+}
+
+/** What {@link TwoFactor.adminStatus} tells an operator about one user. */
+export interface AdminStatus extends TwoFactorStatus {
+  /** The active authenticators, oldest first (names, types, dates; never a secret). */
+  authenticatorList: AuthenticatorInfo[];
+  /** Wrong second factors counted toward lockout now. */
+  failures: number;
+  /** Until when second factors are refused, or null when the user is not locked out. */
+  lockedUntil: Date | null;
+}
+
+/** Who performs an operator action, and why: both go into the `audit` event. */
+export interface AdminActor {
+  /** The operator, as the host names them (1-255 characters): a login, `cli:<user>`... */
+  actor: string;
+  /** Why, when told (at most 500 characters): a ticket number, a note. */
+  reason?: string;
 }
 
 export interface VerifiedFactor {
@@ -264,6 +304,28 @@ export interface TwoFactor {
       beforeDisable?: () => unknown | Promise<unknown>;
     },
   ): Promise<void>;
+  /**
+   * Operator action: everything about the user's 2FA an operator may see (never a secret), and the
+   * lockout state. Emits an `audit` event.
+   */
+  adminStatus(userId: string, by: AdminActor): Promise<AdminStatus>;
+  /**
+   * Operator action: ends a lockout (the failure count starts again from zero). Emits an `audit`
+   * event; `wasLocked` tells whether the user was locked out.
+   */
+  unlock(userId: string, by: AdminActor): Promise<{ wasLocked: boolean }>;
+  /**
+   * Operator action, for a user who lost every authenticator and recovery code: turns 2FA off
+   * (authenticators, recovery codes, a pending enrollment, a recovery link, the lockout) after
+   * signing out every session of the user, and sends the user a `two-factor-reset` notice. Emits
+   * `disabled` (`via: 'admin'`) and `reset` when 2FA was on, and an `audit` event always.
+   */
+  resetTwoFactor(userId: string, by: AdminActor): Promise<{ wasEnabled: boolean }>;
+  /**
+   * Writes the message of `type` (a notice, or the recovery link mail) from the `messages` option
+   * or the default English one: what the HTTP layer mails through `recovery.sendMail`.
+   */
+  message<T extends MessageType>(type: T, details: MessageDetails[T]): NoticeMessage;
   /** Adds an event listener; returns a function that removes it. */
   on<E extends TwoFactorEventName>(event: E, listener: TwoFactorListener<E>): () => void;
   off<E extends TwoFactorEventName>(event: E, listener: TwoFactorListener<E>): void;
@@ -340,6 +402,33 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
   const webauthnOptions = resolved.webauthn;
   const store = guardStore(resolved.store);
   const events = new EventHub(resolved.onListenerError);
+  const reportError = (error: unknown, what: string) => events.report(error, what);
+  const notify = resolved.notify;
+  if (notify) {
+    const send = <E extends TwoFactorEventName>(event: E, payload: TwoFactorEvents[E]) => {
+      const notice = noticeOf(event, payload);
+      if (!notice) return;
+      const at = clock();
+      const written = renderMessage(
+        resolved.messages,
+        notice.type,
+        { issuer: resolved.issuer, at, details: notice.details as never },
+        (error) => reportError(error, 'messages'),
+      );
+      const full = {
+        type: notice.type,
+        userId: payload.userId,
+        at,
+        details: Object.freeze(notice.details),
+        ...written,
+      };
+      // Its own report name: a failing hook is told apart from a failing event listener.
+      return Promise.resolve()
+        .then(() => notify(Object.freeze(full) as SecurityNotice))
+        .catch((error: unknown) => reportError(error, 'notify'));
+    };
+    for (const event of NOTICE_EVENTS) events.on(event, (payload) => send(event, payload));
+  }
   const challenges = createChallengeTokens({
     keyring,
     issuer: resolved.issuer,
@@ -618,7 +707,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     if (outcome === 'missing') throw new NotPendingError();
     if (outcome === 'duplicate')
       throw new InvalidRegistrationError('This security key is registered already');
-    events.emit('authenticatorAdded', { userId, authenticatorId, type });
+    events.emit('authenticatorAdded', { userId, authenticatorId, type, enabled: outcome === 'enabled' });
     if (outcome === 'added') return { authenticatorId, enabled: false, recoveryCodes: [] };
     events.emit('confirmed', { userId });
     return { authenticatorId, enabled: true, recoveryCodes: codes };
@@ -826,7 +915,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       if (last && removeOptions.beforeDisable) await removeOptions.beforeDisable(verified);
       const outcome = await store.removeAuthenticator(userId, authenticatorId, clock());
       if (outcome === 'missing') throw new NotFoundError();
-      events.emit('authenticatorRemoved', { userId, authenticatorId });
+      events.emit('authenticatorRemoved', { userId, authenticatorId, last: outcome === 'disabled' });
       if (outcome === 'disabled') events.emit('disabled', { userId, via: disabledVia(verified.method) });
       if (outcome === 'disabled' && !last && removeOptions.beforeDisable) {
         // Another removal made this one the last meanwhile: 2FA is off already, so the sessions end
@@ -1055,6 +1144,65 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       events.emit('disabled', { userId, via: 'email-recovery' });
     },
 
+    async adminStatus(userId, by) {
+      const now = clock();
+      checkUserId(userId);
+      const actor = checkActor(by);
+      const [status, authenticatorList, failures] = await Promise.all([
+        twoFactor.status(userId),
+        twoFactor.listAuthenticators(userId),
+        store.getCounter(userId, FAILURES_KEY, now),
+      ]);
+      const locked = failures !== null && failures.count >= lockout.maxFailures;
+      events.emit('audit', { action: 'status', userId, ...actor, at: now, changed: false });
+      return {
+        ...status,
+        authenticatorList,
+        failures: failures?.count ?? 0,
+        lockedUntil: locked ? new Date(failures.expiresAt) : null,
+      };
+    },
+
+    async unlock(userId, by) {
+      const now = clock();
+      checkUserId(userId);
+      const actor = checkActor(by);
+      const failures = await store.getCounter(userId, FAILURES_KEY, now);
+      await store.resetCounter(userId, FAILURES_KEY);
+      const wasLocked = failures !== null && failures.count >= lockout.maxFailures;
+      events.emit('audit', { action: 'unlock', userId, ...actor, at: now, changed: wasLocked });
+      return { wasLocked };
+    },
+
+    async resetTwoFactor(userId, by) {
+      const now = clock();
+      checkUserId(userId);
+      const actor = checkActor(by);
+      // Sessions end first, as for every other way 2FA goes off: a failure after this leaves 2FA on.
+      await store.putNonce(
+        userId,
+        SESSIONS_REVOKED_BEFORE_KEY,
+        String(now),
+        now + MAX_SESSION_LIFETIME_MS,
+        now,
+      );
+      const wasEnabled = (await store.listAuthenticators(userId, now)).some(isActive);
+      await store.deleteTwoFactor(userId);
+      await store.deleteNonce(userId, RECOVERY_TOKEN_KEY);
+      await store.resetCounter(userId, FAILURES_KEY);
+      if (wasEnabled) {
+        events.emit('disabled', { userId, via: 'admin' });
+        events.emit('reset', { userId, ...actor });
+      }
+      events.emit('audit', { action: 'reset', userId, ...actor, at: now, changed: wasEnabled });
+      return { wasEnabled };
+    },
+
+    message: (type, details) =>
+      renderMessage(resolved.messages, type, { issuer: resolved.issuer, at: clock(), details }, (error) =>
+        reportError(error, 'messages'),
+      ),
+
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),
   };
@@ -1097,6 +1245,24 @@ function checkUserId(userId: unknown): asserts userId is string {
   const unfit = unstorableReason(userId);
   if (unfit !== null)
     throw new InvalidInputError('userId', `userId must not contain ${unfit.replace('-', ' ')}`);
+}
+
+/** The actor and reason of an operator action, checked: they go into audit logs as given. */
+function checkActor(by: unknown): { actor: string; reason: string | null } {
+  const { actor, reason } = (typeof by === 'object' && by !== null ? by : {}) as AdminActor;
+  if (
+    typeof actor !== 'string' ||
+    actor.trim().length === 0 ||
+    actor.length > 255 ||
+    unstorableReason(actor) !== null
+  ) {
+    throw new InvalidInputError('actor', 'actor must name who acts: 1-255 characters of text');
+  }
+  if (reason === undefined) return { actor, reason: null };
+  if (typeof reason !== 'string' || reason.length > 500 || unstorableReason(reason) !== null) {
+    throw new InvalidInputError('reason', 'reason must be at most 500 characters of text');
+  }
+  return { actor, reason };
 }
 
 /** Which kind of second factor a body carries; exactly one of `code`, `recoveryCode` and `webauthn`. */

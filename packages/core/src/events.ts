@@ -6,10 +6,18 @@ export interface TwoFactorEvents {
   confirmed: { userId: string };
   /** A second factor was accepted. */
   verified: { userId: string; method: 'totp' | 'recovery-code' | 'webauthn' };
-  /** An authenticator was added (confirmed, or a security key registered). */
-  authenticatorAdded: { userId: string; authenticatorId: string; type: 'totp' | 'webauthn' };
-  /** An authenticator was removed (when it was the last one, `disabled` follows). */
-  authenticatorRemoved: { userId: string; authenticatorId: string };
+  /**
+   * An authenticator was added (confirmed, or a security key registered). `enabled`: it was the
+   * first, and turned 2FA on (`confirmed` follows).
+   */
+  authenticatorAdded: {
+    userId: string;
+    authenticatorId: string;
+    type: 'totp' | 'webauthn';
+    enabled: boolean;
+  };
+  /** An authenticator was removed. `last`: it was the last one, and 2FA is off (`disabled` follows). */
+  authenticatorRemoved: { userId: string; authenticatorId: string; last: boolean };
   /**
    * A second factor was refused. `reason` tells a wrong code from a replayed one or a malformed
    * one; HTTP answers do not (SECURITY.md §13). `failures` is the consecutive count so far.
@@ -28,7 +36,24 @@ export interface TwoFactorEvents {
   /** The recovery codes were replaced by a new set. */
   recoveryCodesRotated: { userId: string };
   /** Two-factor authentication was turned off. */
-  disabled: { userId: string; via: 'code' | 'recovery-code' | 'webauthn' | 'email-recovery' };
+  disabled: { userId: string; via: 'code' | 'recovery-code' | 'webauthn' | 'email-recovery' | 'admin' };
+  /** An operator turned 2FA off with `resetTwoFactor` (`disabled` with `via: 'admin'` came first). */
+  reset: { userId: string; actor: string; reason: string | null };
+  /**
+   * An operator action (`adminStatus`, `unlock`, `resetTwoFactor`), for the audit log: who did what
+   * to which account, and what it changed.
+   */
+  audit: {
+    action: 'status' | 'unlock' | 'reset';
+    userId: string;
+    /** Who acted, as the caller named them (an operator's login, `cli:<user>`...). */
+    actor: string;
+    reason: string | null;
+    /** When, ms since the epoch. */
+    at: number;
+    /** Whether it changed anything: a lock ended, 2FA turned off; always false for `status`. */
+    changed: boolean;
+  };
   /** An email recovery link was issued. */
   recoveryRequested: { userId: string; expiresAt: number };
   /** A secret sealed under an older key was re-sealed under the current one. */
@@ -85,6 +110,11 @@ export class EventHub {
         }
       });
     }
+  }
+
+  /** Reports an error of work done for an event (a listener, the notify hook) to `onError`. */
+  report(error: unknown, event: string): void {
+    this.#report(error, event);
   }
 
   #report(error: unknown, event: string): void {

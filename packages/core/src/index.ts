@@ -1,6 +1,8 @@
 export { type ChallengeClaims, createChallengeTokens } from './challenge-token.js';
 export {
   type AddedAuthenticator,
+  type AdminActor,
+  type AdminStatus,
   type AuthenticatorInfo,
   type Challenge,
   createTwoFactor,
@@ -42,6 +44,20 @@ export {
 export type { TwoFactorEventName, TwoFactorEvents, TwoFactorListener } from './events.js';
 export { createKeyring, generateKey, type Keyring, parseKeyring } from './keyring.js';
 export { memoryStore } from './memory-store.js';
+export {
+  DEFAULT_MESSAGES,
+  escapeHtml,
+  type MessageContext,
+  type MessageDetails,
+  type MessageRenderer,
+  type MessageType,
+  NOTICE_TYPES,
+  type NoticeDetails,
+  type NoticeMessage,
+  type NoticeMessages,
+  type NoticeType,
+  type SecurityNotice,
+} from './notices.js';
 export {
   parseOptions,
   type ResolvedOptions,

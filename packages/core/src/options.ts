@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Keyring, parseKeyring } from './keyring.js';
+import { noticeMessagesSchema, type SecurityNotice } from './notices.js';
 import type { Store } from './store.js';
 import { webAuthnOptionsSchema } from './webauthn.js';
 
@@ -143,6 +144,24 @@ export const twoFactorOptionsSchema = z.strictObject({
   clock: z
     .custom<() => number>((value) => typeof value === 'function', 'must be a function')
     .default(() => Date.now),
+  /**
+   * Security notices for the user (2FA on or off, an authenticator added or removed, recovery codes
+   * rotated or used, a lockout, email recovery requested or completed, an operator's reset), each
+   * with its subject, text and HTML written: mail them, push them, list them in the account page.
+   * Called after the flow, never delaying or breaking it; failures go to `onListenerError` as
+   * event "notify". A notice never holds a secret, code or token.
+   */
+  notify: z
+    .custom<(notice: SecurityNotice) => unknown>(
+      (value) => typeof value === 'function',
+      'must be a function (notice => void | Promise<void>)',
+    )
+    .optional(),
+  /**
+   * Overrides of the default English messages, by type (`locked`, `recovery-link`...): a function
+   * of `{ issuer, at, details }` answering `{ subject, text, html }`, e.g. to translate them.
+   */
+  messages: noticeMessagesSchema,
   /** Called when an event listener throws or rejects; the flow is never affected. */
   onListenerError: z
     .custom<(error: unknown, event: string) => void>(

@@ -508,7 +508,7 @@ t.test('removing the last one turns 2FA off: beforeDisable first, codes and enro
   await flushEvents();
   t.strictSame(seen, [
     ['verified', { userId: user.userId, method: 'totp' }],
-    ['authenticatorRemoved', { userId: user.userId, authenticatorId: id }],
+    ['authenticatorRemoved', { userId: user.userId, authenticatorId: id, last: true }],
     ['disabled', { userId: user.userId, via: 'code' }],
   ]);
 
@@ -539,8 +539,8 @@ t.test('removing the last one with a recovery code reports disabled via recovery
   );
   await flushEvents();
   t.strictSame(seen, [
-    ['authenticatorRemoved', { userId, authenticatorId: a.authenticatorId }],
-    ['authenticatorRemoved', { userId, authenticatorId: b.authenticatorId }],
+    ['authenticatorRemoved', { userId, authenticatorId: a.authenticatorId, last: false }],
+    ['authenticatorRemoved', { userId, authenticatorId: b.authenticatorId, last: true }],
     ['disabled', { userId, via: 'recovery-code' }],
   ]);
   t.equal(await env.store.countRecoveryCodes(userId), 0);
@@ -726,13 +726,13 @@ t.test('events: authenticatorAdded for every app, confirmed only for the first',
     seen.map(([name, payload]) => [name, name === 'enrolled' ? undefined : payload]),
     [
       ['enrolled', undefined],
-      ['authenticatorAdded', { userId, authenticatorId: a.authenticatorId, type: 'totp' }],
+      ['authenticatorAdded', { userId, authenticatorId: a.authenticatorId, type: 'totp', enabled: true }],
       ['confirmed', { userId }],
       ['enrolled', undefined],
-      ['authenticatorAdded', { userId, authenticatorId: b.authenticatorId, type: 'totp' }],
+      ['authenticatorAdded', { userId, authenticatorId: b.authenticatorId, type: 'totp', enabled: false }],
       ['enrolled', undefined],
-      ['authenticatorAdded', { userId, authenticatorId: c.authenticatorId, type: 'totp' }],
-      ['authenticatorRemoved', { userId, authenticatorId: c.authenticatorId }],
+      ['authenticatorAdded', { userId, authenticatorId: c.authenticatorId, type: 'totp', enabled: false }],
+      ['authenticatorRemoved', { userId, authenticatorId: c.authenticatorId, last: false }],
     ],
   );
 });

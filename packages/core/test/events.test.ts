@@ -52,6 +52,7 @@ t.test('every flow emits its event with the documented payload', async (t) => {
     userId: user.userId,
     authenticatorId: user.enrollment.authenticatorId,
     type: 'totp',
+    enabled: true,
   });
   t.strictSame(seen[2]![1], { userId: user.userId });
   t.strictSame(seen[3]![1], { userId: user.userId, method: 'totp' });

@@ -26,8 +26,10 @@ export interface TwofoldMail {
   kind: 'recovery-link' | 'recovery-completed';
   userId: string;
   to: string;
+  /** Written from the engine's messages (`messages` option), as are the security notices. */
   subject: string;
   text: string;
+  html: string;
 }
 
 export interface RecoveryOptions {

@@ -799,16 +799,11 @@ export function createTwofoldHttp<Request = unknown>(
       if (requests.count > recovery!.maxRequestsPerHour) return;
       const { token, expiresAt } = await engine.createRecoveryToken(user.userId);
       const link = `${recovery!.linkUrl}#uid=${encodeURIComponent(user.userId)}&token=${token}`;
-      const minutes = Math.round((expiresAt - now) / 60_000);
       await recovery!.sendMail({
         kind: 'recovery-link',
         userId: user.userId,
         to: user.email,
-        subject: `${issuer}: turn off two-factor authentication`,
-        text:
-          `Someone, hopefully you, asked to turn off two-factor authentication for your ${issuer} account ` +
-          `because the authenticator app is lost.\n\nTo do it, open this link within ${minutes} minutes and ` +
-          `enter your password:\n\n${link}\n\nIf it was not you, ignore this mail: nothing changes on your account.\n`,
+        ...engine.message('recovery-link', { link, expiresAt }),
       });
     }
 
@@ -829,18 +824,19 @@ export function createTwofoldHttp<Request = unknown>(
       });
     }
 
+    /**
+     * The mail that 2FA was turned off by email recovery. With the engine's `notify` hook, that hook
+     * gets it as the `recovery-completed` notice instead (one mechanism, one mail).
+     */
     async function sendRecoveryConfirmation(userId: string): Promise<void> {
+      if (engine.options.notify) return;
       const to = await recovery!.getUserEmail(userId);
       if (!to) return;
       await recovery!.sendMail({
         kind: 'recovery-completed',
         userId,
         to,
-        subject: `${issuer}: two-factor authentication was turned off`,
-        text:
-          `Two-factor authentication was turned off for your ${issuer} account through an emailed ` +
-          `recovery link, and every session was signed out.\n\nIf it was not you, change your password ` +
-          `now and turn two-factor authentication on again.\n`,
+        ...engine.message('recovery-completed', {}),
       });
     }
 

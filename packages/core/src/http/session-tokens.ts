@@ -26,6 +26,7 @@
 import { InvalidTokenError, StepUpRequiredError, UnauthorizedError } from '../errors.js';
 import { encodeBase64url } from '../internal/base64url.js';
 import { cryptoRandom, takeRandom } from '../internal/random.js';
+import { SESSIONS_REVOKED_BEFORE_KEY } from '../internal/session-keys.js';
 import { createSignedTokens } from '../internal/signed-tokens.js';
 import type { Keyring } from '../keyring.js';
 import type { Store } from '../store.js';
@@ -149,7 +150,6 @@ export interface SessionTokenOptions {
 }
 
 const AMR_VALUES: ReadonlySet<string> = new Set<AuthenticationMethod>(['pwd', 'otp', 'hwk', 'swk', 'mfa']);
-const REVOKED_BEFORE_KEY = 'sessions-revoked-before';
 const familyKey = (family: string) => `refresh:${family}`;
 
 export function createSessionTokens(options: SessionTokenOptions): SessionTokens {
@@ -255,7 +255,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       };
       const [live, revokedBefore] = await Promise.all([
         store.getNonce(claims.userId, familyKey(family), now),
-        store.getNonce(claims.userId, REVOKED_BEFORE_KEY, now),
+        store.getNonce(claims.userId, SESSIONS_REVOKED_BEFORE_KEY, now),
       ]);
       if (live === null) throw new InvalidTokenError('The session of this access token has ended');
       if (revokedBefore !== null && claims.sessionStartedAt <= Number(revokedBefore)) {
@@ -282,7 +282,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       const now = clock();
       const { payload, family, sessionStart, amr, authTime } = readRefresh(refreshToken, now);
       const userId = payload.sub;
-      const revokedBefore = await store.getNonce(userId, REVOKED_BEFORE_KEY, now);
+      const revokedBefore = await store.getNonce(userId, SESSIONS_REVOKED_BEFORE_KEY, now);
       if (revokedBefore !== null && sessionStart <= Number(revokedBefore)) {
         await store.deleteNonce(userId, familyKey(family));
         throw new InvalidTokenError('The refresh token was revoked');
@@ -312,7 +312,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       const now = clock();
       // Kept as long as any token issued before it could still be presented.
       const keepUntil = now + Math.max(refreshTtlSeconds, accessTtlSeconds) * 1000;
-      await store.putNonce(userId, REVOKED_BEFORE_KEY, String(now), keepUntil, now);
+      await store.putNonce(userId, SESSIONS_REVOKED_BEFORE_KEY, String(now), keepUntil, now);
       return now;
     },
 

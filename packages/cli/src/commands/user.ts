@@ -1,0 +1,254 @@
+import { userInfo } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AdminStatus, SecurityNotice, TwoFactor, TwoFactorEvents } from '@twofold/core';
+import { integerOption, parseCommand } from '../args.js';
+import { CommandError, EXIT, storeFailure, UsageError } from '../errors.js';
+import type { Io } from '../io.js';
+import { openStore, STORE_URL_FORMS } from '../store.js';
+
+export const userHelp = `Usage: twofold user <status|unlock|reset> <user id> --url <store> [options]
+
+Operator actions on one user's two-factor authentication, on the store the app uses:
+
+  status   what the user has: 2FA on or off, authenticators (names, types, dates), recovery
+           codes left, wrong codes counted and whether the user is locked out. No secret is shown.
+  unlock   ends a lockout at once (the count of wrong codes starts again from zero).
+  reset    turns 2FA off for a user who lost every authenticator and recovery code: signs out
+           every session, deletes the authenticators, recovery codes, a pending enrollment and a
+           recovery link, and sends the user a "two-factor-reset" notice through --hooks.
+           Check the person's identity first: this is what an attacker asks support for.
+
+Each action is an audit record: one JSON line on stderr ({"audit":{action,userId,actor,reason,
+at,changed}}), also given to the hooks module's audit export.
+
+Options:
+  --url <store>         the app's store (or set TWOFOLD_DATABASE_URL):
+${STORE_URL_FORMS.replaceAll(/^/gm, '      ')}
+  --prefix <prefix>     SQL: table name prefix (default twofold_); Redis: key prefix (default twofold:)
+  --actor <name>        who acts, for the audit record (default cli:<your login name>)
+  --reason <text>       why (a ticket number...), for the audit record and the notice
+  --hooks <module>      an ES module of the app's: its exports notify (notice => Promise), messages
+                        and issuer are the engine options of the same names, audit (record =>
+                        Promise) gets the audit record; lockout ({ maxFailures }) must match the app's
+  --issuer <name>       the site's name in the notice (default: the hooks' issuer, else "twofold")
+  --max-failures <n>    the app's lockout.maxFailures, 3-100, to tell a lockout (default: the
+                        hooks' lockout.maxFailures, else 10)
+  --json                status: print the status as JSON
+  -h, --help            show this help
+
+Exit codes: 0 done, 1 the store failed (or the notice or audit hook failed), 2 usage error.
+`;
+
+type Action = 'status' | 'unlock' | 'reset';
+const ACTIONS: readonly Action[] = ['status', 'unlock', 'reset'];
+
+/** What a `--hooks` module may export. */
+interface Hooks {
+  notify?: (notice: SecurityNotice) => unknown;
+  audit?: (record: TwoFactorEvents['audit']) => unknown;
+  messages?: Record<string, unknown>;
+  issuer?: string;
+  lockout?: { maxFailures?: number };
+}
+
+/** `twofold user <action> <user id>`: the engine's operator actions. */
+export async function userCommand(io: Io, args: string[]): Promise<number> {
+  const parsed = parseCommand(io, args, {
+    options: {
+      url: { type: 'string' },
+      prefix: { type: 'string' },
+      actor: { type: 'string' },
+      reason: { type: 'string' },
+      hooks: { type: 'string' },
+      issuer: { type: 'string' },
+      'max-failures': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    help: userHelp,
+    maxPositionals: 2,
+    what: 'the action and the user id',
+  });
+  if (parsed === null) return EXIT.ok;
+  const { values, positionals } = parsed;
+  const [action, userId] = positionals;
+  if (action === undefined || !ACTIONS.includes(action as Action)) {
+    throw new UsageError(`the action must be one of ${ACTIONS.join(', ')}`);
+  }
+  if (userId === undefined || userId === '') throw new UsageError('the user id is missing');
+  const actor = values.actor ?? `cli:${loginName()}`;
+  const hooks = values.hooks === undefined ? {} : await loadHooks(values.hooks);
+  const maxFailures =
+    integerOption('max-failures', values['max-failures'], 3, 100) ?? hooks.lockout?.maxFailures ?? 10;
+  const issuer = values.issuer ?? hooks.issuer ?? 'twofold';
+
+  const opened = await openStore(values.url ?? io.env.TWOFOLD_DATABASE_URL, values.prefix);
+  const failures: unknown[] = [];
+  const pending: Promise<unknown>[] = [];
+  /** Runs a hook, keeping its promise: the command waits for every notice before it exits. */
+  const track = (work: () => unknown) => {
+    pending.push(
+      Promise.resolve()
+        .then(work)
+        .catch((error: unknown) => failures.push(error)),
+    );
+  };
+  try {
+    const { createTwoFactor, generateKey } = await import('@twofold/core');
+    let twoFactor: TwoFactor;
+    try {
+      twoFactor = createTwoFactor({
+        store: opened.store,
+        // The operator actions open no secret: a throwaway key stands in for the app's keyring.
+        keyring: generateKey('cli'),
+        issuer,
+        lockout: { maxFailures },
+        ...(hooks.messages ? { messages: hooks.messages } : {}),
+        ...(hooks.notify ? { notify: (notice: SecurityNotice) => track(() => hooks.notify!(notice)) } : {}),
+        onListenerError: (error) => failures.push(error),
+      });
+    } catch (error) {
+      if (error instanceof TypeError) throw new UsageError(`--hooks: ${error.message}`);
+      throw error;
+    }
+    twoFactor.on('audit', (record) => {
+      io.stderr.write(`${JSON.stringify({ audit: record })}\n`);
+      if (hooks.audit) track(() => hooks.audit!(record));
+    });
+    const by = values.reason === undefined ? { actor } : { actor, reason: values.reason };
+    const code = await run(
+      io,
+      twoFactor,
+      action as Action,
+      userId,
+      by,
+      values.json ?? false,
+      !!hooks.notify,
+    ).catch((error: unknown) => {
+      const field = (error as { field?: unknown }).field;
+      if (typeof field === 'string') {
+        throw new UsageError(
+          `${field === 'userId' ? 'the user id' : `--${field}`}: ${(error as Error).message}`,
+        );
+      }
+      return storeFailure(opened.where)(error);
+    });
+    // Events and hooks run after the action, each in its own turn of the event loop.
+    await new Promise((done) => setImmediate(() => setImmediate(done)));
+    await Promise.all(pending);
+    if (failures.length > 0) {
+      for (const error of failures) {
+        io.stderr.write(
+          `twofold user ${action}: a hook failed: ${(error as Error)?.message ?? String(error)}\n`,
+        );
+      }
+      return EXIT.failure;
+    }
+    return code;
+  } finally {
+    await opened.close();
+  }
+}
+
+async function run(
+  io: Io,
+  twoFactor: TwoFactor,
+  action: Action,
+  userId: string,
+  by: { actor: string; reason?: string },
+  json: boolean,
+  notifies: boolean,
+): Promise<number> {
+  const who = JSON.stringify(userId);
+  switch (action) {
+    case 'status': {
+      const status = await twoFactor.adminStatus(userId, by);
+      io.stdout.write(json ? `${JSON.stringify(status, null, 2)}\n` : describeStatus(who, status));
+      return EXIT.ok;
+    }
+    case 'unlock': {
+      const { wasLocked } = await twoFactor.unlock(userId, by);
+      io.stdout.write(
+        wasLocked
+          ? `${who} is unlocked\n`
+          : `${who} was not locked out; the count of wrong codes is cleared\n`,
+      );
+      return EXIT.ok;
+    }
+    case 'reset': {
+      const { wasEnabled } = await twoFactor.resetTwoFactor(userId, by);
+      if (!wasEnabled) {
+        io.stdout.write(
+          `${who} had no two-factor authentication; nothing to reset (sessions were signed out)\n`,
+        );
+        return EXIT.ok;
+      }
+      io.stdout.write(`two-factor authentication of ${who} is off, and every session signed out\n`);
+      if (!notifies) {
+        io.stderr.write(
+          'twofold user reset: no notice was sent to the user (no --hooks with a notify export): tell them yourself\n',
+        );
+      }
+      return EXIT.ok;
+    }
+  }
+}
+
+function describeStatus(who: string, status: AdminStatus): string {
+  const lines = [
+    `${who}: two-factor authentication ${status.enabled ? 'on' : 'off'}${status.pending ? ' (an enrollment is pending)' : ''}`,
+  ];
+  if (status.enabled) {
+    lines.push(
+      `  on since ${status.enabledAt?.toISOString()}; last used ${status.lastUsedAt?.toISOString() ?? 'never'}`,
+    );
+    lines.push(`  recovery codes left: ${status.recoveryCodesRemaining}`);
+  }
+  for (const item of status.authenticatorList) {
+    const kind = item.type === 'totp' ? 'app' : item.passkey ? 'passkey' : 'security key';
+    lines.push(
+      `  ${item.id}  ${kind}  ${JSON.stringify(item.name)}  added ${item.createdAt.toISOString()}, last used ${item.lastUsedAt?.toISOString() ?? 'never'}`,
+    );
+  }
+  lines.push(
+    status.lockedUntil
+      ? `  LOCKED OUT until ${status.lockedUntil.toISOString()} (${status.failures} wrong codes); 'twofold user unlock' ends it`
+      : `  not locked out (${status.failures} wrong code${status.failures === 1 ? '' : 's'} counted)`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function loginName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Imports the `--hooks` module and checks what it exports. */
+async function loadHooks(path: string): Promise<Hooks> {
+  const url = pathToFileURL(isAbsolute(path) ? path : resolve(path)).href;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    throw new CommandError(`--hooks: cannot load ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const hooks = (module.default && typeof module.default === 'object' ? module.default : module) as Record<
+    string,
+    unknown
+  >;
+  for (const name of ['notify', 'audit'] as const) {
+    if (hooks[name] !== undefined && typeof hooks[name] !== 'function') {
+      throw new UsageError(`--hooks: the export "${name}" must be a function`);
+    }
+  }
+  if (hooks.issuer !== undefined && typeof hooks.issuer !== 'string') {
+    throw new UsageError('--hooks: the export "issuer" must be a string');
+  }
+  if (!['notify', 'audit', 'messages', 'issuer', 'lockout'].some((name) => hooks[name] !== undefined)) {
+    throw new UsageError('--hooks: the module exports none of notify, audit, messages, issuer, lockout');
+  }
+  return hooks as Hooks;
+}
