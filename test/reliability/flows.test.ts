@@ -33,6 +33,9 @@
  * 11. An app confirmed and a key registered at once by a user without 2FA, five rounds: exactly one
  *    answer carries recovery codes (the one that turned 2FA on), those codes log in, and every
  *    authenticator that answered 2xx is listed.
+ * 12. 20 sessions of one user, each refreshed once while another session revokes each of them by id
+ *    (POST /sessions/:id/revoke), all at once, three rounds: every revoked session is over, including
+ *    the pairs its racing refresh handed out, and GET /sessions lists only the revoker's.
  *
  * "Judged" counts the answers that evaluated a code (400 TWOFOLD_INVALID_CODE). The counts of every
  * burst are in the test comments (`# flows <store> ...`); TWOFOLD_FLOWS_REPORT=<file> also writes them
@@ -103,6 +106,8 @@ const ASSERTION_COPIES = 50;
 const ASSERTION_ROUNDS = 3;
 const FORGED_ASSERTIONS = 60;
 const REMOVE_ROUNDS = 5;
+const SESSION_RACERS = 20;
+const SESSION_ROUNDS = 3;
 const ADD_ROUNDS = 5;
 /** The origin the reliability apps accept security keys from (server.ts). */
 const ORIGIN = 'https://reliability.test';
@@ -846,6 +851,82 @@ async function twoAddedAtOnce(t: Test, run: Run): Promise<void> {
   record(t, run.name, scenario, `${broken} of ${ADD_ROUNDS} rounds broken`, counts);
 }
 
+// 12. Revoking one session by id while it refreshes: the refresh swaps the session's token between
+// the revocation's read and its write; the session must end anyway, and stay out of the list.
+async function revokeOneRacingRefresh(t: Test, run: Run): Promise<void> {
+  const scenario = '12 revoke one session racing its refresh';
+  const user = run.fresh(); // 2FA off: sessions from the password alone
+  const counts: Record<string, number> = {};
+  let survivors = 0;
+  let listedWrong = 0;
+  for (let round = 1; round <= SESSION_ROUNDS; round++) {
+    const logins = await run.burst(SESSION_RACERS + 1, (app) =>
+      run.post(app, '/login', { username: user.username, password: user.password }),
+    );
+    run.remember(logins);
+    const pairs = logins.map((answer) => must(answer, 200, 'login') as Record<string, string>);
+    const revoker = pairs[0]!.accessToken!;
+    const families = pairs.map((pair) => familyOf(pair.accessToken!));
+    const before = must(
+      await run.app(0).client.get('/sessions', { token: revoker, headers: forwardedFor(run.ip()) }),
+      200,
+      'list',
+    ) as { sessions: { id: string; current: boolean; ip: string | null }[] };
+    const listedBefore = new Set(before.sessions.map((session) => session.id));
+    t.ok(
+      families.every((family) => listedBefore.has(family)),
+      `${scenario}, round ${round}: every new session is listed`,
+    );
+    t.equal(
+      before.sessions.find((session) => session.current)?.id,
+      families[0],
+      `${scenario}, round ${round}: the revoker's own is current`,
+    );
+    // Each racing pair: a revocation of session i by the revoker and a refresh of session i.
+    const answers = await run.burst(SESSION_RACERS * 2, (app, index) => {
+      const target = 1 + Math.floor(index / 2);
+      return index % 2 === 0
+        ? run.post(app, `/sessions/${families[target]}/revoke`, undefined, revoker)
+        : run.post(app, '/token/refresh', { refreshToken: pairs[target]!.refreshToken });
+    });
+    run.remember(answers);
+    const revokes = answers.filter((_, index) => index % 2 === 0);
+    const refreshes = answers.filter((_, index) => index % 2 === 1);
+    const revokeTally = tallyAnswers(revokes, [{ status: 204 }]);
+    t.strictSame(revokeTally.unexpected, [], `${scenario}, round ${round}: each revocation 204`);
+    const tally = tallyAnswers(refreshes, [{ status: 200 }, { status: 401, code: 'TWOFOLD_INVALID_TOKEN' }]);
+    t.strictSame(tally.unexpected, [], `${scenario}, round ${round}: each refresh 200 or 401`);
+    for (const [kind, count] of Object.entries(tally.counts)) counts[kind] = (counts[kind] ?? 0) + count;
+    for (const [index, answer] of refreshes.entries()) {
+      const pair = answer.status === 200 ? (answer.body as Record<string, string>) : pairs[index + 1]!;
+      const status = await run.app(0).client.get('/status', {
+        token: pair.accessToken,
+        headers: forwardedFor(run.ip()),
+      });
+      const again = await run.post(run.app(1), '/token/refresh', { refreshToken: pair.refreshToken });
+      if (status.status !== 401 || again.status !== 401) survivors++;
+    }
+    const after = must(
+      await run.app(1).client.get('/sessions', { token: revoker, headers: forwardedFor(run.ip()) }),
+      200,
+      'list',
+    ) as { sessions: { id: string }[] };
+    const left = after.sessions.map((session) => session.id).filter((id) => families.includes(id));
+    if (left.length !== 1 || left[0] !== families[0]) listedWrong++;
+    // The revoker signs out too, so the next round lists only its own sessions.
+    must(await run.post(run.app(0), `/sessions/${families[0]}/revoke`, undefined, revoker), 204, 'own');
+  }
+  record(t, run.name, scenario, `${survivors} sessions survived, ${listedWrong} lists wrong`, counts);
+  t.equal(survivors, 0, `${scenario}: no revoked session, nor a pair its refresh got, goes on`);
+  t.equal(listedWrong, 0, `${scenario}: afterwards the list holds only the revoker's session`);
+}
+
+/** The session (refresh family) an access token belongs to: its `fam` claim. */
+function familyOf(accessToken: string): string {
+  const payload = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8'));
+  return String(payload.fam);
+}
+
 /** Starts the apps of one store (`frameworks`, one process each) and runs every scenario on them. */
 async function flows(
   t: Test,
@@ -858,7 +939,7 @@ async function flows(
   const logs = new LogBook();
   logs.remember(keyring, keyring.slice(keyring.indexOf(':') + 1));
   const users = makeUsers(
-    9 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS + ASSERTION_ROUNDS + 1 + REMOVE_ROUNDS + ADD_ROUNDS,
+    9 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS + ASSERTION_ROUNDS + 1 + REMOVE_ROUNDS + ADD_ROUNDS + 1,
     'flow',
   );
   const config: Omit<AppConfig, 'framework'> = {
@@ -887,6 +968,7 @@ async function flows(
     ['9. unregistered keys in parallel on login/verify', (t) => forgedAssertions(t, run)],
     ['10. the last two authenticators removed at once', (t) => lastTwoRemoved(t, run)],
     ['11. an app and a key added at once', (t) => twoAddedAtOnce(t, run)],
+    ['12. one session revoked by id while it refreshes', (t) => revokeOneRacingRefresh(t, run)],
   ];
   for (const [title, scenario] of scenarios) {
     if (!SCENARIOS || SCENARIOS.includes(title.slice(0, title.indexOf('.')))) await t.test(title, scenario);

@@ -407,3 +407,54 @@ t.test(
     t.equal((await tokens.verifyAccess(after.accessToken)).userId, 'user-1');
   },
 );
+
+t.test('the session list: described sessions, one from before descriptions, revokeAll', async (t) => {
+  const { tokens, clock, store } = setup();
+  const client = { userAgent: `Agent ${'x'.repeat(300)}`, ip: '192.0.2.7' };
+  const first = await tokens.issue('user-1', ['pwd'], clock.now(), undefined, client);
+  const firstFamily = (await tokens.verifyAccess(first.accessToken)).family;
+  const startedAt = clock.now();
+  clock.advance(60_000);
+  const old = await tokens.issue('user-1', ['pwd'], clock.now());
+  const oldFamily = (await tokens.verifyAccess(old.accessToken)).family;
+  // A session issued before sessions were described: only its family nonce is there.
+  await store.deleteNonce('user-1', `session:${oldFamily}`);
+  const oldIssuedAt = clock.now();
+  clock.advance(60_000);
+
+  const listed = await tokens.list('user-1', firstFamily);
+  t.strictSame(listed, [
+    {
+      id: oldFamily,
+      createdAt: null,
+      lastUsedAt: new Date(oldIssuedAt).toISOString(),
+      userAgent: null,
+      ip: null,
+      current: false,
+    },
+    {
+      id: firstFamily,
+      createdAt: new Date(startedAt).toISOString(),
+      lastUsedAt: new Date(startedAt).toISOString(),
+      userAgent: client.userAgent.slice(0, 256),
+      ip: '192.0.2.7',
+      current: true,
+    },
+  ]);
+
+  // Its next refresh describes it, with its start as the token says.
+  await tokens.refresh(old.refreshToken, { userAgent: 'New', ip: null });
+  const described = (await tokens.list('user-1')).find((session) => session.id === oldFamily);
+  t.match(described, {
+    createdAt: new Date(oldIssuedAt).toISOString(),
+    lastUsedAt: new Date(clock.now()).toISOString(),
+    userAgent: 'New',
+  });
+  t.strictSame(await tokens.list('user-2'), [], "another user's list is empty");
+
+  t.equal(await tokens.revokeSession('user-2', firstFamily), false, "another user's session: false");
+  t.equal(await tokens.revokeSession('user-1', 'no-such-family'), false);
+  clock.advance(1000);
+  await tokens.revokeAll('user-1');
+  t.strictSame(await tokens.list('user-1'), [], 'after revokeAll nothing started before it is listed');
+});

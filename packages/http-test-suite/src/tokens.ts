@@ -58,6 +58,149 @@ export function tokenTests(t: Test, env: SuiteEnv): void {
     t.strictSame(successProblems(unaffected, 200), [], 'another session of the user is unaffected');
   });
 
+  t.test('GET /sessions lists the live sessions; POST /sessions/:id/revoke ends one', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const login = async (agent: string) =>
+      must(
+        await ctx.kit.post<TokenPair & { twoFactorRequired: boolean }>(
+          '/login',
+          { username: ada.username, password: ada.password },
+          { headers: { 'user-agent': agent } },
+        ),
+        200,
+        'POST /login',
+      );
+    const phone = await login('Phone/1.0');
+    ctx.clock.advance(1000);
+    const laptop = await login('Laptop/2.0');
+    ctx.clock.advance(1000);
+    const stale = await login('Stale/0.1');
+    // Ended by logout: never listed.
+    must(await ctx.kit.post('/token/revoke', { refreshToken: stale.refreshToken }), 204, 'logout');
+    ctx.clock.advance(1000);
+    must(
+      await ctx.kit.post(
+        '/token/refresh',
+        { refreshToken: phone.refreshToken },
+        { headers: { 'user-agent': 'Phone/1.1' } },
+      ),
+      200,
+      'refresh',
+    );
+    const phoneFamily = decodeJwt(phone.accessToken).payload.fam as string;
+    const laptopFamily = decodeJwt(laptop.accessToken).payload.fam as string;
+
+    const listed = await ctx.kit.get<{ sessions: Record<string, unknown>[] }>('/sessions', {
+      token: laptop.accessToken,
+    });
+    t.strictSame(successProblems(listed, 200, ['sessions']), [], 'GET /sessions: 200');
+    const sessions = listed.body.sessions;
+    t.equal(sessions.length, 2, 'two live sessions; the logged-out one is not listed');
+    t.match(
+      sessions[0],
+      { id: phoneFamily, userAgent: 'Phone/1.1', current: false },
+      'the most recently used first',
+    );
+    t.match(sessions[1], { id: laptopFamily, userAgent: 'Laptop/2.0', current: true });
+    t.ok(
+      Date.parse(String(sessions[0]!.lastUsedAt)) > Date.parse(String(sessions[0]!.createdAt)),
+      'a refresh moves lastUsedAt, not createdAt',
+    );
+    t.match(String(sessions[1]!.ip), /^(::ffff:)?127\.0\.0\.1$|^::1$/, 'the client address');
+    t.strictSame(
+      Object.keys(sessions[0]!).sort(),
+      ['createdAt', 'current', 'id', 'ip', 'lastUsedAt', 'userAgent'],
+      'only the documented fields',
+    );
+
+    const revoked = await ctx.kit.post(`/sessions/${phoneFamily}/revoke`, undefined, {
+      token: laptop.accessToken,
+    });
+    t.strictSame(successProblems(revoked, 204), [], 'POST /sessions/:id/revoke: 204');
+    t.strictSame(
+      errorProblems(
+        await ctx.kit.get('/host/protected', { token: phone.accessToken }),
+        401,
+        'TWOFOLD_UNAUTHORIZED',
+      ),
+      [],
+      'its access tokens are refused from the next request on',
+    );
+    const after = await ctx.kit.get<{ sessions: { id: string }[] }>('/sessions', {
+      token: laptop.accessToken,
+    });
+    t.strictSame(
+      after.body.sessions.map((session) => session.id),
+      [laptopFamily],
+      'the revoked session is no longer listed',
+    );
+    t.strictSame(
+      errorProblems(
+        await ctx.kit.post(`/sessions/${phoneFamily}/revoke`, undefined, { token: laptop.accessToken }),
+        404,
+        'TWOFOLD_NOT_FOUND',
+      ),
+      [],
+      'revoked already: 404',
+    );
+    // Another user's session is not this user's to end.
+    const bob = ctx.users.add('bob');
+    const bobs = await ctx.passwordLogin(bob);
+    t.strictSame(
+      errorProblems(
+        await ctx.kit.post(`/sessions/${laptopFamily}/revoke`, undefined, { token: bobs.accessToken }),
+        404,
+        'TWOFOLD_NOT_FOUND',
+      ),
+      [],
+      "another user's session id: 404",
+    );
+    t.equal(
+      (await ctx.kit.get('/host/protected', { token: laptop.accessToken })).status,
+      200,
+      'and it goes on',
+    );
+    const own = await ctx.kit.post(`/sessions/${laptopFamily}/revoke`, undefined, {
+      token: laptop.accessToken,
+    });
+    t.strictSame(successProblems(own, 204), [], 'a session can end itself');
+    t.strictSame(
+      errorProblems(
+        await ctx.kit.get('/sessions', { token: laptop.accessToken }),
+        401,
+        'TWOFOLD_UNAUTHORIZED',
+      ),
+      [],
+      'then its token is refused',
+    );
+  });
+
+  t.test('GET /sessions after sign-out everywhere lists only the sessions started after it', async (t) => {
+    const ctx = await setup(t, env);
+    const ada = ctx.users.add('ada');
+    const before = await ctx.passwordLogin(ada);
+    must(
+      await ctx.kit.post('/sessions/revoke-all', undefined, { token: before.accessToken }),
+      204,
+      'revoke-all',
+    );
+    ctx.clock.advance(1000);
+    const next = await ctx.passwordLogin(ada);
+    const listed = await ctx.kit.get<{ sessions: { id: string; current: boolean }[] }>('/sessions', {
+      token: next.accessToken,
+    });
+    t.strictSame(
+      listed.body.sessions.map((session) => [session.id, session.current]),
+      [[decodeJwt(next.accessToken).payload.fam, true]],
+    );
+    t.strictSame(
+      errorProblems(await ctx.kit.get('/sessions'), 401, 'TWOFOLD_UNAUTHORIZED'),
+      [],
+      'without a token: 401',
+    );
+  });
+
   t.test('logout ends the access token of its session at once', async (t) => {
     const ctx = await setup(t, env);
     const ada = ctx.users.add('ada');

@@ -365,6 +365,38 @@ export const responseJsonSchemas = {
       authenticators: { type: 'array', items: authenticatorShape, description: 'Oldest first' },
     },
   },
+  sessionList: {
+    type: 'object',
+    required: ['sessions'],
+    additionalProperties: false,
+    properties: {
+      sessions: {
+        type: 'array',
+        description: 'The live sessions (logins) of the user, the most recently used first',
+        items: {
+          type: 'object',
+          required: ['id', 'createdAt', 'lastUsedAt', 'userAgent', 'ip', 'current'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', description: 'The session id, for POST /sessions/{id}/revoke' },
+            createdAt: {
+              type: ['string', 'null'],
+              format: 'date-time',
+              description: 'The login; null for a session older than this version, until its next refresh',
+            },
+            lastUsedAt: {
+              type: 'string',
+              format: 'date-time',
+              description: 'When its tokens were last issued (the login or the latest refresh)',
+            },
+            userAgent: { type: ['string', 'null'], description: 'The User-Agent of that login or refresh' },
+            ip: { type: ['string', 'null'], description: 'The client address of that login or refresh' },
+            current: { type: 'boolean', description: 'Whether it is the session of this access token' },
+          },
+        },
+      },
+    },
+  },
   webauthnCreationOptions: {
     type: 'object',
     description:

@@ -13,7 +13,8 @@ import {
   type TwoFactor,
   type VerifiedFactor,
 } from '../engine.js';
-import { InvalidCredentialsError, InvalidInputError, UnauthorizedError } from '../errors.js';
+import { InvalidCredentialsError, InvalidInputError, NotFoundError, UnauthorizedError } from '../errors.js';
+import { unstorableReason } from '../internal/unstorable.js';
 import type { TwofoldHttpErrorCode } from './errors.js';
 import {
   type ResolvedHttpOptions,
@@ -26,6 +27,7 @@ import {
   type AccessClaims,
   type AuthenticationMethod,
   createSessionTokens,
+  type SessionClient,
   type SessionTokens,
   type StepUpGuardOptions,
   type TokenPair,
@@ -52,6 +54,8 @@ export interface RouteInput {
   body: unknown;
   /** The path parameters (`:id` in `/authenticators/:id/rename`), decoded; `{}` for other routes. */
   params?: Readonly<Record<string, string>>;
+  /** Where the request came from, for the session list. */
+  client?: SessionClient;
 }
 
 /** What {@link runAfterResponse} needs of a response: Node's `ServerResponse` events. */
@@ -134,7 +138,12 @@ export interface HttpRoute {
 
 /** What the HTTP layer reads of a framework's request: the `Authorization` header and the parsed body. */
 export interface RouteRequest {
-  readonly headers: { readonly authorization?: string | undefined };
+  readonly headers: {
+    readonly authorization?: string | undefined;
+    readonly 'user-agent'?: string | undefined;
+  };
+  /** The client address as the framework decides it (Fastify and Express: `request.ip`). */
+  readonly ip?: string | undefined;
   readonly body?: unknown;
   /** The path parameters as the framework decoded them. */
   readonly params?: unknown;
@@ -178,6 +187,19 @@ function stringParams(value: unknown): Record<string, string> {
 }
 
 const HOUR_MS = 3_600_000;
+
+/**
+ * The client of a request for the session list: the User-Agent (text only: a header with control
+ * characters or lone surrogates is dropped rather than stored) and the framework's `ip`.
+ */
+function clientOf(request: RouteRequest): SessionClient {
+  const agent = request.headers['user-agent'];
+  const ip = request.ip;
+  return {
+    userAgent: typeof agent === 'string' && agent !== '' && unstorableReason(agent) === null ? agent : null,
+    ip: typeof ip === 'string' && ip !== '' && unstorableReason(ip) === null ? ip : null,
+  };
+}
 
 /**
  * Builds the HTTP layer from the plugin options, validated here against `optionsSchema` (an adapter
@@ -225,10 +247,10 @@ export function createTwofoldHttp<Request = unknown>(
     return input.userId;
   };
   /** The authenticator id in the path. */
-  const idParam = (input: RouteInput): string => {
+  const idParam = (input: RouteInput, what = 'an authenticator id'): string => {
     const id = input.params?.id;
     if (typeof id !== 'string' || id.length === 0 || id.length > 255) {
-      throw new InvalidInputError('id', 'The path must name an authenticator id');
+      throw new InvalidInputError('id', `The path must name ${what}`);
     }
     return id;
   };
@@ -265,11 +287,12 @@ export function createTwofoldHttp<Request = unknown>(
     userId: string,
     claims: AccessClaims | null,
     factor: VerifiedFactor['amr'] = 'otp',
+    client?: SessionClient,
   ) => {
     const revokedAt = await tokens.revokeAll(userId);
     if (!claims || claims.userId !== userId) return undefined;
     const amr = [...new Set<AuthenticationMethod>([...claims.amr, factor, 'mfa'])];
-    return tokens.issue(userId, amr, clock(), revokedAt);
+    return tokens.issue(userId, amr, clock(), revokedAt, client);
   };
 
   const routes: HttpRoute[] = [
@@ -339,7 +362,7 @@ export function createTwofoldHttp<Request = unknown>(
         const result = await engine.confirm(userId, body.code, {
           ...(body.authenticatorId === undefined ? {} : { authenticatorId: body.authenticatorId }),
           beforeActivate: async () => {
-            pair = await restartSessions(userId, request.claims);
+            pair = await restartSessions(userId, request.claims, 'otp', request.client);
           },
         });
         return { status: 200, body: addedBody(result, pair) };
@@ -369,7 +392,7 @@ export function createTwofoldHttp<Request = unknown>(
         let pair: TokenPair | undefined;
         await engine.disable(userId, secondFactor(body), {
           beforeDisable: async (verified) => {
-            pair = await restartSessions(userId, request.claims, verified.amr);
+            pair = await restartSessions(userId, request.claims, verified.amr, request.client);
           },
         });
         // With the kit's own tokens the current session goes on with fresh ones; a host session has none.
@@ -472,7 +495,7 @@ export function createTwofoldHttp<Request = unknown>(
         let pair: TokenPair | undefined;
         await engine.removeAuthenticator(userId, idParam(request), secondFactor(body), {
           beforeDisable: async (verified) => {
-            pair = await restartSessions(userId, request.claims, verified.amr);
+            pair = await restartSessions(userId, request.claims, verified.amr, request.client);
           },
         });
         return pair ? { status: 200, body: pair } : { status: 204 };
@@ -539,7 +562,7 @@ export function createTwofoldHttp<Request = unknown>(
           const result = await engine.finishWebAuthnRegistration(userId, body.response, {
             ...(body.name === undefined ? {} : { name: body.name }),
             beforeActivate: async (amr) => {
-              pair = await restartSessions(userId, request.claims, amr);
+              pair = await restartSessions(userId, request.claims, amr, request.client);
             },
           });
           return { status: 201, body: addedBody(result, pair) };
@@ -606,7 +629,7 @@ export function createTwofoldHttp<Request = unknown>(
               },
             };
           }
-          const pair = await tokens.issue(userId, ['pwd'], clock());
+          const pair = await tokens.issue(userId, ['pwd'], clock(), undefined, request.client);
           return { status: 200, body: { twoFactorRequired: false, ...pair } };
         },
       },
@@ -650,7 +673,10 @@ export function createTwofoldHttp<Request = unknown>(
         async handle(request) {
           const body = parseBody('loginVerify', request.body);
           const verified = await engine.completeChallenge(body.challengeToken, secondFactor(body));
-          return { status: 200, body: await tokens.issue(verified.userId, amrAfter(verified), clock()) };
+          return {
+            status: 200,
+            body: await tokens.issue(verified.userId, amrAfter(verified), clock(), undefined, request.client),
+          };
         },
       },
       {
@@ -668,7 +694,7 @@ export function createTwofoldHttp<Request = unknown>(
         errors: ['TWOFOLD_INVALID_TOKEN'],
         async handle(request) {
           const body = parseBody('refresh', request.body);
-          return { status: 200, body: await tokens.refresh(body.refreshToken) };
+          return { status: 200, body: await tokens.refresh(body.refreshToken, request.client) };
         },
       },
       {
@@ -747,6 +773,51 @@ export function createTwofoldHttp<Request = unknown>(
           const { password } = body;
           await engine.verifyPasswordStepUp(userId, () => verifyPassword(userId, password));
           return { status: 200, body: await tokens.stepUp(request.claims, 'pwd') };
+        },
+      },
+      {
+        id: 'sessions.list',
+        method: 'GET',
+        path: '/sessions',
+        auth: 'token',
+        sensitive: false,
+        body: null,
+        operationId: 'listSessions',
+        tag: '2FA sessions',
+        summary: "The user's sessions: when each started and was last used, from which browser and address",
+        description:
+          'A session is a login and its refreshes; `current` marks the one asking. Sessions ended by ' +
+          'logout, refresh-token reuse or sign-out everywhere are not listed.',
+        responses: { 200: { description: 'The sessions', body: 'sessionList' } },
+        errors: [],
+        async handle(request) {
+          if (!request.claims) throw new UnauthorizedError();
+          const sessions = await tokens.list(request.claims.userId, request.claims.family);
+          return { status: 200, body: { sessions } };
+        },
+      },
+      {
+        id: 'sessions.revoke',
+        method: 'POST',
+        path: '/sessions/:id/revoke',
+        auth: 'token',
+        sensitive: false,
+        body: null,
+        operationId: 'revokeSession',
+        tag: '2FA sessions',
+        summary: 'Sign out one session (this one too, when named)',
+        description:
+          'Its access and refresh tokens are refused from the next request on. No second factor needed: ' +
+          'ending a session gives nobody access.',
+        responses: { 204: { description: 'The session has ended' } },
+        errors: ['TWOFOLD_NOT_FOUND'],
+        async handle(request) {
+          if (!request.claims) throw new UnauthorizedError();
+          const id = idParam(request, 'a session id');
+          if (!(await tokens.revokeSession(request.claims.userId, id))) {
+            throw new NotFoundError('No session of this user has that id');
+          }
+          return { status: 204 };
         },
       },
       {
@@ -902,14 +973,15 @@ export function createTwofoldHttp<Request = unknown>(
     async routeInput(route, request) {
       const { body } = request;
       const params = stringParams(request.params);
-      if (route.auth === 'none') return { userId: null, claims: null, body, params };
+      const client = clientOf(request);
+      if (route.auth === 'none') return { userId: null, claims: null, body, params, client };
       if (route.auth === 'user' && getUserId) {
         const userId = await getUserId(request);
         if (typeof userId !== 'string' || userId === '') throw new UnauthorizedError('Sign in first');
-        return { userId, claims: null, body, params };
+        return { userId, claims: null, body, params, client };
       }
       const claims = await tokens.authorize(request.headers.authorization);
-      return { userId: claims.userId, claims, body, params };
+      return { userId: claims.userId, claims, body, params, client };
     },
     authorize: (header) => tokens.authorize(header),
     requireStepUp: (claims, maxAgeSeconds = options.stepUp.maxAgeSeconds, guardOptions) =>

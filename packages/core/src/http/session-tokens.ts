@@ -64,6 +64,28 @@ export interface TokenPair {
   refreshToken: string;
 }
 
+/** Where a request came from, as the session list shows it. */
+export interface SessionClient {
+  /** The `User-Agent` header (cut to 256 characters), or null. */
+  userAgent: string | null;
+  /** The client address as the framework reports it (`request.ip`: behind a proxy, per its trust setting), or null. */
+  ip: string | null;
+}
+
+/** One of a user's sessions (a refresh family), as `GET /sessions` lists it. */
+export interface SessionInfo {
+  /** The session's id: its refresh family. */
+  id: string;
+  /** When it started (the login), ISO 8601; null for a session started before version 0.3 (until its next refresh). */
+  createdAt: string | null;
+  /** When its tokens were last issued (the login or the latest refresh), ISO 8601. */
+  lastUsedAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  /** Whether it is the session of the access token that asked. */
+  current: boolean;
+}
+
 export interface SessionTokens {
   /**
    * Starts a session (a new refresh family) after a login. `notBefore` (ms): the tokens are dated
@@ -74,13 +96,24 @@ export interface SessionTokens {
     amr: AuthenticationMethod[],
     authTime: number,
     notBefore?: number,
+    client?: SessionClient,
   ): Promise<TokenPair>;
   /** Checks an access token, including that its session has not been ended. @throws InvalidTokenError */
   verifyAccess(token: unknown): Promise<AccessClaims>;
   /** Checks an `Authorization: Bearer` header value. @throws UnauthorizedError */
   authorize(header: unknown): Promise<AccessClaims>;
   /** Spends a refresh token for a new pair; a spent one revokes its family. @throws InvalidTokenError */
-  refresh(refreshToken: unknown): Promise<TokenPair>;
+  refresh(refreshToken: unknown, client?: SessionClient): Promise<TokenPair>;
+  /**
+   * The user's live sessions, the most recently used first; `current` marks `currentFamily`.
+   * Sessions ended by logout, refresh-token reuse or `revokeAll` are not listed.
+   */
+  list(userId: string, currentFamily?: string): Promise<SessionInfo[]>;
+  /**
+   * Ends one session of the user (its refresh and access tokens are refused from the next request).
+   * @returns false when the user has no live session with that id
+   */
+  revokeSession(userId: string, family: string): Promise<boolean>;
   /** Ends the session of a refresh token (logout). Unknown or spent tokens are ignored. */
   revoke(refreshToken: unknown): Promise<void>;
   /**
@@ -150,10 +183,51 @@ export interface SessionTokenOptions {
 }
 
 const AMR_VALUES: ReadonlySet<string> = new Set<AuthenticationMethod>(['pwd', 'otp', 'hwk', 'swk', 'mfa']);
-const familyKey = (family: string) => `refresh:${family}`;
+const FAMILY_PREFIX = 'refresh:';
+const familyKey = (family: string) => `${FAMILY_PREFIX}${family}`;
+/** The nonce describing a session for the list: start, last use, user agent, address (JSON). */
+const SESSION_PREFIX = 'session:';
+const sessionKey = (family: string) => `${SESSION_PREFIX}${family}`;
+const MAX_USER_AGENT = 256;
+
+interface SessionMeta {
+  /** started, last used (ms) */
+  c: number;
+  u: number;
+  a: string | null;
+  ip: string | null;
+}
+
+function sessionMeta(start: number, now: number, client: SessionClient | undefined): string {
+  const meta: SessionMeta = {
+    c: start,
+    u: now,
+    a: client?.userAgent ? client.userAgent.slice(0, MAX_USER_AGENT) : null,
+    ip: client?.ip ?? null,
+  };
+  return JSON.stringify(meta);
+}
+
+function readMeta(value: string | undefined): SessionMeta | null {
+  if (value === undefined) return null;
+  try {
+    const meta = JSON.parse(value) as Partial<SessionMeta>;
+    if (typeof meta.c !== 'number' || typeof meta.u !== 'number') return null;
+    return {
+      c: meta.c,
+      u: meta.u,
+      a: typeof meta.a === 'string' ? meta.a : null,
+      ip: typeof meta.ip === 'string' ? meta.ip : null,
+    };
+  } catch {
+    return null;
+  }
+}
 
 export function createSessionTokens(options: SessionTokenOptions): SessionTokens {
   const { keyring, issuer, store, clock, accessTtlSeconds, refreshTtlSeconds } = options;
+  /** How long a family's nonce lives after each issue (see signPair). */
+  const lifetimeMs = Math.max(accessTtlSeconds, refreshTtlSeconds) * 1000;
   const access = createSignedTokens(
     keyring,
     issuer,
@@ -231,10 +305,12 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
   }
 
   return {
-    async issue(userId, amr, authTime, notBefore) {
+    async issue(userId, amr, authTime, notBefore, client) {
       const now = notBefore === undefined ? clock() : Math.max(clock(), notBefore + 1);
       const family = encodeBase64url(takeRandom(cryptoRandom, 16));
       const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now);
+      // The description first: a session is live only once its family nonce is there.
+      await store.putNonce(userId, sessionKey(family), sessionMeta(now, now, client), expiresAt, now);
       await store.putNonce(userId, familyKey(family), jti, expiresAt, now);
       return pair;
     },
@@ -278,7 +354,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       }
     },
 
-    async refresh(refreshToken) {
+    async refresh(refreshToken, client) {
       const now = clock();
       const { payload, family, sessionStart, amr, authTime } = readRefresh(refreshToken, now);
       const userId = payload.sub;
@@ -293,6 +369,15 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         await store.deleteNonce(userId, familyKey(family));
         throw new InvalidTokenError('The refresh token was already used or revoked: its session has ended');
       }
+      // Last use for the list. A session revoked meanwhile may get its description back: the list
+      // shows only sessions whose family is live, and the description expires with it.
+      await store.putNonce(
+        userId,
+        sessionKey(family),
+        sessionMeta(sessionStart, now, client),
+        next.expiresAt,
+        now,
+      );
       return next.pair;
     },
 
@@ -306,6 +391,49 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         throw error;
       }
       await store.takeNonce(read.payload.sub, familyKey(read.family), read.payload.jti, now);
+    },
+
+    async list(userId, currentFamily) {
+      const now = clock();
+      const [families, descriptions, revokedBefore] = await Promise.all([
+        store.listNonces(userId, FAMILY_PREFIX, now),
+        store.listNonces(userId, SESSION_PREFIX, now),
+        store.getNonce(userId, SESSIONS_REVOKED_BEFORE_KEY, now),
+      ]);
+      const described = new Map(
+        descriptions.map((entry) => [entry.key.slice(SESSION_PREFIX.length), entry.value]),
+      );
+      const sessions: SessionInfo[] = [];
+      for (const entry of families) {
+        const id = entry.key.slice(FAMILY_PREFIX.length);
+        const meta =
+          readMeta(described.get(id)) ??
+          // A session from before descriptions existed: its last issue is known from the family's
+          // expiry, its start is not (it gets a description at its next refresh).
+          ({ c: null, u: entry.expiresAt - lifetimeMs, a: null, ip: null } as const);
+        // Ended by revokeAll: started before it (or, start unknown, last issued before it).
+        if (revokedBefore !== null && (meta.c ?? meta.u) <= Number(revokedBefore)) continue;
+        sessions.push({
+          id,
+          createdAt: meta.c === null ? null : new Date(meta.c).toISOString(),
+          lastUsedAt: new Date(meta.u).toISOString(),
+          userAgent: meta.a,
+          ip: meta.ip,
+          current: id === currentFamily,
+        });
+      }
+      return sessions.sort((a, b) =>
+        a.lastUsedAt < b.lastUsedAt ? 1 : a.lastUsedAt > b.lastUsedAt ? -1 : a.id < b.id ? -1 : 1,
+      );
+    },
+
+    async revokeSession(userId, family) {
+      const now = clock();
+      const live = await store.getNonce(userId, familyKey(family), now);
+      if (live === null) return false;
+      await store.deleteNonce(userId, familyKey(family));
+      await store.deleteNonce(userId, sessionKey(family));
+      return true;
     },
 
     async revokeAll(userId) {
