@@ -30,6 +30,8 @@ export interface AppConfig {
   /** Believe X-Forwarded-For from 127.0.0.1. */
   trustProxy: boolean;
   linkUrl: string;
+  /** A mandatory-2FA policy covering these users, with a grace of `graceLogins` logins. */
+  mandatory?: { userIds: string[]; graceLogins: number };
 }
 
 export type AppMessage = { type: 'listening'; port: number } | { type: 'mail'; mail: TwofoldMail };

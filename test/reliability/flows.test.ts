@@ -36,6 +36,9 @@
  * 12. 20 sessions of one user, each refreshed once while another session revokes each of them by id
  *    (POST /sessions/:id/revoke), all at once, three rounds: every revoked session is over, including
  *    the pairs its racing refresh handed out, and GET /sessions lists only the revoker's.
+ * 13. Mandatory 2FA with a grace of 5 logins: 40 password logins of a user it covers at once, two
+ *    users: exactly 5 answers get full sessions, the other 35 sessions that may only enroll (and
+ *    those get 403 TWOFOLD_ENROLLMENT_REQUIRED on GET /sessions).
  *
  * "Judged" counts the answers that evaluated a code (400 TWOFOLD_INVALID_CODE). The counts of every
  * burst are in the test comments (`# flows <store> ...`); TWOFOLD_FLOWS_REPORT=<file> also writes them
@@ -108,6 +111,9 @@ const FORGED_ASSERTIONS = 60;
 const REMOVE_ROUNDS = 5;
 const SESSION_RACERS = 20;
 const SESSION_ROUNDS = 3;
+const GRACE_LOGINS = 5;
+const GRACE_BURST = 40;
+const GRACE_ROUNDS = 2;
 const ADD_ROUNDS = 5;
 /** The origin the reliability apps accept security keys from (server.ts). */
 const ORIGIN = 'https://reliability.test';
@@ -921,6 +927,46 @@ async function revokeOneRacingRefresh(t: Test, run: Run): Promise<void> {
   t.equal(listedWrong, 0, `${scenario}: afterwards the list holds only the revoker's session`);
 }
 
+// 13. Grace logins of a mandatory-2FA policy: each login is counted atomically as it is judged.
+async function graceLoginsBurst(t: Test, run: Run, users: AppUser[]): Promise<void> {
+  const scenario = `13 ${GRACE_BURST} logins at once, grace of ${GRACE_LOGINS} logins`;
+  const counts: Record<string, number> = {};
+  let wrong = 0;
+  for (const user of users) {
+    const answers = await run.burst(GRACE_BURST, (app) =>
+      run.post(app, '/login', { username: user.username, password: user.password }),
+    );
+    run.remember(answers);
+    const tally = tallyAnswers(answers, [{ status: 200 }]);
+    t.strictSame(tally.unexpected, [], `${scenario}: every login 200`);
+    const full = answers.filter((answer) => answer.body?.enrollmentRequired === false);
+    const restricted = answers.filter((answer) => answer.body?.enrollmentRequired === true);
+    const outcome = `${full.length} full, ${restricted.length} enrollment only`;
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+    if (full.length !== GRACE_LOGINS || restricted.length !== GRACE_BURST - GRACE_LOGINS) wrong++;
+    const sample = restricted[0]?.body?.accessToken;
+    if (typeof sample === 'string') {
+      const refused = await run
+        .app(1)
+        .client.get('/sessions', { token: sample, headers: forwardedFor(run.ip()) });
+      expectAnswer(
+        t,
+        refused,
+        { status: 403, code: 'TWOFOLD_ENROLLMENT_REQUIRED' },
+        `${scenario}: a restricted session`,
+      );
+    }
+  }
+  record(
+    t,
+    run.name,
+    scenario,
+    `${wrong} of ${users.length} users got other than ${GRACE_LOGINS} full sessions`,
+    counts,
+  );
+  t.equal(wrong, 0, `${scenario}: exactly ${GRACE_LOGINS} full sessions per user`);
+}
+
 /** The session (refresh family) an access token belongs to: its `fam` claim. */
 function familyOf(accessToken: string): string {
   const payload = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8'));
@@ -942,14 +988,16 @@ async function flows(
     9 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS + ASSERTION_ROUNDS + 1 + REMOVE_ROUNDS + ADD_ROUNDS + 1,
     'flow',
   );
+  const mandatoryUsers = makeUsers(GRACE_ROUNDS, 'mandatory');
   const config: Omit<AppConfig, 'framework'> = {
     store,
     keyring,
-    users,
+    users: [...users, ...mandatoryUsers],
     // The defaults of lockout and challenge: nothing set on purpose.
     rateLimit: {},
     trustProxy: true,
     linkUrl: LINK_URL,
+    mandatory: { userIds: mandatoryUsers.map((user) => user.userId), graceLogins: GRACE_LOGINS },
   };
   const apps = await Promise.all(
     frameworks.map((framework) => startApp(t, { ...config, framework }, logs, `${name}-${framework}`)),
@@ -969,6 +1017,7 @@ async function flows(
     ['10. the last two authenticators removed at once', (t) => lastTwoRemoved(t, run)],
     ['11. an app and a key added at once', (t) => twoAddedAtOnce(t, run)],
     ['12. one session revoked by id while it refreshes', (t) => revokeOneRacingRefresh(t, run)],
+    ['13. grace logins of mandatory 2FA at once', (t) => graceLoginsBurst(t, run, mandatoryUsers)],
   ];
   for (const [title, scenario] of scenarios) {
     if (!SCENARIOS || SCENARIOS.includes(title.slice(0, title.indexOf('.')))) await t.test(title, scenario);

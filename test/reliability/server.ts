@@ -132,6 +132,14 @@ const options: TwofoldHttpOptions = {
     linkUrl: config.linkUrl,
     maxRequestsPerHour: 20,
   },
+  ...(config.mandatory
+    ? {
+        policy: {
+          require: (userId: string) => config.mandatory!.userIds.includes(userId),
+          graceLogins: config.mandatory.graceLogins,
+        },
+      }
+    : {}),
 };
 
 let port: number;

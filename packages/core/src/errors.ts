@@ -26,7 +26,8 @@ export type TwofoldCoreErrorCode =
   | 'TWOFOLD_STEP_UP_REQUIRED'
   | 'TWOFOLD_NOT_FOUND'
   | 'TWOFOLD_AUTHENTICATOR_LIMIT'
-  | 'TWOFOLD_INVALID_REGISTRATION';
+  | 'TWOFOLD_INVALID_REGISTRATION'
+  | 'TWOFOLD_ENROLLMENT_REQUIRED';
 
 /**
  * The codes that other twofold packages give their {@link TwofoldError} subclasses, each declared in
@@ -146,6 +147,17 @@ export class NotEnabledError extends TwofoldError {
 export class NotFoundError extends TwofoldError {
   static override readonly code = 'TWOFOLD_NOT_FOUND';
   constructor(message = 'No authenticator of this user has that id') {
+    super(message);
+  }
+}
+
+/**
+ * The session may only set up two-factor authentication: the user must (a mandatory-2FA policy) and
+ * the grace period is over. 403; pages send the user to the enrollment page.
+ */
+export class EnrollmentRequiredError extends TwofoldError {
+  static override readonly code = 'TWOFOLD_ENROLLMENT_REQUIRED';
+  constructor(message = 'Set up two-factor authentication first: this account must use it') {
     super(message);
   }
 }

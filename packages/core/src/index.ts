@@ -18,6 +18,7 @@ export {
 export {
   AlreadyEnabledError,
   AuthenticatorLimitError,
+  EnrollmentRequiredError,
   InvalidChallengeError,
   InvalidCodeError,
   InvalidCredentialsError,

@@ -113,6 +113,12 @@ export interface SetupOptions {
   /** Security keys (WebAuthn) on RP_ID/ORIGIN; default: what the suite runs with (`env.webauthn`). */
   webauthn?: boolean;
   maxAuthenticators?: number;
+  /** A mandatory-2FA policy (the `policy` option). */
+  policy?: {
+    require: (userId: string) => boolean | Promise<boolean>;
+    graceDays?: number;
+    graceLogins?: number;
+  };
 }
 
 export interface Ctx {
@@ -187,6 +193,7 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
     bodyLimit: options.bodyLimit ?? 16_384,
     ...((options.webauthn ?? env.webauthn) ? { webauthn: { rpId: RP_ID, origins: [ORIGIN] } } : {}),
     ...(options.maxAuthenticators === undefined ? {} : { maxAuthenticators: options.maxAuthenticators }),
+    ...(options.policy ? { policy: options.policy } : {}),
     onBackgroundError: (error: unknown) => {
       backgroundErrors.push(error);
       for (const settled of backgroundWaiters.splice(0)) {

@@ -17,6 +17,7 @@ import { lockoutTests } from './lockout.js';
 import { logTests } from './logs.js';
 import { malformedTests } from './malformed.js';
 import { parityTests } from './parity.js';
+import { policyTests } from './policy.js';
 import { rateLimitTests } from './rate-limits.js';
 import { recoveryTests } from './recovery.js';
 import { storeFailureTests } from './store-failure.js';
@@ -42,6 +43,7 @@ export interface HttpContractOptions {
 const GROUPS = {
   flows: flowTests,
   tokens: tokenTests,
+  'mandatory 2FA': policyTests,
   authenticators: authenticatorTests,
   'security keys (WebAuthn)': webauthnTests,
   lockout: lockoutTests,

@@ -96,6 +96,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<TwofoldHttpErrorCode, number>>
   TWOFOLD_INVALID_TOKEN: 401,
   TWOFOLD_INVALID_CHALLENGE: 401,
   TWOFOLD_STEP_UP_REQUIRED: 401,
+  TWOFOLD_ENROLLMENT_REQUIRED: 403,
   TWOFOLD_NOT_FOUND: 404,
   TWOFOLD_ALREADY_ENABLED: 409,
   TWOFOLD_NOT_PENDING: 409,
@@ -114,6 +115,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<TwofoldHttpErrorCode, number>>
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Payload Too Large',

@@ -70,6 +70,8 @@ const CODE_MEANINGS: Readonly<Record<TwofoldHttpErrorCode, string>> = {
   TWOFOLD_INVALID_CHALLENGE:
     'the challenge token is not valid, has expired, was used, or has no attempts left',
   TWOFOLD_STEP_UP_REQUIRED: 'the second factor is too old: get a fresh token from POST /step-up',
+  TWOFOLD_ENROLLMENT_REQUIRED:
+    'this account must use 2FA and its grace period is over: the session may only set it up (POST /totp/enroll...)',
   TWOFOLD_NOT_FOUND: 'no such route, or no authenticator of this user with that id',
   TWOFOLD_ALREADY_ENABLED: '2FA is on already',
   TWOFOLD_NOT_PENDING: 'no pending enrollment (none was started, or it expired)',
@@ -96,6 +98,8 @@ const RETRY_AFTER = {
 export interface OpenApiSource {
   readonly routes: readonly HttpRoute[];
   readonly options: Pick<ResolvedHttpOptions, 'getUserId' | 'rateLimit' | 'bodyLimit'> & {
+    /** With a mandatory-2FA policy, routes that do not enroll can answer 403 TWOFOLD_ENROLLMENT_REQUIRED. */
+    readonly policy?: unknown;
     readonly prefix?: string | undefined;
   };
 }
@@ -156,12 +160,15 @@ export function routeSecurity(
 
 /**
  * Every code `route` can answer: its own (the route table's `errors`), and the plumbing's: 400, 413
- * and 415 for a body, 401 for a user, 429 for the rate limit, 500, and 503 for the store.
+ * and 415 for a body, 401 for a user (and 403 for a session that may only enroll, under a
+ * mandatory-2FA policy), 429 for the rate limit, 500, and 503 for the store.
  */
 export function routeErrorCodes(source: OpenApiSource, route: HttpRoute): TwofoldHttpErrorCode[] {
   const codes: TwofoldHttpErrorCode[] = [];
   if (route.body !== null) codes.push('TWOFOLD_INVALID_INPUT');
   if (route.auth !== 'none') codes.push('TWOFOLD_UNAUTHORIZED');
+  if (route.auth !== 'none' && !route.enrollment && source.options.policy)
+    codes.push('TWOFOLD_ENROLLMENT_REQUIRED');
   codes.push(...route.errors);
   if (route.body !== null) codes.push('TWOFOLD_PAYLOAD_TOO_LARGE', 'TWOFOLD_UNSUPPORTED_MEDIA_TYPE');
   if (source.options.rateLimit) codes.push(RateLimitedError.code);

@@ -125,6 +125,20 @@ const httpOptionsShape = {
       maxAgeSeconds: int(30, DAY).default(300),
     })
     .prefault({}),
+  /**
+   * Mandatory 2FA: `require(userId)` says whether the user must use it. A user who must but has not
+   * set it up logs in normally during the grace period (`graceDays` from the first such login,
+   * `graceLogins` such logins; with both, whichever ends first; with neither, none), then gets a
+   * session that may only enroll: every other route and guard answers 403
+   * TWOFOLD_ENROLLMENT_REQUIRED. Needs `authenticate` (the kit's own login).
+   */
+  policy: z
+    .strictObject({
+      require: fn<(userId: string) => boolean | Promise<boolean>>('userId => boolean'),
+      graceDays: int(1, 365).optional(),
+      graceLogins: int(1, 1000).optional(),
+    })
+    .optional(),
   recovery: z
     .strictObject({
       findUserByEmail: fn<RecoveryOptions['findUserByEmail']>('email => { userId, email } | null'),
@@ -215,6 +229,11 @@ export function resolveHttpOptions(
   if (!resolved.authenticate && !resolved.getUserId) {
     throw new TypeError(
       'Invalid twofold options: "authenticate" (the kit logs users in and issues tokens) or "getUserId" (your own sessions) is required',
+    );
+  }
+  if (resolved.policy && !resolved.authenticate) {
+    throw new TypeError(
+      'Invalid twofold options: "policy" (mandatory 2FA) acts at the kit\'s own login: it needs "authenticate"',
     );
   }
   return resolved as ResolvedHttpOptions;

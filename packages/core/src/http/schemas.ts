@@ -327,6 +327,24 @@ const webauthnRequestOptionsShape = {
  * routes answer plain JSON and are not checked against them (the contract suite checks the bodies).
  * The error body is {@link ERROR_BODY_JSON_SCHEMA}.
  */
+/** The fields a login and the status answer carry under a mandatory-2FA policy (`policy` option). */
+const mandatoryFields = {
+  enrollmentRequired: {
+    type: 'boolean',
+    description:
+      'Under a mandatory-2FA policy: true when the session may only set up 2FA (every other route answers 403 TWOFOLD_ENROLLMENT_REQUIRED)',
+  },
+  enrollmentRequiredBy: timestamp(
+    'Under a mandatory-2FA policy, for a user without 2FA: when the days of grace end (null without days of grace)',
+  ),
+  graceLoginsLeft: {
+    type: ['integer', 'null'],
+    minimum: 0,
+    description:
+      'Under a mandatory-2FA policy, for a user without 2FA: logins left before sessions may only enroll (null without a grace in logins)',
+  },
+} as const;
+
 export const responseJsonSchemas = {
   enrollment: {
     type: 'object',
@@ -470,6 +488,7 @@ export const responseJsonSchemas = {
       recoveryCodesRemaining: { type: 'integer', minimum: 0, description: 'Unused recovery codes' },
       enabledAt: timestamp('When 2FA was turned on (null while it is off)'),
       lastUsedAt: timestamp('When an authenticator was last used (null if never)'),
+      ...mandatoryFields,
     },
   },
   loginResult: {
@@ -484,6 +503,7 @@ export const responseJsonSchemas = {
           twoFactorRequired: { const: false },
           accessToken: accessTokenField,
           refreshToken: refreshTokenField,
+          ...mandatoryFields,
         },
       },
       {

@@ -115,6 +115,11 @@ export interface HttpRoute {
   auth: 'none' | 'user' | 'token';
   /** Checks a second factor or a password, or sends mail: the stricter rate limit applies. */
   sensitive: boolean;
+  /**
+   * The route sets up 2FA (or reads its state): a session that may only enroll (mandatory 2FA,
+   * grace over) is accepted here; on every other route that needs a user it gets a 403.
+   */
+  enrollment?: boolean;
   /** The body schema, or null for routes without a body. */
   body: BodySchemaName | null;
   /** For documentation: a unique name of the operation (OpenAPI `operationId`). */
@@ -187,6 +192,13 @@ function stringParams(value: unknown): Record<string, string> {
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** When the first login under a mandatory-2FA policy was (ms), for its days of grace. */
+const GRACE_SINCE_KEY = 'enrollment-grace-since';
+/** The logins of a user under a mandatory-2FA policy without 2FA, for its grace in logins. */
+const GRACE_LOGINS_KEY = 'enrollment-grace-logins';
+/** How long the grace records are kept without a login: a user away longer gets a new grace period. */
+const GRACE_KEEP_MS = 400 * DAY_MS;
 
 /**
  * The client of a request for the session list: the User-Agent (text only: a header with control
@@ -295,9 +307,49 @@ export function createTwofoldHttp<Request = unknown>(
     return tokens.issue(userId, amr, clock(), revokedAt, client);
   };
 
+  const { policy } = options;
+  /**
+   * Where a user who must use 2FA stands (null when no policy applies to them): until when they may
+   * go on without it, how many password logins they have left, and whether their sessions may only
+   * enroll now. `login` counts a login and starts the days of grace at the first one; otherwise
+   * nothing is written (GET /status).
+   */
+  const mandatory = async (
+    userId: string,
+    login: boolean,
+  ): Promise<{ restricted: boolean; by: number | null; loginsLeft: number | null } | null> => {
+    if (!policy || !(await policy.require(userId))) return null;
+    const now = clock();
+    let by: number | null = null;
+    if (policy.graceDays !== undefined) {
+      // The first login under the policy starts the days (set if absent: concurrent logins agree).
+      if (login) await store.claimNonce(userId, GRACE_SINCE_KEY, String(now), now + GRACE_KEEP_MS, now);
+      const since = await store.getNonce(userId, GRACE_SINCE_KEY, now);
+      by = (since === null ? now : Number(since)) + policy.graceDays * DAY_MS;
+    }
+    let loginsLeft: number | null = null;
+    let loginsOver = false;
+    if (policy.graceLogins !== undefined) {
+      // Counted atomically: of N concurrent logins exactly graceLogins get through in all.
+      const used = login
+        ? (await store.incrementCounter(userId, GRACE_LOGINS_KEY, GRACE_KEEP_MS, now)).count
+        : ((await store.getCounter(userId, GRACE_LOGINS_KEY, now))?.count ?? 0);
+      loginsOver = used > policy.graceLogins;
+      loginsLeft = Math.max(0, policy.graceLogins - used);
+    }
+    const noGrace = policy.graceDays === undefined && policy.graceLogins === undefined;
+    return { restricted: noGrace || loginsOver || (by !== null && now >= by), by, loginsLeft };
+  };
+  /** The fields of a login or status answer about the policy. */
+  const mandatoryFields = (state: { restricted: boolean; by: number | null; loginsLeft: number | null }) => ({
+    enrollmentRequiredBy: state.by === null ? null : new Date(state.by).toISOString(),
+    graceLoginsLeft: state.loginsLeft,
+  });
+
   const routes: HttpRoute[] = [
     {
       id: 'totp.enroll',
+      enrollment: true,
       method: 'POST',
       path: '/totp/enroll',
       auth: 'user',
@@ -329,6 +381,7 @@ export function createTwofoldHttp<Request = unknown>(
     },
     {
       id: 'totp.confirm',
+      enrollment: true,
       method: 'POST',
       path: '/totp/confirm',
       auth: 'user',
@@ -418,6 +471,7 @@ export function createTwofoldHttp<Request = unknown>(
     },
     {
       id: 'status',
+      enrollment: true,
       method: 'GET',
       path: '/status',
       auth: 'user',
@@ -429,11 +483,26 @@ export function createTwofoldHttp<Request = unknown>(
       responses: { 200: { description: 'The 2FA state of the user', body: 'twoFactorStatus' } },
       errors: [],
       async handle(request) {
-        return { status: 200, body: await engine.status(userOf(request)) };
+        const userId = userOf(request);
+        const status = await engine.status(userId);
+        const state = policy && !status.enabled ? await mandatory(userId, false) : null;
+        return {
+          status: 200,
+          body: {
+            ...status,
+            ...(policy
+              ? {
+                  enrollmentRequired: state?.restricted ?? false,
+                  ...(state ? mandatoryFields(state) : { enrollmentRequiredBy: null, graceLoginsLeft: null }),
+                }
+              : {}),
+          },
+        };
       },
     },
     {
       id: 'authenticators.list',
+      enrollment: true,
       method: 'GET',
       path: '/authenticators',
       auth: 'user',
@@ -507,6 +576,7 @@ export function createTwofoldHttp<Request = unknown>(
     routes.push(
       {
         id: 'webauthn.register.options',
+        enrollment: true,
         method: 'POST',
         path: '/webauthn/register/options',
         auth: 'user',
@@ -536,6 +606,7 @@ export function createTwofoldHttp<Request = unknown>(
       },
       {
         id: 'webauthn.register.verify',
+        enrollment: true,
         method: 'POST',
         path: '/webauthn/register/verify',
         auth: 'user',
@@ -629,8 +700,25 @@ export function createTwofoldHttp<Request = unknown>(
               },
             };
           }
-          const pair = await tokens.issue(userId, ['pwd'], clock(), undefined, request.client);
-          return { status: 200, body: { twoFactorRequired: false, ...pair } };
+          const state = await mandatory(userId, true);
+          const pair = await tokens.issue(
+            userId,
+            ['pwd'],
+            clock(),
+            undefined,
+            request.client,
+            state?.restricted,
+          );
+          if (!state) return { status: 200, body: { twoFactorRequired: false, ...pair } };
+          return {
+            status: 200,
+            body: {
+              twoFactorRequired: false,
+              ...pair,
+              enrollmentRequired: state.restricted,
+              ...mandatoryFields(state),
+            },
+          };
         },
       },
       {
@@ -980,7 +1068,9 @@ export function createTwofoldHttp<Request = unknown>(
         if (typeof userId !== 'string' || userId === '') throw new UnauthorizedError('Sign in first');
         return { userId, claims: null, body, params, client };
       }
-      const claims = await tokens.authorize(request.headers.authorization);
+      const claims = await tokens.authorize(request.headers.authorization, {
+        enrollment: route.enrollment === true,
+      });
       return { userId: claims.userId, claims, body, params, client };
     },
     authorize: (header) => tokens.authorize(header),

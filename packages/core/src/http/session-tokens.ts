@@ -23,7 +23,12 @@
  * Each kind signs with its own keyring subkey, so neither verifies as the other, nor as a challenge
  * token.
  */
-import { InvalidTokenError, StepUpRequiredError, UnauthorizedError } from '../errors.js';
+import {
+  EnrollmentRequiredError,
+  InvalidTokenError,
+  StepUpRequiredError,
+  UnauthorizedError,
+} from '../errors.js';
 import { encodeBase64url } from '../internal/base64url.js';
 import { cryptoRandom, takeRandom } from '../internal/random.js';
 import { SESSIONS_REVOKED_BEFORE_KEY } from '../internal/session-keys.js';
@@ -57,6 +62,11 @@ export interface AccessClaims {
   issuedAt: number;
   /** When its session (the family) started, ms: the login, or the token's own issue for 0.2 tokens. */
   sessionStartedAt: number;
+  /**
+   * The session may only set up 2FA (a mandatory-2FA policy, grace period over): the routes that
+   * enroll accept it, every other route and guard answers 403 TWOFOLD_ENROLLMENT_REQUIRED.
+   */
+  enrollmentOnly: boolean;
 }
 
 export interface TokenPair {
@@ -97,11 +107,17 @@ export interface SessionTokens {
     authTime: number,
     notBefore?: number,
     client?: SessionClient,
+    enrollmentOnly?: boolean,
   ): Promise<TokenPair>;
   /** Checks an access token, including that its session has not been ended. @throws InvalidTokenError */
   verifyAccess(token: unknown): Promise<AccessClaims>;
-  /** Checks an `Authorization: Bearer` header value. @throws UnauthorizedError */
-  authorize(header: unknown): Promise<AccessClaims>;
+  /**
+   * Checks an `Authorization: Bearer` header value. A session that may only enroll is refused
+   * unless `options.enrollment` says the caller is an enrollment route.
+   * @throws UnauthorizedError
+   * @throws EnrollmentRequiredError
+   */
+  authorize(header: unknown, options?: { enrollment?: boolean }): Promise<AccessClaims>;
   /** Spends a refresh token for a new pair; a spent one revokes its family. @throws InvalidTokenError */
   refresh(refreshToken: unknown, client?: SessionClient): Promise<TokenPair>;
   /**
@@ -255,8 +271,8 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     cryptoRandom,
   );
 
-  function sessionClaims(amr: AuthenticationMethod[], authTime: number) {
-    return { amr, auth_time: Math.floor(authTime / 1000) };
+  function sessionClaims(amr: AuthenticationMethod[], authTime: number, enrollmentOnly = false) {
+    return { amr, auth_time: Math.floor(authTime / 1000), ...(enrollmentOnly ? { enr: true } : {}) };
   }
 
   function signPair(
@@ -266,10 +282,16 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     family: string,
     sessionStart: number,
     now: number,
+    enrollmentOnly: boolean,
   ): { pair: TokenPair; jti: string; expiresAt: number } {
     // `fam_ms` (the session's start, ms) is what a revocation (revokeAll) is compared with; `iat_ms`
-    // dates the token itself.
-    const claims = { ...sessionClaims(amr, authTime), fam: family, fam_ms: sessionStart, iat_ms: now };
+    // dates the token itself; `enr` marks a session that may only enroll.
+    const claims = {
+      ...sessionClaims(amr, authTime, enrollmentOnly),
+      fam: family,
+      fam_ms: sessionStart,
+      iat_ms: now,
+    };
     const signed = access.sign(userId, claims, now, accessTtlSeconds);
     const refresh = refreshJwt.sign(userId, claims, now, refreshTtlSeconds);
     return {
@@ -290,6 +312,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       sessionStart: sessionStartMs(payload),
       amr: readAmr(payload.amr),
       authTime: readAuthTime(payload.auth_time),
+      enrollmentOnly: payload.enr === true,
     };
   }
 
@@ -305,10 +328,10 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
   }
 
   return {
-    async issue(userId, amr, authTime, notBefore, client) {
+    async issue(userId, amr, authTime, notBefore, client, enrollmentOnly = false) {
       const now = notBefore === undefined ? clock() : Math.max(clock(), notBefore + 1);
       const family = encodeBase64url(takeRandom(cryptoRandom, 16));
-      const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now);
+      const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now, enrollmentOnly);
       // The description first: a session is live only once its family nonce is there.
       await store.putNonce(userId, sessionKey(family), sessionMeta(now, now, client), expiresAt, now);
       await store.putNonce(userId, familyKey(family), jti, expiresAt, now);
@@ -328,6 +351,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         family,
         issuedAt: issuedAtMs(payload),
         sessionStartedAt: sessionStartMs(payload),
+        enrollmentOnly: payload.enr === true,
       };
       const [live, revokedBefore] = await Promise.all([
         store.getNonce(claims.userId, familyKey(family), now),
@@ -340,30 +364,33 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       return claims;
     },
 
-    async authorize(header) {
+    async authorize(header, authorizeOptions = {}) {
       if (typeof header !== 'string' || !/^Bearer [^\s]+$/i.test(header)) {
         throw new UnauthorizedError('An Authorization: Bearer access token is required');
       }
+      let claims: AccessClaims;
       try {
-        return await this.verifyAccess(header.slice(7));
+        claims = await this.verifyAccess(header.slice(7));
       } catch (error) {
         if (error instanceof InvalidTokenError) {
           throw new UnauthorizedError(error.message, { cause: error.cause });
         }
         throw error;
       }
+      if (claims.enrollmentOnly && authorizeOptions.enrollment !== true) throw new EnrollmentRequiredError();
+      return claims;
     },
 
     async refresh(refreshToken, client) {
       const now = clock();
-      const { payload, family, sessionStart, amr, authTime } = readRefresh(refreshToken, now);
+      const { payload, family, sessionStart, amr, authTime, enrollmentOnly } = readRefresh(refreshToken, now);
       const userId = payload.sub;
       const revokedBefore = await store.getNonce(userId, SESSIONS_REVOKED_BEFORE_KEY, now);
       if (revokedBefore !== null && sessionStart <= Number(revokedBefore)) {
         await store.deleteNonce(userId, familyKey(family));
         throw new InvalidTokenError('The refresh token was revoked');
       }
-      const next = signPair(userId, amr, authTime, family, sessionStart, now);
+      const next = signPair(userId, amr, authTime, family, sessionStart, now, enrollmentOnly);
       if (!(await store.swapNonce(userId, familyKey(family), payload.jti, next.jti, next.expiresAt, now))) {
         // Spent (a replay, perhaps by a thief) or its family already revoked: end the family.
         await store.deleteNonce(userId, familyKey(family));
@@ -452,7 +479,12 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         factor === 'pwd' ? ['pwd'] : [...new Set<AuthenticationMethod>([...claims.amr, factor, 'mfa'])];
       const { token } = access.sign(
         claims.userId,
-        { ...sessionClaims(amr, now), fam: claims.family, fam_ms: claims.sessionStartedAt, iat_ms: now },
+        {
+          ...sessionClaims(amr, now, claims.enrollmentOnly),
+          fam: claims.family,
+          fam_ms: claims.sessionStartedAt,
+          iat_ms: now,
+        },
         now,
         accessTtlSeconds,
       );
