@@ -12,18 +12,20 @@ import {
   type WebAuthnCredentialRecord,
 } from '@twofold/core';
 import { guard, runScript } from './internal/client.js';
-import { escapeGlob, KeyLayout } from './internal/keys.js';
+import { KeyLayout } from './internal/keys.js';
 import {
   addWebAuthnCredentialScript,
   claimNonceScript,
   confirmAuthenticatorScript,
   consumeCounterScript,
+  deleteNonceScript,
   deleteTwoFactorScript,
   getAuthenticatorScript,
   getCounterScript,
   getNonceScript,
   type LuaScript,
   listAuthenticatorsScript,
+  listNoncesScript,
   putNonceScript,
   readNoncesScript,
   removeAuthenticatorScript,
@@ -57,11 +59,8 @@ const REMOVE_OUTCOMES: ReadonlySet<string> = new Set<RemoveAuthenticatorOutcome>
   'missing',
 ]);
 
-/** How many keys one SCAN step of the nonce listings asks each server to look at. */
+/** How many keys one SCAN step of findNonces asks each server to look at. */
 const SCAN_COUNT = 1000;
-
-/** How many nonce hashes of one user one read script takes. */
-const READ_CHUNK = 500;
 
 /** A live nonce as {@link Store.listNonces} resolves it (the type core's `store.ts` declares). */
 type NonceEntry = Awaited<ReturnType<Store['listNonces']>>[number];
@@ -414,15 +413,16 @@ export function redisStore(options: RedisStoreOptions): Store {
       checkUserId(userId);
       await run(
         putNonceScript,
-        [keys.nonce(userId, key)],
-        [value, String(expiresAt), String(Math.ceil(expiresAt - now))],
+        [keys.nonce(userId, key), keys.nonceIndex(userId)],
+        [value, String(expiresAt), ttl(expiresAt, now), key, String(now)],
         () => undefined,
       );
     },
 
     async getNonce(userId, key, now) {
       checkUserId(userId);
-      return await run(getNonceScript, [keys.nonce(userId, key)], [String(now)], (reply) => {
+      const nonceKeys = [keys.nonce(userId, key), keys.nonceIndex(userId)];
+      return await run(getNonceScript, nonceKeys, [String(now), key], (reply) => {
         if (reply === null) return null;
         if (typeof reply !== 'string') throw new TypeError('Unexpected reply to getNonce');
         return reply;
@@ -433,55 +433,66 @@ export function redisStore(options: RedisStoreOptions): Store {
       checkUserId(userId);
       return await run(
         claimNonceScript,
-        [keys.nonce(userId, key)],
-        [value, String(expiresAt), String(now), ttl(expiresAt, now)],
+        [keys.nonce(userId, key), keys.nonceIndex(userId)],
+        [value, String(expiresAt), String(now), ttl(expiresAt, now), key],
         parseFlag,
       );
     },
 
     async takeNonce(userId, key, value, now) {
       checkUserId(userId);
-      return await run(takeNonceScript, [keys.nonce(userId, key)], [value, String(now)], parseFlag);
+      return await run(
+        takeNonceScript,
+        [keys.nonce(userId, key), keys.nonceIndex(userId)],
+        [value, String(now), key],
+        parseFlag,
+      );
     },
 
     async swapNonce(userId, key, expected, next, expiresAt, now) {
       checkUserId(userId);
       return await run(
         swapNonceScript,
-        [keys.nonce(userId, key)],
-        [expected, next, String(expiresAt), String(now), ttl(expiresAt, now)],
+        [keys.nonce(userId, key), keys.nonceIndex(userId)],
+        [expected, next, String(expiresAt), String(now), ttl(expiresAt, now), key],
         parseFlag,
       );
     },
 
     async deleteNonce(userId, key) {
       checkUserId(userId);
-      await guard(client, 'deleteNonce', operationTimeoutMs, () => client.del(keys.nonce(userId, key)));
+      await run(
+        deleteNonceScript,
+        [keys.nonce(userId, key), keys.nonceIndex(userId)],
+        [key],
+        () => undefined,
+      );
     },
 
     /**
-     * SCAN for `<prefix>{<user>}:n:<prefix>*` (glob characters escaped), then one script reads the
-     * hashes found (all in the user's slot). There is no index of a user's nonces, so SCAN walks the
-     * whole keyspace (every master of a Cluster), about `keys / 1000` round trips per server: fine
-     * for a settings page on a Redis of some hundred thousand keys, slow on one of many millions.
+     * One script in the user's slot reads the user's nonce index (`<user>ni`, see
+     * internal/keys.ts): the members scored after `now` whose key starts with `prefix`, then their
+     * hashes; it never scans the keyspace, so it costs one round trip and work in proportion to the
+     * user's own live nonces. Sorted here by UTF-16 code units (Lua would compare UTF-8 bytes, which
+     * orders characters above U+FFFF after U+E000-U+FFFF instead of before).
+     *
+     * A nonce written by a version without the index (or by such a process during a rolling deploy)
+     * has no member and is not listed until a write through this version indexes it; there is no
+     * migration.
      */
     async listNonces(userId, prefix, now) {
       checkUserId(userId);
-      const base = keys.noncePrefix(userId);
-      const start = `${base}${prefix}`;
-      const found = (await scanAll('listNonces', `${escapeGlob(start)}*`))
-        .filter((key) => key.startsWith(start))
-        .sort(byCodeUnits);
-      const entries: NonceEntry[] = [];
-      for (let from = 0; from < found.length; from += READ_CHUNK) {
-        const chunk = found.slice(from, from + READ_CHUNK);
-        const reads = await readNonces(chunk, now);
-        chunk.forEach((nonceKey, index) => {
-          const read = reads[index];
-          if (read) entries.push({ key: nonceKey.slice(base.length), ...read });
-        });
-      }
-      return entries;
+      const entries = await run(
+        listNoncesScript,
+        [keys.nonceIndex(userId)],
+        [String(now), keys.noncePrefix(userId), prefix],
+        parseNonceList,
+      );
+      // The script compares UTF-8 bytes; a prefix with a lone surrogate (sent as U+FFFD) must not
+      // list keys holding a real U+FFFD.
+      return entries
+        .filter((entry) => entry.key.startsWith(prefix))
+        .sort((a, b) => byCodeUnits(a.key, b.key));
     },
 
     /**
@@ -520,8 +531,13 @@ export function redisStore(options: RedisStoreOptions): Store {
       checkUserId(userId);
       return await run(
         takeNonceAndDeleteTwoFactorScript,
-        [keys.nonce(userId, key), keys.authenticatorIndex(userId), keys.recoveryCodes(userId)],
-        [value, String(now), keys.authenticatorPrefix(userId)],
+        [
+          keys.nonce(userId, key),
+          keys.authenticatorIndex(userId),
+          keys.recoveryCodes(userId),
+          keys.nonceIndex(userId),
+        ],
+        [value, String(now), keys.authenticatorPrefix(userId), key],
         parseFlag,
       );
     },
@@ -658,6 +674,24 @@ function parseNonceReads(reply: unknown, count: number): Array<NonceRead | null>
     const expiresAt = Number(entry[1]);
     if (!Number.isFinite(expiresAt)) throw new TypeError('Stored nonce has a malformed expiry');
     return { value: entry[0], expiresAt };
+  });
+}
+
+/** The listNonces script answers `{ key, value, expiresAt }` per live nonce, in no order. */
+function parseNonceList(reply: unknown): NonceEntry[] {
+  if (!Array.isArray(reply)) throw new TypeError('Unexpected reply to listNonces');
+  return reply.map((entry: unknown) => {
+    if (
+      !Array.isArray(entry) ||
+      entry.length !== 3 ||
+      typeof entry[0] !== 'string' ||
+      typeof entry[1] !== 'string'
+    ) {
+      throw new TypeError('Unexpected reply to listNonces');
+    }
+    const expiresAt = Number(entry[2]);
+    if (!Number.isFinite(expiresAt)) throw new TypeError('Stored nonce has a malformed expiry');
+    return { key: entry[0], value: entry[1], expiresAt };
   });
 }
 

@@ -283,13 +283,17 @@ if (!(await isListening(host, port))) {
 
     t.equal(await store.removeAuthenticator(userId, 'phone', now), 'missing', 'a pending one is not removed');
     t.equal(await store.removeAuthenticator(userId, 'totp', now), 'removed');
-    t.same(await keysOf(userId), ['a:key', 'a:phone', 'ai', 'c:failures', 'n:recovery', 'rc']);
+    t.same(await keysOf(userId), ['a:key', 'a:phone', 'ai', 'c:failures', 'n:recovery', 'ni', 'rc']);
     t.same(await client.smembers(`${userKeyBase(prefix, userId)}rc`).then((codes) => codes.sort()), [
       'h1',
       'h2',
     ]);
     t.equal(await store.removeAuthenticator(userId, 'key', now), 'disabled');
-    t.same(await keysOf(userId), ['c:failures', 'n:recovery'], 'counters and nonces stay');
+    t.same(
+      await keysOf(userId),
+      ['c:failures', 'n:recovery', 'ni'],
+      'counters and nonces (and their index) stay',
+    );
     t.equal(await store.removeAuthenticator(userId, 'key', now), 'missing');
   });
 

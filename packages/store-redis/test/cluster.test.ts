@@ -44,7 +44,7 @@ if (missing.length > 0) {
             const userId = `${ctx.runId}{a}:b`;
             await writeEveryKind(store, userId, Date.now());
             const ownKeys = (await scanClusterKeys(client, userKeyBase(runPrefix, userId))).sort();
-            t.equal(ownKeys.length, 8, 'one key of every kind');
+            t.equal(ownKeys.length, 9, 'one key of every kind (two nonces and their index)');
             const ownSlots = new Set(await Promise.all(ownKeys.map((key) => client.cluster('KEYSLOT', key))));
             t.equal(ownSlots.size, 1, 'all in one slot');
 
@@ -78,6 +78,7 @@ if (missing.length > 0) {
           t.same((await scanClusterKeys(client, base)).map((key) => key.slice(base.length)).sort(), [
             'c:failures',
             'n:challenge:1',
+            'ni',
           ]);
         });
 
@@ -118,7 +119,7 @@ if (missing.length > 0) {
             const keys = (await scanClusterKeys(client, base)).sort();
             t.same(
               keys.map((key) => key.slice(base.length)),
-              ['a:key', 'a:phone', 'a:totp', 'ai', 'c:failures', 'n:challenge:1', 'n:recovery', 'rc'],
+              ['a:key', 'a:phone', 'a:totp', 'ai', 'c:failures', 'n:challenge:1', 'n:recovery', 'ni', 'rc'],
             );
             t.equal(new Set(await Promise.all(keys.map((key) => client.cluster('KEYSLOT', key)))).size, 1);
             t.equal(await store.removeAuthenticator(userId, 'totp', now), 'removed');
@@ -126,7 +127,7 @@ if (missing.length > 0) {
             t.equal(await store.removeAuthenticator(userId, 'key', now), 'disabled');
             t.same(
               (await scanClusterKeys(client, base)).map((key) => key.slice(base.length)).sort(),
-              ['c:failures', 'n:challenge:1', 'n:recovery'],
+              ['c:failures', 'n:challenge:1', 'n:recovery', 'ni'],
               'the last removal deletes the 2FA keys',
             );
           },

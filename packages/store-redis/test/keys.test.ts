@@ -37,6 +37,7 @@ tap.test('every key of a user starts with the prefix and the user tag, kinds apa
     [keys.recoveryCodes('u'), `${base}rc`],
     [keys.counter('u', 'x'), `${base}c:x`],
     [keys.nonce('u', 'x'), `${base}n:x`],
+    [keys.nonceIndex('u'), `${base}ni`],
   ];
   for (const [actual, expected] of cases) t.equal(actual, expected);
 });

@@ -220,8 +220,8 @@ if (!(await isListening(host, port))) {
             );
             t.same(
               (await scanKeys(client, base)).map((key) => key.slice(base.length)).sort(),
-              ['c:failures', 'n:challenge:1'],
-              'counters and other nonces stay',
+              ['c:failures', 'n:challenge:1', 'ni'],
+              'counters and other nonces (and their index) stay',
             );
             t.equal(
               await store.takeNonceAndDeleteTwoFactor(userId, 'recovery', 'token-hash', now),
@@ -242,8 +242,13 @@ if (!(await isListening(host, port))) {
           }
           const tags = new Set<string>();
           for (const userId of users) {
-            const keys = await scanKeys(client, userKeyBase(runPrefix, userId));
-            t.equal(keys.length, 1, `one key for ${JSON.stringify(userId)}`);
+            const base = userKeyBase(runPrefix, userId);
+            const keys = await scanKeys(client, base);
+            t.same(
+              keys.map((key) => key.slice(base.length)).sort(),
+              ['n:k', 'ni'],
+              `one nonce and its index for ${JSON.stringify(userId)}`,
+            );
             for (const key of keys) tags.add(hashTagOf(key));
           }
           t.equal(tags.size, users.length, 'one distinct hash tag per user');
@@ -262,6 +267,7 @@ if (!(await isListening(host, port))) {
             'c:failures',
             'n:challenge:1',
             'n:recovery',
+            'ni',
             'rc',
           ]);
           for (const key of keys) t.equal(`${runPrefix}{${hashTagOf(key)}}:`, base, key);

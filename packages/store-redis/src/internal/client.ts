@@ -13,7 +13,7 @@ export interface RedisClientLike {
   del(...keys: string[]): Promise<number>;
   srem(key: string, ...members: string[]): Promise<number>;
   scard(key: string): Promise<number>;
-  /** One step of SCAN; only the nonce listings call it (on a Cluster, on each master). */
+  /** One step of SCAN; only findNonces (an operator's sweep) calls it (on a Cluster, on each master). */
   scan(
     cursor: string,
     matchToken: 'MATCH',
@@ -21,7 +21,7 @@ export interface RedisClientLike {
     countToken: 'COUNT',
     count: number,
   ): Promise<[cursor: string, elements: string[]]>;
-  /** A Cluster's nodes: SCAN walks one server's keys, so the nonce listings scan each master. */
+  /** A Cluster's nodes: SCAN walks one server's keys, so findNonces scans each master. */
   nodes?(role: 'master'): Array<Pick<RedisClientLike, 'scan' | 'status'>>;
 }
 

@@ -10,9 +10,16 @@
  * | `<user>rc`                 | set    | recovery code hashes; none (only exists beside an active authenticator) |
  * | `<user>c:<counterKey>`     | hash   | `n` count, `e` expiresAt; TTL until `e` (every counter operation) |
  * | `<user>n:<nonceKey>`       | hash   | `v` value, `e` expiresAt; TTL until `e`             |
+ * | `<user>ni`                 | zset   | nonce index: member = nonce key, score = its `e`; TTL a second past the latest score (never shortened) |
  *
- * There is no index of a user's nonces: listNonces and findNonces find nonce hashes with SCAN (see
- * redis-store.ts for what that costs).
+ * The nonce index is kept by every script that writes or deletes a nonce (put, claim, swap, take,
+ * delete, getNonce's collection of an expired one, takeNonceAndDeleteTwoFactor), in the same run, and
+ * pruned of members scored at or before the caller's `now` on each write that has a `now`.
+ * listNonces reads it (one script, no SCAN); findNonces still scans for `<prefix>{*}:n:<key>`, which
+ * an index key (`}:ni`, no colon after `n`) never matches. It was added to layout version 2 without a
+ * migration: a nonce written before it has no member, so listNonces does not show it until it is
+ * written again (it still works for every other operation and expires as before). deleteTwoFactor
+ * leaves nonces, and so the index, alone.
  *
  * The one-letter parts after the tag keep the kinds apart, so a counter and a nonce with the same
  * name never share a key.
@@ -88,6 +95,14 @@ export class KeyLayout {
 
   nonce(userId: string, key: string): string {
     return `${this.noncePrefix(userId)}${key}`;
+  }
+
+  /**
+   * The user's nonce index: a sorted set, member = nonce key, score = its expiresAt. No colon after
+   * `ni`, so no nonce (`n:<key>`) and no counter (`c:<key>`) can be named like it.
+   */
+  nonceIndex(userId: string): string {
+    return `${this.user(userId)}ni`;
   }
 
   /**

@@ -487,21 +487,61 @@ return { state[1], state[2] }
 `,
 );
 
-/** KEYS: nonce. ARGV: value, expiresAt, ttl (expiresAt - now). Replaces the nonce whatever it held. */
+/**
+ * Upkeep of a user's nonce index `<user>ni`, a sorted set with one member per nonce the current
+ * layout wrote: member = the nonce key, score = its expiresAt (ms, the caller's clock). Every script
+ * that writes or deletes a nonce keeps it in the same run, so it never needs a round trip of its
+ * own; the index shares the user's hash tag, so the scripts stay in one cluster slot.
+ *
+ * tidy_nonce_index drops the members expired by the caller's clock (score <= now), then makes the
+ * index live at least a second past its latest member: PEXPIRE relative to `now`, like every TTL
+ * here, and never shortening a TTL already longer (another process's clock may run behind this
+ * one). An index whose last member goes is deleted by Redis itself (an empty sorted set is no key).
+ * Only ZRANGE, ZADD, ZREM, ZREMRANGEBYSCORE, PTTL and PEXPIRE: nothing newer than Redis 2.6.
+ */
+const NONCE_INDEX = `
+local function tidy_nonce_index(index, now)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+  local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    return
+  end
+  local wanted = math.ceil(tonumber(last[2]) - tonumber(now)) + 1000
+  if redis.call('PTTL', index) < wanted then
+    redis.call('PEXPIRE', index, string.format('%.0f', wanted))
+  end
+end
+
+local function index_nonce(index, member, expires, ttl, now)
+  if tonumber(ttl) > 0 then
+    redis.call('ZADD', index, expires, member)
+  else
+    redis.call('ZREM', index, member)
+  end
+  tidy_nonce_index(index, now)
+end
+`;
+
+/**
+ * KEYS: nonce, nonce index. ARGV: value, expiresAt, ttl (expiresAt - now), nonce key, now. Replaces
+ * the nonce whatever it held, and its index entry.
+ */
 export const putNonceScript = script(
   'putNonce',
-  `
+  `${NONCE_INDEX}
 redis.call('DEL', KEYS[1])
 if tonumber(ARGV[3]) > 0 then
   redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
+index_nonce(KEYS[2], ARGV[4], ARGV[2], ARGV[3], ARGV[5])
 return 1
 `,
 );
 
 /**
- * KEYS: nonce. ARGV: now. Returns the value, or nil (deleting an expired one).
+ * KEYS: nonce, nonce index. ARGV: now, nonce key. Returns the value, or nil (deleting an expired one
+ * and its index entry).
  */
 export const getNonceScript = script(
   'getNonce',
@@ -513,6 +553,7 @@ end
 local remaining = tonumber(state[2]) - tonumber(ARGV[1])
 if remaining <= 0 then
   redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
   return false
 end
 redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.ceil(remaining)))
@@ -520,10 +561,13 @@ return state[1]
 `,
 );
 
-/** KEYS: nonce. ARGV: value, expiresAt, now, ttl. Set-if-absent (or expired); returns 1 when it set. */
+/**
+ * KEYS: nonce, nonce index. ARGV: value, expiresAt, now, ttl, nonce key. Set-if-absent (or expired);
+ * returns 1 when it set (and indexed) it; a refusal touches nothing.
+ */
 export const claimNonceScript = script(
   'claimNonce',
-  `
+  `${NONCE_INDEX}
 local expires = redis.call('HGET', KEYS[1], 'e')
 if expires and tonumber(expires) > tonumber(ARGV[3]) then
   return 0
@@ -533,15 +577,17 @@ if tonumber(ARGV[4]) > 0 then
   redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
+index_nonce(KEYS[2], ARGV[5], ARGV[2], ARGV[4], ARGV[3])
 return 1
 `,
 );
 
 /**
  * Lua shared by take and swap: ends the script with 0 unless the nonce at KEYS[1] is live and holds
- * ARGV[`expected`]; an expired one is deleted on the way. `now` is the ARGV index of the time.
+ * ARGV[`expected`]; an expired one is deleted on the way, with its member of the index
+ * KEYS[`index`]. `now` and `member` are the ARGV indexes of the time and of the nonce key.
  */
-function requireLiveNonceEqual(expected: number, now: number): string {
+function requireLiveNonceEqual(expected: number, now: number, index: number, member: number): string {
   return `
 local state = redis.call('HMGET', KEYS[1], 'v', 'e')
 if not state[1] or not state[2] then
@@ -549,6 +595,7 @@ if not state[1] or not state[2] then
 end
 if tonumber(state[2]) <= tonumber(ARGV[${now}]) then
   redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[${index}], ARGV[${member}])
   return 0
 end
 if state[1] ~= ARGV[${expected}] then
@@ -556,49 +603,95 @@ if state[1] ~= ARGV[${expected}] then
 end`;
 }
 
-/** KEYS: nonce. ARGV: value, now. Take-if-equal on a live nonce; returns 1 when it deleted it. */
+/**
+ * KEYS: nonce, nonce index. ARGV: value, now, nonce key. Take-if-equal on a live nonce; returns 1
+ * when it deleted it (and its index entry).
+ */
 export const takeNonceScript = script(
   'takeNonce',
-  `${requireLiveNonceEqual(1, 2)}
+  `${NONCE_INDEX}${requireLiveNonceEqual(1, 2, 2, 3)}
 redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[3])
+tidy_nonce_index(KEYS[2], ARGV[2])
 return 1
 `,
 );
 
 /**
- * KEYS: nonce. ARGV: expected, next, expiresAt, now, ttl. Compare-and-set on a live nonce; returns 1
- * when it replaced it.
+ * KEYS: nonce, nonce index. ARGV: expected, next, expiresAt, now, ttl, nonce key. Compare-and-set on
+ * a live nonce; returns 1 when it replaced it (the index entry takes the new expiry).
  */
 export const swapNonceScript = script(
   'swapNonce',
-  `${requireLiveNonceEqual(1, 4)}
+  `${NONCE_INDEX}${requireLiveNonceEqual(1, 4, 2, 6)}
 if tonumber(ARGV[5]) > 0 then
   redis.call('HSET', KEYS[1], 'v', ARGV[2], 'e', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
 else
   redis.call('DEL', KEYS[1])
 end
+index_nonce(KEYS[2], ARGV[6], ARGV[3], ARGV[5], ARGV[4])
+return 1
+`,
+);
+
+/** KEYS: nonce, nonce index. ARGV: nonce key. Deletes the nonce, whatever it held, and its index entry. */
+export const deleteNonceScript = script(
+  'deleteNonce',
+  `
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `,
 );
 
 /**
- * KEYS: nonce, index, recovery codes. ARGV: value, now, authenticator prefix. Take-if-equal on a live
- * nonce and, only when it took it, the whole of deleteTwoFactor in the same script; returns 1 when it
- * did both, 0 (nothing changed) otherwise.
+ * KEYS: nonce, index, recovery codes, nonce index. ARGV: value, now, authenticator prefix, nonce key.
+ * Take-if-equal on a live nonce and, only when it took it (and dropped its index entry), the whole
+ * of deleteTwoFactor in the same script; returns 1 when it did both, 0 (nothing changed) otherwise.
  */
 export const takeNonceAndDeleteTwoFactorScript = script(
   'takeNonceAndDeleteTwoFactor',
-  `${DELETE_TWO_FACTOR}${requireLiveNonceEqual(1, 2)}
+  `${DELETE_TWO_FACTOR}${NONCE_INDEX}${requireLiveNonceEqual(1, 2, 4, 4)}
 redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[4], ARGV[4])
+tidy_nonce_index(KEYS[4], ARGV[2])
 delete_two_factor(KEYS[2], KEYS[3], ARGV[3])
 return 1
 `,
 );
 
 /**
- * KEYS: nonce hashes, all of one user (one slot) or a single one. ARGV: now. Answers, for each key in
- * order, `{ value, expiresAt }` when the nonce is live and false otherwise. Reads only: an expired
+ * KEYS: nonce index. ARGV: now, nonce prefix (`<user>n:`), key prefix. Walks the index members
+ * scored after `now` (ZRANGEBYSCORE; the scores differ, so ZRANGEBYLEX cannot narrow by prefix) and
+ * keeps those whose key starts with the key prefix (a plain byte compare with string.sub: no pattern
+ * characters). Reads each one's hash: answers `{ key, value, expiresAt }` per live nonce, in no
+ * particular order (the store sorts by UTF-16 code units; Lua would sort UTF-8 bytes), and removes
+ * from the index the members whose hash is gone. A nonce without an index entry is not seen.
+ */
+export const listNoncesScript = script(
+  'listNonces',
+  `
+local now = tonumber(ARGV[1])
+local prefix = ARGV[3]
+local found = {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')) do
+  if string.sub(member, 1, #prefix) == prefix then
+    local state = redis.call('HMGET', ARGV[2] .. member, 'v', 'e')
+    if not state[1] and not state[2] then
+      redis.call('ZREM', KEYS[1], member)
+    elseif state[1] and state[2] and tonumber(state[2]) > now then
+      found[#found + 1] = { member, state[1], state[2] }
+    end
+  end
+end
+return found
+`,
+);
+
+/**
+ * KEYS: nonce hashes, all of one user (one slot) or a single one (findNonces reads one at a time).
+ * ARGV: now. Answers, for each key in order, `{ value, expiresAt }` when the nonce is live and false otherwise. Reads only: an expired
  * nonce is left to its TTL.
  */
 export const readNoncesScript = script(
