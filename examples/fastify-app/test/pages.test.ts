@@ -1,7 +1,8 @@
 /**
  * The example pages' problems found in a real browser (issue 14, item 7), each checked in Chromium
  * (/usr/bin/chromium driven by playwright-core). The apps run in-process, each test on its own app
- * (a fresh data folder, fresh rate limits); accounts are made with `example.users.create`, 2FA is
+ * (a fresh data folder, fresh rate limits; 10 to 12, which need neither, share one, each with its own
+ * accounts); accounts are made with `example.users.create`, 2FA is
  * turned on over the API with codes from @twofold/otp, and the browser gets the tokens in its
  * sessionStorage as the login page would leave them.
  *
@@ -14,7 +15,10 @@
  * 7. a favicon on every page, and /favicon.ico answers (both apps);
  * 8. an unknown page is a small HTML page for a browser, JSON for API clients (both apps);
  * 9. signup shows every invalid field at once;
- * 10. times are shown with their time zone.
+ * 10. times are shown with their time zone;
+ * 11. the settings list the sessions ("this device" marked), and sign out one, or this one;
+ * 12. mandatory 2FA (answers of a policy, played with page.route: the app has none): a session that
+ *     may only enroll is sent to enable.html with a message; the grace left is shown in the settings.
  *
  * The server's clock: the kit reads `Date.now` through its `clock` option (default: the `Date.now`
  * found when the app is built), so this file puts its own `Date.now` in place first and moves it
@@ -571,8 +575,15 @@ async function pagesTest(): Promise<void> {
     }
   });
 
+  // 10, 11 and 12 share one app (starting one takes seconds), stopped at the end of the file.
+  let sharedApp: Promise<RunningApp> | undefined;
+  const startSharedApp = () => {
+    sharedApp ??= startApp(t);
+    return sharedApp;
+  };
+
   await t.test('10. times are shown with their time zone', async (t) => {
-    const app = await startApp(t);
+    const app = await startSharedApp();
     const hal = await newTwoFactorAccount(app, 'hal');
     const ivy = await newAccount(app, 'ivy');
     const { page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
@@ -594,6 +605,154 @@ async function pagesTest(): Promise<void> {
       /\d{1,2}:\d{2}.*\b(EST|EDT)\b/,
       'the setup expires: with the zone',
     );
+  });
+
+  /** Logs in with the password on the login page (2FA off): a session of this browser. */
+  async function logIn(page: Page, app: RunningApp, username: string) {
+    await page.goto(`${app.baseUrl}/login.html`);
+    await page.fill('#username', username);
+    await page.fill('#password', PASSWORD);
+    await page.click('#login-form button[type="submit"]');
+    await page.waitForURL(`${app.baseUrl}/`);
+  }
+
+  await t.test('11. the settings list the sessions and sign one out', async (t) => {
+    const app = await startSharedApp();
+    await app.example.users.create({ username: 'jo', email: 'jo@example.com', password: PASSWORD });
+    const { page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
+    const { page: phone } = await openPage(t, {
+      userAgent:
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+    });
+    await logIn(phone, app, 'jo');
+    await logIn(page, app, 'jo');
+
+    await page.goto(`${app.baseUrl}/settings.html`);
+    const rows = page.locator('#session-rows tr');
+    await rows.nth(1).waitFor();
+    t.equal(await rows.count(), 2, 'two sessions');
+    t.equal(
+      await page.locator('#sessions-section h2').textContent(),
+      'Where you are signed in',
+      'a section with its heading',
+    );
+    const current = page.locator('#session-rows tr[data-current]');
+    t.equal(await current.count(), 1, 'one is this one');
+    t.match(await current.textContent(), /Chrome \d+ on Linux\s*this device/, 'this browser, marked');
+    t.equal(await page.locator('#session-rows .badge').count(), 1, '"this device" once');
+    const other = page.locator('#session-rows tr:not([data-current])');
+    const cells = (await other.locator('td').allTextContents()).map((text) => text.trim());
+    t.equal(cells[0], 'Safari 17 on iOS', 'the User-Agent, shortened');
+    t.equal(
+      await other.locator('td').first().getAttribute('title'),
+      await phone.evaluate('navigator.userAgent'),
+      'the whole User-Agent on hover',
+    );
+    t.equal(cells[1], '127.0.0.1', 'the address');
+    t.match(cells[2], /\d{1,2}:\d{2}.*\b(EST|EDT)\b/, 'signed in: a time with its zone');
+    t.match(cells[3], /\d{1,2}:\d{2}.*\b(EST|EDT)\b/, 'last active too');
+
+    const signOut = other.getByRole('button', { name: /^Sign out Safari 17 on iOS at 127\.0\.0\.1/ });
+    t.equal(await signOut.textContent(), 'Sign out', 'a "Sign out" button, labelled with the session');
+    await signOut.click();
+    await page.locator('#sessions-notice').waitFor({ state: 'visible' });
+    t.match(await page.textContent('#sessions-notice'), /Safari 17 on iOS is signed out/);
+    t.equal(await rows.count(), 1, 'the list shows one');
+    t.equal(
+      await page.locator('#sessions-count').textContent(),
+      'You have 1 active session.',
+      'and counts one',
+    );
+
+    // The phone's next call is refused (its access token, then its refresh token): to the login.
+    await phone.goto(`${app.baseUrl}/settings.html`);
+    await phone.waitForURL('**/login.html');
+    t.pass('the signed-out browser is sent to the login page');
+
+    // Signing out this device is a logout.
+    const tokens = JSON.parse(
+      (await page.evaluate("sessionStorage.getItem('twofold-example.tokens')")) as string,
+    ) as Account['tokens'];
+    await page.getByRole('button', { name: 'Sign out this device' }).click();
+    await page.waitForURL('**/login.html');
+    t.equal(await page.evaluate("sessionStorage.getItem('twofold-example.tokens')"), null, 'tokens gone');
+    const refused = await fetch(`${app.baseUrl}/2fa/status`, {
+      headers: { authorization: `Bearer ${tokens.accessToken}` },
+    });
+    t.equal(refused.status, 401, "this device's access token is refused");
+  });
+
+  await t.test('12. mandatory 2FA: to enable.html when required, the grace in the settings', async (t) => {
+    const app = await startSharedApp();
+    const kai = await newAccount(app, 'kai');
+    await app.example.users.create({ username: 'lee', email: 'lee@example.com', password: PASSWORD });
+    const { page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
+    const required = {
+      status: 403,
+      contentType: 'application/json',
+      body: JSON.stringify({
+        statusCode: 403,
+        code: 'TWOFOLD_ENROLLMENT_REQUIRED',
+        error: 'Forbidden',
+        message: 'Two-factor authentication must be set up first',
+      }),
+    };
+    const notice = page.locator('#required-notice');
+
+    await signIn(page, app, kai.tokens);
+    await page.route('**/2fa/status', (route) => route.fulfill(required));
+    await page.goto(`${app.baseUrl}/settings.html`);
+    await page.waitForURL('**/enable.html?required=1');
+    await notice.waitFor({ state: 'visible' });
+    t.match(await notice.textContent(), /must use two-factor authentication: set it up to continue/);
+    t.ok(await page.locator('#start-enroll').isVisible(), 'and the setup can start');
+    await page.unroute('**/2fa/status');
+
+    await page.route('**/me', (route) => route.fulfill(required));
+    await page.goto(`${app.baseUrl}/`);
+    await page.waitForURL('**/enable.html?required=1');
+    await page.unroute('**/me');
+    t.pass('the home page too (GET /me refused)');
+    await page.goto(`${app.baseUrl}/enable.html`);
+    t.notOk(await notice.isVisible(), 'no message without the flag');
+
+    // A login past the grace says so itself: straight to enable.html.
+    await page.route('**/2fa/login', async (route) => {
+      const answer = await route.fetch();
+      await route.fulfill({ response: answer, json: { ...(await answer.json()), enrollmentRequired: true } });
+    });
+    await page.evaluate('sessionStorage.clear()');
+    await page.goto(`${app.baseUrl}/login.html`);
+    await page.fill('#username', 'lee');
+    await page.fill('#password', PASSWORD);
+    await page.click('#login-form button[type="submit"]');
+    await page.waitForURL('**/enable.html?required=1');
+    await notice.waitFor({ state: 'visible' });
+    t.pass('a login answering enrollmentRequired: to enable.html');
+
+    // In grace: the settings say until when, and how many logins are left.
+    await page.route('**/2fa/status', async (route) => {
+      const answer = await route.fetch();
+      await route.fulfill({
+        response: answer,
+        json: {
+          ...(await answer.json()),
+          enrollmentRequired: false,
+          enrollmentRequiredBy: '2031-03-01T17:00:00.000Z',
+          graceLoginsLeft: 3,
+        },
+      });
+    });
+    await page.goto(`${app.baseUrl}/settings.html`);
+    const grace = page.locator('#policy-notice');
+    await grace.waitFor({ state: 'visible' });
+    t.match(
+      await grace.textContent(),
+      /must use two-factor authentication by Mar 1, 2031, 12:00 PM EST, and you can log in without it 3 more times/,
+      'the deadline with its zone, and the logins left',
+    );
+    await page.locator('#session-rows tr').first().waitFor();
+    t.pass('the sessions are listed in grace');
   });
 
   await t.test('the pages raised no script error', async (t) => {

@@ -55,6 +55,12 @@ class ApiError extends Error {
 /** The user must log in (again): no tokens, or the session ended. */
 class SignedOutError extends Error {}
 
+/**
+ * The account must use two-factor authentication (a mandatory-2FA policy) and this session may only
+ * set it up: the kit answered 403 TWOFOLD_ENROLLMENT_REQUIRED.
+ */
+class EnrollmentRequiredError extends Error {}
+
 /** What went wrong with a security key or passkey in the browser, said for people. */
 class KeyError extends Error {}
 
@@ -110,7 +116,8 @@ function refreshTokens() {
 
 /**
  * Calls the API; resolves the answer's body, rejects with ApiError. With `auth`, sends the access
- * token, and on a 401 refreshes once and tries again; rejects with SignedOutError when that fails.
+ * token, and on a 401 refreshes once and tries again; rejects with SignedOutError when that fails,
+ * and with EnrollmentRequiredError when the session may only set up 2FA.
  */
 async function api(method, path, body, { auth = false } = {}) {
   if (!auth) {
@@ -128,6 +135,9 @@ async function api(method, path, body, { auth = false } = {}) {
       clearTokens();
       throw new SignedOutError();
     }
+  }
+  if (answer.status === 403 && answer.data?.code === 'TWOFOLD_ENROLLMENT_REQUIRED') {
+    throw new EnrollmentRequiredError(answer.data.message);
   }
   if (answer.status >= 400) throw new ApiError(answer.status, answer.data, answer.retryAfter);
   return answer.data;
@@ -172,6 +182,10 @@ function showError(element, error) {
     goToLogin();
     return;
   }
+  if (error instanceof EnrollmentRequiredError) {
+    goToEnrollment();
+    return;
+  }
   if (error instanceof CancelledError) return;
   element.textContent = errorText(error);
   show(element);
@@ -189,6 +203,42 @@ function showErrorWithLink(element, text, href, linkText) {
 function goToLogin() {
   clearTokens();
   location.assign('/login.html');
+}
+
+/**
+ * The account must use 2FA before anything else: to enable.html, which says so (`?required=1`).
+ * On that page already, the message is shown there.
+ */
+function goToEnrollment() {
+  if (document.body.dataset.page === 'enable') {
+    show($('#required-notice'));
+    return;
+  }
+  location.assign('/enable.html?required=1');
+}
+
+/**
+ * What a mandatory-2FA policy's grace leaves the user (`enrollmentRequiredBy`, `graceLoginsLeft`
+ * of GET /2fa/status or of the login), in words; '' when no deadline applies.
+ */
+function graceText(state) {
+  if (!state || state.enabled || state.enrollmentRequired) return '';
+  const by = state.enrollmentRequiredBy ? formatTime(state.enrollmentRequiredBy) : null;
+  const left = typeof state.graceLoginsLeft === 'number' ? state.graceLoginsLeft : null;
+  if (by === null && left === null) return '';
+  const logins =
+    left === null
+      ? null
+      : left === 0
+        ? 'your next login will need it'
+        : `you can log in without it ${left === 1 ? 'once more' : `${left} more times`}`;
+  const deadline =
+    by !== null && logins !== null
+      ? `by ${by}, and ${logins} (whichever comes first)`
+      : by !== null
+        ? `by ${by}`
+        : `soon: ${logins}`;
+  return `Your account must use two-factor authentication ${deadline}. Set it up now to keep access.`;
 }
 
 /**
@@ -549,6 +599,47 @@ function passwordStep(username, password) {
   return api('POST', `${PREFIX}/login`, { username, password });
 }
 
+/**
+ * A User-Agent header shortened for people: "Chrome 126 on Windows", "Safari 17 on iOS", "curl 8";
+ * 'Unknown browser' without one.
+ */
+function describeAgent(userAgent) {
+  if (!userAgent) return 'Unknown browser';
+  // Most specific first: Edge and Opera also say Chrome; Chrome also says Safari.
+  const browsers = [
+    [/\bEdg(?:e|A|iOS)?\/(\d+)/, 'Edge'],
+    [/\b(?:OPR|Opera)\/(\d+)/, 'Opera'],
+    [/\bSamsungBrowser\/(\d+)/, 'Samsung Internet'],
+    [/\b(?:Firefox|FxiOS)\/(\d+)/, 'Firefox'],
+    [/\bHeadlessChrome\/(\d+)/, 'Headless Chrome'],
+    [/\b(?:Chrome|CriOS|Chromium)\/(\d+)/, 'Chrome'],
+    [/\bVersion\/(\d+)[\d.]*(?: Mobile\/\S+)? Safari\//, 'Safari'],
+  ];
+  // iPhones and iPads also say "like Mac OS X"; Android also says Linux.
+  const systems = [
+    [/\b(?:iPhone|iPod)\b/, 'iOS'],
+    [/\biPad\b/, 'iPadOS'],
+    [/\bAndroid\b/, 'Android'],
+    [/\bCrOS\b/, 'ChromeOS'],
+    [/\bWindows\b/, 'Windows'],
+    [/\bMac OS X\b|\bMacintosh\b/, 'macOS'],
+    [/\bLinux\b/, 'Linux'],
+  ];
+  const system = systems.find(([pattern]) => pattern.test(userAgent))?.[1];
+  for (const [pattern, name] of browsers) {
+    const match = pattern.exec(userAgent);
+    if (match) return system ? `${name} ${match[1]} on ${system}` : `${name} ${match[1]}`;
+  }
+  // Not a browser (curl, a script): its first product and major version, kept short.
+  const product = /^([^\s/]{1,32})(?:\/(\d+))?/.exec(userAgent);
+  return product ? [product[1], product[2]].filter(Boolean).join(' ') : 'Unknown browser';
+}
+
+/** A client address as the server saw it; an IPv4 address in IPv6 form ("::ffff:…") as IPv4. */
+function describeAddress(ip) {
+  return ip ? ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '') : 'unknown';
+}
+
 // ---- pages ----------------------------------------------------------------------------------------
 
 const pages = {
@@ -567,10 +658,11 @@ const pages = {
       $('#who-email').textContent = me.email;
       $('#status-summary').textContent = status.enabled
         ? `Two-factor authentication is on; ${status.recoveryCodesRemaining} recovery codes left. You log in with ${describeCounts(status.authenticators)}.`
-        : 'Two-factor authentication is off.';
+        : `Two-factor authentication is off. ${graceText(status)}`.trim();
       show($('#enable-link'), !status.enabled);
     } catch (error) {
       if (error instanceof SignedOutError) goToLogin();
+      else if (error instanceof EnrollmentRequiredError) goToEnrollment();
       else $('#status-summary').textContent = error.message;
     }
   },
@@ -682,7 +774,8 @@ const pages = {
       const answer = await passwordStep($('#username').value, $('#password').value);
       if (!answer.twoFactorRequired) {
         saveTokens(answer);
-        location.assign('/');
+        // Under a mandatory-2FA policy, past its grace: this session may only set 2FA up.
+        location.assign(answer.enrollmentRequired ? '/enable.html?required=1' : '/');
         return;
       }
       challengeToken = answer.challengeToken;
@@ -742,6 +835,8 @@ const pages = {
 
   enable() {
     if (!readTokens()) return goToLogin();
+    // Sent here because the account must use 2FA (TWOFOLD_ENROLLMENT_REQUIRED): say so.
+    show($('#required-notice'), new URLSearchParams(location.search).has('required'));
     setUpStepUp();
     codeActions($('#recovery-codes-section'));
     let authenticatorId = null;
@@ -786,6 +881,7 @@ const pages = {
       );
       // Turning 2FA on signed out every session; this page goes on with the fresh tokens.
       if (confirmed.accessToken) saveTokens(confirmed);
+      show($('#required-notice'), false);
       // The secret is no longer needed on the page.
       $('#qr').removeAttribute('src');
       $('#open-app').replaceChildren();
@@ -818,6 +914,10 @@ const pages = {
     const notice = (text) => {
       $('#settings-notice').textContent = text;
       show($('#settings-notice'), text !== '');
+    };
+    const sessionsNotice = (text) => {
+      $('#sessions-notice').textContent = text;
+      show($('#sessions-notice'), text !== '');
     };
     const typeName = (entry) =>
       entry.type === 'totp' ? 'Authenticator app' : entry.passkey ? 'Passkey' : 'Security key';
@@ -866,6 +966,83 @@ const pages = {
       $('#authenticator-rows').replaceChildren(...rows);
     };
 
+    /** The sessions (GET /2fa/sessions): browser, address, started, last used; "Sign out" each. */
+    const renderSessions = (sessions) => {
+      const rows = sessions.map((entry) => {
+        const row = document.createElement('tr');
+        row.dataset.id = entry.id;
+        if (entry.current) row.dataset.current = '';
+        const cell = (text) => {
+          const td = document.createElement('td');
+          td.textContent = text;
+          return td;
+        };
+        const device = describeAgent(entry.userAgent);
+        const deviceCell = cell(device);
+        deviceCell.className = 'name';
+        // The whole User-Agent on hover (an attribute: text, never markup).
+        if (entry.userAgent) deviceCell.title = entry.userAgent;
+        if (entry.current) {
+          const badge = document.createElement('strong');
+          badge.className = 'badge';
+          badge.textContent = 'this device';
+          deviceCell.append(' ', badge);
+        }
+        const actions = document.createElement('td');
+        actions.className = 'row-actions';
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'link';
+        button.textContent = 'Sign out';
+        button.setAttribute(
+          'aria-label',
+          entry.current
+            ? 'Sign out this device'
+            : `Sign out ${device} at ${describeAddress(entry.ip)}, last used ${formatTime(entry.lastUsedAt)}`,
+        );
+        onClick(button, $('#sessions-section'), $('#sessions-error'), () => revokeSession(entry, device));
+        actions.append(button);
+        row.append(
+          deviceCell,
+          cell(describeAddress(entry.ip)),
+          cell(entry.createdAt ? formatTime(entry.createdAt) : 'unknown'),
+          cell(formatTime(entry.lastUsedAt)),
+          actions,
+        );
+        return row;
+      });
+      $('#session-rows').replaceChildren(...rows);
+      $('#sessions-count').textContent =
+        sessions.length === 1 ? 'You have 1 active session.' : `You have ${sessions.length} active sessions.`;
+    };
+
+    const loadSessions = async () => {
+      const { sessions } = await api('GET', `${PREFIX}/sessions`, undefined, { auth: true });
+      renderSessions(sessions);
+      show($('#sessions-section'));
+    };
+
+    /** Signs out one session; this device's own is a logout (back to the login page). */
+    const revokeSession = async (entry, device) => {
+      sessionsNotice('');
+      try {
+        await api('POST', `${PREFIX}/sessions/${encodeURIComponent(entry.id)}/revoke`, undefined, {
+          auth: true,
+        });
+      } catch (error) {
+        // Ended already (logged out, expired, or signed out from another device): nothing to do.
+        if (!(error instanceof ApiError && error.code === 'TWOFOLD_NOT_FOUND')) throw error;
+      }
+      if (entry.current) {
+        // Its tokens no longer work: the same as logging out.
+        goToLogin();
+        return;
+      }
+      // The list first, then the notice: what the notice announces is on the page when it is read.
+      await loadSessions();
+      sessionsNotice(`${device} is signed out: it has to log in again.`);
+    };
+
     const refresh = async () => {
       try {
         const [status, list] = await Promise.all([
@@ -886,8 +1063,23 @@ const pages = {
         show($('#authenticators-section'), status.enabled);
         showFactorChoices(document, status.authenticators);
         renderRows();
+        // A mandatory-2FA policy: the session may only set 2FA up (then the sessions are not
+        // shown: listing them is refused), or the grace left before it must.
+        const grace = graceText(status);
+        $('#policy-notice').textContent = status.enrollmentRequired
+          ? 'Your account must use two-factor authentication: add a security key, a passkey or an authenticator app below to continue.'
+          : grace;
+        show($('#policy-notice'), Boolean(status.enrollmentRequired) || grace !== '');
+        show($('#sessions-section'), !status.enrollmentRequired);
+        if (status.enrollmentRequired) return;
       } catch (error) {
         showError($('#status-error'), error);
+        return;
+      }
+      try {
+        await loadSessions();
+      } catch (error) {
+        showError($('#sessions-error'), error);
       }
     };
 
