@@ -36,6 +36,10 @@
  * 12. 20 sessions of one user, each refreshed once while another session revokes each of them by id
  *    (POST /sessions/:id/revoke), all at once, three rounds: every revoked session is over, including
  *    the pairs its racing refresh handed out, and GET /sessions lists only the revoker's.
+ * 14. Delayed email recovery (apps of their own with recovery.delayMs 1.5 s), two rounds: one link
+ *    confirmed 20 times at once: exactly one 202, the others 400; then, once due, 15 cancels of it
+ *    and 15 password logins at once: either a cancel won (2FA stays on, no login got tokens without
+ *    the second factor) or the removal did (2FA off, every cancel refused), never both.
  * 13. Mandatory 2FA with a grace of 5 logins: 40 password logins of a user it covers at once, two
  *    users: exactly 5 answers get full sessions, the other 35 sessions that may only enroll (and
  *    those get 403 TWOFOLD_ENROLLMENT_REQUIRED on GET /sessions).
@@ -114,6 +118,9 @@ const SESSION_ROUNDS = 3;
 const GRACE_LOGINS = 5;
 const GRACE_BURST = 40;
 const GRACE_ROUNDS = 2;
+const DELAY_MS = 1500;
+const DELAY_ROUNDS = 2;
+const DELAY_RACERS = 15;
 const ADD_ROUNDS = 5;
 /** The origin the reliability apps accept security keys from (server.ts). */
 const ORIGIN = 'https://reliability.test';
@@ -967,6 +974,124 @@ async function graceLoginsBurst(t: Test, run: Run, users: AppUser[]): Promise<vo
   t.equal(wrong, 0, `${scenario}: exactly ${GRACE_LOGINS} full sessions per user`);
 }
 
+// 14. Delayed recovery: confirm twice, and cancel racing the removal when it comes due.
+async function delayedRecoveryRaces(
+  t: Test,
+  run: Run,
+  config: Omit<AppConfig, 'framework'>,
+  frameworks: AppConfig['framework'][],
+): Promise<void> {
+  const scenario = '14 delayed recovery: confirm twice, cancel racing the due removal';
+  const apps = await Promise.all(
+    frameworks.map((framework) =>
+      startApp(
+        t,
+        { ...config, framework, recoveryDelayMs: DELAY_MS },
+        run.logs,
+        `${run.name}-delayed-${framework}`,
+      ),
+    ),
+  );
+  const delayed = new Run(
+    `${run.name}-delayed`,
+    apps,
+    run.logs,
+    Array.from({ length: DELAY_ROUNDS }, () => run.fresh()),
+  );
+  const counts: Record<string, number> = {};
+  let broken = 0;
+  for (let round = 1; round <= DELAY_ROUNDS; round++) {
+    const { user } = await delayed.enabledUser();
+    const requester = delayed.app(1);
+    const before = requester.mails.length;
+    must(await delayed.post(requester, '/recovery/request', { email: user.email }), 202, 'request');
+    const link = await waitForMail(requester, before, 'recovery-link');
+    if (!link) {
+      t.fail(`${scenario}: no recovery mail within 10 s`);
+      return;
+    }
+    const { uid, token } = recoveryLink(link, LINK_URL);
+    run.logs.remember(token);
+    const confirms = await delayed.burst(SESSION_RACERS, (app) =>
+      delayed.post(app, '/recovery/confirm', { uid, token, password: user.password }),
+    );
+    const confirmTally = tallyAnswers(confirms, [
+      { status: 202 },
+      { status: 400, code: 'TWOFOLD_INVALID_RECOVERY_TOKEN' },
+    ]);
+    t.strictSame(confirmTally.unexpected, [], `${scenario}, round ${round}: each confirm 202 or 400`);
+    const scheduled = confirmTally.counts['202'] ?? 0;
+    const confirmer = confirms.findIndex((answer) => answer.status === 202);
+    if (scheduled !== 1 || confirmer < 0) {
+      broken++;
+      continue;
+    }
+    // The cancel link goes out from the app that scheduled it.
+    const cancelMail = await waitForMail(delayed.app(confirmer), 0, 'recovery-cancel-link', uid);
+    if (!cancelMail) {
+      t.fail(`${scenario}: no cancel mail within 10 s`);
+      return;
+    }
+    const fragment = new URLSearchParams(
+      new URL(cancelMail.text.slice(cancelMail.text.indexOf(`${LINK_URL}#`)).split(/\s/)[0]!).hash.slice(1),
+    );
+    const cancel = { uid, token: fragment.get('cancel') ?? '' };
+    run.logs.remember(cancel.token);
+    // Around the moment it comes due: pairs of a cancel and a login (a login carries a due removal
+    // out), one pair every millisecond from 3 ms before it.
+    const dueAt = Date.parse(String(confirms[confirmer]!.body?.dueAt));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueAt - Date.now() - 3)));
+    const answers = await delayed.burst(DELAY_RACERS * 2, async (app, index) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(index / 2)));
+      return index % 2 === 0
+        ? delayed.post(app, '/recovery/cancel', cancel)
+        : delayed.post(app, '/login', { username: user.username, password: user.password });
+    });
+    delayed.remember(answers);
+    const cancels = answers.filter((_, index) => index % 2 === 0);
+    const logins = answers.filter((_, index) => index % 2 === 1);
+    const cancelTally = tallyAnswers(cancels, [
+      { status: 204 },
+      { status: 400, code: 'TWOFOLD_INVALID_RECOVERY_TOKEN' },
+    ]);
+    t.strictSame(cancelTally.unexpected, [], `${scenario}, round ${round}: each cancel 204 or 400`);
+    const cancelled = cancelTally.counts['204'] ?? 0;
+    const passwordOnly = logins.filter(
+      (answer) => answer.status === 200 && answer.body?.twoFactorRequired === false,
+    );
+    // Afterwards, once surely due, the state: on (a cancel won) or off (the removal won).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueAt - Date.now() + 10)));
+    const after = must(
+      await delayed.post(delayed.app(0), '/login', { username: user.username, password: user.password }),
+      200,
+      'login after',
+    );
+    delayed.remember([{ status: 200, body: after } as Answer]);
+    const off = after.twoFactorRequired === false;
+    const outcome = off
+      ? `removed (${passwordOnly.length} password-only logins)`
+      : `cancelled (${cancelled} cancels won)`;
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+    const consistent = off ? cancelled === 0 : cancelled === 1 && passwordOnly.length === 0;
+    if (!consistent) broken++;
+  }
+  await Promise.all(apps.map((app) => app.stop()));
+  record(t, run.name, scenario, `${broken} of ${DELAY_ROUNDS} rounds broken`, counts);
+  t.equal(broken, 0, `${scenario}: one schedule per link, and a cancel or the removal, never both`);
+}
+
+/** Waits (10 s at most) for a mail of `kind` (to `uid`, when given) among `app`'s mails from `from` on. */
+async function waitForMail(app: AppProcess, from: number, kind: string, uid?: string) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const mail = app.mails
+      .slice(from)
+      .find((candidate) => candidate.kind === kind && (uid === undefined || candidate.userId === uid));
+    if (mail || Date.now() > deadline) return mail;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** The session (refresh family) an access token belongs to: its `fam` claim. */
 function familyOf(accessToken: string): string {
   const payload = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8'));
@@ -985,7 +1110,15 @@ async function flows(
   const logs = new LogBook();
   logs.remember(keyring, keyring.slice(keyring.indexOf(':') + 1));
   const users = makeUsers(
-    9 + CHALLENGE_ROUNDS + CONFIRM_ROUNDS + ASSERTION_ROUNDS + 1 + REMOVE_ROUNDS + ADD_ROUNDS + 1,
+    9 +
+      CHALLENGE_ROUNDS +
+      CONFIRM_ROUNDS +
+      ASSERTION_ROUNDS +
+      1 +
+      REMOVE_ROUNDS +
+      ADD_ROUNDS +
+      1 +
+      DELAY_ROUNDS,
     'flow',
   );
   const mandatoryUsers = makeUsers(GRACE_ROUNDS, 'mandatory');
@@ -1018,6 +1151,10 @@ async function flows(
     ['11. an app and a key added at once', (t) => twoAddedAtOnce(t, run)],
     ['12. one session revoked by id while it refreshes', (t) => revokeOneRacingRefresh(t, run)],
     ['13. grace logins of mandatory 2FA at once', (t) => graceLoginsBurst(t, run, mandatoryUsers)],
+    [
+      '14. delayed recovery: confirm twice, cancel racing the removal',
+      (t) => delayedRecoveryRaces(t, run, config, frameworks),
+    ],
   ];
   for (const [title, scenario] of scenarios) {
     if (!SCENARIOS || SCENARIOS.includes(title.slice(0, title.indexOf('.')))) await t.test(title, scenario);

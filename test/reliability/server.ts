@@ -131,6 +131,7 @@ const options: TwofoldHttpOptions = {
     },
     linkUrl: config.linkUrl,
     maxRequestsPerHour: 20,
+    ...(config.recoveryDelayMs === undefined ? {} : { delayMs: config.recoveryDelayMs }),
   },
   ...(config.mandatory
     ? {

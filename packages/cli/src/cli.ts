@@ -12,6 +12,7 @@ Commands:
   migrate       create or upgrade the tables of a SQL store
   rotate-keys   re-seal every TOTP secret of a SQL store under the current key
   user          an operator's actions on one user: status, unlock, reset (SQL or Redis)
+  recovery      process-due: carry out the delayed email recoveries that are due
   code          print the current code of a secret or otpauth:// URI
   uri build     build an otpauth:// URI, optionally shown as a QR code
   uri inspect   show what an otpauth:// URI holds
@@ -22,7 +23,7 @@ Options:
 
 Environment:
   TWOFOLD_KEYS           the keyring for rotate-keys ("tag:key,...", current key first)
-  TWOFOLD_DATABASE_URL   the database for migrate, rotate-keys and user when --url is not given
+  TWOFOLD_DATABASE_URL   the store for migrate, rotate-keys, user and recovery when --url is not given
   NO_COLOR               no colours in the terminal QR code
   TWOFOLD_DEBUG=1        print the stack trace of an unexpected error
 
@@ -38,9 +39,20 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
   'rotate-keys': async () => (await import('./commands/rotate-keys.js')).rotateKeysCommand,
   user: async () => (await import('./commands/user.js')).userCommand,
+  recovery: async () => (await import('./commands/recovery.js')).recoveryCommand,
   code: async () => (await import('./commands/code.js')).codeCommand,
   uri: async () => (await import('./commands/uri.js')).uriCommand,
 };
+
+/** How errors name the command: with its action for those that have one (`uri build`, `user reset`). */
+function commandLabel(name: string, action: string | undefined): string {
+  const actions: Record<string, string[]> = {
+    uri: ['build', 'inspect'],
+    user: ['status', 'unlock', 'reset'],
+    recovery: ['process-due'],
+  };
+  return action !== undefined && actions[name]?.includes(action) ? `${name} ${action}` : name;
+}
 
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -70,9 +82,7 @@ export async function runCli(io: Io, argv: readonly string[]): Promise<number> {
     return EXIT.ok;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  const label = command
-    ? `twofold ${name === 'uri' && (args[0] === 'build' || args[0] === 'inspect') ? `uri ${args[0]}` : name === 'user' && ['status', 'unlock', 'reset'].includes(args[0] ?? '') ? `user ${args[0]}` : name}`
-    : 'twofold';
+  const label = command ? `twofold ${commandLabel(name, args[0])}` : 'twofold';
   try {
     if (!command) {
       // Not echoed: a secret typed in the wrong place would end up in logs.

@@ -265,3 +265,64 @@ t.test('an unreachable Redis fails with exit 1 and one line', async (t) => {
   t.notOk(result.stderr.includes('secret'), 'the password is not printed');
   t.notOk(hasStackTrace(result.stderr));
 });
+
+for (const target of TARGETS) {
+  t.test(
+    `${target.name}: recovery process-due carries out the due delayed recoveries`,
+    { skip: target.skip },
+    async (t) => {
+      const { url, prefix, store } = await target.open(t);
+      const run = randomBytes(3).toString('hex');
+      const scheduleFor = async (userId: string, delayMs: number) => {
+        const { twoFactor } = await lockedUser(store, userId);
+        await twoFactor.unlock(userId, { actor: 'test' });
+        const { token } = await twoFactor.createRecoveryToken(userId);
+        await twoFactor.completeRecovery(userId, token, { delayMs });
+        return twoFactor;
+      };
+      const engine = await scheduleFor(`due-a-${run}`, 1);
+      await scheduleFor(`due-b-${run}`, 1);
+      await scheduleFor(`later-${run}`, 86_400_000);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const out = join(dir, `${randomBytes(4).toString('hex')}.jsonl`);
+      const result = await runCli(
+        ['recovery', 'process-due', '--url', url, '--prefix', prefix, '--hooks', HOOKS, '--batch-size', '1'],
+        { env: { HOOKS_OUT: out } },
+      );
+      t.equal(result.code, 0, result.stderr);
+      // Each target is a store of this test's own (a file, or a table or key prefix): exactly ours.
+      t.equal(
+        result.stdout,
+        '2 due recovery(ies) carried out: 2FA off, sessions signed out; 1 scheduled for later\n',
+      );
+      t.match(await engine.status(`due-a-${run}`), { enabled: false, recoveryPending: null });
+      t.match(await engine.status(`due-b-${run}`), { enabled: false });
+      t.match(await engine.status(`later-${run}`), { enabled: true, recoveryPending: { dueAt: Date } });
+      const notices = lines(out)
+        .filter((record) => record.notice)
+        .map((record) => `${record.notice!.type} ${record.notice!.userId}`);
+      t.strictSame(notices.sort(), [`recovery-completed due-a-${run}`, `recovery-completed due-b-${run}`]);
+      const again = await runCli(['recovery', 'process-due', '--url', url, '--prefix', prefix]);
+      t.equal(again.code, 0, again.stderr);
+      t.equal(
+        again.stdout,
+        '0 due recovery(ies) carried out: 2FA off, sessions signed out; 1 scheduled for later\n',
+      );
+      t.equal(again.stderr, '', 'nothing carried out: no warning about notices');
+    },
+  );
+}
+
+t.test('recovery: usage errors', async (t) => {
+  const results = await mapConcurrent(
+    [
+      ['recovery'],
+      ['recovery', 'later', '--url', 'x.db'],
+      ['recovery', 'process-due', '--url', 'x.db', '--batch-size', '0'],
+    ],
+    (args) => runCli(args),
+  );
+  for (const result of results) t.equal(result.code, 2, result.stderr);
+  t.match(results[0]!.stderr, /twofold recovery: the action must be process-due/);
+  t.match(results[2]!.stderr, /--batch-size must be a whole number from 1 to 1000/);
+});

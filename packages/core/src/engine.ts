@@ -66,6 +66,12 @@ export const TOTP_AUTHENTICATOR_ID = 'totp';
 /** Store keys the engine uses (per user). */
 const FAILURES_KEY = 'failures';
 const RECOVERY_TOKEN_KEY = 'recovery-token';
+/**
+ * A delayed email recovery: JSON `{ due, cancel }` (when 2FA goes off, ms; the hash of the cancel
+ * link's token). Kept well past `due` so that a user who comes back late still finds it processed.
+ */
+const RECOVERY_DUE_KEY = 'recovery-due';
+const RECOVERY_DUE_KEEP_MS = 400 * 86_400_000;
 const WEBAUTHN_REGISTRATION_KEY = 'webauthn-registration';
 const WEBAUTHN_ASSERTION_KEY = 'webauthn-assertion';
 const challengeSpentKey = (jti: string) => `challenge:${jti}`;
@@ -81,6 +87,8 @@ const NOTICE_EVENTS = [
   'recoveryCodeUsed',
   'locked',
   'recoveryRequested',
+  'recoveryScheduled',
+  'recoveryCancelled',
   'reset',
 ] as const satisfies readonly TwoFactorEventName[];
 
@@ -142,6 +150,8 @@ export interface AuthenticatorInfo {
 export interface TwoFactorStatus {
   enabled: boolean;
   pending: boolean;
+  /** A delayed email recovery: 2FA goes off at `dueAt` unless cancelled; null when none is scheduled. */
+  recoveryPending: { dueAt: Date } | null;
   recoveryCodesRemaining: number;
   enabledAt: Date | null;
   lastUsedAt: Date | null;
@@ -302,8 +312,31 @@ export interface TwoFactor {
     options?: {
       verifyPassword?: () => boolean | Promise<boolean>;
       beforeDisable?: () => unknown | Promise<unknown>;
+      /**
+       * Delay the removal (ms; 0, the default, removes at once): the link is spent and the removal
+       * scheduled; it happens once due, on the next call that reads the user's status (a login, GET
+       * /status) or by {@link processDueRecoveries}, unless the cancel token or any successful second
+       * factor cancels it first. `beforeDisable` is not called then: sessions end when it happens.
+       */
+      delayMs?: number;
     },
-  ): Promise<void>;
+  ): Promise<{ dueAt: number; cancelToken: string } | null>;
+  /**
+   * Cancels a delayed recovery with the token of its cancel link.
+   * @throws InvalidRecoveryTokenError no removal is scheduled, or the token is not its cancel token
+   */
+  cancelRecovery(userId: string, cancelToken: unknown): Promise<void>;
+  /**
+   * Carries out the user's delayed recovery when it is due: signs out every session, then turns 2FA
+   * off in the same atomic step that spends the schedule (a cancel racing it: exactly one wins).
+   * @returns whether 2FA was turned off now
+   */
+  processDueRecovery(userId: string): Promise<boolean>;
+  /**
+   * For operators (`twofold recovery process-due`): every due delayed recovery of the store, a page
+   * of `batchSize` users at a time. What is not due yet is counted in `pending`.
+   */
+  processDueRecoveries(options?: { batchSize?: number }): Promise<{ processed: number; pending: number }>;
   /**
    * Operator action: everything about the user's 2FA an operator may see (never a secret), and the
    * lockout state. Emits an `audit` event.
@@ -485,7 +518,85 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
    * this one (a burst in flight); those stay counted, so a success never frees more guesses.
    */
   async function succeed(userId: string, attempt: AttemptState): Promise<void> {
-    await store.resetCounterIfUnchanged(userId, FAILURES_KEY, attempt);
+    // A second factor proves the user still has one: a delayed recovery in progress is cancelled.
+    await Promise.all([
+      store.resetCounterIfUnchanged(userId, FAILURES_KEY, attempt),
+      cancelPendingRecovery(userId, 'second-factor'),
+    ]);
+  }
+
+  /** Reads the user's delayed recovery: its stored value, when it is due, its cancel hash; or null. */
+  async function readDue(
+    userId: string,
+    now: number,
+  ): Promise<{ value: string; due: number; cancel: string } | null> {
+    const value = await store.getNonce(userId, RECOVERY_DUE_KEY, now);
+    if (value === null) return null;
+    try {
+      const parsed = JSON.parse(value) as { due?: unknown; cancel?: unknown };
+      if (typeof parsed.due === 'number' && typeof parsed.cancel === 'string') {
+        return { value, due: parsed.due, cancel: parsed.cancel };
+      }
+    } catch {
+      // Not ours to read: treated as none (it expires on its own).
+    }
+    return null;
+  }
+
+  /** Cancels a delayed recovery in progress, if any, by compare-and-delete of what was read. */
+  async function cancelPendingRecovery(userId: string, by: 'link' | 'second-factor'): Promise<boolean> {
+    const now = clock();
+    const pending = await readDue(userId, now);
+    if (!pending || pending.due <= now) return false;
+    if (!(await store.takeNonce(userId, RECOVERY_DUE_KEY, pending.value, now))) return false;
+    events.emit('recoveryCancelled', { userId, by });
+    return true;
+  }
+
+  /**
+   * Spends the recovery link and schedules the removal, for a confirm of a delayed recovery. Of
+   * concurrent confirms exactly one schedules (set-if-absent); the link is spent after, and a
+   * failure to spend it takes the schedule back.
+   */
+  async function scheduleRecovery(
+    userId: string,
+    presentedLink: string,
+    due: number,
+    now: number,
+  ): Promise<{ dueAt: number; cancelToken: string }> {
+    const cancelToken = encodeBase64url(cryptoRandom(32));
+    const value = JSON.stringify({ due, cancel: hashRecoveryToken(cancelToken) });
+    if (!(await store.claimNonce(userId, RECOVERY_DUE_KEY, value, due + RECOVERY_DUE_KEEP_MS, now))) {
+      throw new InvalidRecoveryTokenError('A removal of two-factor authentication is scheduled already');
+    }
+    if (!(await store.takeNonce(userId, RECOVERY_TOKEN_KEY, presentedLink, now))) {
+      await store.takeNonce(userId, RECOVERY_DUE_KEY, value, now);
+      throw new InvalidRecoveryTokenError();
+    }
+    events.emit('recoveryScheduled', { userId, dueAt: due });
+    return { dueAt: due, cancelToken };
+  }
+
+  async function processDue(
+    userId: string,
+    pending: { value: string; due: number } | null,
+  ): Promise<boolean> {
+    const now = clock();
+    if (!pending || pending.due > now) return false;
+    // Sessions end first, as for every way 2FA goes off. A session started in this very ms is the
+    // request doing this (a login): it is not among them.
+    await store.putNonce(
+      userId,
+      SESSIONS_REVOKED_BEFORE_KEY,
+      String(now - 1),
+      now + MAX_SESSION_LIFETIME_MS,
+      now,
+    );
+    if (!(await store.takeNonceAndDeleteTwoFactor(userId, RECOVERY_DUE_KEY, pending.value, now)))
+      return false;
+    await store.resetCounter(userId, FAILURES_KEY);
+    events.emit('disabled', { userId, via: 'email-recovery' });
+    return true;
   }
 
   /** The user's live authenticators, or NotEnabledError when none is active. */
@@ -856,7 +967,15 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     async status(userId) {
       const now = clock();
       checkUserId(userId);
-      const records = await store.listAuthenticators(userId, now);
+      let [records, pending] = await Promise.all([
+        store.listAuthenticators(userId, now),
+        readDue(userId, now),
+      ]);
+      if (pending && pending.due <= now) {
+        // Due: carried out now, by whoever asked first (a login, GET /status).
+        await processDue(userId, pending);
+        [records, pending] = await Promise.all([store.listAuthenticators(userId, now), readDue(userId, now)]);
+      }
       const active = records.filter(isActive);
       const enabled = active.length > 0;
       const since = active.map((record) =>
@@ -866,6 +985,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       return {
         enabled,
         pending: records.some((record) => record.type === 'totp' && record.status === 'pending'),
+        recoveryPending: pending && enabled ? { dueAt: new Date(pending.due) } : null,
         recoveryCodesRemaining: enabled ? await store.countRecoveryCodes(userId) : 0,
         enabledAt: enabled ? new Date(Math.min(...since)) : null,
         lastUsedAt: used.length > 0 ? new Date(Math.max(...used)) : null,
@@ -1135,6 +1255,11 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       if (recoveryOptions.verifyPassword && !(await recoveryOptions.verifyPassword())) {
         throw new InvalidRecoveryTokenError('The recovery link or the password is not valid');
       }
+      const delayMs = recoveryOptions.delayMs ?? 0;
+      if (!Number.isSafeInteger(delayMs) || delayMs < 0) {
+        throw new TypeError('completeRecovery: delayMs must be a whole number of ms, 0 or more');
+      }
+      if (delayMs > 0) return scheduleRecovery(userId, presented, now + delayMs, now);
       if (recoveryOptions.beforeDisable) await recoveryOptions.beforeDisable();
       // The link is spent in the same atomic step that turns 2FA off: never one without the other.
       if (!(await store.takeNonceAndDeleteTwoFactor(userId, RECOVERY_TOKEN_KEY, presented, now))) {
@@ -1142,6 +1267,55 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       }
       await store.resetCounter(userId, FAILURES_KEY);
       events.emit('disabled', { userId, via: 'email-recovery' });
+      return null;
+    },
+
+    async cancelRecovery(userId, cancelToken) {
+      const now = clock();
+      checkUserId(userId);
+      if (typeof cancelToken !== 'string' || cancelToken.length === 0 || cancelToken.length > 256) {
+        throw new InvalidRecoveryTokenError('The cancel link is not valid');
+      }
+      const pending = await readDue(userId, now);
+      if (!pending || !equalStrings(pending.cancel, hashRecoveryToken(cancelToken))) {
+        throw new InvalidRecoveryTokenError(
+          'The cancel link is not valid (or the removal was carried out or cancelled)',
+        );
+      }
+      // Compare-and-delete of the schedule that was read: racing its processing, exactly one wins.
+      if (pending.due <= now || !(await store.takeNonce(userId, RECOVERY_DUE_KEY, pending.value, now))) {
+        throw new InvalidRecoveryTokenError('Too late: two-factor authentication was already turned off');
+      }
+      events.emit('recoveryCancelled', { userId, by: 'link' });
+    },
+
+    async processDueRecovery(userId) {
+      checkUserId(userId);
+      return processDue(userId, await readDue(userId, clock()));
+    },
+
+    async processDueRecoveries(sweepOptions = {}) {
+      const batchSize = sweepOptions.batchSize ?? 100;
+      if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 1000) {
+        throw new TypeError('processDueRecoveries: batchSize must be a whole number from 1 to 1000');
+      }
+      let processed = 0;
+      let pending = 0;
+      let after: string | undefined;
+      for (;;) {
+        const now = clock();
+        const page = await store.findNonces(RECOVERY_DUE_KEY, now, {
+          limit: batchSize,
+          ...(after === undefined ? {} : { after }),
+        });
+        for (const entry of page) {
+          const due = await readDue(entry.userId, now);
+          if (due && due.due > now) pending++;
+          else if (await processDue(entry.userId, due)) processed++;
+        }
+        if (page.length < batchSize) return { processed, pending };
+        after = page[page.length - 1]!.userId;
+      }
     },
 
     async adminStatus(userId, by) {

@@ -56,6 +56,10 @@ export interface TwoFactorEvents {
   };
   /** An email recovery link was issued. */
   recoveryRequested: { userId: string; expiresAt: number };
+  /** A delayed email recovery was confirmed: 2FA goes off at `dueAt` unless cancelled. */
+  recoveryScheduled: { userId: string; dueAt: number };
+  /** A delayed email recovery was cancelled: by its cancel link, or by a successful second factor. */
+  recoveryCancelled: { userId: string; by: 'link' | 'second-factor' };
   /** A secret sealed under an older key was re-sealed under the current one. */
   resealed: { userId: string; tag: string };
 }

@@ -26,6 +26,10 @@ export interface NoticeDetails {
   locked: { until: number };
   /** An email recovery link was requested (the link itself goes only to the account's address). */
   'recovery-requested': { expiresAt: number };
+  /** A delayed email recovery was confirmed: 2FA goes off at `dueAt` unless cancelled. */
+  'recovery-scheduled': { dueAt: number };
+  /** A delayed email recovery was cancelled: by its cancel link, or by a successful second factor. */
+  'recovery-cancelled': { by: 'link' | 'second-factor' };
   /** Two-factor authentication was turned off through the emailed recovery link. */
   'recovery-completed': Record<string, never>;
   /** An operator turned two-factor authentication off (`resetTwoFactor`). */
@@ -44,6 +48,8 @@ export const NOTICE_TYPES = [
   'recovery-code-used',
   'locked',
   'recovery-requested',
+  'recovery-scheduled',
+  'recovery-cancelled',
   'recovery-completed',
   'two-factor-reset',
 ] as const satisfies readonly NoticeType[];
@@ -79,6 +85,8 @@ export interface MessageContext<D> {
 export interface RecoveryMailDetails {
   /** The mailed link; holds the recovery token, so the `recovery-link` message is never logged. */
   'recovery-link': { link: string; expiresAt: number };
+  /** A delayed recovery's mail: when 2FA goes off, and the link that cancels it (a secret too). */
+  'recovery-cancel-link': { link: string; dueAt: number };
 }
 
 /** The messages that can be overridden: every notice, and the recovery link mail. */
@@ -172,6 +180,18 @@ export const DEFAULT_MESSAGES: { [T in MessageType]: MessageRenderer<T> } = {
       `Someone asked for a link to turn off two-factor authentication on your ${issuer} account (${when(at)}). The link was mailed to the account's address only.`,
       'If this was not you, ignore the link: nothing changes unless it is used with your password.',
     ),
+  'recovery-scheduled': ({ issuer, details }) =>
+    plain(
+      `${issuer}: two-factor authentication will be turned off`,
+      `An emailed recovery link and your password were used to turn off two-factor authentication on your ${issuer} account. It goes off at ${when(details.dueAt)}.`,
+      'If this was not you, cancel it with the link we mailed, or simply sign in with your second factor: either stops it.',
+    ),
+  'recovery-cancelled': ({ issuer, at, details }) =>
+    plain(
+      `${issuer}: turning off two-factor authentication was cancelled`,
+      `The scheduled removal of two-factor authentication from your ${issuer} account was cancelled (${when(at)}), ${details.by === 'link' ? 'with the cancel link' : 'by a sign-in with a second factor'}. It stays on.`,
+      'If you did not ask for the removal, someone may know your password and have access to your mailbox: change both.',
+    ),
   'recovery-completed': ({ issuer, at }) =>
     plain(
       `${issuer}: two-factor authentication was turned off`,
@@ -184,6 +204,15 @@ export const DEFAULT_MESSAGES: { [T in MessageType]: MessageRenderer<T> } = {
       `Our support team turned off two-factor authentication for your ${issuer} account (${when(at)}), and every session was signed out. Turn it on again in your account settings.`,
       'If you did not ask for this, contact support at once.',
     ),
+  'recovery-cancel-link': ({ issuer, details }) => ({
+    subject: `${issuer}: two-factor authentication will be turned off`,
+    text:
+      `Two-factor authentication on your ${issuer} account will be turned off at ${when(details.dueAt)}, as asked with an emailed recovery link and your password.\n\n` +
+      `If it was not you, open this link before then to cancel it (or sign in with your second factor):\n\n${details.link}\n`,
+    html:
+      `<p>Two-factor authentication on your ${escapeHtml(issuer)} account will be turned off at ${when(details.dueAt)}, as asked with an emailed recovery link and your password.</p>\n` +
+      `<p>If it was not you, open <a href="${escapeHtml(details.link)}">this link</a> before then to cancel it (or sign in with your second factor).</p>`,
+  }),
   'recovery-link': ({ issuer, details }) => ({
     subject: `${issuer}: turn off two-factor authentication`,
     text:
@@ -201,7 +230,7 @@ export const DEFAULT_MESSAGES: { [T in MessageType]: MessageRenderer<T> } = {
 export const noticeMessagesSchema = (
   z.strictObject(
     Object.fromEntries(
-      [...NOTICE_TYPES, 'recovery-link'].map((type) => [
+      [...NOTICE_TYPES, 'recovery-link', 'recovery-cancel-link'].map((type) => [
         type,
         z
           .custom<unknown>(
@@ -282,6 +311,10 @@ export function noticeOf<E extends keyof TwoFactorEvents>(
       return { type: 'locked', details: { until: data.until } };
     case 'recoveryRequested':
       return { type: 'recovery-requested', details: { expiresAt: data.expiresAt } };
+    case 'recoveryScheduled':
+      return { type: 'recovery-scheduled', details: { dueAt: data.dueAt } };
+    case 'recoveryCancelled':
+      return { type: 'recovery-cancelled', details: { by: data.by } };
     case 'reset':
       return { type: 'two-factor-reset', details: { actor: data.actor, reason: data.reason } };
     default:

@@ -492,6 +492,7 @@ t.test('removing the last one turns 2FA off: beforeDisable first, codes and enro
   t.strictSame(await env.twoFactor.status(user.userId), {
     enabled: false,
     pending: false,
+    recoveryPending: null,
     recoveryCodesRemaining: 0,
     enabledAt: null,
     lastUsedAt: null,
@@ -693,6 +694,7 @@ t.test('status: counts by type, enabledAt the earliest active one, lastUsedAt th
   await env.twoFactor.enroll(user.userId);
   t.match(await env.twoFactor.status(user.userId), {
     pending: true,
+    recoveryPending: null,
     enabledAt: new Date(aAt),
     authenticators: { totp: 2, webauthn: 1 },
   });

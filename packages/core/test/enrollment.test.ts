@@ -23,6 +23,7 @@ t.test('enroll returns a Key URI, the secret, and the QR code of exactly that UR
   t.strictSame(await env.twoFactor.status('user-1'), {
     enabled: false,
     pending: true,
+    recoveryPending: null,
     recoveryCodesRemaining: 0,
     enabledAt: null,
     lastUsedAt: null,
@@ -101,6 +102,7 @@ t.test(
     t.match(await env.twoFactor.status('user-1'), {
       enabled: false,
       pending: true,
+      recoveryPending: null,
       recoveryCodesRemaining: 0,
     });
     const confirmed = await env.twoFactor.confirm('user-1', code, {
@@ -164,6 +166,7 @@ t.test('enrolling while enabled starts a second app, and the first keeps working
   t.match(await env.twoFactor.status(user.userId), {
     enabled: true,
     pending: true,
+    recoveryPending: null,
     recoveryCodesRemaining: 10,
     authenticators: { totp: 1, webauthn: 0 },
   });
@@ -194,6 +197,7 @@ t.test(
     t.match(await env.twoFactor.status(user.userId), {
       enabled: true,
       pending: false,
+      recoveryPending: null,
       recoveryCodesRemaining: 10,
       authenticators: { totp: 2, webauthn: 0 },
     });

@@ -79,7 +79,7 @@ t.test('every route, with its security, statuses, schemas, operationId and tag',
   t.strictSame(document.servers, [{ url: '/', description: 'The server of this document' }]);
   t.equal(
     http.routes.length,
-    23,
+    24,
     'every route of the table (authenticators, security keys, login, tokens and recovery included)',
   );
   const withoutKeys = createTwofoldHttp({ ...base, authenticate: async () => null, recovery });

@@ -169,6 +169,8 @@ t.test('the default messages: HTML escaped, no secret, every type written', asyn
     'recovery-code-used': { remaining: 1 },
     locked: { until: at + 900_000 },
     'recovery-requested': { expiresAt: at + 3_600_000 },
+    'recovery-scheduled': { dueAt: at + 86_400_000 },
+    'recovery-cancelled': { by: 'second-factor' },
     'recovery-completed': {},
     'two-factor-reset': { actor: 'ops:ada', reason: null },
   };

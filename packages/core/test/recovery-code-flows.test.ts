@@ -99,6 +99,7 @@ t.test('disable needs a fresh factor and deletes secret, recovery codes and repl
   t.strictSame(await env.twoFactor.status(user.userId), {
     enabled: false,
     pending: false,
+    recoveryPending: null,
     recoveryCodesRemaining: 0,
     enabledAt: null,
     lastUsedAt: null,

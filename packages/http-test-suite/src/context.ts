@@ -113,6 +113,8 @@ export interface SetupOptions {
   /** Security keys (WebAuthn) on RP_ID/ORIGIN; default: what the suite runs with (`env.webauthn`). */
   webauthn?: boolean;
   maxAuthenticators?: number;
+  /** `recovery.delayMs`: a delayed email recovery. */
+  recoveryDelayMs?: number;
   /** A mandatory-2FA policy (the `policy` option). */
   policy?: {
     require: (userId: string) => boolean | Promise<boolean>;
@@ -184,6 +186,7 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
         : users.verifyPassword,
       sendMail: mail.sendMail,
       linkUrl: LINK_URL,
+      ...(options.recoveryDelayMs === undefined ? {} : { delayMs: options.recoveryDelayMs }),
     },
     stepUp: { maxAgeSeconds: 60, ...options.stepUp },
     rateLimit:

@@ -17,6 +17,7 @@ import { codeAt, decodeJwt, errorProblems, PERIOD_MS, successProblems } from './
 const STATUS_KEYS = [
   'enabled',
   'pending',
+  'recoveryPending',
   'recoveryCodesRemaining',
   'enabledAt',
   'lastUsedAt',
@@ -34,6 +35,7 @@ const ENROLL_KEYS = [
 const OFF_STATUS = {
   enabled: false,
   pending: false,
+  recoveryPending: null,
   recoveryCodesRemaining: 0,
   enabledAt: null,
   lastUsedAt: null,

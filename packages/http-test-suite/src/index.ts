@@ -19,7 +19,7 @@ import { malformedTests } from './malformed.js';
 import { parityTests } from './parity.js';
 import { policyTests } from './policy.js';
 import { rateLimitTests } from './rate-limits.js';
-import { recoveryTests } from './recovery.js';
+import { delayedRecoveryTests, recoveryTests } from './recovery.js';
 import { storeFailureTests } from './store-failure.js';
 import { tokenTests } from './tokens.js';
 import { webauthnTests } from './webauthn-flows.js';
@@ -48,6 +48,7 @@ const GROUPS = {
   'security keys (WebAuthn)': webauthnTests,
   lockout: lockoutTests,
   recovery: recoveryTests,
+  'delayed recovery': delayedRecoveryTests,
   'malformed input': malformedTests,
   parity: parityTests,
   'store failure': storeFailureTests,

@@ -159,24 +159,27 @@ export function policyTests(t: Test, env: SuiteEnv): void {
     );
   });
 
-  t.test('mandatory 2FA without grace: the first login may only enroll; a key counts too', async (t) => {
-    const ctx = await setup(t, env, { policy: { require: async () => true } });
-    const ada = ctx.users.add('ada');
-    const login = must(
-      await ctx.kit.post<LoginBody>('/login', { username: ada.username, password: ada.password }),
-      200,
-      'POST /login',
-    );
-    t.match(login, { enrollmentRequired: true, enrollmentRequiredBy: null, graceLoginsLeft: null });
-    t.strictSame(
-      successProblems(await ctx.kit.get('/authenticators', { token: login.accessToken }), 200),
-      [],
-      'the authenticator list is an enrollment route',
-    );
-    t.strictSame(
-      successProblems(await ctx.kit.post('/token/revoke', { refreshToken: login.refreshToken }), 204),
-      [],
-      'logout works',
-    );
-  });
+  t.test(
+    'mandatory 2FA without grace: the first login may only enroll; listing and logout still work',
+    async (t) => {
+      const ctx = await setup(t, env, { policy: { require: async () => true } });
+      const ada = ctx.users.add('ada');
+      const login = must(
+        await ctx.kit.post<LoginBody>('/login', { username: ada.username, password: ada.password }),
+        200,
+        'POST /login',
+      );
+      t.match(login, { enrollmentRequired: true, enrollmentRequiredBy: null, graceLoginsLeft: null });
+      t.strictSame(
+        successProblems(await ctx.kit.get('/authenticators', { token: login.accessToken }), 200),
+        [],
+        'the authenticator list is an enrollment route',
+      );
+      t.strictSame(
+        successProblems(await ctx.kit.post('/token/revoke', { refreshToken: login.refreshToken }), 204),
+        [],
+        'logout works',
+      );
+    },
+  );
 }

@@ -6,7 +6,7 @@
 import type { TwofoldMail } from '@twofold/core/http';
 import type { Test } from 'tap';
 import { LINK_URL, type StatusBody, type SuiteEnv, setup } from './context.js';
-import { type Answer, errorProblems, recoveryLink, successProblems } from './helpers.js';
+import { type Answer, errorProblems, must, recoveryLink, successProblems } from './helpers.js';
 
 export function recoveryTests(t: Test, env: SuiteEnv): void {
   t.test('a recovery request answers the same for unknown, no-2FA and 2FA accounts', async (t) => {
@@ -145,5 +145,148 @@ export function recoveryTests(t: Test, env: SuiteEnv): void {
     ctx.clock.advance(60 * 60_000 + 1000); // links live 1 h
     const late = await ctx.kit.post('/recovery/confirm', { ...newer, password: ada.password });
     t.strictSame(errorProblems(late, 400, 'TWOFOLD_INVALID_RECOVERY_TOKEN'), [], 'an expired link: 400');
+  });
+}
+
+/** The uid and cancel token of a delayed recovery's mail (`...#uid=...&cancel=...`). */
+function cancelLink(mail: TwofoldMail): { uid: string; token: string } {
+  const start = mail.text.indexOf(`${LINK_URL}#`);
+  if (start < 0) throw new Error('the cancel mail holds no link to the configured page');
+  const fragment = new URLSearchParams(new URL(mail.text.slice(start).split(/\s/)[0]!).hash.slice(1));
+  return { uid: fragment.get('uid') ?? '', token: fragment.get('cancel') ?? '' };
+}
+
+const DELAY_MS = 86_400_000;
+
+export function delayedRecoveryTests(t: Test, env: SuiteEnv): void {
+  /** Ada with 2FA, a session, and a confirmed delayed recovery: its 202 answer and cancel link. */
+  async function scheduled(t: Test) {
+    const ctx = await setup(t, env, { recoveryDelayMs: DELAY_MS });
+    const ada = ctx.users.add('ada');
+    const enabled = await ctx.enable(ada);
+    must(await ctx.kit.post('/recovery/request', { email: ada.email }), 202, 'request');
+    const { uid, token } = recoveryLink(
+      await ctx.mail.next((mail) => mail.kind === 'recovery-link'),
+      LINK_URL,
+    );
+    const confirm = await ctx.kit.post<{ dueAt: string }>('/recovery/confirm', {
+      uid,
+      token,
+      password: ada.password,
+    });
+    const cancelMail = await ctx.mail.next((mail) => mail.kind === 'recovery-cancel-link');
+    return { ctx, ada, enabled, uid, token, confirm, cancelMail, cancel: cancelLink(cancelMail) };
+  }
+
+  t.test(
+    'delayed recovery: confirm schedules (202), a cancel link is mailed, the link cancels',
+    async (t) => {
+      const { ctx, ada, enabled, uid, token, confirm, cancelMail, cancel } = await scheduled(t);
+      const dueAt = new Date(ctx.clock.now() + DELAY_MS).toISOString();
+      t.strictSame(successProblems(confirm, 202, ['dueAt']), [], 'POST /recovery/confirm: 202');
+      t.equal(confirm.body.dueAt, dueAt, 'due after recovery.delayMs');
+      t.equal(cancelMail.to, ada.email);
+      t.equal(cancel.uid, ada.userId, 'the cancel link names the user');
+      t.ok(cancel.token.length >= 40, 'and carries its own token');
+      t.match(cancelMail.text, /will be turned off at/);
+      const status = await ctx.kit.get<StatusBody>('/status', { token: enabled.accessToken });
+      t.match(
+        status.body,
+        { enabled: true, recoveryPending: { dueAt } },
+        '2FA still on, the removal pending',
+      );
+      t.strictSame(
+        errorProblems(
+          await ctx.kit.post('/recovery/confirm', { uid, token, password: ada.password }),
+          400,
+          'TWOFOLD_INVALID_RECOVERY_TOKEN',
+        ),
+        [],
+        'the recovery link was spent by the confirm',
+      );
+      for (const [what, body] of [
+        [
+          'a wrong cancel token',
+          { uid, token: `${cancel.token[0] === 'A' ? 'B' : 'A'}${cancel.token.slice(1)}` },
+        ],
+        ['the recovery token', { uid, token }],
+        ['another uid', { uid: 'u-nobody', token: cancel.token }],
+      ] as const) {
+        t.strictSame(
+          errorProblems(await ctx.kit.post('/recovery/cancel', body), 400, 'TWOFOLD_INVALID_RECOVERY_TOKEN'),
+          [],
+          `${what}: 400`,
+        );
+      }
+      t.strictSame(
+        successProblems(await ctx.kit.post('/recovery/cancel', cancel), 204),
+        [],
+        'the cancel link: 204',
+      );
+      const after = await ctx.kit.get<StatusBody>('/status', { token: enabled.accessToken });
+      t.match(after.body, { enabled: true, recoveryPending: null }, 'cancelled: 2FA stays on');
+      t.strictSame(
+        errorProblems(await ctx.kit.post('/recovery/cancel', cancel), 400, 'TWOFOLD_INVALID_RECOVERY_TOKEN'),
+        [],
+        'the cancel link works once',
+      );
+      const cancelled = await ctx.mail.next((mail) => mail.kind === 'recovery-cancelled');
+      t.match(cancelled.text, /with the cancel link/);
+      ctx.clock.advance(DELAY_MS);
+      t.ok(await ctx.challenge(ada), 'past the due time a login still needs the second factor');
+    },
+  );
+
+  t.test('delayed recovery: once due, the next login turns 2FA off and ends the sessions', async (t) => {
+    const { ctx, ada, enabled, cancel } = await scheduled(t);
+    ctx.clock.advance(DELAY_MS - 1000);
+    t.ok(await ctx.challenge(ada), 'a second before it is due: still the two-step login');
+    ctx.clock.advance(1000);
+    const login = must(
+      await ctx.kit.post<{ twoFactorRequired: boolean; accessToken: string }>('/login', {
+        username: ada.username,
+        password: ada.password,
+      }),
+      200,
+      'login when due',
+    );
+    t.equal(login.twoFactorRequired, false, 'due: the login carried the removal out');
+    t.equal(
+      (await ctx.kit.get('/host/protected', { token: login.accessToken })).status,
+      200,
+      'its session works',
+    );
+    t.strictSame(
+      errorProblems(
+        await ctx.kit.get('/host/protected', { token: enabled.accessToken }),
+        401,
+        'TWOFOLD_UNAUTHORIZED',
+      ),
+      [],
+      'the sessions from before are over',
+    );
+    const completed = await ctx.mail.next((mail) => mail.kind === 'recovery-completed');
+    t.equal(completed.to, ada.email, 'the user is told');
+    t.strictSame(
+      errorProblems(await ctx.kit.post('/recovery/cancel', cancel), 400, 'TWOFOLD_INVALID_RECOVERY_TOKEN'),
+      [],
+      'too late to cancel',
+    );
+    t.match((await ctx.kit.get<StatusBody>('/status', { token: login.accessToken })).body, {
+      enabled: false,
+      recoveryPending: null,
+    });
+  });
+
+  t.test('delayed recovery: a sign-in with a second factor cancels it', async (t) => {
+    const { ctx, ada, enabled } = await scheduled(t);
+    ctx.clock.advance(60_000);
+    await ctx.mfaLogin(ada, enabled.secret);
+    const cancelled = await ctx.mail.next((mail) => mail.kind === 'recovery-cancelled');
+    t.match(cancelled.text, /by a sign-in with a second factor/);
+    const status = await ctx.kit.get<StatusBody>('/status', { token: enabled.accessToken });
+    t.match(status.body, { enabled: true, recoveryPending: null });
+    ctx.clock.advance(DELAY_MS);
+    t.ok(await ctx.challenge(ada), 'nothing goes off when it would have been due');
   });
 }

@@ -1,9 +1,8 @@
 import { userInfo } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { AdminStatus, SecurityNotice, TwoFactor, TwoFactorEvents } from '@twofold/core';
+import type { AdminStatus, TwoFactor } from '@twofold/core';
 import { integerOption, parseCommand } from '../args.js';
-import { CommandError, EXIT, storeFailure, UsageError } from '../errors.js';
+import { EXIT, storeFailure, UsageError } from '../errors.js';
+import { loadHooks, operatorEngine } from '../hooks.js';
 import type { Io } from '../io.js';
 import { openStore, STORE_URL_FORMS } from '../store.js';
 
@@ -43,15 +42,6 @@ Exit codes: 0 done, 1 the store failed (or the notice or audit hook failed), 2 u
 type Action = 'status' | 'unlock' | 'reset';
 const ACTIONS: readonly Action[] = ['status', 'unlock', 'reset'];
 
-/** What a `--hooks` module may export. */
-interface Hooks {
-  notify?: (notice: SecurityNotice) => unknown;
-  audit?: (record: TwoFactorEvents['audit']) => unknown;
-  messages?: Record<string, unknown>;
-  issuer?: string;
-  lockout?: { maxFailures?: number };
-}
-
 /** `twofold user <action> <user id>`: the engine's operator actions. */
 export async function userCommand(io: Io, args: string[]): Promise<number> {
   const parsed = parseCommand(io, args, {
@@ -83,38 +73,9 @@ export async function userCommand(io: Io, args: string[]): Promise<number> {
   const issuer = values.issuer ?? hooks.issuer ?? 'twofold';
 
   const opened = await openStore(values.url ?? io.env.TWOFOLD_DATABASE_URL, values.prefix);
-  const failures: unknown[] = [];
-  const pending: Promise<unknown>[] = [];
-  /** Runs a hook, keeping its promise: the command waits for every notice before it exits. */
-  const track = (work: () => unknown) => {
-    pending.push(
-      Promise.resolve()
-        .then(work)
-        .catch((error: unknown) => failures.push(error)),
-    );
-  };
   try {
-    const { createTwoFactor, generateKey } = await import('@twofold/core');
-    let twoFactor: TwoFactor;
-    try {
-      twoFactor = createTwoFactor({
-        store: opened.store,
-        // The operator actions open no secret: a throwaway key stands in for the app's keyring.
-        keyring: generateKey('cli'),
-        issuer,
-        lockout: { maxFailures },
-        ...(hooks.messages ? { messages: hooks.messages } : {}),
-        ...(hooks.notify ? { notify: (notice: SecurityNotice) => track(() => hooks.notify!(notice)) } : {}),
-        onListenerError: (error) => failures.push(error),
-      });
-    } catch (error) {
-      if (error instanceof TypeError) throw new UsageError(`--hooks: ${error.message}`);
-      throw error;
-    }
-    twoFactor.on('audit', (record) => {
-      io.stderr.write(`${JSON.stringify({ audit: record })}\n`);
-      if (hooks.audit) track(() => hooks.audit!(record));
-    });
+    const engine = await operatorEngine(io, opened.store, hooks, { issuer, maxFailures });
+    const { twoFactor } = engine;
     const by = values.reason === undefined ? { actor } : { actor, reason: values.reason };
     const code = await run(
       io,
@@ -133,18 +94,7 @@ export async function userCommand(io: Io, args: string[]): Promise<number> {
       }
       return storeFailure(opened.where)(error);
     });
-    // Events and hooks run after the action, each in its own turn of the event loop.
-    await new Promise((done) => setImmediate(() => setImmediate(done)));
-    await Promise.all(pending);
-    if (failures.length > 0) {
-      for (const error of failures) {
-        io.stderr.write(
-          `twofold user ${action}: a hook failed: ${(error as Error)?.message ?? String(error)}\n`,
-        );
-      }
-      return EXIT.failure;
-    }
-    return code;
+    return (await engine.settle(`twofold user ${action}`)) ? code : EXIT.failure;
   } finally {
     await opened.close();
   }
@@ -224,31 +174,4 @@ function loginName(): string {
   } catch {
     return 'unknown';
   }
-}
-
-/** Imports the `--hooks` module and checks what it exports. */
-async function loadHooks(path: string): Promise<Hooks> {
-  const url = pathToFileURL(isAbsolute(path) ? path : resolve(path)).href;
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(url)) as Record<string, unknown>;
-  } catch (error) {
-    throw new CommandError(`--hooks: cannot load ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  const hooks = (module.default && typeof module.default === 'object' ? module.default : module) as Record<
-    string,
-    unknown
-  >;
-  for (const name of ['notify', 'audit'] as const) {
-    if (hooks[name] !== undefined && typeof hooks[name] !== 'function') {
-      throw new UsageError(`--hooks: the export "${name}" must be a function`);
-    }
-  }
-  if (hooks.issuer !== undefined && typeof hooks.issuer !== 'string') {
-    throw new UsageError('--hooks: the export "issuer" must be a string');
-  }
-  if (!['notify', 'audit', 'messages', 'issuer', 'lockout'].some((name) => hooks[name] !== undefined)) {
-    throw new UsageError('--hooks: the module exports none of notify, audit, messages, issuer, lockout');
-  }
-  return hooks as Hooks;
 }

@@ -23,7 +23,12 @@ export type AuthenticateResult = string | { userId: string } | null | undefined;
 
 /** A mail the kit asks the host to send. */
 export interface TwofoldMail {
-  kind: 'recovery-link' | 'recovery-completed';
+  /**
+   * `recovery-link` (the link that turns 2FA off), `recovery-cancel-link` (a delayed recovery: when,
+   * and the link that cancels it); without the engine's `notify`, also `recovery-completed` and
+   * `recovery-cancelled` (with `notify` those come through it as notices).
+   */
+  kind: 'recovery-link' | 'recovery-cancel-link' | 'recovery-completed' | 'recovery-cancelled';
   userId: string;
   to: string;
   /** Written from the engine's messages (`messages` option), as are the security notices. */
@@ -48,6 +53,12 @@ export interface RecoveryOptions {
   linkUrl: string;
   /** Recovery mails per account per hour (default 3); more requests are answered the same, but send nothing. */
   maxRequestsPerHour?: number;
+  /**
+   * Delay before 2FA goes off, in ms (default 0: at once). With a delay, confirming the link schedules
+   * the removal and mails the user a cancel link; the cancel link or any successful second factor
+   * stops it. At most 30 days.
+   */
+  delayMs?: number;
 }
 
 /**
@@ -147,6 +158,7 @@ const httpOptionsShape = {
       sendMail: fn<RecoveryOptions['sendMail']>('mail => Promise<void>'),
       linkUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
       maxRequestsPerHour: int(1, 20).default(3),
+      delayMs: int(0, 30 * DAY * 1000).default(0),
     })
     .optional(),
   rateLimit: z

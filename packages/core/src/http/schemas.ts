@@ -204,6 +204,10 @@ export const bodySchemas = {
     token: text(256, 'The token from the recovery link'),
     password: text(1024, 'The account password', 'password'),
   }),
+  recoveryCancel: z.strictObject({
+    uid: text(255, 'The user id from the cancel link'),
+    token: text(256, 'The token from the cancel link'),
+  }),
 } as const;
 
 export type BodySchemaName = keyof typeof bodySchemas;
@@ -470,7 +474,15 @@ export const responseJsonSchemas = {
   },
   twoFactorStatus: {
     type: 'object',
-    required: ['enabled', 'pending', 'recoveryCodesRemaining', 'enabledAt', 'lastUsedAt', 'authenticators'],
+    required: [
+      'enabled',
+      'pending',
+      'recoveryPending',
+      'recoveryCodesRemaining',
+      'enabledAt',
+      'lastUsedAt',
+      'authenticators',
+    ],
     additionalProperties: false,
     properties: {
       authenticators: {
@@ -488,6 +500,14 @@ export const responseJsonSchemas = {
       recoveryCodesRemaining: { type: 'integer', minimum: 0, description: 'Unused recovery codes' },
       enabledAt: timestamp('When 2FA was turned on (null while it is off)'),
       lastUsedAt: timestamp('When an authenticator was last used (null if never)'),
+      recoveryPending: {
+        type: ['object', 'null'],
+        required: ['dueAt'],
+        additionalProperties: false,
+        description:
+          'A delayed email recovery (`recovery.delayMs`): 2FA goes off at `dueAt` unless cancelled (the cancel link, or any second factor); null when none',
+        properties: { dueAt: { type: 'string', format: 'date-time' } },
+      },
       ...mandatoryFields,
     },
   },
@@ -527,6 +547,13 @@ export const responseJsonSchemas = {
     properties: { accessToken: accessTokenField },
   },
   empty: { type: 'object', additionalProperties: false, description: 'An empty object' },
+  recoveryScheduled: {
+    type: 'object',
+    required: ['dueAt'],
+    additionalProperties: false,
+    description: 'The removal is scheduled: the user was mailed a link that cancels it',
+    properties: { dueAt: { type: 'string', format: 'date-time', description: 'When 2FA goes off' } },
+  },
 } as const satisfies Record<string, Record<string, unknown>>;
 
 export type ResponseSchemaName = keyof typeof responseJsonSchemas;

@@ -984,18 +984,42 @@ export function createTwofoldHttp<Request = unknown>(
     }
 
     /**
-     * The mail that 2FA was turned off by email recovery. With the engine's `notify` hook, that hook
-     * gets it as the `recovery-completed` notice instead (one mechanism, one mail).
+     * The mails that 2FA was turned off by email recovery, or that a delayed one was cancelled, when
+     * the engine emits it (at once, or when a delayed one comes due). With the engine's `notify`
+     * hook, that hook gets them as notices instead (one mechanism, one mail).
      */
-    async function sendRecoveryConfirmation(userId: string): Promise<void> {
-      if (engine.options.notify) return;
+    if (!engine.options.notify) {
+      const mailUser = async (
+        userId: string,
+        kind: 'recovery-completed' | 'recovery-cancelled',
+        by?: 'link' | 'second-factor',
+      ) => {
+        const to = await recovery!.getUserEmail(userId);
+        if (!to) return;
+        const written =
+          kind === 'recovery-completed'
+            ? engine.message('recovery-completed', {})
+            : engine.message('recovery-cancelled', { by: by ?? 'link' });
+        await recovery!.sendMail({ kind, userId, to, ...written });
+      };
+      engine.on('disabled', ({ userId, via }) => {
+        if (via === 'email-recovery') return mailUser(userId, 'recovery-completed').catch(background);
+      });
+      engine.on('recoveryCancelled', ({ userId, by }) =>
+        mailUser(userId, 'recovery-cancelled', by).catch(background),
+      );
+    }
+
+    /** A delayed recovery's mail: when 2FA goes off, and the link that cancels it. */
+    async function sendCancelLink(userId: string, cancelToken: string, dueAt: number): Promise<void> {
       const to = await recovery!.getUserEmail(userId);
       if (!to) return;
+      const link = `${recovery!.linkUrl}#uid=${encodeURIComponent(userId)}&cancel=${cancelToken}`;
       await recovery!.sendMail({
-        kind: 'recovery-completed',
+        kind: 'recovery-cancel-link',
         userId,
         to,
-        ...engine.message('recovery-completed', {}),
+        ...engine.message('recovery-cancel-link', { link, dueAt }),
       });
     }
 
@@ -1031,20 +1055,51 @@ export function createTwofoldHttp<Request = unknown>(
         body: 'recoveryConfirm',
         operationId: 'confirmRecovery',
         tag: '2FA recovery',
-        summary: 'Complete recovery with the link and the password: 2FA off',
-        description: 'Every session of the user ends, and the user gets a mail saying 2FA was turned off.',
-        responses: { 204: { description: '2FA is off and every session has ended' } },
+        summary: 'Complete recovery with the link and the password: 2FA off, now or after recovery.delayMs',
+        description:
+          'At once (no delay): every session of the user ends and 2FA is off (204). With `recovery.delayMs`: ' +
+          'the removal is scheduled (202) and the user is mailed a link that cancels it; it happens when due, ' +
+          'at the next login or status of the user (or `twofold recovery process-due`), unless the cancel link ' +
+          'or a successful second factor stopped it. The user is mailed when 2FA goes off.',
+        responses: {
+          202: { description: 'The removal is scheduled', body: 'recoveryScheduled' },
+          204: { description: '2FA is off and every session has ended' },
+        },
         errors: ['TWOFOLD_INVALID_RECOVERY_TOKEN'],
         async handle(request) {
           const body = parseBody('recoveryConfirm', request.body);
-          await engine.completeRecovery(body.uid, body.token, {
+          const scheduled = await engine.completeRecovery(body.uid, body.token, {
             verifyPassword: () => recovery!.verifyPassword(body.uid, body.password),
             // Sessions end before 2FA goes off: if that fails (503), nothing changed and the link still works.
             beforeDisable: () => tokens.revokeAll(body.uid),
+            delayMs: recovery!.delayMs,
           });
-          setImmediate(() => {
-            sendRecoveryConfirmation(body.uid).catch(background);
-          });
+          if (!scheduled) return { status: 204 };
+          const { dueAt, cancelToken } = scheduled;
+          return {
+            status: 202,
+            body: { dueAt: new Date(dueAt).toISOString() },
+            afterResponse: () => {
+              sendCancelLink(body.uid, cancelToken, dueAt).catch(background);
+            },
+          };
+        },
+      },
+      {
+        id: 'recovery.cancel',
+        method: 'POST',
+        path: '/recovery/cancel',
+        auth: 'none',
+        sensitive: true,
+        body: 'recoveryCancel',
+        operationId: 'cancelRecovery',
+        tag: '2FA recovery',
+        summary: 'Cancel a delayed recovery with the mailed cancel link: 2FA stays on',
+        responses: { 204: { description: 'Cancelled: 2FA stays on' } },
+        errors: ['TWOFOLD_INVALID_RECOVERY_TOKEN'],
+        async handle(request) {
+          const body = parseBody('recoveryCancel', request.body);
+          await engine.cancelRecovery(body.uid, body.token);
           return { status: 204 };
         },
       },
