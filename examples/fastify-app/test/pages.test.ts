@@ -18,7 +18,9 @@
  * 10. times are shown with their time zone;
  * 11. the settings list the sessions ("this device" marked), and sign out one, or this one;
  * 12. mandatory 2FA (answers of a policy, played with page.route: the app has none): a session that
- *     may only enroll is sent to enable.html with a message; the grace left is shown in the settings.
+ *     may only enroll is sent to enable.html with a message; the grace left is shown in the settings;
+ * 13. a delayed email recovery (an app with RECOVERY_DELAY=1h): confirming says when 2FA goes off,
+ *     the settings say so too, and the mailed cancel link cancels it.
  *
  * The server's clock: the kit reads `Date.now` through its `clock` option (default: the `Date.now`
  * found when the app is built), so this file puts its own `Date.now` in place first and moves it
@@ -61,8 +63,15 @@ interface RunningApp {
   example: Example;
 }
 
-/** Starts an app in-process on a free port with its own data folder; stopped at the end of `t`. */
-async function startApp(t: Test, kind: RunningApp['kind'] = 'fastify'): Promise<RunningApp> {
+/**
+ * Starts an app in-process on a free port with its own data folder; stopped at the end of `t`.
+ * `env`: more settings (e.g. RECOVERY_DELAY).
+ */
+async function startApp(
+  t: Test,
+  kind: RunningApp['kind'] = 'fastify',
+  env: Record<string, string> = {},
+): Promise<RunningApp> {
   const dir = await mkdtemp(join(tmpdir(), `twofold-pages-${kind}-`));
   const config = loadConfig(
     {
@@ -71,6 +80,7 @@ async function startApp(t: Test, kind: RunningApp['kind'] = 'fastify'): Promise<
       PORT: '0',
       LOG_LEVEL: 'silent',
       TWOFOLD_KEYS: generateKey(),
+      ...env,
     },
     dir,
     { issuer: `twofold ${kind} example` },
@@ -754,6 +764,123 @@ async function pagesTest(): Promise<void> {
     await page.locator('#session-rows tr').first().waitFor();
     t.pass('the sessions are listed in grace');
   });
+
+  await t.test(
+    '13. a delayed recovery: scheduled, shown in the settings, cancelled by the mailed link',
+    async (t) => {
+      const app = await startApp(t, 'fastify', { RECOVERY_DELAY: '1h' });
+      const max = await newTwoFactorAccount(app, 'max');
+      const zone = { locale: 'en-US', timezoneId: 'America/New_York' };
+      const withZone = /\d{1,2}:\d{2}\s*(AM|PM)\s*(EST|EDT)\b/;
+
+      // Lost the phone: ask for the recovery link on lost-device.html, open it, give the password.
+      const { page } = await openPage(t, zone);
+      await page.goto(`${app.baseUrl}/lost-device.html`);
+      await page.fill('#email', max.email);
+      await page.click('#lost-form button[type="submit"]');
+      await page.locator('#lost-done').waitFor({ state: 'visible' });
+      await page.goto(await recoveryLink(app));
+      await page.locator('#recover-form').waitFor({ state: 'visible' });
+      await page.fill('#password', PASSWORD);
+      const confirmed = page.waitForResponse('**/2fa/recovery/confirm');
+      const before = Date.now();
+      await page.click('#recover-form button[type="submit"]');
+      t.equal((await confirmed).status(), 202, 'the server schedules the removal (202)');
+      const scheduled = page.locator('#recover-scheduled');
+      await scheduled.waitFor({ state: 'visible' });
+      const text = ((await scheduled.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+      t.match(
+        text,
+        /^Two-factor authentication will be turned off at [A-Z][a-z]{2} \d{1,2}, \d{4}, .*; we mailed you a link to cancel it\.$/,
+        'recover.html says when, and that a cancel link was mailed',
+      );
+      t.match(text, withZone, 'the time with its zone');
+      t.notOk(await page.locator('#recover-form').isVisible(), 'the form is gone');
+      t.notOk(await page.locator('#recover-done').isVisible(), 'not "2FA is off"');
+
+      // The status agrees: 2FA still on, the removal due in an hour.
+      const status = await fetch(`${app.baseUrl}/2fa/status`, {
+        headers: { authorization: `Bearer ${max.tokens.accessToken}` },
+      });
+      t.equal(status.status, 200, 'the sessions still work');
+      const state = (await status.json()) as { enabled: boolean; recoveryPending: { dueAt: string } | null };
+      t.equal(state.enabled, true, '2FA is still on');
+      const dueAt = Date.parse(state.recoveryPending?.dueAt ?? '');
+      t.ok(dueAt >= before + 3_600_000 - 1_000 && dueAt <= Date.now() + 3_600_000 + 1_000, 'due in an hour');
+
+      // The cancel link mail.
+      const mail = await waitForMail(app.outboxDir, 'recovery-cancel-link');
+      const sent = new URL(/(http\S+\/recover\.html#uid=\S+&cancel=\S+)/.exec(mail)![1]!);
+      const cancelLink = `${app.baseUrl}${sent.pathname}${sent.hash}`;
+
+      // The settings (another browser, signed in) show the pending removal.
+      const { page: settings } = await openPage(t, zone);
+      await signIn(settings, app, max.tokens);
+      await settings.goto(`${app.baseUrl}/settings.html`);
+      const pending = settings.locator('#recovery-pending-notice');
+      await pending.waitFor({ state: 'visible' });
+      const pendingText = ((await pending.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+      t.match(
+        pendingText,
+        /^Two-factor authentication will be turned off at .*; sign in with your second factor or use the mailed link to cancel it\.$/,
+        'the settings say 2FA is going off, and how to stop it',
+      );
+      t.match(pendingText, withZone, 'the time with its zone');
+
+      // The cancel link: its own page, one button.
+      await page.goto('about:blank');
+      await page.goto(cancelLink);
+      const cancelForm = page.locator('#cancel-form');
+      await cancelForm.waitFor({ state: 'visible' });
+      t.equal(await page.textContent('h1'), 'Cancel turning off two-factor authentication', 'the heading');
+      t.equal(page.url(), `${app.baseUrl}/recover.html`, 'the token is taken off the address bar');
+      t.notOk(await page.locator('#recover-form').isVisible(), 'no password form');
+      t.equal(await cancelForm.locator('button').count(), 1, 'one button');
+      const cancelled = page.waitForResponse('**/2fa/recovery/cancel');
+      await cancelForm.locator('button').click();
+      t.equal((await cancelled).status(), 204, 'cancelled');
+      const done = page.locator('#cancel-done');
+      await done.waitFor({ state: 'visible' });
+      t.equal(
+        ((await done.textContent()) ?? '').replace(/\s+/g, ' ').trim(),
+        'Two-factor authentication stays on. If you did not ask for this, change your password and your email password.',
+        'the page says 2FA stays on',
+      );
+      await waitForMail(app.outboxDir, 'recovery-cancelled');
+      t.pass('the "cancelled" notice is mailed');
+
+      // The settings no longer show it.
+      await settings.reload();
+      await settings.locator('#manage').waitFor({ state: 'visible' });
+      t.equal(await settings.textContent('#status-enabled'), 'on', '2FA is on');
+      t.notOk(await pending.isVisible(), 'no pending removal in the settings');
+
+      // The same link again: it no longer works.
+      await page.goto('about:blank');
+      await page.goto(cancelLink);
+      await cancelForm.waitFor({ state: 'visible' });
+      const refused = page.waitForResponse('**/2fa/recovery/cancel');
+      await cancelForm.locator('button').click();
+      t.equal((await refused).status(), 400);
+      const error = page.locator('#cancel-error');
+      await error.waitFor({ state: 'visible' });
+      t.match(
+        await error.textContent(),
+        /^This cancel link no longer works: the removal was already cancelled or carried out\./,
+        'a spent cancel link says so',
+      );
+      t.notOk(await done.isVisible());
+
+      // Every notice is mailed but "scheduled", which the cancel link mail says already.
+      const kinds = (await readdir(app.outboxDir)).map((name) =>
+        name.replace(/^[^Z]*Z-|-[0-9a-f]+\.eml$/g, ''),
+      );
+      t.notOk(
+        kinds.some((name) => name.includes('recovery-scheduled')),
+        `no recovery-scheduled mail (${kinds.join(', ')})`,
+      );
+    },
+  );
 
   await t.test('the pages raised no script error', async (t) => {
     t.same(pageErrors, []);

@@ -1070,6 +1070,12 @@ const pages = {
           ? 'Your account must use two-factor authentication: add a security key, a passkey or an authenticator app below to continue.'
           : grace;
         show($('#policy-notice'), Boolean(status.enrollmentRequired) || grace !== '');
+        // A delayed email recovery: 2FA goes off at dueAt unless cancelled (a second factor, or the
+        // mailed link).
+        $('#recovery-due').textContent = status.recoveryPending
+          ? formatTime(status.recoveryPending.dueAt)
+          : '';
+        show($('#recovery-pending-notice'), Boolean(status.recoveryPending));
         show($('#sessions-section'), !status.enrollmentRequired);
         if (status.enrollmentRequired) return;
       } catch (error) {
@@ -1217,29 +1223,51 @@ const pages = {
   },
 
   recover() {
-    // The link is /recover.html#uid=...&token=...: a fragment never reaches a server or its logs.
-    // Take it off the address bar (and history) at once; keep it in memory for the form. A new link
-    // opened in the same tab only changes the hash: it replaces the one in memory.
+    // The link is /recover.html#uid=...&token=... (the recovery mail), or #uid=...&cancel=... (the
+    // mail of a delayed recovery: cancel it). A fragment never reaches a server or its logs. Take it
+    // off the address bar (and history) at once; keep it in memory for the form. A new link opened in
+    // the same tab only changes the hash: it replaces the one in memory.
+    const titles = {
+      recover: 'Turn off two-factor authentication',
+      cancel: 'Cancel turning off two-factor authentication',
+    };
     let uid = null;
     let token = null;
+    let cancel = null;
     const readLink = (initial) => {
       const fragment = new URLSearchParams(location.hash.slice(1));
       if (!initial && location.hash === '') return;
       history.replaceState(null, '', location.pathname);
       uid = fragment.get('uid');
       token = fragment.get('token');
-      const complete = Boolean(uid && token);
+      cancel = fragment.get('cancel');
+      const mode = !uid ? null : cancel ? 'cancel' : token ? 'recover' : null;
+      $('#recover-title').textContent = titles[mode ?? 'recover'];
+      document.title = `${titles[mode ?? 'recover']} · twofold example`;
       $('#password').value = '';
-      show($('#recover-error'), false);
-      show($('#recover-done'), false);
-      show($('#link-error'), !complete);
-      show($('#recover-form'), complete);
+      for (const element of [
+        '#recover-error',
+        '#recover-done',
+        '#recover-scheduled',
+        '#cancel-error',
+        '#cancel-done',
+      ]) {
+        show($(element), false);
+      }
+      show($('#link-error'), mode === null);
+      show($('#recover-form'), mode === 'recover');
+      show($('#cancel-form'), mode === 'cancel');
     };
     readLink(true);
     addEventListener('hashchange', () => readLink(false));
     onSubmit($('#recover-form'), $('#recover-error'), async () => {
+      let answer;
       try {
-        await api('POST', `${PREFIX}/recovery/confirm`, { uid, token, password: $('#password').value });
+        answer = await api('POST', `${PREFIX}/recovery/confirm`, {
+          uid,
+          token,
+          password: $('#password').value,
+        });
       } catch (error) {
         if (error instanceof ApiError && error.code === 'TWOFOLD_INVALID_RECOVERY_TOKEN') {
           // Used already, older than an hour, replaced by a newer link, or the password is wrong.
@@ -1253,11 +1281,39 @@ const pages = {
         }
         throw error;
       }
-      // Every session of the account was signed out, this one too.
+      $('#password').value = '';
+      show($('#recover-form'), false);
+      if (answer?.dueAt) {
+        // 202: the server delays the removal (its RECOVERY_DELAY); nothing is signed out yet, and
+        // the cancel link is on its way to the account's address.
+        $('#recover-due').textContent = formatTime(answer.dueAt);
+        show($('#recover-scheduled'));
+        return;
+      }
+      // 204: 2FA is off, and every session of the account was signed out, this one too.
       clearTokens();
       updateNav();
-      show($('#recover-form'), false);
       show($('#recover-done'));
+    });
+    onSubmit($('#cancel-form'), $('#cancel-error'), async () => {
+      try {
+        await api('POST', `${PREFIX}/recovery/cancel`, { uid, token: cancel });
+      } catch (error) {
+        if (error instanceof ApiError && error.code === 'TWOFOLD_INVALID_RECOVERY_TOKEN') {
+          // Nothing scheduled (cancelled already, or by a login with a second factor), carried out,
+          // or a made-up link.
+          showErrorWithLink(
+            $('#cancel-error'),
+            'This cancel link no longer works: the removal was already cancelled or carried out. To see whether two-factor authentication is on,',
+            '/login.html',
+            'log in',
+          );
+          return;
+        }
+        throw error;
+      }
+      show($('#cancel-form'), false);
+      show($('#cancel-done'));
     });
   },
 };

@@ -34,6 +34,12 @@ export interface ExampleConfig {
    * from localhost, or an IP address): the start logs it as a warning. Null otherwise.
    */
   webauthnOffReason: string | null;
+  /**
+   * RECOVERY_DELAY (default 0: off): how long after an email recovery is confirmed 2FA goes off, in
+   * ms (the kit's `recovery.delayMs`). Given as a duration, `0`, `90s`, `15m`, `24h` or `7d`, at
+   * most 30 days; meanwhile a mailed link, or any second factor, cancels it.
+   */
+  recoveryDelayMs: number;
   /** STORE (default pglite, embedded in DATA_DIR): where the 2FA state lives. */
   store: StoreKind;
   /** REDIS_URL, for STORE=redis. */
@@ -66,6 +72,10 @@ const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 const STORES: readonly StoreKind[] = ['pglite', 'sqlite', 'redis', 'postgres', 'mysql'];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+/** The units of a duration setting, in ms. */
+const DURATION_UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** The longest RECOVERY_DELAY: the kit's limit for `recovery.delayMs`. */
+const MAX_RECOVERY_DELAY_MS = 30 * DURATION_UNITS.d;
 
 /**
  * Reads the settings from `env`; relative paths are taken from `cwd`.
@@ -120,6 +130,8 @@ export function loadConfig(
   checkUrl('PUBLIC_URL', publicUrl, ['http:', 'https:'], 'https://app.example.com');
   const { webauthn, webauthnOffReason } = webauthnSettings(value('WEBAUTHN'), publicUrl);
 
+  const recoveryDelayMs = recoveryDelay(value('RECOVERY_DELAY'));
+
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase() as ExampleConfig['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${value('LOG_LEVEL')}")`);
@@ -133,6 +145,7 @@ export function loadConfig(
     publicUrl,
     webauthn,
     webauthnOffReason,
+    recoveryDelayMs,
     store,
     redisUrl,
     databaseUrl,
@@ -174,6 +187,28 @@ function webauthnSettings(
   if (setting !== undefined)
     throw new ConfigError(`WEBAUTHN=on does not work with ${reason}; set WEBAUTHN=off`);
   return { webauthn: null, webauthnOffReason: `security keys and passkeys are off: ${reason}` };
+}
+
+/**
+ * RECOVERY_DELAY in ms: `0` (the default, off), or a whole number of seconds, minutes, hours or
+ * days (`90s`, `15m`, `24h`, `7d`), at most 30 days. A bare number other than 0 is refused: its
+ * unit would be a guess.
+ */
+function recoveryDelay(setting: string | undefined): number {
+  if (setting === undefined) return 0;
+  const match = /^(\d{1,9})\s*([smhd])?$/.exec(setting.toLowerCase());
+  const count = Number(match?.[1]);
+  const unit = match?.[2] as keyof typeof DURATION_UNITS | undefined;
+  if (match === null || (unit === undefined && count !== 0)) {
+    throw new ConfigError(
+      `RECOVERY_DELAY must be 0 (off) or a duration with its unit, e.g. 90s, 15m, 24h or 7d (got "${setting}")`,
+    );
+  }
+  const ms = unit === undefined ? 0 : count * DURATION_UNITS[unit];
+  if (ms > MAX_RECOVERY_DELAY_MS) {
+    throw new ConfigError(`RECOVERY_DELAY must be at most 30 days, 30d (got "${setting}")`);
+  }
+  return ms;
 }
 
 function checkUrl(name: string, url: string | undefined, protocols: string[], example: string): void {

@@ -16,7 +16,10 @@ import { createSignup, type JsonAnswer } from './signup.js';
 import { openDatabases } from './store.js';
 import { createUsers, type User, type Users } from './users.js';
 
-/** The page a recovery link opens; the kit appends `#uid=...&token=...`. */
+/**
+ * The page a recovery link opens; the kit appends `#uid=...&token=...`, and to a delayed recovery's
+ * cancel link `#uid=...&cancel=...`.
+ */
 export const RECOVER_PAGE = '/recover.html';
 
 /** The options the example gives @twofold/fastify and @twofold/express alike. */
@@ -32,6 +35,8 @@ export interface SharedTwofoldOptions {
     verifyPassword(userId: string, password: string): Promise<boolean>;
     sendMail(mail: TwofoldMail): Promise<void>;
     linkUrl: string;
+    /** RECOVERY_DELAY: 0 turns 2FA off at once; else it goes off that long after the confirm. */
+    delayMs: number;
   };
   /** Security notices, mailed to the account's address (see notify in createExample). */
   notify(notice: SecurityNotice): Promise<void>;
@@ -92,11 +97,13 @@ export async function createExample(config: ExampleConfig, log: Log): Promise<Ex
         verifyPassword: (userId, password) => users.checkPassword(userId, password),
         sendMail,
         linkUrl: `${config.publicUrl}${RECOVER_PAGE}`,
+        delayMs: config.recoveryDelayMs,
       },
-      // Every security notice is mailed to the account's address, but for `recovery-requested`:
-      // the recovery link mail, to that same address, says it already.
+      // Every security notice is mailed to the account's address, but for `recovery-requested` and
+      // `recovery-scheduled`: the recovery link mail, and with RECOVERY_DELAY the cancel link mail
+      // (`recovery-cancel-link`, with the time 2FA goes off), to that same address, say it already.
       notify: async (notice) => {
-        if (notice.type === 'recovery-requested') return;
+        if (notice.type === 'recovery-requested' || notice.type === 'recovery-scheduled') return;
         const to = (await users.byId(notice.userId))?.email;
         if (!to) return;
         await sendMail({

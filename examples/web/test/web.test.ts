@@ -144,6 +144,7 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
     issuer: 'Test',
     production: false,
     logLevel: 'info',
+    recoveryDelayMs: 0,
   });
   t.match(
     config({ DATA_DIR: '/var/lib/app', TWOFOLD_OUTBOX: 'mail', PUBLIC_URL: 'https://app.example.com/' }),
@@ -188,6 +189,22 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
   t.same(config({ WEBAUTHN: 'OFF', HOST: '10.0.0.5' }).webauthnOffReason, null);
   t.match(config({ WEBAUTHN: 'on', PUBLIC_URL: 'https://example.com' }).webauthn, { rpId: 'example.com' });
 
+  // A delayed email recovery: RECOVERY_DELAY, a duration with its unit (0, the default, is off).
+  for (const [setting, ms] of [
+    ['0', 0],
+    ['0s', 0],
+    ['90s', 90_000],
+    ['15m', 15 * 60_000],
+    ['24h', 24 * 3_600_000],
+    ['7d', 7 * 86_400_000],
+    [' 12H ', 12 * 3_600_000],
+    ['30d', 30 * 86_400_000],
+    ['720h', 30 * 86_400_000],
+  ] as const) {
+    t.equal(config({ RECOVERY_DELAY: setting }).recoveryDelayMs, ms, `RECOVERY_DELAY=${setting}`);
+  }
+  t.equal(config({ RECOVERY_DELAY: '' }).recoveryDelayMs, 0, 'empty: the default, off');
+
   const wrong: [Record<string, string>, RegExp][] = [
     [{ PORT: 'http' }, /^PORT /],
     [{ PORT: '70000' }, /^PORT /],
@@ -205,6 +222,13 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
       /^WEBAUTHN=on does not work with PUBLIC_URL http:\/\/10\.0\.0\.5:3000: .*WEBAUTHN=off$/,
     ],
     [{ WEBAUTHN: 'on', PUBLIC_URL: 'http://app.example.com' }, /^WEBAUTHN=on .*only on https/],
+    [{ RECOVERY_DELAY: '3600' }, /^RECOVERY_DELAY must be 0 \(off\) or a duration with its unit, e\.g\. 90s/],
+    [{ RECOVERY_DELAY: '1w' }, /^RECOVERY_DELAY must be 0 .*\(got "1w"\)$/],
+    [{ RECOVERY_DELAY: '-5m' }, /^RECOVERY_DELAY must be 0 /],
+    [{ RECOVERY_DELAY: '1.5h' }, /^RECOVERY_DELAY must be 0 /],
+    [{ RECOVERY_DELAY: 'off' }, /^RECOVERY_DELAY must be 0 /],
+    [{ RECOVERY_DELAY: '31d' }, /^RECOVERY_DELAY must be at most 30 days/],
+    [{ RECOVERY_DELAY: '721h' }, /^RECOVERY_DELAY must be at most 30 days/],
   ];
   for (const [env, message] of wrong) {
     t.throws(() => config(env), { name: 'ConfigError', message }, JSON.stringify(env));
