@@ -30,6 +30,8 @@ export interface AppConfig {
   /** Believe X-Forwarded-For from 127.0.0.1. */
   trustProxy: boolean;
   linkUrl: string;
+  /** The `trustedDevices` option (off when absent). */
+  trustedDevices?: { maxAgeDays: number };
   /** `recovery.delayMs` (default 0: email recovery turns 2FA off at once). */
   recoveryDelayMs?: number;
   /** A mandatory-2FA policy covering these users, with a grace of `graceLogins` logins. */

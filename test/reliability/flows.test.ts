@@ -40,6 +40,8 @@
  *    confirmed 20 times at once: exactly one 202, the others 400; then, once due, 15 cancels of it
  *    and 15 password logins at once: either a cancel won (2FA stays on, no login got tokens without
  *    the second factor) or the removal did (2FA off, every cancel refused), never both.
+ * 15. One trusted device token sent with 20 password logins at once, three rounds: at most one login
+ *    skips the second factor, and afterwards the device is trusted no more (its newest token too).
  * 13. Mandatory 2FA with a grace of 5 logins: 40 password logins of a user it covers at once, two
  *    users: exactly 5 answers get full sessions, the other 35 sessions that may only enroll (and
  *    those get 403 TWOFOLD_ENROLLMENT_REQUIRED on GET /sessions).
@@ -121,6 +123,8 @@ const GRACE_ROUNDS = 2;
 const DELAY_MS = 1500;
 const DELAY_ROUNDS = 2;
 const DELAY_RACERS = 15;
+const DEVICE_RACERS = 20;
+const DEVICE_ROUNDS = 3;
 const ADD_ROUNDS = 5;
 /** The origin the reliability apps accept security keys from (server.ts). */
 const ORIGIN = 'https://reliability.test';
@@ -1080,6 +1084,53 @@ async function delayedRecoveryRaces(
   t.equal(broken, 0, `${scenario}: one schedule per link, and a cancel or the removal, never both`);
 }
 
+// 15. A trusted device token used many times at once: the rotation is a compare-and-set.
+async function deviceTokenBurst(t: Test, run: Run): Promise<void> {
+  const scenario = `15 one device token x${DEVICE_RACERS} on POST /login`;
+  const counts: Record<string, number> = {};
+  let broken = 0;
+  const { user, enabled } = await run.enabledUser();
+  for (let round = 1; round <= DEVICE_ROUNDS; round++) {
+    const challengeToken = await run.challenge(run.app(0), user);
+    const remembered = must(
+      await run.post(run.app(0), '/login/verify', {
+        challengeToken,
+        recoveryCode: enabled.recoveryCodes[round],
+        rememberDevice: true,
+      }),
+      200,
+      'remember the device',
+    );
+    run.remember([{ status: 200, body: remembered } as Answer]);
+    const deviceToken = String(remembered.deviceToken);
+    run.logs.remember(deviceToken);
+    const answers = await run.burst(DEVICE_RACERS, (app) =>
+      run.post(app, '/login', { username: user.username, password: user.password, deviceToken }),
+    );
+    run.remember(answers);
+    const tally = tallyAnswers(answers, [{ status: 200 }]);
+    t.strictSame(tally.unexpected, [], `${scenario}, round ${round}: every login 200`);
+    const skipped = answers.filter((answer) => answer.body?.twoFactorRequired === false);
+    for (const answer of skipped) run.logs.remember(String(answer.body?.deviceToken));
+    const outcome = `${skipped.length} skipped`;
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+    // The newest token (the winner's, if any) must not skip any more: the copies used it up.
+    const newest = skipped[0] ? String(skipped[0].body?.deviceToken) : deviceToken;
+    const after = must(
+      await run.post(run.app(1), '/login', {
+        username: user.username,
+        password: user.password,
+        deviceToken: newest,
+      }),
+      200,
+      'login after',
+    );
+    if (skipped.length > 1 || after.twoFactorRequired !== true) broken++;
+  }
+  record(t, run.name, scenario, `${broken} of ${DEVICE_ROUNDS} rounds broken`, counts);
+  t.equal(broken, 0, `${scenario}: at most one skips, and the reused device is trusted no more`);
+}
+
 /** Waits (10 s at most) for a mail of `kind` (to `uid`, when given) among `app`'s mails from `from` on. */
 async function waitForMail(app: AppProcess, from: number, kind: string, uid?: string) {
   const deadline = Date.now() + 10_000;
@@ -1118,7 +1169,8 @@ async function flows(
       REMOVE_ROUNDS +
       ADD_ROUNDS +
       1 +
-      DELAY_ROUNDS,
+      DELAY_ROUNDS +
+      1,
     'flow',
   );
   const mandatoryUsers = makeUsers(GRACE_ROUNDS, 'mandatory');
@@ -1131,6 +1183,7 @@ async function flows(
     trustProxy: true,
     linkUrl: LINK_URL,
     mandatory: { userIds: mandatoryUsers.map((user) => user.userId), graceLogins: GRACE_LOGINS },
+    trustedDevices: { maxAgeDays: 30 },
   };
   const apps = await Promise.all(
     frameworks.map((framework) => startApp(t, { ...config, framework }, logs, `${name}-${framework}`)),
@@ -1151,6 +1204,7 @@ async function flows(
     ['11. an app and a key added at once', (t) => twoAddedAtOnce(t, run)],
     ['12. one session revoked by id while it refreshes', (t) => revokeOneRacingRefresh(t, run)],
     ['13. grace logins of mandatory 2FA at once', (t) => graceLoginsBurst(t, run, mandatoryUsers)],
+    ['15. one trusted device token used many times at once', (t) => deviceTokenBurst(t, run)],
     [
       '14. delayed recovery: confirm twice, cancel racing the removal',
       (t) => delayedRecoveryRaces(t, run, config, frameworks),

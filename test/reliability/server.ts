@@ -133,6 +133,7 @@ const options: TwofoldHttpOptions = {
     maxRequestsPerHour: 20,
     ...(config.recoveryDelayMs === undefined ? {} : { delayMs: config.recoveryDelayMs }),
   },
+  ...(config.trustedDevices ? { trustedDevices: config.trustedDevices } : {}),
   ...(config.mandatory
     ? {
         policy: {

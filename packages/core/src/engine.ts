@@ -64,7 +64,8 @@ import {
 export const TOTP_AUTHENTICATOR_ID = 'totp';
 
 /** Store keys the engine uses (per user). */
-const FAILURES_KEY = 'failures';
+/** The per-account lockout counter. @internal (the HTTP layer reads it for trusted devices) */
+export const FAILURES_KEY = 'failures';
 const RECOVERY_TOKEN_KEY = 'recovery-token';
 /**
  * A delayed email recovery: JSON `{ due, cancel }` (when 2FA goes off, ms; the hash of the cancel
@@ -87,6 +88,7 @@ const NOTICE_EVENTS = [
   'recoveryCodeUsed',
   'locked',
   'recoveryRequested',
+  'deviceTrusted',
   'recoveryScheduled',
   'recoveryCancelled',
   'reset',
@@ -359,6 +361,11 @@ export interface TwoFactor {
    * or the default English one: what the HTTP layer mails through `recovery.sendMail`.
    */
   message<T extends MessageType>(type: T, details: MessageDetails[T]): NoticeMessage;
+  /**
+   * Reports a device the HTTP layer trusted (trusted devices): emits `deviceTrusted`, and so the
+   * `trusted-device-added` notice.
+   */
+  reportTrustedDevice(userId: string, deviceId: string, name: string | null): void;
   /** Adds an event listener; returns a function that removes it. */
   on<E extends TwoFactorEventName>(event: E, listener: TwoFactorListener<E>): () => void;
   off<E extends TwoFactorEventName>(event: E, listener: TwoFactorListener<E>): void;
@@ -1376,6 +1383,8 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       renderMessage(resolved.messages, type, { issuer: resolved.issuer, at: clock(), details }, (error) =>
         reportError(error, 'messages'),
       ),
+
+    reportTrustedDevice: (userId, deviceId, name) => events.emit('deviceTrusted', { userId, deviceId, name }),
 
     on: (event, listener) => events.on(event, listener),
     off: (event, listener) => events.off(event, listener),

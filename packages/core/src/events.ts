@@ -56,6 +56,8 @@ export interface TwoFactorEvents {
   };
   /** An email recovery link was issued. */
   recoveryRequested: { userId: string; expiresAt: number };
+  /** A device was trusted after a second factor (the HTTP layer's trusted devices): it may skip the second factor. */
+  deviceTrusted: { userId: string; deviceId: string; name: string | null };
   /** A delayed email recovery was confirmed: 2FA goes off at `dueAt` unless cancelled. */
   recoveryScheduled: { userId: string; dueAt: number };
   /** A delayed email recovery was cancelled: by its cancel link, or by a successful second factor. */

@@ -32,6 +32,8 @@ export interface NoticeDetails {
   'recovery-cancelled': { by: 'link' | 'second-factor' };
   /** Two-factor authentication was turned off through the emailed recovery link. */
   'recovery-completed': Record<string, never>;
+  /** A device was trusted: it may sign in with the password alone until its trust ends. */
+  'trusted-device-added': { deviceId: string; name: string | null };
   /** An operator turned two-factor authentication off (`resetTwoFactor`). */
   'two-factor-reset': { actor: string; reason: string | null };
 }
@@ -51,6 +53,7 @@ export const NOTICE_TYPES = [
   'recovery-scheduled',
   'recovery-cancelled',
   'recovery-completed',
+  'trusted-device-added',
   'two-factor-reset',
 ] as const satisfies readonly NoticeType[];
 
@@ -198,6 +201,12 @@ export const DEFAULT_MESSAGES: { [T in MessageType]: MessageRenderer<T> } = {
       `Two-factor authentication was turned off for your ${issuer} account through an emailed recovery link (${when(at)}). Every session was signed out. Turn it on again in your account settings.`,
       'If this was not you, change your password and your email password at once, and contact support.',
     ),
+  'trusted-device-added': ({ issuer, at, details }) =>
+    plain(
+      `${issuer}: a device was remembered`,
+      `A device${details.name ? ` ("${details.name}")` : ''} was remembered after a sign-in with your second factor (${when(at)}): it can sign in to your ${issuer} account with the password alone for a while. You can remove it in your account settings.`,
+      IF_NOT_YOU,
+    ),
   'two-factor-reset': ({ issuer, at }) =>
     plain(
       `${issuer}: two-factor authentication was reset by support`,
@@ -315,6 +324,8 @@ export function noticeOf<E extends keyof TwoFactorEvents>(
       return { type: 'recovery-scheduled', details: { dueAt: data.dueAt } };
     case 'recoveryCancelled':
       return { type: 'recovery-cancelled', details: { by: data.by } };
+    case 'deviceTrusted':
+      return { type: 'trusted-device-added', details: { deviceId: data.deviceId, name: data.name } };
     case 'reset':
       return { type: 'two-factor-reset', details: { actor: data.actor, reason: data.reason } };
     default:

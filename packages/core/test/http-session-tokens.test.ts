@@ -304,7 +304,7 @@ t.test('signing out is immediate for access tokens: logout, refresh reuse and re
   const revokedAt = await tokens.revokeAll('user-1');
   await t.rejects(tokens.verifyAccess(other.accessToken), { message: /revoked/ }, 'revokeAll');
   t.ok(await tokens.verifyAccess(elsewhere.accessToken), "another user's session goes on");
-  const fresh = await tokens.issue('user-1', ['pwd', 'otp', 'mfa'], clock.now(), revokedAt);
+  const fresh = await tokens.issue('user-1', ['pwd', 'otp', 'mfa'], clock.now(), { notBefore: revokedAt });
   t.ok(await tokens.verifyAccess(fresh.accessToken), 'a session dated after the revocation works');
   t.ok(await tokens.refresh(fresh.refreshToken), 'and refreshes');
 });
@@ -411,7 +411,7 @@ t.test(
 t.test('the session list: described sessions, one from before descriptions, revokeAll', async (t) => {
   const { tokens, clock, store } = setup();
   const client = { userAgent: `Agent ${'x'.repeat(300)}`, ip: '192.0.2.7' };
-  const first = await tokens.issue('user-1', ['pwd'], clock.now(), undefined, client);
+  const first = await tokens.issue('user-1', ['pwd'], clock.now(), { client });
   const firstFamily = (await tokens.verifyAccess(first.accessToken)).family;
   const startedAt = clock.now();
   clock.advance(60_000);

@@ -172,6 +172,7 @@ t.test('the default messages: HTML escaped, no secret, every type written', asyn
     'recovery-scheduled': { dueAt: at + 86_400_000 },
     'recovery-cancelled': { by: 'second-factor' },
     'recovery-completed': {},
+    'trusted-device-added': { deviceId: 'd1', name: 'Laptop' },
     'two-factor-reset': { actor: 'ops:ada', reason: null },
   };
   for (const [type, detail] of Object.entries(details)) {

@@ -98,6 +98,7 @@ export function twofold(options: TwofoldExpressOptions): TwofoldRouter {
           log('error', 'twofold: work after the response failed', { error: describeError(error) }),
         );
       }
+      if (result.headers) response.set(result.headers);
       response.status(result.status);
       if (result.body === undefined) response.end();
       else response.json(result.body);

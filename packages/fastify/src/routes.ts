@@ -195,6 +195,7 @@ export async function twofoldRoutes(
             request.log.error({ error: describeError(error) }, 'twofold: work after the response failed'),
           );
         }
+        if (result.headers) reply.headers(result.headers);
         return reply.code(result.status).send(result.body);
       },
     });

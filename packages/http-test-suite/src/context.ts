@@ -113,6 +113,8 @@ export interface SetupOptions {
   /** Security keys (WebAuthn) on RP_ID/ORIGIN; default: what the suite runs with (`env.webauthn`). */
   webauthn?: boolean;
   maxAuthenticators?: number;
+  /** The `trustedDevices` option. */
+  trustedDevices?: { maxAgeDays: number; cookie?: boolean };
   /** `recovery.delayMs`: a delayed email recovery. */
   recoveryDelayMs?: number;
   /** A mandatory-2FA policy (the `policy` option). */
@@ -197,6 +199,7 @@ export async function setup(t: Test, env: SuiteEnv, options: SetupOptions = {}):
     ...((options.webauthn ?? env.webauthn) ? { webauthn: { rpId: RP_ID, origins: [ORIGIN] } } : {}),
     ...(options.maxAuthenticators === undefined ? {} : { maxAuthenticators: options.maxAuthenticators }),
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.trustedDevices ? { trustedDevices: options.trustedDevices } : {}),
     onBackgroundError: (error: unknown) => {
       backgroundErrors.push(error);
       for (const settled of backgroundWaiters.splice(0)) {

@@ -12,6 +12,7 @@ import tap from 'tap';
 import type { ContractStore, MakeContractApp } from './app.js';
 import { authenticatorTests } from './authenticators.js';
 import type { SuiteEnv } from './context.js';
+import { deviceTests } from './devices.js';
 import { flowTests } from './flows.js';
 import { lockoutTests } from './lockout.js';
 import { logTests } from './logs.js';
@@ -44,6 +45,7 @@ const GROUPS = {
   flows: flowTests,
   tokens: tokenTests,
   'mandatory 2FA': policyTests,
+  'trusted devices': deviceTests,
   authenticators: authenticatorTests,
   'security keys (WebAuthn)': webauthnTests,
   lockout: lockoutTests,

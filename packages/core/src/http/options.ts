@@ -137,6 +137,19 @@ const httpOptionsShape = {
     })
     .prefault({}),
   /**
+   * Trusted devices: after a second factor, `POST /login/verify` with `rememberDevice: true` answers
+   * a device token (and sets it as the `twofold_device` cookie, HttpOnly, Secure, SameSite=Strict,
+   * Path the prefix, unless `cookie: false`); a later `POST /login` with it skips the second factor
+   * until `maxAgeDays` after it was trusted. Each use rotates it; a reused token revokes the device.
+   * Off when absent.
+   */
+  trustedDevices: z
+    .strictObject({
+      maxAgeDays: int(1, 400),
+      cookie: z.boolean().default(true),
+    })
+    .optional(),
+  /**
    * Mandatory 2FA: `require(userId)` says whether the user must use it. A user who must but has not
    * set it up logs in normally during the grace period (`graceDays` from the first such login,
    * `graceLogins` such logins; with both, whichever ends first; with neither, none), then gets a

@@ -194,8 +194,16 @@ export const bodySchemas = {
   login: z.strictObject({
     username: text(255, 'The username (or whatever the host app logs in with)'),
     password: text(1024, 'The password', 'password'),
+    deviceToken: text(
+      MAX_TOKEN,
+      'A trusted device token (with trustedDevices on; or the twofold_device cookie)',
+    ).optional(),
   }),
-  loginVerify: oneFactor({ challengeToken: text(MAX_TOKEN, 'The challenge token from POST /login') }),
+  loginVerify: oneFactor({
+    challengeToken: text(MAX_TOKEN, 'The challenge token from POST /login'),
+    rememberDevice: z.boolean({ error: 'rememberDevice must be true or false' }).optional(),
+    deviceName: text(64, 'A name for the remembered device').optional(),
+  }),
   refresh: z.strictObject({ refreshToken: text(MAX_TOKEN, 'The refresh token') }),
   token: z.strictObject({ token: text(MAX_TOKEN, 'An access token') }),
   recoveryRequest: z.strictObject({ email: text(320, 'The email address of the account') }),
@@ -289,6 +297,11 @@ const tokenPairShape = {
   properties: { accessToken: accessTokenField, refreshToken: refreshTokenField },
 } as const;
 const timestamp = (description: string) => ({ type: ['string', 'null'], format: 'date-time', description });
+const deviceTokenField = {
+  type: 'string',
+  description:
+    'With trustedDevices on: the token of this remembered device (also set as the twofold_device cookie); send it with the next POST /login to skip the second factor',
+} as const;
 const authenticatorShape = {
   type: 'object',
   required: ['id', 'type', 'name', 'createdAt', 'lastUsedAt'],
@@ -523,6 +536,7 @@ export const responseJsonSchemas = {
           twoFactorRequired: { const: false },
           accessToken: accessTokenField,
           refreshToken: refreshTokenField,
+          deviceToken: deviceTokenField,
           ...mandatoryFields,
         },
       },
@@ -540,6 +554,39 @@ export const responseJsonSchemas = {
     ],
   },
   tokenPair: tokenPairShape,
+  verifiedTokens: {
+    ...tokenPairShape,
+    properties: { ...tokenPairShape.properties, deviceToken: deviceTokenField },
+  },
+  deviceList: {
+    type: 'object',
+    required: ['devices'],
+    additionalProperties: false,
+    properties: {
+      devices: {
+        type: 'array',
+        description: 'The trusted devices of the user, the most recently used first',
+        items: {
+          type: 'object',
+          required: ['id', 'name', 'createdAt', 'lastUsedAt', 'expiresAt', 'userAgent', 'ip'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', description: 'The device id, for POST /devices/{id}/revoke' },
+            name: { type: 'string', description: 'The name given, or one made from its User-Agent' },
+            createdAt: { type: 'string', format: 'date-time', description: 'When it was trusted' },
+            lastUsedAt: {
+              type: 'string',
+              format: 'date-time',
+              description: 'When it last skipped a second factor',
+            },
+            expiresAt: { type: 'string', format: 'date-time', description: 'When its trust ends' },
+            userAgent: { type: ['string', 'null'] },
+            ip: { type: ['string', 'null'] },
+          },
+        },
+      },
+    },
+  },
   accessToken: {
     type: 'object',
     required: ['accessToken'],

@@ -8,6 +8,7 @@ import {
   type AddedAuthenticator,
   type AuthenticatorInfo,
   type Enrollment,
+  FAILURES_KEY,
   guardStore,
   type SecondFactor,
   type TwoFactor,
@@ -32,6 +33,7 @@ import {
   type StepUpGuardOptions,
   type TokenPair,
 } from './session-tokens.js';
+import { createTrustedDevices, DEVICE_COOKIE } from './trusted-devices.js';
 
 /** What a route answers on success. Errors are thrown and mapped by `toHttpError`. */
 export interface HttpResult {
@@ -43,6 +45,8 @@ export interface HttpResult {
    * Must not throw; it reports its own failures.
    */
   afterResponse?: () => void;
+  /** Headers to set on the answer (`Set-Cookie` of the trusted-device cookie). */
+  headers?: Record<string, string>;
 }
 
 /** What a route gets from the adapter. */
@@ -56,6 +60,10 @@ export interface RouteInput {
   params?: Readonly<Record<string, string>>;
   /** Where the request came from, for the session list. */
   client?: SessionClient;
+  /** The trusted-device cookie, when the request carried one. */
+  deviceCookie?: string;
+  /** Where the kit's routes are mounted (the prefix; Express: the router's mount path): the cookie's Path. */
+  mountPath?: string;
 }
 
 /** What {@link runAfterResponse} needs of a response: Node's `ServerResponse` events. */
@@ -146,9 +154,13 @@ export interface RouteRequest {
   readonly headers: {
     readonly authorization?: string | undefined;
     readonly 'user-agent'?: string | undefined;
+    /** For the trusted-device cookie. */
+    readonly cookie?: string | undefined;
   };
   /** The client address as the framework decides it (Fastify and Express: `request.ip`). */
   readonly ip?: string | undefined;
+  /** Express: where the router is mounted (the cookie's Path when there is no `prefix` option). */
+  readonly baseUrl?: string | undefined;
   readonly body?: unknown;
   /** The path parameters as the framework decoded them. */
   readonly params?: unknown;
@@ -204,6 +216,16 @@ const GRACE_KEEP_MS = 400 * DAY_MS;
  * The client of a request for the session list: the User-Agent (text only: a header with control
  * characters or lone surrogates is dropped rather than stored) and the framework's `ip`.
  */
+/** The value of cookie `name` in a `Cookie` header, or undefined. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  for (const part of header.split(';')) {
+    const index = part.indexOf('=');
+    if (index > 0 && part.slice(0, index).trim() === name) return part.slice(index + 1).trim();
+  }
+  return undefined;
+}
+
 function clientOf(request: RouteRequest): SessionClient {
   const agent = request.headers['user-agent'];
   const ip = request.ip;
@@ -304,10 +326,27 @@ export function createTwofoldHttp<Request = unknown>(
     const revokedAt = await tokens.revokeAll(userId);
     if (!claims || claims.userId !== userId) return undefined;
     const amr = [...new Set<AuthenticationMethod>([...claims.amr, factor, 'mfa'])];
-    return tokens.issue(userId, amr, clock(), revokedAt, client);
+    return tokens.issue(userId, amr, clock(), { notBefore: revokedAt, client });
   };
 
   const { policy } = options;
+  const devices = options.trustedDevices
+    ? createTrustedDevices({
+        keyring,
+        issuer,
+        store,
+        clock,
+        maxAgeDays: options.trustedDevices.maxAgeDays,
+      })
+    : null;
+  /** The `Set-Cookie` header of the device cookie: `token`, or clearing it (null). */
+  const deviceCookieHeader = (token: string | null, path = '/'): Record<string, string> | undefined => {
+    if (!options.trustedDevices?.cookie) return undefined;
+    const maxAge = token === null ? 0 : options.trustedDevices.maxAgeDays * 86_400;
+    return {
+      'set-cookie': `${DEVICE_COOKIE}=${token ?? ''}; Path=${path}; Max-Age=${maxAge}; HttpOnly; Secure; SameSite=Strict`,
+    };
+  };
   /**
    * Where a user who must use 2FA stands (null when no policy applies to them): until when they may
    * go on without it, how many password logins they have left, and whether their sessions may only
@@ -690,7 +729,32 @@ export function createTwofoldHttp<Request = unknown>(
           }
           const status = await engine.status(userId);
           if (status.enabled) {
+            const presented = body.deviceToken ?? request.deviceCookie;
+            if (devices && presented !== undefined) {
+              const now = clock();
+              const failures = await store.getCounter(userId, FAILURES_KEY, now);
+              // A locked account gets no shortcut: the second step answers it.
+              const locked = failures !== null && failures.count >= engine.options.lockout.maxFailures;
+              const next = locked ? null : await devices.use(userId, presented, request.client);
+              if (next) {
+                const pair = await tokens.issue(userId, ['pwd'], now, {
+                  client: request.client,
+                  trustedDevice: true,
+                });
+                const headers = deviceCookieHeader(next, request.mountPath);
+                return {
+                  status: 200,
+                  body: { twoFactorRequired: false, ...pair, deviceToken: next },
+                  ...(headers ? { headers } : {}),
+                };
+              }
+            }
             const challenge = await engine.createChallenge(userId);
+            // A refused device cookie is cleared: it will not be tried again.
+            const headers =
+              devices && request.deviceCookie !== undefined
+                ? deviceCookieHeader(null, request.mountPath)
+                : undefined;
             return {
               status: 200,
               body: {
@@ -698,17 +762,14 @@ export function createTwofoldHttp<Request = unknown>(
                 challengeToken: challenge.challengeToken,
                 expiresIn: challenge.expiresIn,
               },
+              ...(headers ? { headers } : {}),
             };
           }
           const state = await mandatory(userId, true);
-          const pair = await tokens.issue(
-            userId,
-            ['pwd'],
-            clock(),
-            undefined,
-            request.client,
-            state?.restricted,
-          );
+          const pair = await tokens.issue(userId, ['pwd'], clock(), {
+            client: request.client,
+            enrollmentOnly: state?.restricted === true,
+          });
           if (!state) return { status: 200, body: { twoFactorRequired: false, ...pair } };
           return {
             status: 200,
@@ -751,7 +812,10 @@ export function createTwofoldHttp<Request = unknown>(
         tag: '2FA login',
         summary:
           'Second step: the challenge token and a code, a security key answer or a recovery code give the tokens',
-        responses: { 200: { description: 'The tokens', body: 'tokenPair' } },
+        description:
+          'With trustedDevices on, `rememberDevice: true` (and an optional `deviceName`) also answers a device token ' +
+          'that lets the next POST /login skip this step.',
+        responses: { 200: { description: 'The tokens', body: 'verifiedTokens' } },
         errors: [
           'TWOFOLD_INVALID_CHALLENGE',
           'TWOFOLD_INVALID_CODE',
@@ -761,9 +825,17 @@ export function createTwofoldHttp<Request = unknown>(
         async handle(request) {
           const body = parseBody('loginVerify', request.body);
           const verified = await engine.completeChallenge(body.challengeToken, secondFactor(body));
+          const pair = await tokens.issue(verified.userId, amrAfter(verified), clock(), {
+            client: request.client,
+          });
+          if (!devices || body.rememberDevice !== true) return { status: 200, body: pair };
+          const device = await devices.trust(verified.userId, request.client, body.deviceName);
+          engine.reportTrustedDevice(verified.userId, device.id, body.deviceName?.trim() || null);
+          const headers = deviceCookieHeader(device.token, request.mountPath);
           return {
             status: 200,
-            body: await tokens.issue(verified.userId, amrAfter(verified), clock(), undefined, request.client),
+            body: { ...pair, deviceToken: device.token },
+            ...(headers ? { headers } : {}),
           };
         },
       },
@@ -908,6 +980,47 @@ export function createTwofoldHttp<Request = unknown>(
           return { status: 204 };
         },
       },
+      ...(devices
+        ? ([
+            {
+              id: 'devices.list',
+              method: 'GET',
+              path: '/devices',
+              auth: 'token',
+              sensitive: false,
+              body: null,
+              operationId: 'listTrustedDevices',
+              tag: '2FA sessions',
+              summary: "The user's trusted devices: those that may sign in without the second factor",
+              responses: { 200: { description: 'The trusted devices', body: 'deviceList' } },
+              errors: [],
+              async handle(request) {
+                if (!request.claims) throw new UnauthorizedError();
+                return { status: 200, body: { devices: await devices.list(request.claims.userId) } };
+              },
+            },
+            {
+              id: 'devices.revoke',
+              method: 'POST',
+              path: '/devices/:id/revoke',
+              auth: 'token',
+              sensitive: false,
+              body: null,
+              operationId: 'revokeTrustedDevice',
+              tag: '2FA sessions',
+              summary: 'Forget a trusted device: its next login needs the second factor again',
+              responses: { 204: { description: 'The device is no longer trusted' } },
+              errors: ['TWOFOLD_NOT_FOUND'],
+              async handle(request) {
+                if (!request.claims) throw new UnauthorizedError();
+                if (!(await devices.revoke(request.claims.userId, idParam(request, 'a device id')))) {
+                  throw new NotFoundError('No trusted device of this user has that id');
+                }
+                return { status: 204 };
+              },
+            },
+          ] satisfies HttpRoute[])
+        : []),
       {
         id: 'sessions.revokeAll',
         method: 'POST',
@@ -1117,7 +1230,20 @@ export function createTwofoldHttp<Request = unknown>(
       const { body } = request;
       const params = stringParams(request.params);
       const client = clientOf(request);
-      if (route.auth === 'none') return { userId: null, claims: null, body, params, client };
+      if (route.auth === 'none') {
+        const deviceCookie =
+          route.id === 'login' ? cookieValue(request.headers.cookie, DEVICE_COOKIE) : undefined;
+        const mountPath = (options as { prefix?: string }).prefix ?? (request.baseUrl || '/');
+        return {
+          userId: null,
+          claims: null,
+          body,
+          params,
+          client,
+          mountPath,
+          ...(deviceCookie ? { deviceCookie } : {}),
+        };
+      }
       if (route.auth === 'user' && getUserId) {
         const userId = await getUserId(request);
         if (typeof userId !== 'string' || userId === '') throw new UnauthorizedError('Sign in first');

@@ -67,6 +67,11 @@ export interface AccessClaims {
    * enroll accept it, every other route and guard answers 403 TWOFOLD_ENROLLMENT_REQUIRED.
    */
   enrollmentOnly: boolean;
+  /**
+   * The login skipped the second factor through a trusted device: the step-up guards ask for a
+   * fresh second factor, whatever the age of `auth_time`.
+   */
+  trustedDevice: boolean;
 }
 
 export interface TokenPair {
@@ -105,9 +110,7 @@ export interface SessionTokens {
     userId: string,
     amr: AuthenticationMethod[],
     authTime: number,
-    notBefore?: number,
-    client?: SessionClient,
-    enrollmentOnly?: boolean,
+    options?: IssueOptions,
   ): Promise<TokenPair>;
   /** Checks an access token, including that its session has not been ended. @throws InvalidTokenError */
   verifyAccess(token: unknown): Promise<AccessClaims>;
@@ -157,6 +160,18 @@ export interface SessionTokens {
     maxAgeSeconds: number,
     options?: StepUpGuardOptions,
   ): void;
+}
+
+/** How a session starts (all optional). */
+export interface IssueOptions {
+  /** The tokens are dated after it, so that a session started right after {@link SessionTokens.revokeAll} is not caught by it. */
+  notBefore?: number;
+  /** Where the login came from, for the session list. */
+  client?: SessionClient;
+  /** The session may only set up 2FA (mandatory 2FA, grace over). */
+  enrollmentOnly?: boolean;
+  /** The login skipped the second factor through a trusted device: step-up guards want a fresh one. */
+  trustedDevice?: boolean;
 }
 
 /** Options of the step-up guards (`http.requireStepUp`, `twofoldStepUp`, `requireStepUp`). */
@@ -271,8 +286,18 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     cryptoRandom,
   );
 
-  function sessionClaims(amr: AuthenticationMethod[], authTime: number, enrollmentOnly = false) {
-    return { amr, auth_time: Math.floor(authTime / 1000), ...(enrollmentOnly ? { enr: true } : {}) };
+  /** The marks of a session: `enr` (may only enroll), `tdv` (logged in through a trusted device). */
+  interface Marks {
+    enrollmentOnly: boolean;
+    trustedDevice: boolean;
+  }
+  function sessionClaims(amr: AuthenticationMethod[], authTime: number, marks?: Marks) {
+    return {
+      amr,
+      auth_time: Math.floor(authTime / 1000),
+      ...(marks?.enrollmentOnly ? { enr: true } : {}),
+      ...(marks?.trustedDevice ? { tdv: true } : {}),
+    };
   }
 
   function signPair(
@@ -282,12 +307,12 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     family: string,
     sessionStart: number,
     now: number,
-    enrollmentOnly: boolean,
+    marks: Marks,
   ): { pair: TokenPair; jti: string; expiresAt: number } {
     // `fam_ms` (the session's start, ms) is what a revocation (revokeAll) is compared with; `iat_ms`
     // dates the token itself; `enr` marks a session that may only enroll.
     const claims = {
-      ...sessionClaims(amr, authTime, enrollmentOnly),
+      ...sessionClaims(amr, authTime, marks),
       fam: family,
       fam_ms: sessionStart,
       iat_ms: now,
@@ -312,7 +337,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       sessionStart: sessionStartMs(payload),
       amr: readAmr(payload.amr),
       authTime: readAuthTime(payload.auth_time),
-      enrollmentOnly: payload.enr === true,
+      marks: { enrollmentOnly: payload.enr === true, trustedDevice: payload.tdv === true },
     };
   }
 
@@ -323,15 +348,21 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
   ): void {
     const recent = clock() - claims.authTime <= maxAgeSeconds * 1000;
     const mfa = claims.amr.includes('mfa');
-    const secondFactor = guardOptions.secondFactor === true;
+    // A trusted-device login proved the password only, on an account that has 2FA: a fresh factor.
+    const secondFactor = guardOptions.secondFactor === true || claims.trustedDevice;
     if ((secondFactor && !mfa) || !recent) throw stepUpRequired(maxAgeSeconds, mfa || secondFactor);
   }
 
   return {
-    async issue(userId, amr, authTime, notBefore, client, enrollmentOnly = false) {
+    async issue(userId, amr, authTime, issueOptions = {}) {
+      const { notBefore, client } = issueOptions;
       const now = notBefore === undefined ? clock() : Math.max(clock(), notBefore + 1);
       const family = encodeBase64url(takeRandom(cryptoRandom, 16));
-      const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now, enrollmentOnly);
+      const marks = {
+        enrollmentOnly: issueOptions.enrollmentOnly === true,
+        trustedDevice: issueOptions.trustedDevice === true,
+      };
+      const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now, marks);
       // The description first: a session is live only once its family nonce is there.
       await store.putNonce(userId, sessionKey(family), sessionMeta(now, now, client), expiresAt, now);
       await store.putNonce(userId, familyKey(family), jti, expiresAt, now);
@@ -352,6 +383,7 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         issuedAt: issuedAtMs(payload),
         sessionStartedAt: sessionStartMs(payload),
         enrollmentOnly: payload.enr === true,
+        trustedDevice: payload.tdv === true,
       };
       const [live, revokedBefore] = await Promise.all([
         store.getNonce(claims.userId, familyKey(family), now),
@@ -383,14 +415,14 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
 
     async refresh(refreshToken, client) {
       const now = clock();
-      const { payload, family, sessionStart, amr, authTime, enrollmentOnly } = readRefresh(refreshToken, now);
+      const { payload, family, sessionStart, amr, authTime, marks } = readRefresh(refreshToken, now);
       const userId = payload.sub;
       const revokedBefore = await store.getNonce(userId, SESSIONS_REVOKED_BEFORE_KEY, now);
       if (revokedBefore !== null && sessionStart <= Number(revokedBefore)) {
         await store.deleteNonce(userId, familyKey(family));
         throw new InvalidTokenError('The refresh token was revoked');
       }
-      const next = signPair(userId, amr, authTime, family, sessionStart, now, enrollmentOnly);
+      const next = signPair(userId, amr, authTime, family, sessionStart, now, marks);
       if (!(await store.swapNonce(userId, familyKey(family), payload.jti, next.jti, next.expiresAt, now))) {
         // Spent (a replay, perhaps by a thief) or its family already revoked: end the family.
         await store.deleteNonce(userId, familyKey(family));
@@ -480,7 +512,11 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
       const { token } = access.sign(
         claims.userId,
         {
-          ...sessionClaims(amr, now, claims.enrollmentOnly),
+          // A fresh factor: no longer a trusted-device session (a password step-up keeps the mark).
+          ...sessionClaims(amr, now, {
+            enrollmentOnly: claims.enrollmentOnly,
+            trustedDevice: claims.trustedDevice && factor === 'pwd',
+          }),
           fam: claims.family,
           fam_ms: claims.sessionStartedAt,
           iat_ms: now,
