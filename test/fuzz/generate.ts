@@ -147,6 +147,11 @@ export const ROUTES: readonly RouteSpec[] = [
         ['username', 'username'],
         ['password', 'password'],
       ],
+      [
+        ['username', 'username'],
+        ['password', 'password'],
+        ['deviceToken', 'jwt'],
+      ],
     ],
     auth: false,
   },
@@ -200,6 +205,17 @@ export const ROUTES: readonly RouteSpec[] = [
         ['uid', 'uid'],
         ['token', 'recoveryToken'],
         ['password', 'password'],
+      ],
+    ],
+    auth: false,
+  },
+  {
+    method: 'POST',
+    path: '/recovery/cancel',
+    shapes: [
+      [
+        ['uid', 'uid'],
+        ['token', 'recoveryToken'],
       ],
     ],
     auth: false,
