@@ -20,7 +20,9 @@
  * 12. mandatory 2FA (answers of a policy, played with page.route: the app has none): a session that
  *     may only enroll is sent to enable.html with a message; the grace left is shown in the settings;
  * 13. a delayed email recovery (an app with RECOVERY_DELAY=1h): confirming says when 2FA goes off,
- *     the settings say so too, and the mailed cancel link cancels it.
+ *     the settings say so too, and the mailed cancel link cancels it;
+ * 14. "Remember this browser" (TRUSTED_DEVICE_DAYS, 30 by default): the next login skips the code
+ *     step, the settings list the browser, and once forgotten the code step is back.
  *
  * The server's clock: the kit reads `Date.now` through its `clock` option (default: the `Date.now`
  * found when the app is built), so this file puts its own `Date.now` in place first and moves it
@@ -585,7 +587,7 @@ async function pagesTest(): Promise<void> {
     }
   });
 
-  // 10, 11 and 12 share one app (starting one takes seconds), stopped at the end of the file.
+  // 10, 11, 12 and 14 share one app (starting one takes seconds), stopped at the end of the file.
   let sharedApp: Promise<RunningApp> | undefined;
   const startSharedApp = () => {
     sharedApp ??= startApp(t);
@@ -881,6 +883,79 @@ async function pagesTest(): Promise<void> {
       );
     },
   );
+
+  await t.test('14. a remembered browser skips the code step until it is forgotten', async (t) => {
+    const app = await startSharedApp();
+    const lu = await newTwoFactorAccount(app, 'lu');
+    const { context, page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
+    const logOut = async () => {
+      await page.click('#logout');
+      await page.waitForURL('**/login.html');
+    };
+
+    // The second step with the box ticked (the next time step's code: the current one confirmed 2FA).
+    await passwordStep(page, app, 'lu');
+    const remember = page.locator('#remember-device');
+    t.match(
+      await page.locator('label:has(#remember-device)').textContent(),
+      /Remember this browser \(no code needed here for a while\)/,
+      'a "Remember this browser" box on the second step',
+    );
+    t.notOk(await remember.isChecked(), 'not ticked by default');
+    await remember.check();
+    const verified = page.waitForResponse('**/2fa/login/verify');
+    await page.fill('#code', lu.phone.generate(Date.now() + 30_000).token);
+    await page.click('#verify-form button[type="submit"]');
+    const verify = await verified;
+    t.equal(verify.status(), 200);
+    t.equal(verify.request().postDataJSON().rememberDevice, true, 'rememberDevice: true is sent');
+    t.notOk('deviceName' in verify.request().postDataJSON(), 'without a deviceName');
+    await page.waitForURL(`${app.baseUrl}/`);
+    const cookie = (await context.cookies(`${app.baseUrl}/2fa/login`)).find(
+      (entry) => entry.name === 'twofold_device',
+    );
+    t.match(cookie, { httpOnly: true, path: '/2fa' }, 'the browser keeps the HttpOnly cookie');
+
+    // Out and in again with the password only: signed in, no code step.
+    await logOut();
+    await page.fill('#username', 'lu');
+    await page.fill('#password', PASSWORD);
+    await page.click('#login-form button[type="submit"]');
+    // The home page: with the code step asked, the page would stay on the login.
+    await page.waitForURL(`${app.baseUrl}/`);
+    t.pass('signed in without the code step');
+
+    // The settings list this browser, with times in the page's zone; Forget it.
+    await page.goto(`${app.baseUrl}/settings.html`);
+    const section = page.locator('#devices-section');
+    await section.waitFor({ state: 'visible' });
+    t.equal(await section.locator('h2').textContent(), 'Remembered browsers');
+    const rows = page.locator('#device-rows tr');
+    await rows.first().waitFor();
+    t.equal(await rows.count(), 1, 'one remembered browser');
+    const cells = (await rows.first().locator('td').allTextContents()).map((text) => text.trim());
+    t.equal(cells[0], 'Chrome on Linux', 'its name, from its User-Agent');
+    for (const [index, what] of [
+      [1, 'added'],
+      [2, 'last used'],
+      [3, 'trusted until'],
+    ] as const) {
+      t.match(cells[index], /\d{1,2}:\d{2}.*\b(EST|EDT)\b/, `${what}: a time with its zone`);
+    }
+    const forget = rows.first().getByRole('button', { name: /^Forget Chrome/ });
+    t.equal(await forget.textContent(), 'Forget');
+    const revoked = page.waitForResponse('**/2fa/devices/*/revoke');
+    await forget.click();
+    t.equal((await revoked).status(), 204, 'forgotten');
+    await page.locator('#devices-notice').waitFor({ state: 'visible' });
+    t.equal(await rows.count(), 0, 'the list is empty');
+    t.ok(await page.locator('#devices-empty').isVisible(), 'and says so');
+
+    // Out and in again: the code step is asked.
+    await logOut();
+    await passwordStep(page, app, 'lu');
+    t.pass('the code step is asked again');
+  });
 
   await t.test('the pages raised no script error', async (t) => {
     t.same(pageErrors, []);

@@ -67,7 +67,11 @@ class KeyError extends Error {}
 /** The user closed a dialog that asked for something: nothing to say. */
 class CancelledError extends Error {}
 
-async function send(method, path, body, accessToken) {
+/**
+ * One request. `cookies`: send and accept this site's cookies (only the login's two steps do: the
+ * remembered-browser cookie, HttpOnly, lives there); every other call goes without any.
+ */
+async function send(method, path, body, accessToken, cookies = false) {
   const headers = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (accessToken) headers.authorization = `Bearer ${accessToken}`;
@@ -76,7 +80,7 @@ async function send(method, path, body, accessToken) {
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: 'no-store',
-    credentials: 'omit',
+    credentials: cookies ? 'same-origin' : 'omit',
   });
   const text = await response.text();
   let data = null;
@@ -119,9 +123,9 @@ function refreshTokens() {
  * token, and on a 401 refreshes once and tries again; rejects with SignedOutError when that fails,
  * and with EnrollmentRequiredError when the session may only set up 2FA.
  */
-async function api(method, path, body, { auth = false } = {}) {
+async function api(method, path, body, { auth = false, cookies = false } = {}) {
   if (!auth) {
-    const answer = await send(method, path, body);
+    const answer = await send(method, path, body, undefined, cookies);
     if (answer.status >= 400) throw new ApiError(answer.status, answer.data, answer.retryAfter);
     return answer.data;
   }
@@ -596,7 +600,8 @@ async function logout() {
 
 /** Logs in with a username and password: tokens, or a challenge for the second step. */
 function passwordStep(username, password) {
-  return api('POST', `${PREFIX}/login`, { username, password });
+  // With the cookies: a remembered browser's cookie skips the second step.
+  return api('POST', `${PREFIX}/login`, { username, password }, { cookies: true });
 }
 
 /**
@@ -802,7 +807,16 @@ const pages = {
     /** The second step with `factor`; an expired or spent challenge goes back to the password. */
     const finish = async (factor) => {
       try {
-        saveTokens(await api('POST', `${PREFIX}/login/verify`, { challengeToken, ...factor }));
+        // "Remember this browser": the kit sets its cookie (HttpOnly) on this answer, so the cookies go.
+        const remember = $('#remember-device').checked ? { rememberDevice: true } : {};
+        saveTokens(
+          await api(
+            'POST',
+            `${PREFIX}/login/verify`,
+            { challengeToken, ...factor, ...remember },
+            { cookies: true },
+          ),
+        );
       } catch (error) {
         if (error instanceof ApiError && error.code === 'TWOFOLD_INVALID_CHALLENGE') {
           // The challenge expired or ran out of attempts: start again from the password, saying why
@@ -1043,6 +1057,78 @@ const pages = {
       sessionsNotice(`${device} is signed out: it has to log in again.`);
     };
 
+    const devicesNotice = (text) => {
+      $('#devices-notice').textContent = text;
+      show($('#devices-notice'), text !== '');
+    };
+
+    /** The remembered browsers (GET /2fa/devices): name, added, last used, until; "Forget" each. */
+    const renderDevices = (devices) => {
+      const rows = devices.map((entry) => {
+        const row = document.createElement('tr');
+        row.dataset.id = entry.id;
+        const cell = (text) => {
+          const td = document.createElement('td');
+          td.textContent = text;
+          return td;
+        };
+        const nameCell = cell(entry.name);
+        nameCell.className = 'name';
+        if (entry.userAgent) nameCell.title = entry.userAgent;
+        const actions = document.createElement('td');
+        actions.className = 'row-actions';
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'link';
+        button.textContent = 'Forget';
+        button.setAttribute('aria-label', `Forget ${entry.name}, added ${formatTime(entry.createdAt)}`);
+        onClick(button, $('#devices-section'), $('#devices-error'), () => forgetDevice(entry));
+        actions.append(button);
+        row.append(
+          nameCell,
+          cell(formatTime(entry.createdAt)),
+          cell(formatTime(entry.lastUsedAt)),
+          cell(formatTime(entry.expiresAt)),
+          actions,
+        );
+        return row;
+      });
+      $('#device-rows').replaceChildren(...rows);
+      show($('#devices-empty'), devices.length === 0);
+      show($('#devices'), devices.length > 0);
+    };
+
+    /** Lists the remembered browsers; the section stays hidden when the app does not remember any (404). */
+    const loadDevices = async () => {
+      let devices;
+      try {
+        ({ devices } = await api('GET', `${PREFIX}/devices`, undefined, { auth: true }));
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) {
+          show($('#devices-section'), false);
+          return;
+        }
+        throw error;
+      }
+      renderDevices(devices);
+      show($('#devices-section'));
+    };
+
+    /** Forgets one remembered browser: its next login asks for the second step again. */
+    const forgetDevice = async (entry) => {
+      devicesNotice('');
+      try {
+        await api('POST', `${PREFIX}/devices/${encodeURIComponent(entry.id)}/revoke`, undefined, {
+          auth: true,
+        });
+      } catch (error) {
+        // Forgotten already, or expired: nothing to do.
+        if (!(error instanceof ApiError && error.status === 404)) throw error;
+      }
+      await loadDevices();
+      devicesNotice(`${entry.name} is forgotten: it will be asked for the second step again.`);
+    };
+
     const refresh = async () => {
       try {
         const [status, list] = await Promise.all([
@@ -1086,6 +1172,12 @@ const pages = {
         await loadSessions();
       } catch (error) {
         showError($('#sessions-error'), error);
+      }
+      try {
+        await loadDevices();
+      } catch (error) {
+        show($('#devices-section'));
+        showError($('#devices-error'), error);
       }
     };
 

@@ -40,6 +40,12 @@ export interface ExampleConfig {
    * most 30 days; meanwhile a mailed link, or any second factor, cancels it.
    */
   recoveryDelayMs: number;
+  /**
+   * TRUSTED_DEVICE_DAYS (default 30): how many days a browser a user asked to remember skips the
+   * second step (the kit's `trustedDevices.maxAgeDays`); a whole number from 1 to 400, or `0` /
+   * `off` to turn remembered browsers off (null).
+   */
+  trustedDeviceDays: number | null;
   /** STORE (default pglite, embedded in DATA_DIR): where the 2FA state lives. */
   store: StoreKind;
   /** REDIS_URL, for STORE=redis. */
@@ -131,6 +137,7 @@ export function loadConfig(
   const { webauthn, webauthnOffReason } = webauthnSettings(value('WEBAUTHN'), publicUrl);
 
   const recoveryDelayMs = recoveryDelay(value('RECOVERY_DELAY'));
+  const trustedDeviceDays = trustedDays(value('TRUSTED_DEVICE_DAYS'));
 
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase() as ExampleConfig['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -146,6 +153,7 @@ export function loadConfig(
     webauthn,
     webauthnOffReason,
     recoveryDelayMs,
+    trustedDeviceDays,
     store,
     redisUrl,
     databaseUrl,
@@ -209,6 +217,24 @@ function recoveryDelay(setting: string | undefined): number {
     throw new ConfigError(`RECOVERY_DELAY must be at most 30 days, 30d (got "${setting}")`);
   }
   return ms;
+}
+
+/**
+ * TRUSTED_DEVICE_DAYS: a whole number of days from 1 to 400 (default 30), or `0` / `off` (null:
+ * remembered browsers off).
+ */
+function trustedDays(setting: string | undefined): number | null {
+  if (setting === undefined) return 30;
+  const text = setting.toLowerCase();
+  if (text === 'off') return null;
+  const days = /^\d{1,3}$/.test(text) ? Number(text) : Number.NaN;
+  if (days === 0) return null;
+  if (!(days >= 1 && days <= 400)) {
+    throw new ConfigError(
+      `TRUSTED_DEVICE_DAYS must be a whole number of days from 1 to 400, or 0 / off (got "${setting}")`,
+    );
+  }
+  return days;
 }
 
 function checkUrl(name: string, url: string | undefined, protocols: string[], example: string): void {

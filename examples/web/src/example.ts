@@ -43,6 +43,8 @@ export interface SharedTwofoldOptions {
   rateLimit: { redis?: Redis };
   /** Security keys and passkeys, for PUBLIC_URL's host (absent with WEBAUTHN=off). */
   webauthn?: { rpId: string; origins: string[] };
+  /** Remembered browsers, TRUSTED_DEVICE_DAYS (absent when off). */
+  trustedDevices?: { maxAgeDays: number };
 }
 
 export interface Example {
@@ -117,6 +119,9 @@ export async function createExample(config: ExampleConfig, log: Log): Promise<Ex
       rateLimit: databases.redis ? { redis: databases.redis } : {},
       ...(config.webauthn
         ? { webauthn: { rpId: config.webauthn.rpId, origins: [...config.webauthn.origins] } }
+        : {}),
+      ...(config.trustedDeviceDays !== null
+        ? { trustedDevices: { maxAgeDays: config.trustedDeviceDays } }
         : {}),
     };
     return {

@@ -145,6 +145,7 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
     production: false,
     logLevel: 'info',
     recoveryDelayMs: 0,
+    trustedDeviceDays: 30,
   });
   t.match(
     config({ DATA_DIR: '/var/lib/app', TWOFOLD_OUTBOX: 'mail', PUBLIC_URL: 'https://app.example.com/' }),
@@ -205,6 +206,23 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
   }
   t.equal(config({ RECOVERY_DELAY: '' }).recoveryDelayMs, 0, 'empty: the default, off');
 
+  // Remembered browsers: TRUSTED_DEVICE_DAYS, whole days 1-400 (default 30); 0 or off turns them off.
+  for (const [setting, days] of [
+    ['1', 1],
+    [' 90 ', 90],
+    ['400', 400],
+    ['0', null],
+    ['off', null],
+    ['OFF', null],
+    ['', 30],
+  ] as const) {
+    t.equal(
+      config({ TRUSTED_DEVICE_DAYS: setting }).trustedDeviceDays,
+      days,
+      `TRUSTED_DEVICE_DAYS=${setting}`,
+    );
+  }
+
   const wrong: [Record<string, string>, RegExp][] = [
     [{ PORT: 'http' }, /^PORT /],
     [{ PORT: '70000' }, /^PORT /],
@@ -229,6 +247,11 @@ t.test('settings: defaults, relative paths, and errors that name the variable', 
     [{ RECOVERY_DELAY: 'off' }, /^RECOVERY_DELAY must be 0 /],
     [{ RECOVERY_DELAY: '31d' }, /^RECOVERY_DELAY must be at most 30 days/],
     [{ RECOVERY_DELAY: '721h' }, /^RECOVERY_DELAY must be at most 30 days/],
+    [{ TRUSTED_DEVICE_DAYS: '401' }, /^TRUSTED_DEVICE_DAYS must be a whole number of days from 1 to 400/],
+    [{ TRUSTED_DEVICE_DAYS: '30d' }, /^TRUSTED_DEVICE_DAYS must be .*\(got "30d"\)$/],
+    [{ TRUSTED_DEVICE_DAYS: '1.5' }, /^TRUSTED_DEVICE_DAYS must be /],
+    [{ TRUSTED_DEVICE_DAYS: '-1' }, /^TRUSTED_DEVICE_DAYS must be /],
+    [{ TRUSTED_DEVICE_DAYS: 'on' }, /^TRUSTED_DEVICE_DAYS must be /],
   ];
   for (const [env, message] of wrong) {
     t.throws(() => config(env), { name: 'ConfigError', message }, JSON.stringify(env));
