@@ -64,8 +64,7 @@ import {
 export const TOTP_AUTHENTICATOR_ID = 'totp';
 
 /** Store keys the engine uses (per user). */
-/** The per-account lockout counter. @internal (the HTTP layer reads it for trusted devices) */
-export const FAILURES_KEY = 'failures';
+const FAILURES_KEY = 'failures';
 const RECOVERY_TOKEN_KEY = 'recovery-token';
 /**
  * A delayed email recovery: JSON `{ due, cancel }` (when 2FA goes off, ms; the hash of the cancel
@@ -361,6 +360,8 @@ export interface TwoFactor {
    * or the default English one: what the HTTP layer mails through `recovery.sendMail`.
    */
   message<T extends MessageType>(type: T, details: MessageDetails[T]): NoticeMessage;
+  /** Until when second factors are refused (lockout), or null when the user is not locked out. */
+  lockedUntil(userId: string): Promise<Date | null>;
   /**
    * Reports a device the HTTP layer trusted (trusted devices): emits `deviceTrusted`, and so the
    * `trusted-device-added` notice.
@@ -1383,6 +1384,13 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       renderMessage(resolved.messages, type, { issuer: resolved.issuer, at: clock(), details }, (error) =>
         reportError(error, 'messages'),
       ),
+
+    async lockedUntil(userId) {
+      const now = clock();
+      checkUserId(userId);
+      const failures = await store.getCounter(userId, FAILURES_KEY, now);
+      return failures !== null && failures.count >= lockout.maxFailures ? new Date(failures.expiresAt) : null;
+    },
 
     reportTrustedDevice: (userId, deviceId, name) => events.emit('deviceTrusted', { userId, deviceId, name }),
 

@@ -8,7 +8,6 @@ import {
   type AddedAuthenticator,
   type AuthenticatorInfo,
   type Enrollment,
-  FAILURES_KEY,
   guardStore,
   type SecondFactor,
   type TwoFactor,
@@ -731,13 +730,11 @@ export function createTwofoldHttp<Request = unknown>(
           if (status.enabled) {
             const presented = body.deviceToken ?? request.deviceCookie;
             if (devices && presented !== undefined) {
-              const now = clock();
-              const failures = await store.getCounter(userId, FAILURES_KEY, now);
               // A locked account gets no shortcut: the second step answers it.
-              const locked = failures !== null && failures.count >= engine.options.lockout.maxFailures;
+              const locked = (await engine.lockedUntil(userId)) !== null;
               const next = locked ? null : await devices.use(userId, presented, request.client);
               if (next) {
-                const pair = await tokens.issue(userId, ['pwd'], now, {
+                const pair = await tokens.issue(userId, ['pwd'], clock(), {
                   client: request.client,
                   trustedDevice: true,
                 });
