@@ -192,18 +192,6 @@ export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = f
     return request.socket.remoteAddress;
   };
 
-  async function userOf(route: HttpRoute, request: IncomingMessage) {
-    let claims: AccessClaims | null = null;
-    let userId: string | null = null;
-    if (route.auth === 'user' && http.options.getUserId) {
-      userId = (await http.options.getUserId(request as never)) ?? null;
-    } else if (route.auth !== 'none') {
-      claims = await http.authorize(request.headers.authorization);
-      userId = claims.userId;
-    }
-    return { claims, userId };
-  }
-
   async function kitRoute(
     route: HttpRoute,
     params: Record<string, string>,
@@ -220,11 +208,16 @@ export const makeNodeHttpApp: MakeContractApp = async ({ twofold, trustProxy = f
       }
     }
     const body = route.body === null ? undefined : await jsonBody(request, bodyLimit);
-    const { claims, userId } = await userOf(route, request);
-    const result = await route.handle({ userId, claims, body, params });
+    // The HTTP layer finds the user (getUserId, or the access token: a session that may only
+    // enroll only on enrollment routes), the client (User-Agent, address) and the device cookie.
+    const input = await http.routeInput(
+      route,
+      Object.assign(request, { body, params, ip: clientAddress(request) }),
+    );
+    const result = await route.handle(input);
     // Work the route leaves for later (the recovery mail) starts once the answer is written.
     if (result.afterResponse) response.once('finish', result.afterResponse);
-    send(response, result.status, result.body, KIT_HEADERS);
+    send(response, result.status, result.body, { ...KIT_HEADERS, ...result.headers });
   }
 
   /** The host routes of the contract: the path's guard, then `200 { userId }`. */
