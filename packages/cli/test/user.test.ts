@@ -245,6 +245,7 @@ t.test('usage errors: exit 2 naming the problem, no stack trace', async (t) => {
     [['user', 'status', 'ada', '--url', db, '--hooks', EMPTY_HOOKS], /--hooks: the module exports none of/],
     [['user', 'status', 'ada', '--url', 'ftp://x'], /--url is not a database URL/],
     [['user', 'reset', 'ada', '--url', 'redis://'], /--url has no host name/],
+    [['user', 'reset', 'ada', '--url', 'redis://[bad'], /--url is not a valid URL/],
   ];
   const results = await mapConcurrent(cases, ([args]) => runCli(args));
   for (const [index, [args, message]] of cases.entries()) {
@@ -325,4 +326,19 @@ t.test('recovery: usage errors', async (t) => {
   for (const result of results) t.equal(result.code, 2, result.stderr);
   t.match(results[0]!.stderr, /twofold recovery: the action must be process-due/);
   t.match(results[2]!.stderr, /--batch-size must be a whole number from 1 to 1000/);
+});
+
+t.test('Redis: a key prefix the store refuses is a usage error', { skip: redisSkip }, async (t) => {
+  const result = await runCli([
+    'user',
+    'status',
+    'ada',
+    '--url',
+    'redis://127.0.0.1:6379',
+    '--prefix',
+    'a{b',
+  ]);
+  t.equal(result.code, 2, result.stderr);
+  t.match(result.stderr, /^twofold user status: --prefix: /);
+  t.notOk(hasStackTrace(result.stderr));
 });
