@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuthenticatorTransportFuture } from '@simplewebauthn/server';
-import { generateSecret, OtpError, prettySecret, Totp } from '@twofold/otp';
+import { generateSecret, OTP_LIMITS, OtpError, prettySecret, Totp } from '@twofold/otp';
 import { createChallengeTokens } from './challenge-token.js';
 import {
   AuthenticatorLimitError,
@@ -18,6 +18,12 @@ import {
   TwofoldError,
 } from './errors.js';
 import { EventHub, type TwoFactorEventName, type TwoFactorEvents, type TwoFactorListener } from './events.js';
+import {
+  checkImport,
+  type ImportAuthenticatorInput,
+  type ImportedAuthenticator,
+  writeImport,
+} from './import.js';
 import { encodeBase64url } from './internal/base64url.js';
 import { cryptoRandom } from './internal/random.js';
 import { MAX_SESSION_LIFETIME_MS, SESSIONS_REVOKED_BEFORE_KEY } from './internal/session-keys.js';
@@ -36,7 +42,7 @@ import {
   generateRecoveryCodes,
   hashRecoveryCode,
   normalizeRecoveryCode,
-  recoveryCodeHashCandidates,
+  submittedCodeHashCandidates,
 } from './recovery-codes.js';
 import type {
   AddAuthenticatorOutcome,
@@ -256,6 +262,16 @@ export interface TwoFactor {
     options?: { beforeDisable?: (verified: VerifiedFactor) => unknown | Promise<unknown> },
   ): Promise<void>;
   status(userId: string): Promise<TwoFactorStatus>;
+  /**
+   * Imports an authenticator from another 2FA system (the user's app keeps working): sealed with the
+   * keyring, replay state (`lastCounter`) carried over, the user's old recovery codes stored as
+   * hashes when this turns 2FA on. Idempotent per user and `source`: a second run resolves
+   * `unchanged`. No second factor is asked for: this is an operator's action (the `twofold import`
+   * command), never a route.
+   * @throws {InvalidInputError} a field is out of range (`field` names it; a secret is never echoed).
+   * @throws {AuthenticatorLimitError} the user already has `maxAuthenticators` authenticators.
+   */
+  importAuthenticator(userId: string, input: ImportAuthenticatorInput): Promise<ImportedAuthenticator>;
   /** The user's active authenticators, oldest first. */
   listAuthenticators(userId: string): Promise<AuthenticatorInfo[]>;
   /** @throws NotFoundError the user has no active authenticator with that id */
@@ -480,7 +496,14 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     record: Pick<AuthenticatorRecord, 'algorithm' | 'digits' | 'period'>,
     secret: Uint8Array,
   ): Totp {
-    return new Totp({ secret, algorithm: record.algorithm, digits: record.digits, period: record.period });
+    // The secret's length was checked when it was stored; imported ones may be as short as 80 bits.
+    return new Totp({
+      secret,
+      algorithm: record.algorithm,
+      digits: record.digits,
+      period: record.period,
+      minSecretBytes: OTP_LIMITS.minSecretBytesFloor,
+    });
   }
 
   function requireWebAuthn(): WebAuthnOptions {
@@ -685,10 +708,11 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     checkUserId(userId);
     await enabledAuthenticators(userId, now);
     const attempt = await takeAttempt(userId, now);
-    const normalized = normalizeRecoveryCode(recoveryCode);
-    if (normalized === null) return fail(userId, attempt, 'recovery-code', 'malformed');
+    // twofold's own codes, then codes imported from another system (their own hash), under every key.
+    const candidates = submittedCodeHashCandidates(keyring, userId, recoveryCode);
+    if (candidates.length === 0) return fail(userId, attempt, 'recovery-code', 'malformed');
     let spent = false;
-    for (const hash of recoveryCodeHashCandidates(keyring, userId, normalized)) {
+    for (const hash of candidates) {
       if (await store.consumeRecoveryCode(userId, hash)) {
         spent = true;
         break;
@@ -970,6 +994,28 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       if (disableOptions.beforeDisable) await disableOptions.beforeDisable(verified);
       await store.deleteTwoFactor(userId);
       events.emit('disabled', { userId, via: disabledVia(verified.method) });
+    },
+
+    async importAuthenticator(userId, input) {
+      const now = clock();
+      checkUserId(userId);
+      const checked = checkImport(input, checkName);
+      const result = await writeImport(userId, checked, {
+        store,
+        keyring,
+        now,
+        maxActive: maxAuthenticators,
+        pendingTtlMs: resolved.enrollmentTtlMs,
+      });
+      if (result.outcome !== 'unchanged') {
+        events.emit('imported', {
+          userId,
+          authenticatorId: result.authenticatorId,
+          source: checked.source,
+          enabled: result.outcome === 'enabled',
+        });
+      }
+      return result;
     },
 
     async status(userId) {

@@ -62,6 +62,11 @@ export interface TwoFactorEvents {
   recoveryScheduled: { userId: string; dueAt: number };
   /** A delayed email recovery was cancelled: by its cancel link, or by a successful second factor. */
   recoveryCancelled: { userId: string; by: 'link' | 'second-factor' };
+  /**
+   * An authenticator from another system was imported (`importAuthenticator`). `enabled`: it was the
+   * user's first, and turned 2FA on. No notice is sent for it: a bulk import is not news to the user.
+   */
+  imported: { userId: string; authenticatorId: string; source: string; enabled: boolean };
   /** A secret sealed under an older key was re-sealed under the current one. */
   resealed: { userId: string; tag: string };
 }

@@ -43,6 +43,11 @@ export {
   UnknownKeyError,
 } from './errors.js';
 export type { TwoFactorEventName, TwoFactorEvents, TwoFactorListener } from './events.js';
+export {
+  type ImportAuthenticatorInput,
+  type ImportedAuthenticator,
+  importedAuthenticatorId,
+} from './import.js';
 export { createKeyring, generateKey, type Keyring, parseKeyring } from './keyring.js';
 export { memoryStore } from './memory-store.js';
 export {
@@ -68,7 +73,9 @@ export {
 export { QR_OPTIONS, QR_QUIET_ZONE, type QrModules, qrModules, renderQrSvg, svgDataUri } from './qr.js';
 export {
   generateRecoveryCodes,
+  hashImportedCode,
   hashRecoveryCode,
+  normalizeImportedCode,
   normalizeRecoveryCode,
   RECOVERY_CODE_ALPHABET,
   recoveryCodeHashCandidates,

@@ -95,3 +95,53 @@ export function hashRecoveryCode(keyring: Keyring, userId: string, normalized: s
 export function recoveryCodeHashCandidates(keyring: Keyring, userId: string, normalized: string): string[] {
   return keyring.tags.map((tag) => hashRecoveryCode(keyring, userId, normalized, tag));
 }
+
+/**
+ * Codes brought over from another system by `importAuthenticator` (django-otp static tokens,
+ * django-totp backup codes): 6-64 letters and digits, matched without regard to case, spaces,
+ * hyphens or underscores. Their own HMAC subkey keeps them apart from twofold's codes: an imported
+ * code never matches as a twofold code, nor the other way round.
+ */
+const IMPORTED_KEY_PURPOSE = 'imported-recovery-code';
+const IMPORTED_PATTERN = /^[a-z0-9]{6,64}$/;
+
+/**
+ * Brings an imported code (or a submitted one) to the form its hash is made of: lowercase, without
+ * spaces, hyphens or underscores; null when it cannot be an imported code (under 6 or over 64
+ * letters and digits, anything else in it).
+ * @example normalizeImportedCode('AB3D-EF7G') // 'ab3def7g'
+ */
+export function normalizeImportedCode(input: unknown): string | null {
+  if (typeof input !== 'string' || input.length > MAX_INPUT_LENGTH || !ACCEPTED_INPUT.test(input)) {
+    return null;
+  }
+  const code = input.replace(SEPARATORS, '').toLowerCase();
+  return IMPORTED_PATTERN.test(code) ? code : null;
+}
+
+/** The stored form of an imported code, as {@link hashRecoveryCode} but under its own subkey. */
+export function hashImportedCode(keyring: Keyring, userId: string, normalized: string, tag?: string): string {
+  if (typeof normalized !== 'string' || !IMPORTED_PATTERN.test(normalized)) {
+    throw new TypeError('hashImportedCode: pass a code normalized by normalizeImportedCode');
+  }
+  const keyTag = tag ?? keyring.currentTag;
+  const mac = createHmac('sha256', keyring.deriveKey(IMPORTED_KEY_PURPOSE, keyTag))
+    .update(`${userId}\0${normalized}`, 'utf8')
+    .digest();
+  return `${keyTag}.${encodeBase64url(mac)}`;
+}
+
+/**
+ * Every hash a submitted code could be stored as: twofold's own codes first, then imported ones,
+ * each under every keyring tag (current first). Empty when the input can be neither.
+ */
+export function submittedCodeHashCandidates(keyring: Keyring, userId: string, input: unknown): string[] {
+  const candidates: string[] = [];
+  const normalized = normalizeRecoveryCode(input);
+  if (normalized !== null) candidates.push(...recoveryCodeHashCandidates(keyring, userId, normalized));
+  const imported = normalizeImportedCode(input);
+  if (imported !== null) {
+    for (const tag of keyring.tags) candidates.push(hashImportedCode(keyring, userId, imported, tag));
+  }
+  return candidates;
+}

@@ -34,7 +34,7 @@ export function makeEngine(overrides: Partial<TwoFactorOptions> = {}) {
 
 /** The code an authenticator app would show for `secret` at `time` plus `steps` steps. */
 export function codeAt(secret: string, time: number, steps = 0, period = 30): string {
-  return new Totp({ secret, period }).generate(time + steps * period * 1000).token;
+  return new Totp({ secret, period, minSecretBytes: 10 }).generate(time + steps * period * 1000).token;
 }
 
 /** A well-formed code that matches no step in a +-3 window around `time`. */
