@@ -267,11 +267,16 @@ export interface TwoFactor {
    * keyring, replay state (`lastCounter`) carried over, the user's old recovery codes stored as
    * hashes when this turns 2FA on. Idempotent per user and `source`: a second run resolves
    * `unchanged`. No second factor is asked for: this is an operator's action (the `twofold import`
-   * command), never a route.
+   * command), never a route. `dryRun`: check the input and read the store, resolve what the import
+   * would do, write nothing.
    * @throws {InvalidInputError} a field is out of range (`field` names it; a secret is never echoed).
    * @throws {AuthenticatorLimitError} the user already has `maxAuthenticators` authenticators.
    */
-  importAuthenticator(userId: string, input: ImportAuthenticatorInput): Promise<ImportedAuthenticator>;
+  importAuthenticator(
+    userId: string,
+    input: ImportAuthenticatorInput,
+    options?: { dryRun?: boolean },
+  ): Promise<ImportedAuthenticator>;
   /** The user's active authenticators, oldest first. */
   listAuthenticators(userId: string): Promise<AuthenticatorInfo[]>;
   /** @throws NotFoundError the user has no active authenticator with that id */
@@ -996,7 +1001,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       events.emit('disabled', { userId, via: disabledVia(verified.method) });
     },
 
-    async importAuthenticator(userId, input) {
+    async importAuthenticator(userId, input, importOptions = {}) {
       const now = clock();
       checkUserId(userId);
       const checked = checkImport(input, checkName);
@@ -1006,8 +1011,9 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
         now,
         maxActive: maxAuthenticators,
         pendingTtlMs: resolved.enrollmentTtlMs,
+        dryRun: importOptions.dryRun === true,
       });
-      if (result.outcome !== 'unchanged') {
+      if (result.outcome !== 'unchanged' && importOptions.dryRun !== true) {
         events.emit('imported', {
           userId,
           authenticatorId: result.authenticatorId,

@@ -164,6 +164,8 @@ export interface ImportContext {
   maxActive: number;
   /** How long the pending record between the two steps may live. */
   pendingTtlMs: number;
+  /** Check and read only: resolve what the import would do, write nothing. */
+  dryRun?: boolean;
 }
 
 /** How often a write goes round when something replaced its pending record (a user's own enrollment). */
@@ -211,6 +213,22 @@ export async function writeImport(
   const { authenticatorId } = checked;
   const unchanged: ImportedAuthenticator = { authenticatorId, outcome: 'unchanged', recoveryCodes: 0 };
   const hashes = checked.recoveryCodes.map((code) => hashImportedCode(keyring, userId, code));
+  const before = await store.listAuthenticators(userId, now);
+  // Already imported: the common case when an interrupted import is run again, answered without the lock.
+  if (
+    before.some(
+      (record) => record.id === authenticatorId && record.type === 'totp' && record.status === 'active',
+    )
+  ) {
+    return unchanged;
+  }
+  if (context.dryRun) {
+    const active = before.filter((record) => record.type === 'webauthn' || record.status === 'active').length;
+    if (active >= maxActive) throw new AuthenticatorLimitError(maxActive);
+    return active === 0
+      ? { authenticatorId, outcome: 'enabled', recoveryCodes: hashes.length }
+      : { authenticatorId, outcome: 'added', recoveryCodes: 0 };
+  }
   return withUserLock(userId, context, async () => {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const existing = await store.listAuthenticators(userId, now);

@@ -229,3 +229,36 @@ t.test(
     );
   },
 );
+
+t.test('a dry run says what an import would do and writes nothing', async (t) => {
+  const env = makeEngine({ maxAuthenticators: 2 });
+  const dry = { dryRun: true };
+  t.match(
+    await env.twoFactor.importAuthenticator(
+      'ada',
+      { source: 'a', secret: SHORT_SECRET, recoveryCodes: ['abcdefgh'] },
+      dry,
+    ),
+    {
+      outcome: 'enabled',
+      recoveryCodes: 1,
+    },
+  );
+  t.equal((await env.twoFactor.status('ada')).enabled, false);
+  await env.twoFactor.importAuthenticator('ada', { source: 'a', secret: SHORT_SECRET });
+  t.match(await env.twoFactor.importAuthenticator('ada', { source: 'a', secret: SHORT_SECRET }, dry), {
+    outcome: 'unchanged',
+  });
+  t.match(await env.twoFactor.importAuthenticator('ada', { source: 'b', secret: SHORT_SECRET }, dry), {
+    outcome: 'added',
+  });
+  t.equal((await env.twoFactor.listAuthenticators('ada')).length, 1);
+  await env.twoFactor.importAuthenticator('ada', { source: 'b', secret: SHORT_SECRET });
+  await t.rejects(env.twoFactor.importAuthenticator('ada', { source: 'c', secret: SHORT_SECRET }, dry), {
+    code: 'TWOFOLD_AUTHENTICATOR_LIMIT',
+  });
+  await t.rejects(env.twoFactor.importAuthenticator('ada', { source: 'c', secret: 'bad' }, dry), {
+    code: 'TWOFOLD_INVALID_INPUT',
+    field: 'secret',
+  });
+});
