@@ -3,6 +3,7 @@ import { integerOption, parseCommand } from '../args.js';
 import { describeTarget, openDatabase, parseDatabaseUrl, prefixOption, URL_FORMS } from '../database.js';
 import { EXIT, storeFailure, UsageError } from '../errors.js';
 import type { Io, StopSignal } from '../io.js';
+import { keyringOption } from '../keyring.js';
 import { progressReporter } from '../progress.js';
 import type { ResealResult } from '../reseal.js';
 
@@ -117,24 +118,6 @@ export async function rotateKeysCommand(io: Io, args: string[]): Promise<number>
     await database.close();
   }
   return report(io, result, keyring, dryRun, stopSignal);
-}
-
-/** The keyring from --keys or TWOFOLD_KEYS; a malformed one is a usage error that shows no key. */
-function keyringOption(
-  parseKeyring: (text: string) => Keyring,
-  text: string | undefined,
-  fromOption: boolean,
-): Keyring {
-  if (text === undefined || text.trim() === '') {
-    throw new UsageError('the keyring is missing: set TWOFOLD_KEYS (or pass --keys), current key first');
-  }
-  try {
-    return parseKeyring(text);
-  } catch (error) {
-    // parseKeyring's messages name the entry by position and tag, never its key.
-    const message = (error as Error).message.replace(/^parseKeyring: /, '');
-    throw new UsageError(`${fromOption ? '--keys' : 'TWOFOLD_KEYS'}: ${message}`);
-  }
 }
 
 /** How many failed rows are listed one by one. */
