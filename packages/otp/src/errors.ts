@@ -143,7 +143,7 @@ export class OtpUriTypeMismatchError extends OtpInvalidUriError {
   }
 }
 
-/** The label has an empty issuer prefix or more than one issuer separator. */
+/** The label has more than one issuer separator (`a:b:c`). An empty prefix (`:account`) is no issuer. */
 export class OtpUriInvalidLabelError extends OtpInvalidUriError {
   static override readonly code = 'OTP_URI_INVALID_LABEL';
   constructor(message = 'The URI label must be "issuer:account" or "account"', options?: OtpErrorOptions) {

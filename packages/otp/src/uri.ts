@@ -161,10 +161,12 @@ function readUnsigned(text: string): number {
 }
 
 /**
- * Parses an otpauth:// URI (Google Key URI format) strictly. Accepted: the issuer in the label,
- * in the parameter, or both when equal; `%3A` as the label separator and spaces before the
- * account; `+` or `%20` for spaces in the query; any case for the scheme, type, algorithm and
- * secret; unknown parameters (such as `image`) are ignored.
+ * Parses an otpauth:// URI (Google Key URI format): lenient where the URIs other software writes
+ * differ but mean one thing, strict where a value is wrong. Accepted: the issuer in the label, in
+ * the parameter, or both when equal; an empty label prefix (`:account`) as no issuer; `%3A` as
+ * the label separator and spaces before the account; `+` or `%20` for spaces in the query; any
+ * case for the scheme, type, algorithm and secret; a secret with non-zero unused trailing bits;
+ * an empty parameter (`digits=`) as an absent one; unknown parameters (such as `image`) ignored.
  *
  * @param uri - the URI, e.g. scanned from a QR code
  * @param options.minSecretBytes - shortest secret accepted, default 16, never below 10
@@ -197,6 +199,8 @@ export function parseUri(uri: string, options: ParseUriOptions = {}): OtpauthUri
   if (type !== 'totp' && type !== 'hotp') throw new OtpUriUnknownTypeError();
 
   // Label: "account" or "issuer:account" (separator literal or %3A), spaces allowed before account.
+  // An empty prefix (":account") is no issuer, as pyotp, passlib and otpauth read it; the issuer
+  // parameter may then give one (passlib and otpauth take it; pyotp 2.6 calls it a mismatch).
   const label = slash < 0 ? '' : decodeComponent(path.slice(slash + 1), false);
   const separator = label.indexOf(':');
   let labelIssuer: string | undefined;
@@ -205,12 +209,15 @@ export function parseUri(uri: string, options: ParseUriOptions = {}): OtpauthUri
     if (label.includes(':', separator + 1)) {
       throw new OtpUriInvalidLabelError('The URI label has more than one colon');
     }
-    labelIssuer = label.slice(0, separator);
-    if (labelIssuer === '') throw new OtpUriInvalidLabelError('The URI label has an empty issuer');
+    labelIssuer = label.slice(0, separator) || undefined;
     account = label.slice(separator + 1).replace(/^ +/, '');
   }
   if (account === '') throw new OtpUriMissingAccountError();
 
+  // An empty value (`digits=`) reads as an absent parameter, as in pyotp and passlib (whose
+  // parse_qsl drops blank values): the default for algorithm, digits, period and issuer, "no
+  // secret" for secret and, for hotp, "no counter", which stays an error (the Key URI format
+  // requires it; pyotp alone would silently start at 0). A duplicate is refused even when empty.
   const params = new Map<string, string>();
   for (const part of query.split('&')) {
     if (part === '') continue;
@@ -220,9 +227,10 @@ export function parseUri(uri: string, options: ParseUriOptions = {}): OtpauthUri
     if (params.has(name)) throw new OtpUriDuplicateParameterError(name);
     params.set(name, value);
   }
+  const param = (name: string): string | undefined => params.get(name) || undefined;
 
-  const secretText = params.get('secret');
-  if (secretText === undefined || secretText === '') {
+  const secretText = param('secret');
+  if (secretText === undefined) {
     throw new OtpUriInvalidSecretError('The URI has no secret');
   }
   let secret: Uint8Array;
@@ -233,17 +241,17 @@ export function parseUri(uri: string, options: ParseUriOptions = {}): OtpauthUri
   }
   if (secret.length < minSecretBytes) throw new OtpUriInvalidSecretError('The URI secret is too short');
 
-  const algorithmText = params.get('algorithm');
+  const algorithmText = param('algorithm');
   const algorithm = algorithmText === undefined ? 'SHA1' : algorithmText.toUpperCase();
   if (!isAlgorithm(algorithm)) throw new OtpUriUnknownAlgorithmError();
 
-  const digitsText = params.get('digits');
+  const digitsText = param('digits');
   const digits = digitsText === undefined ? 6 : readUnsigned(digitsText);
   if (!(digits >= OTP_LIMITS.minDigits && digits <= OTP_LIMITS.maxDigits)) {
     throw new OtpUriInvalidDigitsError();
   }
 
-  const issuerParam = params.get('issuer') || undefined;
+  const issuerParam = param('issuer');
   if (issuerParam !== undefined && labelIssuer !== undefined && issuerParam !== labelIssuer) {
     throw new OtpUriIssuerMismatchError();
   }
@@ -252,14 +260,14 @@ export function parseUri(uri: string, options: ParseUriOptions = {}): OtpauthUri
   if (issuer !== undefined) common.issuer = issuer;
 
   if (type === 'totp') {
-    const periodText = params.get('period');
+    const periodText = param('period');
     const period = periodText === undefined ? 30 : readUnsigned(periodText);
     if (!(period >= OTP_LIMITS.minPeriod && period <= OTP_LIMITS.maxPeriod)) {
       throw new OtpUriInvalidPeriodError();
     }
     return { type, ...common, period };
   }
-  const counterText = params.get('counter');
+  const counterText = param('counter');
   const counter = counterText === undefined ? Number.NaN : readUnsigned(counterText);
   if (!Number.isSafeInteger(counter)) throw new OtpUriInvalidCounterError();
   return { type, ...common, counter };

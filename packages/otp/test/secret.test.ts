@@ -53,32 +53,75 @@ t.test('base32: spaces, hyphens and mixed case are accepted', async (t) => {
   }
 });
 
-t.test(
-  'base32: invalid characters, impossible lengths, bad padding and stray bits are OTP_INVALID_SECRET',
-  async (t) => {
-    const cases: [text: string, why: string][] = [
-      ['MZXW6YT1', 'digit 1 is not in the alphabet'],
-      ['MZXW6YT0', 'digit 0 is not in the alphabet'],
-      ['MZXW6YT8', 'digit 8 is not in the alphabet'],
-      ['MZXW6YTB!', 'punctuation'],
-      ['MZXW\t6YTB', 'a tab is not a space'],
-      ['MZXWÉYTB', 'a non-ASCII letter'],
-      ['M', 'one character is an impossible length'],
-      ['MZX', 'three characters are an impossible length'],
-      ['MZXW6Y', 'six characters are an impossible length'],
-      ['MY=====', 'padding one short'],
-      ['MY=======', 'padding one too many'],
-      ['MZXW6YTB========', 'padding after a full quantum'],
-      ['MY==MY==', 'data after padding'],
-      ['=', 'padding alone'],
-      ['MZ', 'non-zero trailing bits (f is MY)'],
-      ['MZXR', 'non-zero trailing bits (fo is MZXQ)'],
-    ];
-    for (const [text, why] of cases) {
-      t.throws(() => decodeBase32(text), { code: 'OTP_INVALID_SECRET' }, why);
+t.test('base32: non-zero unused trailing bits are read and discarded, as b32decode does', async (t) => {
+  // [text, the bytes of Python's base64.b32decode after padding (hex)]. The last symbol of a
+  // 2, 4, 5 or 7 symbol quantum holds 2, 4, 1 or 3 bits that belong to no byte.
+  const cases: [text: string, hex: string][] = [
+    ['MZ', '66'], // canonical MY
+    ['MZ======', '66'],
+    ['mz', '66'],
+    ['MZXR', '666f'], // canonical MZXQ
+    ['MZXR====', '666f'],
+    ['MZXW7', '666f6f'], // canonical MZXW6
+    ['MZXW6YR', '666f6f62'], // canonical MZXW6YQ
+    ['MZXW6YTBOJ', '666f6f626172'], // canonical MZXW6YTBOI
+    ['MZXW6YTBOP', '666f6f626173'], // P differs from I in used bits too: another last byte
+    ['S46SQCPPTCNPROMHWYBDCTBZXV', '973d2809ef989af8b987b602314c39bd'], // from pyotp's tests
+    ['S46S QCPP TCNP ROMH WYBD CTBZ XV', '973d2809ef989af8b987b602314c39bd'],
+    ['S46SQCPPTCNPROMHWYBDCTBZXU', '973d2809ef989af8b987b602314c39bd'], // its canonical spelling
+    ['S46SQCPPTCNPROMHWYBDCTBZX7', '973d2809ef989af8b987b602314c39bf'], // a used bit differs
+  ];
+  for (const [text, hex] of cases) {
+    t.equal(encodeSecret(decodeBase32(text), { encoding: 'hex' }), hex, text);
+  }
+  t.equal(encodeSecret(decodeSecret('S46SQCPPTCNPROMHWYBDCTBZXV')), 'S46SQCPPTCNPROMHWYBDCTBZXU');
+  t.equal(prettySecret('mzxw6ytboj'), 'MZXW 6YTB OI', 'prettySecret writes the canonical spelling');
+});
+
+t.test('base32: every final symbol decodes to its used bits; the writer clears the rest', async (t) => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  // Symbols in the final quantum -> unused bits in its last symbol.
+  const unusedBits: Record<number, number> = { 2: 2, 4: 4, 5: 1, 7: 3 };
+  const wrong: string[] = [];
+  for (const [symbols, unused] of Object.entries(unusedBits)) {
+    const prefix = 'MZXW6YTB'.slice(0, Number(symbols) - 1);
+    for (let value = 0; value < 32; value++) {
+      const text = prefix + alphabet[value]!;
+      const canonical = encodeBase32(decodeBase32(text));
+      const expected = prefix + alphabet[value & ~((1 << unused) - 1)]!;
+      if (canonical !== expected) wrong.push(text);
     }
-  },
-);
+  }
+  t.same(wrong, [], 'inputs whose bytes are not those of the symbol with its unused bits cleared');
+});
+
+t.test('base32: invalid characters, impossible lengths and bad padding are OTP_INVALID_SECRET', async (t) => {
+  const cases: [text: string, why: string][] = [
+    ['MZXW6YT1', 'digit 1 is not in the alphabet'],
+    ['MZXW6YT0', 'digit 0 is not in the alphabet'],
+    ['MZXW6YT8', 'digit 8 is not in the alphabet'],
+    ['MZXW6YTB!', 'punctuation'],
+    ['MZXW\t6YTB', 'a tab is not a space'],
+    ['MZXWÉYTB', 'a non-ASCII letter'],
+    ['M', 'one character is an impossible length'],
+    ['MZX', 'three characters are an impossible length'],
+    ['MZXW6Y', 'six characters are an impossible length'],
+    ['MY=====', 'padding one short'],
+    ['MY=======', 'padding one too many'],
+    ['MZXW6YTB========', 'padding after a full quantum'],
+    ['MY==MY==', 'data after padding'],
+    ['=', 'padding alone'],
+    ['MY=', 'partial padding (pyotp pads it, oathtool refuses it)'],
+    ['MY====', 'partial padding (pyotp pads it, oathtool refuses it)'],
+    ['MZXW6YT0', 'zero is not O (passlib alone guesses so)'],
+    ['MZXW6YTB1', 'nine characters are an impossible length'],
+    ['MZXW6YTBOIA', 'eleven characters are an impossible length'],
+    ['MZXW6YTBOIAAAA', 'fourteen characters are an impossible length'],
+  ];
+  for (const [text, why] of cases) {
+    t.throws(() => decodeBase32(text), { code: 'OTP_INVALID_SECRET' }, why);
+  }
+});
 
 t.test('generateSecret: default size is the hash output size', async (t) => {
   const sizes: [Algorithm | undefined, number][] = [

@@ -276,32 +276,41 @@ t.test('parseUri refuses malformed URIs, each with its own code', async (t) => {
     [`otpauth://totp?${s}`, 'OTP_URI_MISSING_ACCOUNT'],
     [`otpauth://totp/?${s}`, 'OTP_URI_MISSING_ACCOUNT'],
     [`otpauth://totp/Example:?${s}`, 'OTP_URI_MISSING_ACCOUNT'],
+    [`otpauth://totp/:?${s}`, 'OTP_URI_MISSING_ACCOUNT'],
+    [`otpauth://totp/%3A%20?${s}&issuer=Example`, 'OTP_URI_MISSING_ACCOUNT'],
     [`otpauth://totp/Example:%20?${s}`, 'OTP_URI_MISSING_ACCOUNT'],
-    [`otpauth://totp/:alice?${s}`, 'OTP_URI_INVALID_LABEL'],
     [`otpauth://totp/a:b:c?${s}`, 'OTP_URI_INVALID_LABEL'],
     [`otpauth://totp/a%3Ab%3Ac?${s}`, 'OTP_URI_INVALID_LABEL'],
+    [`otpauth://totp/::alice?${s}`, 'OTP_URI_INVALID_LABEL'],
     ['otpauth://totp/alice', 'OTP_URI_INVALID_SECRET'],
     ['otpauth://totp/alice?issuer=Example', 'OTP_URI_INVALID_SECRET'],
     ['otpauth://totp/alice?secret=', 'OTP_URI_INVALID_SECRET'],
     ['otpauth://totp/alice?secret', 'OTP_URI_INVALID_SECRET'],
     [`otpauth://totp/alice?secret=${SECRET.slice(0, -1)}1`, 'OTP_URI_INVALID_SECRET'],
     [`otpauth://totp/alice?secret=${SECRET}=`, 'OTP_URI_INVALID_SECRET'],
+    [`otpauth://totp/alice?secret=${SECRET}A`, 'OTP_URI_INVALID_SECRET'], // 33 symbols: impossible
+    [`otpauth://totp/alice?secret=${SECRET.slice(0, -1)}0`, 'OTP_URI_INVALID_SECRET'],
     [`otpauth://totp/alice?secret=${SHORT}`, 'OTP_URI_INVALID_SECRET'],
     [`otpauth://totp/alice?${s}&algorithm=MD5`, 'OTP_URI_UNKNOWN_ALGORITHM'],
     [`otpauth://totp/alice?${s}&algorithm=SHA-256`, 'OTP_URI_UNKNOWN_ALGORITHM'],
-    [`otpauth://totp/alice?${s}&algorithm=`, 'OTP_URI_UNKNOWN_ALGORITHM'],
+    [`otpauth://totp/alice?${s}&algorithm=%20`, 'OTP_URI_UNKNOWN_ALGORITHM'],
+    [`otpauth://totp/alice?${s}&algorithm=SHA`, 'OTP_URI_UNKNOWN_ALGORITHM'],
     [`otpauth://totp/alice?${s}&digits=5`, 'OTP_URI_INVALID_DIGITS'],
     [`otpauth://totp/alice?${s}&digits=11`, 'OTP_URI_INVALID_DIGITS'],
     [`otpauth://totp/alice?${s}&digits=six`, 'OTP_URI_INVALID_DIGITS'],
     [`otpauth://totp/alice?${s}&digits=6.0`, 'OTP_URI_INVALID_DIGITS'],
     [`otpauth://totp/alice?${s}&digits=+6`, 'OTP_URI_INVALID_DIGITS'],
-    [`otpauth://totp/alice?${s}&digits=`, 'OTP_URI_INVALID_DIGITS'],
+    [`otpauth://totp/alice?${s}&digits=abc`, 'OTP_URI_INVALID_DIGITS'],
+    [`otpauth://totp/alice?${s}&digits=+`, 'OTP_URI_INVALID_DIGITS'],
+    [`otpauth://totp/alice?${s}&digits=0`, 'OTP_URI_INVALID_DIGITS'],
     [`otpauth://totp/alice?${s}&period=0`, 'OTP_URI_INVALID_PERIOD'],
     [`otpauth://totp/alice?${s}&period=3601`, 'OTP_URI_INVALID_PERIOD'],
     [`otpauth://totp/alice?${s}&period=30s`, 'OTP_URI_INVALID_PERIOD'],
     [`otpauth://totp/alice?${s}&period=-30`, 'OTP_URI_INVALID_PERIOD'],
+    [`otpauth://totp/alice?${s}&period=%20`, 'OTP_URI_INVALID_PERIOD'],
     [`otpauth://hotp/alice?${s}`, 'OTP_URI_INVALID_COUNTER'],
-    [`otpauth://hotp/alice?${s}&counter=`, 'OTP_URI_INVALID_COUNTER'],
+    [`otpauth://hotp/alice?${s}&counter=`, 'OTP_URI_INVALID_COUNTER'], // empty is absent, still required
+    [`otpauth://hotp/alice?${s}&counter=abc`, 'OTP_URI_INVALID_COUNTER'],
     [`otpauth://hotp/alice?${s}&counter=-1`, 'OTP_URI_INVALID_COUNTER'],
     [`otpauth://hotp/alice?${s}&counter=1.5`, 'OTP_URI_INVALID_COUNTER'],
     [`otpauth://hotp/alice?${s}&counter=0x10`, 'OTP_URI_INVALID_COUNTER'],
@@ -313,6 +322,8 @@ t.test('parseUri refuses malformed URIs, each with its own code', async (t) => {
     [`otpauth://totp/alice?${s}&${s}`, 'OTP_URI_DUPLICATE_PARAMETER'],
     [`otpauth://totp/alice?${s}&digits=6&digits=8`, 'OTP_URI_DUPLICATE_PARAMETER'],
     [`otpauth://totp/alice?${s}&issuer=A&issuer=A`, 'OTP_URI_DUPLICATE_PARAMETER'],
+    [`otpauth://totp/alice?${s}&digits=&digits=8`, 'OTP_URI_DUPLICATE_PARAMETER'],
+    [`otpauth://totp/:alice?secret=&${s}`, 'OTP_URI_DUPLICATE_PARAMETER'],
     [`otpauth://totp/alice?${s}&%69ssuer=A&issuer=A`, 'OTP_URI_DUPLICATE_PARAMETER'],
     [`otpauth://totp/Example:alice?${s}&issuer=Other`, 'OTP_URI_ISSUER_MISMATCH'],
     [`otpauth://totp/Example:alice?${s}&issuer=example`, 'OTP_URI_ISSUER_MISMATCH'],
@@ -322,6 +333,53 @@ t.test('parseUri refuses malformed URIs, each with its own code', async (t) => {
       typeof uri === 'string' && uri.length > 200 ? `${uri.slice(0, 60)}... (too long)` : String(uri);
     t.throws(() => parseUri(uri as string), { code }, label);
   }
+});
+
+t.test('parseUri reads an empty label prefix as no issuer, and empty parameters as absent', async (t) => {
+  const seed = RFC_SEEDS.SHA1;
+  const plain = {
+    type: 'totp',
+    secret: seed,
+    account: 'alice',
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+  } as const;
+  const cases: [uri: string, expected: OtpauthUri][] = [
+    // Empty issuer prefix: no issuer (pyotp, passlib and otpauth read it so), unless the parameter gives one.
+    [`otpauth://totp/:alice?secret=${SECRET}`, plain],
+    [`otpauth://totp/%3Aalice?secret=${SECRET}`, plain],
+    [`otpauth://totp/:%20alice?secret=${SECRET}&issuer=`, plain],
+    [`otpauth://totp/:alice?secret=${SECRET}&issuer=Example`, { ...plain, issuer: 'Example' }],
+    // Empty algorithm, digits, period and issuer: their defaults (parse_qsl drops blank values).
+    [`otpauth://totp/alice?secret=${SECRET}&algorithm=&digits=&period=&issuer=`, plain],
+    [`otpauth://totp/alice?secret=${SECRET}&algorithm&digits&period`, plain],
+    [
+      `otpauth://totp/Example:alice?secret=${SECRET}&issuer=&algorithm=&digits=8&period=`,
+      { ...plain, issuer: 'Example', digits: 8 },
+    ],
+    [
+      `otpauth://hotp/:alice?secret=${SECRET}&algorithm=&digits=&counter=5`,
+      { type: 'hotp', secret: seed, account: 'alice', algorithm: 'SHA1', digits: 6, counter: 5 },
+    ],
+    // A secret with non-zero unused trailing bits: the bytes of its canonical spelling.
+    [
+      `otpauth://totp/alice?secret=S46SQCPPTCNPROMHWYBDCTBZXV`,
+      {
+        ...plain,
+        secret: Uint8Array.from(Buffer.from('973d2809ef989af8b987b602314c39bd', 'hex')),
+      },
+    ],
+  ];
+  for (const [uri, expected] of cases) t.same(parseUri(uri), expected, uri);
+  const totp = Totp.fromUri('otpauth://totp/:alice?secret=S46SQCPPTCNPROMHWYBDCTBZXV&period=&digits=');
+  t.equal(totp.base32, 'S46SQCPPTCNPROMHWYBDCTBZXU', 'the instance keeps the bytes, written canonically');
+  t.equal(totp.period, 30);
+  t.equal(
+    buildUri({ type: 'totp', secret: 'S46SQCPPTCNPROMHWYBDCTBZXV', account: 'alice' }),
+    'otpauth://totp/alice?secret=S46SQCPPTCNPROMHWYBDCTBZXU',
+    'buildUri reads the lenient spelling and writes the canonical one',
+  );
 });
 
 t.test('every URI error is an OtpInvalidUriError', async (t) => {
