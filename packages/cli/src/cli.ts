@@ -13,6 +13,8 @@ Commands:
   rotate-keys   re-seal every TOTP secret of a SQL store under the current key
   user          an operator's actions on one user: status, unlock, reset (SQL or Redis)
   recovery      process-due: carry out the delayed email recoveries that are due
+  import        bring users' authenticators over from another 2FA system (otpauth URIs, Google
+                Authenticator exports, passlib, django-otp, django-totp)
   code          print the current code of a secret or otpauth:// URI
   uri build     build an otpauth:// URI, optionally shown as a QR code
   uri inspect   show what an otpauth:// URI holds
@@ -22,8 +24,8 @@ Options:
   -v, --version  print the version
 
 Environment:
-  TWOFOLD_KEYS           the keyring for rotate-keys ("tag:key,...", current key first)
-  TWOFOLD_DATABASE_URL   the store for migrate, rotate-keys, user and recovery when --url is not given
+  TWOFOLD_KEYS           the keyring for rotate-keys and import ("tag:key,...", current key first)
+  TWOFOLD_DATABASE_URL   the store for migrate, rotate-keys, user, recovery and import when --url is not given
   NO_COLOR               no colours in the terminal QR code
   TWOFOLD_DEBUG=1        print the stack trace of an unexpected error
 
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'rotate-keys': async () => (await import('./commands/rotate-keys.js')).rotateKeysCommand,
   user: async () => (await import('./commands/user.js')).userCommand,
   recovery: async () => (await import('./commands/recovery.js')).recoveryCommand,
+  import: async () => (await import('./commands/import.js')).importCommand,
   code: async () => (await import('./commands/code.js')).codeCommand,
   uri: async () => (await import('./commands/uri.js')).uriCommand,
 };

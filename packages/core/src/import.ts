@@ -231,13 +231,6 @@ export async function writeImport(
   }
   return withUserLock(userId, context, async () => {
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const existing = await store.listAuthenticators(userId, now);
-      if (
-        existing.some(
-          (record) => record.id === authenticatorId && record.type === 'totp' && record.status === 'active',
-        )
-      )
-        return unchanged;
       const sealedSecret = keyring.seal(checked.secret, userId);
       const saved = await store.savePendingAuthenticator(
         {
@@ -258,7 +251,7 @@ export async function writeImport(
         },
         now,
       );
-      // Refused only when the same id is active: a concurrent import of this source finished first.
+      // Refused only when the same id is active: imported before (by a concurrent run, say).
       if (!saved) return unchanged;
       const outcome = await store.confirmAuthenticator(userId, authenticatorId, {
         sealedSecret,

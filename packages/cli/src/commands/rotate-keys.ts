@@ -1,7 +1,7 @@
 import type { Keyring } from '@twofold/core';
 import { integerOption, parseCommand } from '../args.js';
 import { describeTarget, openDatabase, parseDatabaseUrl, prefixOption, URL_FORMS } from '../database.js';
-import { EXIT, storeFailure, UsageError } from '../errors.js';
+import { EXIT, storeFailure } from '../errors.js';
 import type { Io, StopSignal } from '../io.js';
 import { keyringOption } from '../keyring.js';
 import { progressReporter } from '../progress.js';
