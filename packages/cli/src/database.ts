@@ -109,12 +109,14 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Opens the database of `target`. An SQLite file must exist unless `create` is set (migrate may
- * create one; rotate-keys must not). Connection failures surface later, at the first query.
+ * create one; rotate-keys must not). `connections` sizes a server's pool (default 2: the commands
+ * work one row at a time; import runs several). Connection failures surface later, at the first query.
  */
 export async function openDatabase(
   target: DatabaseTarget,
-  options: { create: boolean },
+  options: { create: boolean; connections?: number },
 ): Promise<OpenDatabase> {
+  const connections = options.connections ?? 2;
   switch (target.dialect) {
     case 'sqlite': {
       if (!options.create && !existsSync(target.path)) {
@@ -147,7 +149,7 @@ export async function openDatabase(
       const { default: pg } = await loadDriver('postgres', () => import('pg'));
       const pool = new pg.Pool({
         connectionString: target.url,
-        max: 2,
+        max: connections,
         connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       });
       // An idle client losing its connection must not crash the process; the next query reports it.
@@ -158,7 +160,7 @@ export async function openDatabase(
       const { default: mysql } = await loadDriver('mysql', () => import('mysql2'));
       const pool = mysql.createPool({
         uri: target.url,
-        connectionLimit: 2,
+        connectionLimit: connections,
         connectTimeout: CONNECT_TIMEOUT_MS,
       });
       return {

@@ -19,13 +19,18 @@ export interface OpenStore {
 /** How long to wait for Redis to answer before failing. */
 const REDIS_TIMEOUT_MS = 10_000;
 
-export async function openStore(url: string | undefined, prefix: string | undefined): Promise<OpenStore> {
+/** `connections`: the pool size of a SQL server (default 2); Redis uses one connection, pipelined. */
+export async function openStore(
+  url: string | undefined,
+  prefix: string | undefined,
+  options: { connections?: number } = {},
+): Promise<OpenStore> {
   const scheme =
     url === undefined ? undefined : /^([a-z][a-z0-9+.-]*):/i.exec(url.trim())?.[1]?.toLowerCase();
   if (scheme === 'redis' || scheme === 'rediss') return openRedis(url!.trim(), prefix);
   const target = parseDatabaseUrl(url);
   const where = describeTarget(target);
-  const database = await openDatabase(target, { create: false });
+  const database = await openDatabase(target, { create: false, connections: options.connections });
   try {
     const { sqlStore } = await import('@twofold/store-sql');
     const store = await sqlStore({

@@ -114,7 +114,10 @@ export async function importCommand(io: Io, args: string[]): Promise<number> {
 
   const source = await openSource(io, format, input, values);
   try {
-    const opened = await openStore(values.url ?? io.env.TWOFOLD_DATABASE_URL, values.prefix);
+    // A connection per user under way (and one spare), so --concurrency is not queued on a small pool.
+    const opened = await openStore(values.url ?? io.env.TWOFOLD_DATABASE_URL, values.prefix, {
+      connections: concurrency + 1,
+    });
     try {
       const twoFactor = createTwoFactor({
         store: opened.store,
