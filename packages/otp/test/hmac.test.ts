@@ -9,6 +9,7 @@ import {
   type HashAlgorithm,
   type HmacOptions,
 } from '../src/internal/hmac.js';
+import { sha1Wasm, sha256Wasm } from '../src/internal/hmac32-wasm.js';
 import { sha1 } from '../src/internal/sha1.js';
 import { sha256 } from '../src/internal/sha256.js';
 import { sha512 } from '../src/internal/sha512.js';
@@ -17,7 +18,7 @@ import { seededRandom, TEST_SEED } from './helpers.js';
 
 // The HMAC is proved against node:crypto (OpenSSL) on every key length from empty to well past each block
 // size (64 bytes for SHA-1/SHA-256, 128 for SHA-512: keys longer than a block are hashed first, RFC 2104),
-// and on counters at the 32-bit and 53-bit edges of the 8-byte big-endian counter. SHA-512 has two
+// and on counters at the 32-bit and 53-bit edges of the 8-byte big-endian counter. Every hash has two
 // implementations, WebAssembly (the default where available) and JavaScript (the fallback): both are proved.
 
 interface Variant {
@@ -32,7 +33,7 @@ interface Variant {
 
 const ALGORITHMS: readonly Variant[] = [
   {
-    label: 'SHA1',
+    label: 'SHA1 (WebAssembly)',
     algorithm: 'SHA1',
     options: {},
     nodeName: 'sha1',
@@ -41,9 +42,27 @@ const ALGORITHMS: readonly Variant[] = [
     digestBytes: 20,
   },
   {
-    label: 'SHA256',
+    label: 'SHA1 (JavaScript)',
+    algorithm: 'SHA1',
+    options: { wasm: false },
+    nodeName: 'sha1',
+    hash: sha1,
+    blockBytes: 64,
+    digestBytes: 20,
+  },
+  {
+    label: 'SHA256 (WebAssembly)',
     algorithm: 'SHA256',
     options: {},
+    nodeName: 'sha256',
+    hash: sha256,
+    blockBytes: 64,
+    digestBytes: 32,
+  },
+  {
+    label: 'SHA256 (JavaScript)',
+    algorithm: 'SHA256',
+    options: { wasm: false },
     nodeName: 'sha256',
     hash: sha256,
     blockBytes: 64,
@@ -112,9 +131,11 @@ function hex(bytes: Uint8Array): string {
 
 t.comment(`seed ${TEST_SEED} (set OTP_TEST_SEED to reproduce another run)`);
 
-t.test('SHA-512 runs in WebAssembly on this Node.js', async (t) => {
+t.test('every hash runs in WebAssembly on this Node.js', async (t) => {
   // Otherwise the "(WebAssembly)" cases below would silently test the JavaScript fallback twice.
-  t.ok(sha512Wasm(), 'WebAssembly is available and the generated module compiles');
+  t.ok(sha1Wasm(), 'SHA-1: WebAssembly is available and the generated module compiles');
+  t.ok(sha256Wasm(), 'SHA-256: WebAssembly is available and the generated module compiles');
+  t.ok(sha512Wasm(), 'SHA-512: WebAssembly is available and the generated module compiles');
 });
 
 for (const { label, algorithm, options, nodeName, hash, blockBytes, digestBytes } of ALGORITHMS) {
@@ -221,22 +242,28 @@ t.test('the key is read once: changing its bytes afterwards does not change the 
   }
 });
 
-t.test('without WebAssembly (node --jitless), SHA-512 falls back to JavaScript and agrees', async (t) => {
+t.test('without WebAssembly (node --jitless), every hash falls back to JavaScript and agrees', async (t) => {
   // A real runtime without WebAssembly rather than a mock: --jitless removes the WebAssembly global.
   const random = seededRandom(TEST_SEED + 4);
-  const cases = [0, 1, 64, 128, 129, 200].map((keyLength) => ({
-    key: Buffer.from(random.bytes(keyLength)).toString('hex'),
-    counter: randomCounter(random),
-  }));
+  const cases = (['SHA1', 'SHA256', 'SHA512'] as const).flatMap((algorithm) =>
+    [0, 1, 64, 128, 129, 200].map((keyLength) => ({
+      algorithm,
+      key: Buffer.from(random.bytes(keyLength)).toString('hex'),
+      counter: randomCounter(random),
+    })),
+  );
   const hmacModule = new URL('../src/internal/hmac.ts', import.meta.url).href;
-  const wasmModule = new URL('../src/internal/sha512-wasm.ts', import.meta.url).href;
+  const wasm32Module = new URL('../src/internal/hmac32-wasm.ts', import.meta.url).href;
+  const wasm64Module = new URL('../src/internal/sha512-wasm.ts', import.meta.url).href;
   const script = `
     const { createTruncatedHmac } = await import(${JSON.stringify(hmacModule)});
-    const { sha512Wasm } = await import(${JSON.stringify(wasmModule)});
+    const { sha1Wasm, sha256Wasm } = await import(${JSON.stringify(wasm32Module)});
+    const { sha512Wasm } = await import(${JSON.stringify(wasm64Module)});
     const cases = JSON.parse(process.argv[1]);
-    const values = cases.map(({ key, counter }) =>
-      createTruncatedHmac('SHA512', Uint8Array.from(Buffer.from(key, 'hex')), {})(counter));
-    console.log(JSON.stringify({ webAssembly: typeof WebAssembly, wasm: sha512Wasm() !== undefined, values }));
+    const values = cases.map(({ algorithm, key, counter }) =>
+      createTruncatedHmac(algorithm, Uint8Array.from(Buffer.from(key, 'hex')), {})(counter));
+    const wasm = [sha1Wasm, sha256Wasm, sha512Wasm].some((build) => build() !== undefined);
+    console.log(JSON.stringify({ webAssembly: typeof WebAssembly, wasm, values }));
   `;
   const { stdout } = await promisify(execFile)(
     process.execPath,
@@ -254,11 +281,11 @@ t.test('without WebAssembly (node --jitless), SHA-512 falls back to JavaScript a
   );
   const result = JSON.parse(stdout) as { webAssembly: string; wasm: boolean; values: number[] };
   t.equal(result.webAssembly, 'undefined', 'no WebAssembly in the child');
-  t.equal(result.wasm, false, 'sha512Wasm() reports it unavailable');
+  t.equal(result.wasm, false, 'sha1Wasm(), sha256Wasm() and sha512Wasm() report it unavailable');
   t.same(
     result.values,
-    cases.map(({ key, counter }) =>
-      referenceTruncation(referenceMac('sha512', Buffer.from(key, 'hex'), counter)),
+    cases.map(({ algorithm, key, counter }) =>
+      referenceTruncation(referenceMac(algorithm.toLowerCase(), Buffer.from(key, 'hex'), counter)),
     ),
   );
 });

@@ -1,8 +1,10 @@
 import { type BlockHash, bytesToWords, digest, wordsToBytes } from './block-hash.js';
+import { sha1Wasm, sha256Wasm } from './hmac32-wasm.js';
 import { sha1 } from './sha1.js';
 import { sha256 } from './sha256.js';
 import { sha512 } from './sha512.js';
-import { type KeyStates, type Sha512Wasm, sha512Wasm } from './sha512-wasm.js';
+import { sha512Wasm } from './sha512-wasm.js';
+import type { KeyStates, WasmHmac } from './wasm.js';
 
 /** Hash functions an OTP can be built on (RFC 6238 section 1.2). */
 export type HashAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
@@ -22,6 +24,13 @@ export type CounterMac = (counter: number) => Int32Array;
 
 const HASHES: Readonly<Record<HashAlgorithm, BlockHash>> = { SHA1: sha1, SHA256: sha256, SHA512: sha512 };
 
+/** The WebAssembly HMAC of each hash, built on first use; undefined where WebAssembly is unavailable. */
+const WASM_HMACS: Readonly<Record<HashAlgorithm, () => WasmHmac | undefined>> = {
+  SHA1: sha1Wasm,
+  SHA256: sha256Wasm,
+  SHA512: sha512Wasm,
+};
+
 /** Inner and outer HMAC pads, repeated over a 32-bit word (RFC 2104 section 2). */
 const IPAD_WORD = 0x36363636;
 const OPAD_WORD = 0x5c5c5c5c;
@@ -37,16 +46,16 @@ const TWO_POW_32 = 0x100000000;
 /** Options of {@link createCounterMac} and {@link createTruncatedHmac}. */
 export interface HmacOptions {
   /**
-   * Whether SHA-512 may run in WebAssembly (see sha512-wasm.ts). Default true; false forces the
-   * JavaScript SHA-512, which is otherwise used only where WebAssembly is unavailable. Tests set it to
-   * prove both paths. SHA-1 and SHA-256 always run in JavaScript.
+   * Whether the HMAC may run in WebAssembly (see hmac32-wasm.ts for SHA-1 and SHA-256, sha512-wasm.ts for
+   * SHA-512). Default true; false forces the JavaScript compressions, which are otherwise used only where
+   * WebAssembly is unavailable. Tests set it to prove both paths.
    */
   wasm?: boolean;
 }
 
 /** HMAC under one key, either path, ready for counters. */
 type PreparedKey =
-  | { wasm: Sha512Wasm; keyStates: KeyStates }
+  | { wasm: WasmHmac; keyStates: KeyStates; digestWords: number }
   | { wasm: undefined; counterMac: (counter: number) => Int32Array };
 
 /**
@@ -61,8 +70,8 @@ function prepareKey(algorithm: HashAlgorithm, key: Uint8Array, options: HmacOpti
   if (!(key instanceof Uint8Array)) throw new TypeError('key must be a Uint8Array');
   const blockBytes = hash.blockWords * 4;
   const keyBytes = key.length > blockBytes ? wordsToBytes(digest(hash, key), hash.digestWords * 4) : key;
-  const wasm = hash === sha512 && options.wasm !== false ? sha512Wasm() : undefined;
-  if (wasm !== undefined) return { wasm, keyStates: wasm.keyStates(keyBytes) };
+  const wasm = options.wasm !== false ? WASM_HMACS[algorithm]() : undefined;
+  if (wasm !== undefined) return { wasm, keyStates: wasm.keyStates(keyBytes), digestWords: hash.digestWords };
   return { wasm: undefined, counterMac: jsCounterMac(hash, keyBytes) };
 }
 
@@ -86,8 +95,8 @@ export function createCounterMac(
 ): CounterMac {
   const prepared = prepareKey(algorithm, key, options);
   if (prepared.wasm !== undefined) {
-    const { wasm, keyStates } = prepared;
-    const mac = new Int32Array(16);
+    const { wasm, keyStates, digestWords } = prepared;
+    const mac = new Int32Array(digestWords);
     return (counter) => {
       checkCounter(counter);
       return wasm.mac(keyStates, counter, mac);
@@ -155,8 +164,8 @@ function absorbPaddedKey(hash: BlockHash, paddedKey: Int32Array, padWord: number
  * for a counter: a non-negative safe integer (0 to 2^53 - 1), hashed as 8 bytes big-endian.
  *
  * The key-dependent HMAC work is done once here; each counter costs two hash compressions and no
- * allocation. SHA-512 runs in WebAssembly where available (see sha512-wasm.ts), which does the truncation
- * too.
+ * allocation. The compressions run in WebAssembly where available (see hmac32-wasm.ts and sha512-wasm.ts),
+ * which does the truncation too; in JavaScript otherwise.
  *
  * @throws TypeError when the algorithm is unknown or the key is not a Uint8Array; the returned function
  *   throws RangeError for a counter that is not a non-negative safe integer.

@@ -6,6 +6,9 @@ const K_20_39 = 0x6ed9eba1;
 const K_40_59 = 0x8f1bbcdc | 0;
 const K_60_79 = 0xca62c1d6 | 0;
 
+/** K(t) for t = 0..19, 20..39, 40..59, 60..79. */
+export const ROUND_CONSTANTS: readonly number[] = [K_00_19, K_20_39, K_40_59, K_60_79];
+
 /** Number of rounds, and of words in the message schedule. */
 const ROUNDS = 80;
 

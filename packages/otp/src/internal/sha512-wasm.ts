@@ -1,4 +1,17 @@
 import { ROUND_CONSTANTS, sha512 } from './sha512.js';
+import {
+  Body,
+  F64,
+  functionType,
+  type HmacExports,
+  hmacModule,
+  I32,
+  I64,
+  instantiate,
+  type KeyStates,
+  OP,
+  type WasmHmac,
+} from './wasm.js';
 
 /**
  * HMAC-SHA-512 over 8-byte counters, in WebAssembly.
@@ -24,7 +37,10 @@ import { ROUND_CONSTANTS, sha512 } from './sha512.js';
 
 // Memory layout, in bytes. Every 64-bit word is a native little-endian i64.
 
-/** The inner key state (8 words), then the outer key state (8 words): copied in before each `mac`. */
+/**
+ * The inner key state (8 words), then the outer key state (8 words): copied in when the previous call was
+ * for another secret.
+ */
 const KEY_STATES = 0;
 /** The second block of the inner hash: counter, padding, length. Only word 0 changes. */
 const INNER_BLOCK = 128;
@@ -41,116 +57,8 @@ const SCRATCH_BLOCK = 512;
 const BLOCK_BYTES = 128;
 const DIGEST_BYTES = 64;
 
-/** WebAssembly opcodes used below (WebAssembly Core Specification 2.0, section 5.4). */
-const OP = {
-  end: 0x0b,
-  call: 0x10,
-  select: 0x1b,
-  localGet: 0x20,
-  localSet: 0x21,
-  i32Load: 0x28,
-  i64Load: 0x29,
-  i64Store: 0x37,
-  i32Const: 0x41,
-  i64Const: 0x42,
-  i32And: 0x71,
-  i32Shl: 0x74,
-  i64Add: 0x7c,
-  i64Sub: 0x7d,
-  i64And: 0x83,
-  i64Or: 0x84,
-  i64Xor: 0x85,
-  i64Shl: 0x86,
-  i64ShrU: 0x88,
-  i64Rotr: 0x8a,
-  i32WrapI64: 0xa7,
-  i64TruncF64U: 0xb1,
-  i64ExtendI32U: 0xad,
-} as const;
-
-const I32 = 0x7f;
-const I64 = 0x7e;
-const F64 = 0x7c;
-
-/** Unsigned LEB128 (section 5.2.2), for sizes, counts and indices. */
-function unsigned(value: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value !== 0);
-  return bytes;
-}
-
-/** Signed LEB128 (section 5.2.2), for constants. */
-function signed(value: bigint): number[] {
-  const bytes: number[] = [];
-  for (;;) {
-    const byte = Number(value & 0x7fn);
-    value >>= 7n;
-    const done = (value === 0n && (byte & 0x40) === 0) || (value === -1n && (byte & 0x40) !== 0);
-    bytes.push(done ? byte : byte | 0x80);
-    if (done) return bytes;
-  }
-}
-
-/** A vector: its length, then its items (section 5.1.3). */
-function vector(items: readonly (readonly number[])[]): number[] {
-  return [...unsigned(items.length), ...items.flat()];
-}
-
-/** A section: id, byte size, content (section 5.5.2). */
-function section(id: number, content: readonly number[]): number[] {
-  return [id, ...unsigned(content.length), ...content];
-}
-
-function name(text: string): number[] {
-  return vector([...text].map((char) => [char.charCodeAt(0)]));
-}
-
-/** Appends instructions to a function body. */
-class Body {
-  readonly code: number[] = [];
-
-  get(local: number): this {
-    this.code.push(OP.localGet, ...unsigned(local));
-    return this;
-  }
-
-  set(local: number): this {
-    this.code.push(OP.localSet, ...unsigned(local));
-    return this;
-  }
-
-  op(...opcodes: number[]): this {
-    this.code.push(...opcodes);
-    return this;
-  }
-
-  i32(value: number): this {
-    this.code.push(OP.i32Const, ...signed(BigInt(value)));
-    return this;
-  }
-
-  i64(value: bigint): this {
-    this.code.push(OP.i64Const, ...signed(BigInt.asIntN(64, value)));
-    return this;
-  }
-
-  /** Loads the i64 at (address on the stack) + offset; 8-byte aligned (memarg align = 3). */
-  load64(offset: number): this {
-    this.code.push(OP.i64Load, 3, ...unsigned(offset));
-    return this;
-  }
-
-  /** Stores an i64 (value on top of the address) at address + offset. */
-  store64(offset: number): this {
-    this.code.push(OP.i64Store, 3, ...unsigned(offset));
-    return this;
-  }
-
+/** A function body with SHA-512's sums of rotations. */
+class Sha512Body extends Body {
   /** Pushes ROTR(a, x) ^ ROTR(b, x) ^ ROTR(c, x), or SHR(c, x) for the last term when `shiftLast`. */
   mix(x: number, a: number, b: number, c: number, shiftLast: boolean): this {
     this.get(x).i64(BigInt(a)).op(OP.i64Rotr);
@@ -159,16 +67,6 @@ class Body {
       .i64(BigInt(c))
       .op(shiftLast ? OP.i64ShrU : OP.i64Rotr, OP.i64Xor);
     return this;
-  }
-
-  /** The function body: local declarations, instructions, end (section 5.5.13). */
-  encode(locals: readonly [count: number, type: number][]): number[] {
-    const content = [
-      ...vector(locals.map(([count, type]) => [...unsigned(count), type])),
-      ...this.code,
-      OP.end,
-    ];
-    return [...unsigned(content.length), ...content];
   }
 }
 
@@ -183,7 +81,7 @@ function compressBody(): number[] {
   const vars = 3 + 16;
   const role = (t: number, letter: number): number => vars + ((((letter - t) % 8) + 8) % 8);
   const T1 = vars + 8;
-  const body = new Body();
+  const body = new Sha512Body();
 
   for (let t = 0; t < 16; t++)
     body
@@ -256,16 +154,12 @@ function macBody(compressIndex: number): number[] {
   const SHIFT = 4; // i64
   const body = new Body();
   body.i32(INNER_BLOCK).get(COUNTER).op(OP.i64TruncF64U).store64(0);
-  body
-    .i32(OUTER_BLOCK)
-    .i32(KEY_STATES)
-    .i32(INNER_BLOCK)
-    .op(OP.call, ...unsigned(compressIndex));
+  body.i32(OUTER_BLOCK).i32(KEY_STATES).i32(INNER_BLOCK).call(compressIndex);
   body
     .i32(MAC)
     .i32(KEY_STATES + DIGEST_BYTES)
     .i32(OUTER_BLOCK)
-    .op(OP.call, ...unsigned(compressIndex));
+    .call(compressIndex);
 
   // The offset is the low 4 bits of the last MAC byte: the low byte of word 7.
   body
@@ -289,66 +183,24 @@ function macBody(compressIndex: number): number[] {
   ]);
 }
 
-/** The whole module (section 5.5): types, functions, one page of memory, exports, code. */
+/** The whole module: `compress` and `mac` (see above), one page of memory. */
 function moduleBytes(): Uint8Array {
-  const compressType = [0x60, ...vector([[I32], [I32], [I32]]), ...vector([])];
-  const macType = [0x60, ...vector([[F64]]), ...vector([[I32]])];
-  const bytes = [
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // magic, version 1
-    ...section(1, vector([compressType, macType])),
-    ...section(3, vector([[0], [1]])), // compress: type 0, mac: type 1
-    ...section(5, vector([[0x01, 1, 1]])), // one memory, exactly one 64 KiB page
-    ...section(
-      7,
-      vector([
-        [...name('memory'), 0x02, 0],
-        [...name('compress'), 0x00, 0],
-        [...name('mac'), 0x00, 1],
-      ]),
-    ),
-    ...section(10, vector([compressBody(), macBody(0)])),
-  ];
-  return Uint8Array.from(bytes);
+  return hmacModule(
+    functionType([I32, I32, I32], []),
+    functionType([F64], [I32]),
+    compressBody(),
+    macBody(0),
+  );
 }
 
-/** The parts of the WebAssembly JS API used here (not in the TypeScript libs this package builds with). */
-interface WebAssemblyApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-
-interface Exports {
-  memory: { buffer: ArrayBuffer };
-  compress(out: number, state: number, block: number): void;
-  mac(counter: number): number;
-}
-
-/**
- * The inner and outer hash states of HMAC-SHA-512 after the key block (RFC 2104), in the module's word
- * layout. Two arrays of 64 bytes rather than one of 128: V8 keeps typed arrays up to 64 bytes on its heap,
- * which makes them several times cheaper to allocate than larger ones (this is paid per new secret).
- */
-export interface KeyStates {
-  readonly inner: Int32Array;
-  readonly outer: Int32Array;
-}
-
-/** HMAC-SHA-512 over counters, with the key states kept by the caller (one per secret). */
-export interface Sha512Wasm {
-  /** The key states of HMAC-SHA-512 under `key`, to pass to {@link Sha512Wasm.truncated} and {@link Sha512Wasm.mac}. */
-  keyStates(key: Uint8Array): KeyStates;
-  /** RFC 4226 dynamic truncation of HMAC(key, counter). `counter` must be a non-negative safe integer. */
-  truncated(keyStates: KeyStates, counter: number): number;
-  /** HMAC(key, counter) into `out` as 16 big-endian 32-bit words (hi/lo pairs, like sha512.ts). */
-  mac(keyStates: KeyStates, counter: number, out: Int32Array): Int32Array;
-}
+/** HMAC-SHA-512 over counters (see {@link WasmHmac}); `mac` writes 16 words, hi/lo pairs like sha512.ts. */
+export type Sha512Wasm = WasmHmac;
 
 /** Inner and outer HMAC pads (RFC 2104 section 2). */
 const IPAD = 0x36;
 const OPAD = 0x5c;
 
-function create(api: WebAssemblyApi): Sha512Wasm {
-  const exports = new api.Instance(new api.Module(moduleBytes())).exports as unknown as Exports;
+function create(exports: HmacExports): Sha512Wasm {
   const { compress, mac } = exports;
   const bytes = new Uint8Array(exports.memory.buffer);
   // Only ever used to copy opaque key states in and out: its byte order does not matter.
@@ -373,13 +225,19 @@ function create(api: WebAssemblyApi): Sha512Wasm {
     for (let j = 0; j < key.length; j++) bytes[SCRATCH_BLOCK + (j ^ 7)] = key[j]! ^ pad;
   };
 
+  // The key states in the module's memory, kept there between calls: the steps of one window, and the
+  // codes of one secret in a row, copy them in once. Computing new key states overwrites them.
+  let loaded: KeyStates | undefined;
   const loadKeyStates = (keyStates: KeyStates): void => {
+    if (keyStates === loaded) return;
     words.set(keyStates.inner, KEY_STATES / 4);
     words.set(keyStates.outer, KEY_STATES / 4 + 16);
+    loaded = keyStates;
   };
 
   return {
     keyStates(key) {
+      loaded = undefined;
       writePaddedKey(key, IPAD);
       compress(KEY_STATES, INITIAL_STATE, SCRATCH_BLOCK);
       writePaddedKey(key, OPAD);
@@ -418,12 +276,8 @@ let instance: Sha512Wasm | null | undefined;
  */
 export function sha512Wasm(): Sha512Wasm | undefined {
   if (instance === undefined) {
-    const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-    try {
-      instance = api === undefined ? null : create(api);
-    } catch {
-      instance = null;
-    }
+    const exports = instantiate(moduleBytes);
+    instance = exports === undefined ? null : create(exports);
   }
   return instance ?? undefined;
 }
