@@ -8,6 +8,7 @@
  * and verify p99 latency <= 1.3x the bare route's.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import type { IncomingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { formatRatio, type HarnessOptions, markdownTable } from './harness.js';
@@ -69,18 +70,51 @@ export function prepare(child: ChildProcess, count: number): Promise<string[]> {
   });
 }
 
-export async function load(url: string, bodies: readonly string[], seconds: number): Promise<Run> {
+/** One request of a run, built when it is sent: its body and any headers of its own (a cookie). */
+export interface LoadRequest {
+  body: string;
+  headers?: Record<string, string>;
+}
+
+export interface LoadOptions {
+  /** Builds the n-th request of the run (instead of `bodies[n % bodies.length]`). */
+  request?: (n: number) => LoadRequest;
+  /** Headers of every request, besides `content-type: application/json`. */
+  headers?: Record<string, string>;
+  /** Checks each answer; `refused` counts the 2xx answers it rejects. */
+  check?: (status: number, body: string, headers: IncomingHttpHeaders) => boolean;
+}
+
+export async function load(
+  url: string,
+  bodies: readonly string[],
+  seconds: number,
+  options: LoadOptions = {},
+): Promise<Run & { requests: number; refused: number }> {
   let next = 0;
+  let refused = 0;
+  const { request: build, check } = options;
   const result = await autocannon({
     url,
     method: 'POST',
     connections: CONNECTIONS,
     duration: seconds,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...options.headers },
     requests: [
       {
         // Past the last prepared body the run would replay codes (and count as failed): prepare enough.
-        setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }),
+        setupRequest: (request) => {
+          if (!build) return { ...request, body: bodies[next++ % bodies.length] };
+          const { body, headers } = build(next++);
+          return { ...request, body, ...(headers ? { headers: { ...request.headers, ...headers } } : {}) };
+        },
+        ...(check
+          ? {
+              onResponse: (status: number, body: string, _context: object, headers?: IncomingHttpHeaders) => {
+                if (status >= 200 && status < 300 && !check(status, body, headers ?? {})) refused++;
+              },
+            }
+          : {}),
       },
     ],
   });
@@ -90,6 +124,8 @@ export async function load(url: string, bodies: readonly string[], seconds: numb
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    requests: result.requests.total,
+    refused,
   };
 }
 

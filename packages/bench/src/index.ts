@@ -9,7 +9,9 @@ import os from 'node:os';
 import { runAuthCheckBench } from './auth-check.js';
 import type { HarnessOptions } from './harness.js';
 import { runHttpBench } from './http.js';
+import { runHttpPeersBench } from './http-peers.js';
 import { runHttpStoresBench } from './http-stores.js';
+import { runImportBench } from './import.js';
 import { runMemoryBench } from './memory.js';
 import { runOtpBench } from './otp.js';
 import { runRecoveryTimingBench } from './recovery-timing.js';
@@ -22,18 +24,28 @@ const SUITES: Record<string, Suite> = {
   otp: runOtpBench,
   http: runHttpBench,
   'http-stores': runHttpStoresBench,
+  'http-peers': runHttpPeersBench,
   scale: runScaleBench,
   memory: runMemoryBench,
   'recovery-timing': runRecoveryTimingBench,
   'auth-check': runAuthCheckBench,
   tokens: runTokensBench,
+  import: runImportBench,
 };
 
 /**
  * Suites that need Redis and PostgreSQL, load large data sets or measure one issue (recovery-timing,
- * tokens): they run only when named, never as part of a bare `pnpm bench`.
+ * tokens, import): they run only when named, never as part of a bare `pnpm bench`.
  */
-const OPT_IN = new Set(['http-stores', 'scale', 'recovery-timing', 'auth-check', 'tokens']);
+const OPT_IN = new Set([
+  'http-stores',
+  'http-peers',
+  'scale',
+  'recovery-timing',
+  'auth-check',
+  'tokens',
+  'import',
+]);
 
 const FULL: HarnessOptions = { warmupMs: 150, rounds: 7, sampleMs: 100 };
 const QUICK: HarnessOptions = { warmupMs: 30, rounds: 3, sampleMs: 15 };

@@ -1,12 +1,14 @@
 /**
  * The @twofold/otp benchmark: TOTP generate and verify (+-1 step window) for SHA-1, SHA-256 and SHA-512,
- * twofold against otplib, otpauth, speakeasy and a plain node:crypto loop, all in one process.
+ * twofold against otplib, otpauth, speakeasy, notp (SHA-1 only) and a plain node:crypto loop, all in one
+ * process.
  *
  * Every contender is checked before it is timed: its generated code must equal the reference, a token of
- * the current and of the previous step must be accepted and an invalid token refused; the run aborts
- * otherwise, so a fast but wrong contender can never show up in the table.
+ * the previous, the current and the next step must be accepted and an invalid token refused; the run
+ * aborts otherwise, so a fast but wrong contender can never show up in the table.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { type Algorithm, Totp } from '@twofold/otp';
 import * as OTPAuth from 'otpauth';
 import { generateSync as otplibGenerate, verifySync as otplibVerify } from 'otplib';
@@ -158,9 +160,69 @@ const speakeasyContender: Contender = {
   },
 };
 
+/** What notp's verify functions return: the offset of the matching step, or null. */
+type NotpResult = { delta: number } | null;
+
+/** The part of notp 2 used here (the package has no type declarations). */
+interface Notp {
+  hotp: {
+    gen(key: Buffer, options: { counter: number }): string;
+    verify(token: string, key: Buffer, options: { window: number; counter: number }): NotpResult;
+  };
+  totp: {
+    verify(token: string, key: Buffer, options: { window: number; time: number; _t: number }): NotpResult;
+  };
+}
+
+/**
+ * notp 2: createHmac per step, HMAC-SHA-1 and 6 digits only. `totp.verify` computes the step from the clock
+ * and hands it to `hotp.verify`, which tries the steps from current - window to current + window and
+ * returns at the first match: one HMAC for a previous-step token, two for a current-step one, three for a
+ * next-step or an invalid one. notp takes a fixed time (`_t`) only when NODE_ENV is 'test', so the timed
+ * call is `hotp.verify` with the step of NOW_MS: `totp.verify` minus the clock read, its fastest path. The
+ * setup checks that `totp.verify` at NOW_MS agrees.
+ */
+const notpContender: Contender = {
+  name: 'notp',
+  setup(algorithm, key) {
+    if (algorithm !== 'SHA1') return 'notp supports HMAC-SHA-1 only';
+    const notp = createRequire(import.meta.url)('notp') as Notp;
+    const secret = Buffer.from(key);
+    const counter = counterAt(NOW_MS);
+    // hotp.verify writes to its options (options.counter): each call gets a fresh object, as in totp.verify.
+    const verify = (token: string): boolean =>
+      notp.hotp.verify(token, secret, { window: 1, counter }) !== null;
+    const viaTotp = (token: string): NotpResult => {
+      const saved = process.env.NODE_ENV;
+      process.env.NODE_ENV = 'test';
+      try {
+        return notp.totp.verify(token, secret, { window: 1, time: PERIOD_SECONDS, _t: NOW_MS });
+      } finally {
+        if (saved === undefined) delete process.env.NODE_ENV;
+        else process.env.NODE_ENV = saved;
+      }
+    };
+    const tokens = tokensFor(algorithm, key);
+    const deltas = [tokens.previous, tokens.current, tokens.next, tokens.invalid].map(
+      (token) => viaTotp(token)?.delta ?? null,
+    );
+    if (deltas.join() !== '-1,0,1,') {
+      throw new Error(`notp totp.verify at NOW_MS gave deltas ${deltas.join()}, expected -1,0,1,null`);
+    }
+    return { generate: () => notp.hotp.gen(secret, { counter }), verify, verifyFresh: verify };
+  },
+};
+
 /** twofold first (the subject), the baseline last. */
-const CONTENDERS: readonly Contender[] = [twofold, otplib, otpauth, speakeasyContender, nodeCryptoLoop];
-const PEERS = ['otplib', 'otpauth', 'speakeasy'] as const;
+const CONTENDERS: readonly Contender[] = [
+  twofold,
+  otplib,
+  otpauth,
+  speakeasyContender,
+  notpContender,
+  nodeCryptoLoop,
+];
+const PEERS = ['otplib', 'otpauth', 'speakeasy', 'notp'] as const;
 
 interface BenchCase {
   name: string;
@@ -169,7 +231,7 @@ interface BenchCase {
   twiceLoopTarget: boolean;
 }
 
-/** Tokens for the checks and cases: current and previous step, and one that matches no nearby step. */
+/** Tokens for the checks and cases: previous, current and next step, and one that matches no nearby step. */
 function tokensFor(algorithm: Algorithm, key: Uint8Array) {
   const counter = counterAt(NOW_MS);
   const nearby = new Set<string>();
@@ -180,6 +242,7 @@ function tokensFor(algorithm: Algorithm, key: Uint8Array) {
   return {
     current,
     previous: nodeCryptoCode(algorithm, key, counter - 1),
+    next: nodeCryptoCode(algorithm, key, counter + 1),
     invalid: String(invalidValue).padStart(DIGITS, '0'),
   };
 }
@@ -189,7 +252,13 @@ function casesFor(tokens: ReturnType<typeof tokensFor>): BenchCase[] {
     { name: 'generate', run: (s) => s.generate(), twiceLoopTarget: false },
     { name: 'verify current', run: (s) => s.verify(tokens.current), twiceLoopTarget: false },
     { name: 'verify previous', run: (s) => s.verify(tokens.previous), twiceLoopTarget: false },
+    { name: 'verify next', run: (s) => s.verify(tokens.next), twiceLoopTarget: false },
     { name: 'verify invalid', run: (s) => s.verify(tokens.invalid), twiceLoopTarget: true },
+    {
+      name: 'verify previous, new instance',
+      run: (s) => s.verifyFresh(tokens.previous),
+      twiceLoopTarget: false,
+    },
     {
       name: 'verify invalid, new instance',
       run: (s) => s.verifyFresh(tokens.invalid),
@@ -198,13 +267,17 @@ function casesFor(tokens: ReturnType<typeof tokensFor>): BenchCase[] {
   ];
 }
 
-/** Throws unless the contender generates the reference code, accepts both valid tokens and refuses the invalid one. */
+/**
+ * Throws unless the contender generates the reference code, accepts the three valid tokens and refuses the
+ * invalid one.
+ */
 function checkContender(name: string, subject: TotpUnderTest, tokens: ReturnType<typeof tokensFor>): void {
   const failures: string[] = [];
   if (subject.generate() !== tokens.current) failures.push('generate differs from the reference code');
   for (const verify of [subject.verify, subject.verifyFresh]) {
     if (!verify(tokens.current)) failures.push('current-step token refused');
     if (!verify(tokens.previous)) failures.push('previous-step token refused');
+    if (!verify(tokens.next)) failures.push('next-step token refused');
     if (verify(tokens.invalid)) failures.push('invalid token accepted');
   }
   if (failures.length > 0) throw new Error(`${name} failed its correctness check: ${failures.join('; ')}`);
@@ -265,13 +338,15 @@ export async function runOtpBench(options: HarnessOptions): Promise<boolean> {
 /**
  * Context for the tables above: the HMAC core alone, three steps of a +-1 window, without token parsing,
  * formatting or errors. twofold's internal createTruncatedHmac (key states prepared once) against
- * createHmac per step with the same RFC 4226 truncation. SHA-512 runs in WebAssembly by default; its
- * JavaScript fallback (used where WebAssembly is unavailable) is measured too.
+ * createHmac per step with the same RFC 4226 truncation. The compressions run in WebAssembly by default;
+ * the JavaScript fallback (used where WebAssembly is unavailable) is measured too.
  */
 function printHmacCore(options: HarnessOptions): void {
   const variants: { label: string; algorithm: Algorithm; hmacOptions: HmacOptions }[] = [
-    { label: 'SHA1', algorithm: 'SHA1', hmacOptions: {} },
-    { label: 'SHA256', algorithm: 'SHA256', hmacOptions: {} },
+    { label: 'SHA1 (WebAssembly)', algorithm: 'SHA1', hmacOptions: {} },
+    { label: 'SHA1 (JavaScript fallback)', algorithm: 'SHA1', hmacOptions: { wasm: false } },
+    { label: 'SHA256 (WebAssembly)', algorithm: 'SHA256', hmacOptions: {} },
+    { label: 'SHA256 (JavaScript fallback)', algorithm: 'SHA256', hmacOptions: { wasm: false } },
     { label: 'SHA512 (WebAssembly)', algorithm: 'SHA512', hmacOptions: {} },
     { label: 'SHA512 (JavaScript fallback)', algorithm: 'SHA512', hmacOptions: { wasm: false } },
   ];
