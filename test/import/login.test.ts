@@ -623,3 +623,63 @@ for (const kind of ['redis', 'postgres'] as const) {
     t.equal(dumped.codes, 1, "the enabling import's code, and only it");
   });
 }
+
+/**
+ * What an interrupted run leaves is the rows before some point (rows are read in order; a row is
+ * written all at once or not at all): for every file format, importing the first half of the
+ * file and then all of it leaves what importing it once leaves.
+ */
+const RESUMABLE: {
+  generator: Generator;
+  format: string;
+  args(fixture: Fixture, dir: string): Promise<string[]>;
+  env(fixture: Fixture): Record<string, string>;
+}[] = [
+  { generator: 'otpauth_list', format: 'otpauth', args: async () => [], env: () => ({}) },
+  { generator: 'google_migration', format: 'google', args: async () => [], env: () => ({}) },
+  {
+    generator: 'passlib_totp',
+    format: 'passlib',
+    args: async (fixture, dir) => [
+      '--passlib-secrets',
+      await fileWith(dir, 'wallet.json', JSON.stringify(fixture.options.secrets)),
+    ],
+    env: () => ({}),
+  },
+  {
+    generator: 'django_totp',
+    format: 'django-totp',
+    args: async () => [],
+    env: (fixture) => ({ TWOFOLD_IMPORT_FERNET_KEY: String(fixture.options.key) }),
+  },
+];
+
+for (const { generator, format, args, env } of RESUMABLE) {
+  t.test(
+    `${format}: half the file, then all of it, equals one run (Redis)`,
+    { skip: redisSkip },
+    async (t) => {
+      const made = await fixtureOf(t, generator);
+      if (!made) return;
+      const lines = made.fixture.text.split('\n');
+      const half = await fileWith(made.dir, 'half', lines.slice(0, Math.ceil(lines.length / 2)).join('\n'));
+      const whole = await fileWith(made.dir, 'whole', made.fixture.text);
+      const extra = await args(made.fixture, made.dir);
+      const [resumed, once] = [await redisTarget(), await redisTarget()];
+      t.teardown(() => Promise.all([resumed.close(), once.close()]));
+      const first = await runCli(importArgs(format, half, resumed, extra), importEnv(env(made.fixture)));
+      t.match(first.stdout, /import: \d+ imported/, first.stderr);
+      const second = await runCli(importArgs(format, whole, resumed, extra), importEnv(env(made.fixture)));
+      const third = await runCli(importArgs(format, whole, once, extra), importEnv(env(made.fixture)));
+      const count = (text: string) => Number(/: (\d+) imported/.exec(text)?.[1]);
+      t.equal(
+        count(first.stdout) + count(second.stdout),
+        count(third.stdout),
+        'every row imported once in all',
+      );
+      t.ok(count(third.stdout) > 0);
+      const users = rowsOf(made.fixture).map((row) => row.userId);
+      t.strictSame(await dump(resumed.store, users), await dump(once.store, users));
+    },
+  );
+}
