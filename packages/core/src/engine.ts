@@ -24,9 +24,11 @@ import {
   type ImportedAuthenticator,
   writeImport,
 } from './import.js';
+import { activeTotp, isActive } from './internal/authenticator-state.js';
 import { encodeBase64url } from './internal/base64url.js';
 import { cryptoRandom } from './internal/random.js';
 import { MAX_SESSION_LIFETIME_MS, SESSIONS_REVOKED_BEFORE_KEY } from './internal/session-keys.js';
+import * as steps from './internal/store-steps.js';
 import { unstorableReason } from './internal/unstorable.js';
 import {
   type MessageDetails,
@@ -36,7 +38,13 @@ import {
   renderMessage,
   type SecurityNotice,
 } from './notices.js';
-import { type ResolvedOptions, resolveOptions, STORE_METHODS, type TwoFactorOptions } from './options.js';
+import {
+  OPTIONAL_STORE_METHODS,
+  type ResolvedOptions,
+  resolveOptions,
+  STORE_METHODS,
+  type TwoFactorOptions,
+} from './options.js';
 import { renderQrSvg, svgDataUri } from './qr.js';
 import {
   generateRecoveryCodes,
@@ -408,12 +416,6 @@ export function createTwoFactor(options: TwoFactorOptions): TwoFactor {
   return engineOf(resolveOptions(options));
 }
 
-const isActive = (record: StoredAuthenticator): boolean =>
-  record.type === 'webauthn' || record.status === 'active';
-
-const activeTotp = (record: StoredAuthenticator): record is AuthenticatorRecord =>
-  record.type === 'totp' && record.status === 'active';
-
 /** The public view of an authenticator. */
 function describe(record: StoredAuthenticator): AuthenticatorInfo {
   if (record.type === 'totp') {
@@ -518,21 +520,59 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     return webauthnOptions;
   }
 
+  /** What judging a second factor starts from (see {@link begin}). */
+  interface Begun {
+    /** The user's live authenticators; at least one is active. */
+    records: StoredAuthenticator[];
+    /** This attempt, counted toward lockout. */
+    attempt: AttemptState;
+    /** A delayed recovery in progress, if any (a second factor cancels it). */
+    due: PendingRecovery | null;
+  }
+
   /**
-   * Counts one second-factor attempt toward lockout before it is judged, in one atomic store step:
-   * of any number of concurrent attempts, at most `maxFailures` per lock period get this far; the
-   * rest are refused as locked without being judged.
+   * Starts judging a second factor, in one store call where the store allows: claims the login
+   * challenge (`challenge`, when in a login: one attempt in flight per challenge token, and a success
+   * spends it for good), counts the attempt on the challenge and then toward the user's lockout
+   * before anything is judged (atomically with each limit: of any number of concurrent attempts, at
+   * most `maxFailures` per lock period get past this), and reads the user's authenticators and any
+   * delayed recovery. A refusal after the claim gives the claim back.
    */
-  async function takeAttempt(userId: string, now: number): Promise<AttemptState> {
-    const attempt = await store.takeAttempt(
-      userId,
-      FAILURES_KEY,
-      lockout.maxFailures,
-      lockout.durationMs,
+  async function begin(
+    userId: string,
+    now: number,
+    challenge: { jti: string; expiresAt: number } | null,
+  ): Promise<Begun> {
+    const attempts = [{ key: FAILURES_KEY, limit: lockout.maxFailures, ttlMs: lockout.durationMs }];
+    if (challenge) {
+      attempts.unshift({
+        key: challengeAttemptsKey(challenge.jti),
+        limit: resolved.challenge.maxAttempts,
+        ttlMs: Math.max(challenge.expiresAt - now, 1),
+      });
+    }
+    const claim = challenge
+      ? { key: challengeSpentKey(challenge.jti), value: 'spent', expiresAt: challenge.expiresAt }
+      : null;
+    const begun = await steps.beginSecondFactor(store, userId, {
+      claim,
+      attempts,
+      readNonce: RECOVERY_DUE_KEY,
       now,
-    );
-    if (!attempt.taken) throw new LockedError(attempt.expiresAt - now);
-    return attempt;
+    });
+    if (!begun.claimed) throw new InvalidChallengeError('The challenge token was already used');
+    try {
+      if (!begun.authenticators.some(isActive)) throw new NotEnabledError();
+      if (challenge && !begun.attempts[0]!.taken) {
+        throw new InvalidChallengeError('The challenge token has no attempts left');
+      }
+      const attempt = begun.attempts.at(-1)!;
+      if (!attempt.taken) throw new LockedError(attempt.expiresAt - now);
+      return { records: begun.authenticators, attempt, due: parseDue(begun.nonce) };
+    } catch (error) {
+      if (claim) await store.deleteNonce(userId, claim.key);
+      throw error;
+    }
   }
 
   /** A judged attempt failed: it was already counted; reports it and throws InvalidCodeError. */
@@ -550,39 +590,56 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
   }
 
   /**
+   * Counts one attempt toward lockout before it is judged, in one atomic store step, for the steps
+   * outside {@link begin} (confirm, a password step-up).
+   */
+  async function takeAttempt(userId: string, now: number): Promise<AttemptState> {
+    const attempt = await store.takeAttempt(
+      userId,
+      FAILURES_KEY,
+      lockout.maxFailures,
+      lockout.durationMs,
+      now,
+    );
+    if (!attempt.taken) throw new LockedError(attempt.expiresAt - now);
+    return attempt;
+  }
+
+  /**
    * A judged attempt succeeded: the failure count ends, unless other attempts were counted since
    * this one (a burst in flight); those stay counted, so a success never frees more guesses.
+   * `known` is what {@link begin} read (the delayed recovery) and whether the count was ended
+   * already, in the store call that accepted a code.
    */
-  async function succeed(userId: string, attempt: AttemptState): Promise<void> {
+  async function succeed(
+    userId: string,
+    attempt: AttemptState,
+    known?: { due: PendingRecovery | null; counted: boolean },
+  ): Promise<void> {
     // A second factor proves the user still has one: a delayed recovery in progress is cancelled.
     await Promise.all([
-      store.resetCounterIfUnchanged(userId, FAILURES_KEY, attempt),
-      cancelPendingRecovery(userId, 'second-factor'),
+      known?.counted ? undefined : store.resetCounterIfUnchanged(userId, FAILURES_KEY, attempt),
+      !known
+        ? cancelPendingRecovery(userId, 'second-factor')
+        : known.due
+          ? cancelPendingRecovery(userId, 'second-factor', known.due)
+          : undefined,
     ]);
   }
 
   /** Reads the user's delayed recovery: its stored value, when it is due, its cancel hash; or null. */
-  async function readDue(
-    userId: string,
-    now: number,
-  ): Promise<{ value: string; due: number; cancel: string } | null> {
-    const value = await store.getNonce(userId, RECOVERY_DUE_KEY, now);
-    if (value === null) return null;
-    try {
-      const parsed = JSON.parse(value) as { due?: unknown; cancel?: unknown };
-      if (typeof parsed.due === 'number' && typeof parsed.cancel === 'string') {
-        return { value, due: parsed.due, cancel: parsed.cancel };
-      }
-    } catch {
-      // Not ours to read: treated as none (it expires on its own).
-    }
-    return null;
+  async function readDue(userId: string, now: number): Promise<PendingRecovery | null> {
+    return parseDue(await store.getNonce(userId, RECOVERY_DUE_KEY, now));
   }
 
   /** Cancels a delayed recovery in progress, if any, by compare-and-delete of what was read. */
-  async function cancelPendingRecovery(userId: string, by: 'link' | 'second-factor'): Promise<boolean> {
+  async function cancelPendingRecovery(
+    userId: string,
+    by: 'link' | 'second-factor',
+    read?: PendingRecovery,
+  ): Promise<boolean> {
     const now = clock();
-    const pending = await readDue(userId, now);
+    const pending = read ?? (await readDue(userId, now));
     if (!pending || pending.due <= now) return false;
     if (!(await store.takeNonce(userId, RECOVERY_DUE_KEY, pending.value, now))) return false;
     events.emit('recoveryCancelled', { userId, by });
@@ -674,11 +731,11 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     return 'malformed';
   }
 
-  async function verifyTotp(userId: string, code: unknown): Promise<VerifiedFactor> {
+  /** Checks a code from an app; `begun` is the login's start (see {@link begin}), when in one. */
+  async function verifyTotp(userId: string, code: unknown, begun?: Begun): Promise<VerifiedFactor> {
     const now = clock();
-    checkUserId(userId);
-    const records = await enabledAuthenticators(userId, now);
-    const attempt = await takeAttempt(userId, now);
+    if (!begun) checkUserId(userId);
+    const { records, attempt, due } = begun ?? (await begin(userId, now, null));
     if (typeof code !== 'string') return fail(userId, attempt, 'totp', 'malformed');
     // Every app of the user is tried: a code is each one's to match (constant time within each).
     const reasons: ('invalid' | 'malformed' | 'replayed')[] = [];
@@ -689,10 +746,12 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
         reasons.push(counter);
         continue;
       }
-      if (!(await store.consumeCounter(userId, record.id, counter, now))) {
+      // The step is spent and the failure count ends in one store call.
+      const reset = { key: FAILURES_KEY, expected: attempt };
+      if (!(await steps.consumeCounterAndReset(store, userId, record.id, counter, now, reset))) {
         return fail(userId, attempt, 'totp', 'replayed');
       }
-      await succeed(userId, attempt);
+      await succeed(userId, attempt, { due, counted: true });
       if (opened.needsReseal) {
         const resealed = keyring.seal(opened.plaintext, userId);
         if (await store.replaceSealedSecret(userId, record.id, record.sealedSecret, resealed)) {
@@ -705,17 +764,18 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     return fail(userId, attempt, 'totp', worstReason(reasons));
   }
 
+  /** Checks a recovery code; `begun` as for {@link verifyTotp}. */
   async function verifyRecoveryCode(
     userId: string,
     recoveryCode: unknown,
+    begun?: Begun,
   ): Promise<VerifiedFactor & { remaining: number }> {
     const now = clock();
-    checkUserId(userId);
-    await enabledAuthenticators(userId, now);
-    const attempt = await takeAttempt(userId, now);
+    if (!begun) checkUserId(userId);
+    const { attempt, due } = begun ?? (await begin(userId, now, null));
     // twofold's own codes, then codes imported from another system (their own hash), under every key.
     const candidates = submittedCodeHashCandidates(keyring, userId, recoveryCode);
-    if (candidates.length === 0) return fail(userId, attempt, 'recovery-code', 'malformed');
+    if (candidates === null) return fail(userId, attempt, 'recovery-code', 'malformed');
     let spent = false;
     for (const hash of candidates) {
       if (await store.consumeRecoveryCode(userId, hash)) {
@@ -724,7 +784,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       }
     }
     if (!spent) return fail(userId, attempt, 'recovery-code', 'invalid');
-    await succeed(userId, attempt);
+    await succeed(userId, attempt, { due, counted: false });
     const remaining = await store.countRecoveryCodes(userId);
     events.emit('verified', { userId, method: 'recovery-code' });
     events.emit('recoveryCodeUsed', { userId, remaining });
@@ -740,12 +800,12 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     userId: string,
     response: unknown,
     loginChallenge: string | null,
+    begun?: Begun,
   ): Promise<VerifiedFactor> {
     const config = requireWebAuthn();
     const now = clock();
-    checkUserId(userId);
-    const records = await enabledAuthenticators(userId, now);
-    const attempt = await takeAttempt(userId, now);
+    if (!begun) checkUserId(userId);
+    const { records, attempt, due } = begun ?? (await begin(userId, now, null));
     const assertion = parseAuthenticationResponse(response);
     const challenge = assertion ? clientChallenge(assertion.response.clientDataJSON) : null;
     if (!assertion || challenge === null) return fail(userId, attempt, 'webauthn', 'malformed');
@@ -794,7 +854,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     ) {
       return fail(userId, attempt, 'webauthn', 'replayed');
     }
-    await succeed(userId, attempt);
+    await succeed(userId, attempt, { due, counted: false });
     events.emit('verified', { userId, method: 'webauthn' });
     return {
       userId,
@@ -804,13 +864,18 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     };
   }
 
-  function verifyFactor(userId: string, factor: SecondFactor, loginChallenge: string | null) {
+  function verifyFactor(
+    userId: string,
+    factor: SecondFactor,
+    loginChallenge: string | null,
+    begun?: Begun,
+  ): Promise<VerifiedFactor> {
     const kind = secondFactorKind(factor);
-    if (kind === 'code') return verifyTotp(userId, (factor as { code: unknown }).code);
+    if (kind === 'code') return verifyTotp(userId, (factor as { code: unknown }).code, begun);
     if (kind === 'webauthn') {
-      return verifyAssertion(userId, (factor as { webauthn: unknown }).webauthn, loginChallenge);
+      return verifyAssertion(userId, (factor as { webauthn: unknown }).webauthn, loginChallenge, begun);
     }
-    return verifyRecoveryCode(userId, (factor as { recoveryCode: unknown }).recoveryCode).then(
+    return verifyRecoveryCode(userId, (factor as { recoveryCode: unknown }).recoveryCode, begun).then(
       ({ remaining: _remaining, ...verified }) => verified,
     );
   }
@@ -1265,26 +1330,11 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       const now = clock();
       const claims = await challenges.verify(challengeToken, now);
       const { userId, jti } = claims;
-      // Claim the token before checking the factor: one attempt in flight per challenge, and a
-      // success spends it for good.
-      if (!(await store.claimNonce(userId, challengeSpentKey(jti), 'spent', claims.expiresAt, now))) {
-        throw new InvalidChallengeError('The challenge token was already used');
-      }
-      // The attempt is counted before it is judged, atomically with the limit.
-      const attempts = await store.takeAttempt(
-        userId,
-        challengeAttemptsKey(jti),
-        resolved.challenge.maxAttempts,
-        Math.max(claims.expiresAt - now, 1),
-        now,
-      );
-      if (!attempts.taken) {
-        await store.deleteNonce(userId, challengeSpentKey(jti));
-        throw new InvalidChallengeError('The challenge token has no attempts left');
-      }
+      // The token is claimed and the attempt counted before the factor is judged (see begin).
+      const begun = await begin(userId, now, claims);
       try {
         const loginChallenge = kind === 'webauthn' ? encodeBase64url(loginChallengeFor(jti)) : null;
-        return await verifyFactor(userId, factor, loginChallenge);
+        return await verifyFactor(userId, factor, loginChallenge, begun);
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) {
           await store.deleteNonce(userId, challengeSpentKey(jti));
@@ -1519,6 +1569,27 @@ function secondFactorKind(factor: unknown): 'code' | 'recoveryCode' | 'webauthn'
   throw new InvalidInputError('code', 'exactly one of code, recoveryCode and webauthn is required');
 }
 
+/** A delayed recovery in progress: the stored nonce's value, when it is due, its cancel hash. */
+interface PendingRecovery {
+  value: string;
+  due: number;
+  cancel: string;
+}
+
+/** Reads the stored value of a delayed recovery; null for none (or one not ours to read). */
+function parseDue(value: string | null): PendingRecovery | null {
+  if (value === null) return null;
+  try {
+    const parsed = JSON.parse(value) as { due?: unknown; cancel?: unknown };
+    if (typeof parsed.due === 'number' && typeof parsed.cancel === 'string') {
+      return { value, due: parsed.due, cancel: parsed.cancel };
+    }
+  } catch {
+    // Not ours to read: treated as none (it expires on its own).
+  }
+  return null;
+}
+
 function hashRecoveryToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
@@ -1535,7 +1606,8 @@ function equalStrings(a: string, b: string): boolean {
  */
 export function guardStore(store: Store): Store {
   const guarded: Record<string, unknown> = {};
-  for (const method of STORE_METHODS) {
+  for (const method of [...STORE_METHODS, ...OPTIONAL_STORE_METHODS]) {
+    if (typeof store[method] !== 'function') continue;
     const operation = store[method] as (...args: unknown[]) => Promise<unknown>;
     guarded[method] = async (...args: unknown[]) => {
       try {

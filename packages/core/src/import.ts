@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeSecret, isAlgorithm, OTP_LIMITS } from '@twofold/otp';
 import { AuthenticatorLimitError, InvalidInputError, StoreUnavailableError } from './errors.js';
+import { activeTotp, isActive } from './internal/authenticator-state.js';
 import type { Keyring } from './keyring.js';
 import { hashImportedCode, normalizeImportedCode } from './recovery-codes.js';
 import type { AuthenticatorAlgorithm, Store } from './store.js';
@@ -212,23 +213,17 @@ export async function writeImport(
   const { store, keyring, now, maxActive } = context;
   const { authenticatorId } = checked;
   const unchanged: ImportedAuthenticator = { authenticatorId, outcome: 'unchanged', recoveryCodes: 0 };
-  const hashes = checked.recoveryCodes.map((code) => hashImportedCode(keyring, userId, code));
   const before = await store.listAuthenticators(userId, now);
   // Already imported: the common case when an interrupted import is run again, answered without the lock.
-  if (
-    before.some(
-      (record) => record.id === authenticatorId && record.type === 'totp' && record.status === 'active',
-    )
-  ) {
-    return unchanged;
-  }
+  if (before.some((record) => record.id === authenticatorId && activeTotp(record))) return unchanged;
   if (context.dryRun) {
-    const active = before.filter((record) => record.type === 'webauthn' || record.status === 'active').length;
+    const active = before.filter(isActive).length;
     if (active >= maxActive) throw new AuthenticatorLimitError(maxActive);
     return active === 0
-      ? { authenticatorId, outcome: 'enabled', recoveryCodes: hashes.length }
+      ? { authenticatorId, outcome: 'enabled', recoveryCodes: checked.recoveryCodes.length }
       : { authenticatorId, outcome: 'added', recoveryCodes: 0 };
   }
+  const hashes = checked.recoveryCodes.map((code) => hashImportedCode(keyring, userId, code));
   return withUserLock(userId, context, async () => {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const sealedSecret = keyring.seal(checked.secret, userId);

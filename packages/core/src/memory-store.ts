@@ -1,3 +1,4 @@
+import { isActive } from './internal/authenticator-state.js';
 import type {
   AddAuthenticatorOutcome,
   AttemptState,
@@ -100,10 +101,6 @@ export function memoryStore(): Store {
 
   function isLive(record: StoredAuthenticator, now: number): boolean {
     return record.type === 'webauthn' || record.expiresAt === null || record.expiresAt > now;
-  }
-
-  function isActive(record: StoredAuthenticator): boolean {
-    return record.type === 'webauthn' || record.status === 'active';
   }
 
   /** The user's live authenticators, expired pending ones dropped on the way. */
@@ -223,6 +220,41 @@ export function memoryStore(): Store {
     return { taken: true, count, expiresAt };
   }
 
+  /** Copies of the user's live authenticators, oldest first (the caller may change them freely). */
+  function copiesOfAuthenticators(userId: string, now: number): StoredAuthenticator[] {
+    return liveAuthenticators(userId, now)
+      .map((record) =>
+        record.type === 'webauthn' ? { ...record, transports: [...record.transports] } : { ...record },
+      )
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  function consumeStep(userId: string, authenticatorId: string, counter: number, now: number): boolean {
+    const record = liveAuthenticator(userId, authenticatorId, now);
+    if (record?.type !== 'totp' || record.status !== 'active' || counter <= record.lastCounter) {
+      return false;
+    }
+    record.lastCounter = counter;
+    record.lastUsedAt = now;
+    return true;
+  }
+
+  function resetIfUnchanged(userId: string, key: string, expected: CounterState): boolean {
+    const state = users.get(userId);
+    const entry = state?.counters?.get(key);
+    if (!entry || entry.value !== expected.count || entry.expiresAt !== expected.expiresAt) return false;
+    state!.counters!.delete(key);
+    dropIfEmpty(userId, state!);
+    return true;
+  }
+
+  function claim(userId: string, key: string, value: string, expiresAt: number, now: number): boolean {
+    sweep(now);
+    if (liveEntry<string>(userId, 'nonces', key, now)) return false;
+    setNonce(userId, key, value, expiresAt);
+    return true;
+  }
+
   const store: Store = {
     async getAuthenticator(userId, authenticatorId, now) {
       const record = liveAuthenticator(userId, authenticatorId, now);
@@ -230,11 +262,7 @@ export function memoryStore(): Store {
     },
 
     async listAuthenticators(userId, now) {
-      return liveAuthenticators(userId, now)
-        .map((record) =>
-          record.type === 'webauthn' ? { ...record, transports: [...record.transports] } : { ...record },
-        )
-        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return copiesOfAuthenticators(userId, now);
     },
 
     async savePendingAuthenticator(record: PendingAuthenticator, now) {
@@ -329,12 +357,12 @@ export function memoryStore(): Store {
     },
 
     async consumeCounter(userId, authenticatorId, counter, now) {
-      const record = liveAuthenticator(userId, authenticatorId, now);
-      if (record?.type !== 'totp' || record.status !== 'active' || counter <= record.lastCounter) {
-        return false;
-      }
-      record.lastCounter = counter;
-      record.lastUsedAt = now;
+      return consumeStep(userId, authenticatorId, counter, now);
+    },
+
+    async consumeCounterAndReset(userId, authenticatorId, counter, now, reset) {
+      if (!consumeStep(userId, authenticatorId, counter, now)) return false;
+      resetIfUnchanged(userId, reset.key, reset.expected);
       return true;
     },
 
@@ -382,12 +410,7 @@ export function memoryStore(): Store {
     },
 
     async resetCounterIfUnchanged(userId, key, expected) {
-      const state = users.get(userId);
-      const entry = state?.counters?.get(key);
-      if (!entry || entry.value !== expected.count || entry.expiresAt !== expected.expiresAt) return false;
-      state!.counters!.delete(key);
-      dropIfEmpty(userId, state!);
-      return true;
+      return resetIfUnchanged(userId, key, expected);
     },
 
     async getCounter(userId, key, now) {
@@ -406,15 +429,35 @@ export function memoryStore(): Store {
       setNonce(userId, key, value, expiresAt);
     },
 
+    async putNonces(userId, nonces, now) {
+      sweep(now);
+      for (const { key, value, expiresAt } of nonces) setNonce(userId, key, value, expiresAt);
+    },
+
     async getNonce(userId, key, now) {
       return liveEntry<string>(userId, 'nonces', key, now)?.value ?? null;
     },
 
     async claimNonce(userId, key, value, expiresAt, now) {
-      sweep(now);
-      if (liveEntry<string>(userId, 'nonces', key, now)) return false;
-      setNonce(userId, key, value, expiresAt);
-      return true;
+      return claim(userId, key, value, expiresAt, now);
+    },
+
+    async beginSecondFactor(userId, { claim: toClaim, attempts, readNonce, now }) {
+      if (toClaim && !claim(userId, toClaim.key, toClaim.value, toClaim.expiresAt, now)) {
+        return { claimed: false, authenticators: [], attempts: [], nonce: null };
+      }
+      const authenticators = copiesOfAuthenticators(userId, now);
+      const taken: AttemptState[] = [];
+      if (authenticators.some(isActive)) {
+        for (const { key, limit, ttlMs } of attempts) {
+          const state = countAttempt(userId, key, limit, ttlMs, now);
+          taken.push(state);
+          if (!state.taken) break;
+        }
+      }
+      const nonce =
+        readNonce === null ? null : (liveEntry<string>(userId, 'nonces', readNonce, now)?.value ?? null);
+      return { claimed: true, authenticators, attempts: taken, nonce };
     },
 
     async takeNonce(userId, key, value, now) {

@@ -7,7 +7,6 @@ import { webAuthnOptionsSchema } from './webauthn.js';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-/** Every operation a Store must implement. */
 /** Every required Store method, once each: a new one missing here fails the type check below. */
 const STORE_METHOD_SET = {
   getAuthenticator: true,
@@ -38,7 +37,11 @@ const STORE_METHOD_SET = {
   listNonces: true,
   findNonces: true,
   takeNonceAndDeleteTwoFactor: true,
-} as const satisfies Record<Exclude<keyof Store, 'close'>, true>;
+} as const satisfies Record<Exclude<keyof Store, 'close' | OptionalStoreMethod>, true>;
+
+/** The Store methods that combine several others in one call: used when the store has them. */
+export const OPTIONAL_STORE_METHODS = ['beginSecondFactor', 'consumeCounterAndReset', 'putNonces'] as const;
+type OptionalStoreMethod = (typeof OPTIONAL_STORE_METHODS)[number];
 
 export const STORE_METHODS = Object.keys(STORE_METHOD_SET) as (keyof typeof STORE_METHOD_SET)[];
 

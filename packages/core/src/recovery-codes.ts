@@ -133,15 +133,23 @@ export function hashImportedCode(keyring: Keyring, userId: string, normalized: s
 
 /**
  * Every hash a submitted code could be stored as: twofold's own codes first, then imported ones,
- * each under every keyring tag (current first). Empty when the input can be neither.
+ * each under every keyring tag (current first), made one at a time as they are tried (a code that
+ * matches first costs one HMAC). Null when the input can be neither.
  */
-export function submittedCodeHashCandidates(keyring: Keyring, userId: string, input: unknown): string[] {
-  const candidates: string[] = [];
+export function submittedCodeHashCandidates(
+  keyring: Keyring,
+  userId: string,
+  input: unknown,
+): Iterable<string> | null {
   const normalized = normalizeRecoveryCode(input);
-  if (normalized !== null) candidates.push(...recoveryCodeHashCandidates(keyring, userId, normalized));
   const imported = normalizeImportedCode(input);
-  if (imported !== null) {
-    for (const tag of keyring.tags) candidates.push(hashImportedCode(keyring, userId, imported, tag));
-  }
-  return candidates;
+  if (normalized === null && imported === null) return null;
+  return (function* () {
+    if (normalized !== null) {
+      for (const tag of keyring.tags) yield hashRecoveryCode(keyring, userId, normalized, tag);
+    }
+    if (imported !== null) {
+      for (const tag of keyring.tags) yield hashImportedCode(keyring, userId, imported, tag);
+    }
+  })();
 }

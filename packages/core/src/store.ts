@@ -17,7 +17,8 @@
  * counters (the lockout count) and nonces (spent token ids, refresh families) run out on their own.
  *
  * A backend that cannot reach its database rejects with {@link StoreUnavailableError}; the engine
- * then fails closed. `@twofold/store-test-suite` checks every contract written here, including under
+ * then fails closed. Three operations are optional shortcuts (one call for several); the rest are
+ * required. `@twofold/store-test-suite` checks every contract written here, including under
  * concurrency; run it against any new adapter.
  */
 
@@ -176,6 +177,50 @@ export interface AttemptState extends CounterState {
 
 /** A live nonce as {@link Store.listNonces} and {@link Store.findNonces} report it. */
 export interface NonceEntry {
+  key: string;
+  value: string;
+  expiresAt: number;
+}
+
+/** What {@link Store.beginSecondFactor} is asked to do, in this order. */
+export interface BeginSecondFactorInput {
+  /**
+   * A nonce to create first, as {@link Store.claimNonce} does (set-if-absent): the single-use id of
+   * a login challenge. Null for none.
+   */
+  claim: { key: string; value: string; expiresAt: number } | null;
+  /**
+   * Counters to count one attempt on, in this order, each as {@link Store.takeAttempt} does: the
+   * attempts left on the challenge, then the user's lockout.
+   */
+  attempts: ReadonlyArray<{ key: string; limit: number; ttlMs: number }>;
+  /** A nonce to read along, as {@link Store.getNonce} does (a delayed recovery in progress). Null for none. */
+  readNonce: string | null;
+  now: number;
+}
+
+/** What {@link Store.beginSecondFactor} found and did. */
+export interface BeginSecondFactorResult {
+  /**
+   * False when the claim's nonce was live already (or there was no claim to make: then true): in
+   * that case nothing was counted and nothing read (`authenticators` and `attempts` are empty,
+   * `nonce` is null).
+   */
+  claimed: boolean;
+  /** The user's live authenticators, as {@link Store.listAuthenticators} lists them. */
+  authenticators: StoredAuthenticator[];
+  /**
+   * One state per counter attempted, in order. It ends at the first refused one (`taken: false`),
+   * whose later counters were left alone; it is empty when the user has no active authenticator
+   * (nothing to judge: nothing is counted).
+   */
+  attempts: AttemptState[];
+  /** The value of `readNonce`, or null when absent or expired (or not asked). */
+  nonce: string | null;
+}
+
+/** One nonce of {@link Store.putNonces}. */
+export interface NonceWrite {
   key: string;
   value: string;
   expiresAt: number;
@@ -407,6 +452,42 @@ export interface Store {
    * there; of concurrent calls, exactly one resolves true. A failure leaves both as they were.
    */
   takeNonceAndDeleteTwoFactor(userId: string, key: string, value: string, now: number): Promise<boolean>;
+
+  /**
+   * The start of judging a second factor, in one call: claims `input.claim` (as claimNonce); when
+   * that succeeds, counts one attempt on each of `input.attempts` in order (as takeAttempt), only if
+   * the user has an active authenticator, stopping at the first refused; and reads the user's
+   * authenticators and the nonce `input.readNonce`. Each write keeps the guarantee of the operation
+   * it stands for under concurrency (of concurrent claims exactly one succeeds; of concurrent
+   * attempts on a counter at `c < limit`, exactly `limit - c` are taken), and no counter is touched
+   * unless the claim succeeded and every earlier counter was taken. Nothing is undone: after a
+   * refused attempt the claim stays (the engine deletes it). The reads may see the state just before
+   * the writes (they concern other records).
+   *
+   * Optional, like {@link consumeCounterAndReset} and {@link putNonces}: they exist so that a verify
+   * costs three round trips instead of eight. A store without them works: the engine then makes the
+   * same calls one by one.
+   */
+  beginSecondFactor?(userId: string, input: BeginSecondFactorInput): Promise<BeginSecondFactorResult>;
+
+  /**
+   * {@link consumeCounter}, and when it succeeds, {@link resetCounterIfUnchanged} of the counter
+   * `reset.key` against `reset.expected`, in one call (atomic, or the consume first: the reset never
+   * happens for a step that was not consumed). Resolves whether the step was consumed. Optional.
+   */
+  consumeCounterAndReset?(
+    userId: string,
+    authenticatorId: string,
+    counter: number,
+    now: number,
+    reset: { key: string; expected: CounterState },
+  ): Promise<boolean>;
+
+  /**
+   * {@link putNonce} for each of `nonces` (distinct keys), in one atomic step: either all are
+   * written or none. Optional.
+   */
+  putNonces?(userId: string, nonces: readonly NonceWrite[], now: number): Promise<void>;
 
   /** Releases what the store opened itself (never a client the host passed in). Optional. */
   close?(): Promise<void>;

@@ -33,6 +33,7 @@ import { encodeBase64url } from '../internal/base64url.js';
 import { cryptoRandom, takeRandom } from '../internal/random.js';
 import { SESSIONS_REVOKED_BEFORE_KEY } from '../internal/session-keys.js';
 import { createSignedTokens } from '../internal/signed-tokens.js';
+import { putNonces } from '../internal/store-steps.js';
 import type { Keyring } from '../keyring.js';
 import type { Store } from '../store.js';
 
@@ -363,9 +364,17 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
         trustedDevice: issueOptions.trustedDevice === true,
       };
       const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now, marks);
-      // The description first: a session is live only once its family nonce is there.
-      await store.putNonce(userId, sessionKey(family), sessionMeta(now, now, client), expiresAt, now);
-      await store.putNonce(userId, familyKey(family), jti, expiresAt, now);
+      // Both in one step where the store can (else the description first: a session is live only
+      // once its family nonce is there).
+      await putNonces(
+        store,
+        userId,
+        [
+          { key: sessionKey(family), value: sessionMeta(now, now, client), expiresAt },
+          { key: familyKey(family), value: jti, expiresAt },
+        ],
+        now,
+      );
       return pair;
     },
 
