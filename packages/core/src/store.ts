@@ -202,9 +202,9 @@ export interface BeginSecondFactorInput {
 /** What {@link Store.beginSecondFactor} found and did. */
 export interface BeginSecondFactorResult {
   /**
-   * False when the claim's nonce was live already (or there was no claim to make: then true): in
-   * that case nothing was counted and nothing read (`authenticators` and `attempts` are empty,
-   * `nonce` is null).
+   * True when the claim was made, or when there was none to make. False when the claim's nonce was
+   * live already: then nothing was counted and nothing read (`authenticators` and `attempts` are
+   * empty, `nonce` is null).
    */
   claimed: boolean;
   /** The user's live authenticators, as {@link Store.listAuthenticators} lists them. */
@@ -484,8 +484,9 @@ export interface Store {
   ): Promise<boolean>;
 
   /**
-   * {@link putNonce} for each of `nonces` (distinct keys), in one atomic step: either all are
-   * written or none. Optional.
+   * {@link putNonce} for each of `nonces`, in one atomic step: either all are written or none. The
+   * keys are distinct (a store may refuse a list that repeats one); an empty list writes nothing.
+   * Optional.
    */
   putNonces?(userId: string, nonces: readonly NonceWrite[], now: number): Promise<void>;
 

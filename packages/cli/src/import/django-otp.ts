@@ -45,6 +45,7 @@
  */
 import type { SqlDatabase, SqlDialect } from '@twofold/store-sql';
 import { CommandError } from '../errors.js';
+import { clipName, MIN_IMPORT_SECRET_BYTES } from './format-support.js';
 import type { ImportEntry, ImportReader, ImportRow, SkippedRow } from './types.js';
 
 export interface DjangoOtpOptions {
@@ -55,8 +56,6 @@ export interface DjangoOtpOptions {
 }
 
 const DEFAULT_PAGE_SIZE = 1000;
-const MIN_KEY_BYTES = 10;
-const MAX_NAME_LENGTH = 64;
 const MAX_USER_ID_LENGTH = 255;
 
 type DbRow = Record<string, unknown>;
@@ -188,8 +187,8 @@ function totpEntry(user: DjangoUser, device: TotpDevice, recoveryCodes: string[]
     t0: device.t0,
   };
   if (device.lastT >= 0) row.lastCounter = device.lastT;
-  const name = [...device.name].slice(0, MAX_NAME_LENGTH).join('').trim();
-  if (name !== '') row.name = name;
+  const name = clipName(device.name.trim());
+  if (name !== undefined) row.name = name;
   if (recoveryCodes !== undefined) row.recoveryCodes = recoveryCodes;
   return { row };
 }
@@ -199,8 +198,8 @@ function totpSkipReason(device: TotpDevice): string | undefined {
   if (!device.confirmed) return 'the TOTP device is not confirmed (django-otp does not accept its codes)';
   if (!/^(?:[0-9a-f]{2})+$/i.test(device.key)) return 'the key is not a hex string';
   const bytes = device.key.length / 2;
-  if (bytes < MIN_KEY_BYTES) {
-    return `the key is ${bytes} bytes; twofold needs at least ${MIN_KEY_BYTES}`;
+  if (bytes < MIN_IMPORT_SECRET_BYTES) {
+    return `the key is ${bytes} bytes; twofold needs at least ${MIN_IMPORT_SECRET_BYTES}`;
   }
   if (!Number.isInteger(device.digits) || device.digits < 6 || device.digits > 10) {
     return `digits is ${device.digits}; twofold accepts 6 to 10`;
