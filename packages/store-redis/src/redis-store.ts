@@ -3,6 +3,7 @@ import {
   type AttemptState,
   type AuthenticatorAlgorithm,
   type AuthenticatorRecord,
+  type BeginSecondFactorResult,
   type CounterState,
   InvalidInputError,
   type RemoveAuthenticatorOutcome,
@@ -15,8 +16,10 @@ import { guard, runScript } from './internal/client.js';
 import { KeyLayout } from './internal/keys.js';
 import {
   addWebAuthnCredentialScript,
+  beginSecondFactorScript,
   claimNonceScript,
   confirmAuthenticatorScript,
+  consumeCounterAndResetScript,
   consumeCounterScript,
   deleteNonceScript,
   deleteTwoFactorScript,
@@ -27,6 +30,7 @@ import {
   listAuthenticatorsScript,
   listNoncesScript,
   putNonceScript,
+  putNoncesScript,
   readNoncesScript,
   removeAuthenticatorScript,
   renameAuthenticatorScript,
@@ -181,22 +185,12 @@ export function redisStore(options: RedisStoreOptions): Store {
 
     async listAuthenticators(userId, now) {
       checkUserId(userId);
-      const records = await run(
+      return await run(
         listAuthenticatorsScript,
         [keys.authenticatorIndex(userId)],
         [String(now), keys.authenticatorPrefix(userId)],
-        (reply) => {
-          if (!Array.isArray(reply)) throw new TypeError('Unexpected reply to listAuthenticators');
-          return reply.map((entry: unknown) => {
-            if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') {
-              throw new TypeError('Unexpected reply to listAuthenticators');
-            }
-            return parseStoredAuthenticator(userId, entry[0], entry[1]);
-          });
-        },
+        (reply) => parseAuthenticatorList(userId, reply),
       );
-      // Oldest first; ids compared by UTF-16 code units, like every JavaScript string comparison.
-      return records.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     },
 
     async savePendingAuthenticator(record, now) {
@@ -325,6 +319,17 @@ export function redisStore(options: RedisStoreOptions): Store {
       );
     },
 
+    /** consumeCounter, then (only when it consumed) resetCounterIfUnchanged: one script, one round trip. */
+    async consumeCounterAndReset(userId, authenticatorId, counter, now, reset) {
+      checkUserId(userId);
+      return await run(
+        consumeCounterAndResetScript,
+        [keys.authenticator(userId, authenticatorId), keys.counter(userId, reset.key)],
+        [String(counter), String(now), String(reset.expected.count), String(reset.expected.expiresAt)],
+        parseFlag,
+      );
+    },
+
     async replaceSealedSecret(userId, authenticatorId, expected, next) {
       checkUserId(userId);
       return await run(
@@ -417,6 +422,29 @@ export function redisStore(options: RedisStoreOptions): Store {
         [value, String(expiresAt), ttl(expiresAt, now), key, String(now)],
         () => undefined,
       );
+    },
+
+    /**
+     * putNonce for each nonce, in one script (one round trip): all the nonces and their members of
+     * the nonce index, exactly as putNonce writes them. Nothing to write sends nothing. Duplicate keys
+     * and expiries that are not finite numbers are refused before anything is sent, so the script
+     * cannot fail half way (see putNoncesScript).
+     */
+    async putNonces(userId, nonces, now) {
+      checkUserId(userId);
+      checkTime('now', now);
+      const seen = new Set<string>();
+      const scriptKeys = [keys.nonceIndex(userId)];
+      const args = [String(now)];
+      for (const { key, value, expiresAt } of nonces) {
+        if (seen.has(key)) throw new InvalidInputError('nonces', 'The nonce keys must be distinct');
+        seen.add(key);
+        checkTime('expiresAt', expiresAt);
+        scriptKeys.push(keys.nonce(userId, key));
+        args.push(key, value, String(expiresAt), ttl(expiresAt, now));
+      }
+      if (scriptKeys.length === 1) return;
+      await run(putNoncesScript, scriptKeys, args, () => undefined);
     },
 
     async getNonce(userId, key, now) {
@@ -542,10 +570,96 @@ export function redisStore(options: RedisStoreOptions): Store {
       );
     },
 
+    /**
+     * claimNonce, listAuthenticators, takeAttempt for each attempt and getNonce, in one script (one
+     * round trip) that runs the same Lua as those operations on the same keys: the claim first (a
+     * refusal ends it), then the authenticators, then the attempts in order only when one of them is
+     * active (stopping after the first refused), then the nonce.
+     */
+    async beginSecondFactor(userId, input) {
+      checkUserId(userId);
+      const { claim, attempts, readNonce, now } = input;
+      if (!Array.isArray(attempts)) {
+        throw new InvalidInputError('attempts', 'The attempts must be an array');
+      }
+      const scriptKeys = [keys.nonceIndex(userId), keys.authenticatorIndex(userId)];
+      const args = [String(now), keys.authenticatorPrefix(userId)];
+      if (claim) {
+        scriptKeys.push(keys.nonce(userId, claim.key));
+        args.push('1', claim.key, claim.value, String(claim.expiresAt), ttl(claim.expiresAt, now));
+      } else {
+        args.push('0', '', '', '', '');
+      }
+      if (readNonce !== null && readNonce !== undefined) {
+        scriptKeys.push(keys.nonce(userId, readNonce));
+        args.push('1', readNonce);
+      } else {
+        args.push('0', '');
+      }
+      for (const { key, limit, ttlMs } of attempts) {
+        const expiresAt = now + ttlMs;
+        scriptKeys.push(keys.counter(userId, key));
+        args.push(String(expiresAt), ttl(expiresAt, now), String(limit));
+      }
+      return await run(beginSecondFactorScript, scriptKeys, args, (reply) =>
+        parseBeginSecondFactor(userId, reply, attempts.length),
+      );
+    },
+
     /** Does nothing: the client belongs to the host app, which closes it (`client.quit()`). */
     async close() {},
   };
   return store;
+}
+
+/** Refuses a time that is not a finite number (it would fail a script half way through its writes). */
+function checkTime(name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidInputError(name, `${name} must be a finite number of milliseconds`);
+  }
+}
+
+/**
+ * What listAuthenticators' Lua answers, `{ id, field/value list }` per live authenticator in no
+ * order, as records sorted oldest first: by createdAt, then id by UTF-16 code units (like every
+ * JavaScript string comparison).
+ */
+function parseAuthenticatorList(userId: string, reply: unknown): StoredAuthenticator[] {
+  if (!Array.isArray(reply)) throw new TypeError('Unexpected reply listing authenticators');
+  const records = reply.map((entry: unknown) => {
+    if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'string') {
+      throw new TypeError('Unexpected reply listing authenticators');
+    }
+    return parseStoredAuthenticator(userId, entry[0], entry[1]);
+  });
+  return records.sort((a, b) => a.createdAt - b.createdAt || byCodeUnits(a.id, b.id));
+}
+
+/**
+ * beginSecondFactor's script answers { 0 } for a refused claim, else { 1, authenticators, attempt
+ * states (at most one per attempt asked), value or nil }.
+ */
+function parseBeginSecondFactor(userId: string, reply: unknown, asked: number): BeginSecondFactorResult {
+  if (!Array.isArray(reply)) throw new TypeError('Unexpected reply to beginSecondFactor');
+  if (reply.length === 1 && reply[0] === 0) {
+    return { claimed: false, authenticators: [], attempts: [], nonce: null };
+  }
+  const [flag, authenticators, attempts, nonce] = reply;
+  if (
+    reply.length !== 4 ||
+    flag !== 1 ||
+    !Array.isArray(attempts) ||
+    attempts.length > asked ||
+    (nonce !== null && typeof nonce !== 'string')
+  ) {
+    throw new TypeError('Unexpected reply to beginSecondFactor');
+  }
+  return {
+    claimed: true,
+    authenticators: parseAuthenticatorList(userId, authenticators),
+    attempts: attempts.map(parseAttempt),
+    nonce,
+  };
 }
 
 /**

@@ -134,6 +134,82 @@ if (missing.length > 0) {
         );
 
         t.test(
+          'the shortcut scripts (several keys of one user each) run on the cluster, in one slot',
+          async (t) => {
+            const userId = `${ctx.runId}-shortcuts{a}:b`;
+            const base = userKeyBase(runPrefix, userId);
+            const now = Date.now();
+            await writeEveryKind(store, userId, now);
+            const begun = await store.beginSecondFactor!(userId, {
+              claim: { key: 'challenge:2', value: 'spent', expiresAt: now + 300_000 },
+              attempts: [
+                { key: 'attempts:2', limit: 5, ttlMs: 300_000 },
+                { key: 'failures', limit: 10, ttlMs: 900_000 },
+              ],
+              readNonce: 'recovery',
+              now,
+            });
+            t.equal(begun.claimed, true);
+            t.strictSame(
+              begun.authenticators.map((record) => record.id),
+              ['key', 'tablet', 'totp'],
+              'all created at `now`: by id',
+            );
+            t.strictSame(
+              begun.attempts.map((state) => [state.taken, state.count]),
+              [
+                [true, 1],
+                [true, 2],
+              ],
+            );
+            t.equal(begun.nonce, 'token-hash');
+            const again = await store.beginSecondFactor!(userId, {
+              claim: { key: 'challenge:2', value: 'spent', expiresAt: now + 300_000 },
+              attempts: [],
+              readNonce: null,
+              now,
+            });
+            t.equal(again.claimed, false, 'claimed once');
+            t.equal(
+              await store.consumeCounterAndReset!(userId, 'totp', 7, now, {
+                key: 'failures',
+                expected: begun.attempts[1]!,
+              }),
+              true,
+            );
+            t.equal(await store.getCounter(userId, 'failures', now), null, 'reset');
+            await store.putNonces!(
+              userId,
+              [
+                { key: 'refresh:1', value: 'a', expiresAt: now + 60_000 },
+                { key: 'refresh:2', value: 'b', expiresAt: now + 60_000 },
+              ],
+              now,
+            );
+            t.strictSame(
+              (await store.listNonces(userId, 'refresh:', now)).map((entry) => entry.value),
+              ['a', 'b'],
+            );
+            const keys = await scanClusterKeys(client, base);
+            t.same(keys.map((key) => key.slice(base.length)).sort(), [
+              'a:key',
+              'a:tablet',
+              'a:totp',
+              'ai',
+              'c:attempts:2',
+              'n:challenge:1',
+              'n:challenge:2',
+              'n:recovery',
+              'n:refresh:1',
+              'n:refresh:2',
+              'ni',
+              'rc',
+            ]);
+            t.equal(new Set(await Promise.all(keys.map((key) => client.cluster('KEYSLOT', key)))).size, 1);
+          },
+        );
+
+        t.test(
           'after the whole suite, only active authenticators, their index and recovery codes lack a TTL',
           async (t) => {
             const keys = await scanClusterKeys(client, runPrefix);

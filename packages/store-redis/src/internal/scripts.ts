@@ -21,6 +21,11 @@ import { createHash } from 'node:crypto';
  *   hash without `type` is a TOTP authenticator written by layout version 1.
  * - Scripts that resolve one of several outcomes answer its name as a status string (`'enabled'`,
  *   `'missing'`...); the others answer 1 for done and 0 for refused.
+ * - An operation whose work another script also does is a Lua function here (take_attempt,
+ *   claim_nonce, put_nonce, get_nonce, read_authenticators, consume_counter,
+ *   reset_counter_if_unchanged): its own script calls it, and so do the shortcuts that do several
+ *   operations in one round trip (beginSecondFactor, consumeCounterAndReset, putNonces), so both
+ *   run the same code on the same keys and fields.
  */
 
 /** A Lua script with its SHA1 digest, computed once when the module loads. */
@@ -161,18 +166,26 @@ return fields
 );
 
 /**
- * KEYS: index. ARGV: now, authenticator prefix. Returns one `{ id, field/value list }` per live
- * authenticator of the user, of both types, in no particular order (the store sorts them); expired
- * pending hashes are deleted on the way.
+ * listAuthenticators' work (needs REFRESH_INDEX and LIVE_IDS): one `{ id, field/value list }` per
+ * live authenticator of the user, of both types, in no particular order (the store sorts them), and
+ * how many of them are active; expired pending hashes are deleted on the way.
  */
+const READ_AUTHENTICATORS = `
+local function read_authenticators(index, auth_prefix, now)
+  local ids, active = live_ids(index, auth_prefix, tonumber(now))
+  local found = {}
+  for i, id in ipairs(ids) do
+    found[i] = { id, redis.call('HGETALL', auth_prefix .. id) }
+  end
+  return found, active
+end
+`;
+
+/** KEYS: index. ARGV: now, authenticator prefix. Returns what read_authenticators found. */
 export const listAuthenticatorsScript = script(
   'listAuthenticators',
-  `${REFRESH_INDEX}${LIVE_IDS}
-local ids = live_ids(KEYS[1], ARGV[2], tonumber(ARGV[1]))
-local found = {}
-for i, id in ipairs(ids) do
-  found[i] = { id, redis.call('HGETALL', ARGV[2] .. id) }
-end
+  `${REFRESH_INDEX}${LIVE_IDS}${READ_AUTHENTICATORS}
+local found = read_authenticators(KEYS[1], ARGV[2], ARGV[1])
 return found
 `,
 );
@@ -339,21 +352,28 @@ return 1
 );
 
 /**
- * KEYS: authenticator. ARGV: counter, now. Returns 1 when counter > lastCounter of an active TOTP
- * record (a WebAuthn hash has no `lastCounter`: 0).
+ * consumeCounter's work: returns 1 after setting `lastCounter` and `lastUsedAt` when counter >
+ * lastCounter of an active TOTP record, else 0 (a WebAuthn hash has no `lastCounter`).
  */
+const CONSUME_COUNTER = `
+local function consume_counter(key, counter, now)
+  local state = redis.call('HMGET', key, 'status', 'lastCounter', 'type')
+  if state[1] ~= 'active' or state[3] == 'webauthn' or not state[2] then
+    return 0
+  end
+  if tonumber(counter) <= tonumber(state[2]) then
+    return 0
+  end
+  redis.call('HSET', key, 'lastCounter', counter, 'lastUsedAt', now)
+  return 1
+end
+`;
+
+/** KEYS: authenticator. ARGV: counter, now. Returns what consume_counter did (1 or 0). */
 export const consumeCounterScript = script(
   'consumeCounter',
-  `
-local state = redis.call('HMGET', KEYS[1], 'status', 'lastCounter', 'type')
-if state[1] ~= 'active' or state[3] == 'webauthn' or not state[2] then
-  return 0
-end
-if tonumber(ARGV[1]) <= tonumber(state[2]) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'lastCounter', ARGV[1], 'lastUsedAt', ARGV[2])
-return 1
+  `${CONSUME_COUNTER}
+return consume_counter(KEYS[1], ARGV[1], ARGV[2])
 `,
 );
 
@@ -422,52 +442,67 @@ return 1
 );
 
 /**
- * KEYS: counter. ARGV: now, expiresAt, ttl, limit. Adds one (starting again at 1 when absent or
- * expired) and moves the expiry, except that a live counter already at the limit or above is left
- * exactly as it is (count, `e` and TTL); incrementCounter is this with an unreachable limit. Returns
- * { 1, count, expiresAt } when it counted the attempt, { 0, count, expiresAt } as stored when not.
+ * takeAttempt's work on the counter `key`: adds one (starting again at 1 when absent or expired) and
+ * moves the expiry to `expires` (TTL `ttl`), except that a live counter already at `limit` or above
+ * is left exactly as it is (count, `e` and TTL); incrementCounter is this with an unreachable limit.
+ * Returns { 1, count, expiresAt } when it counted the attempt, { 0, count, expiresAt } as stored
+ * when not.
  */
+const TAKE_ATTEMPT = `
+local function take_attempt(key, now, expires, ttl, limit)
+  local state = redis.call('HMGET', key, 'n', 'e')
+  local count
+  if state[1] and state[2] and tonumber(state[2]) > tonumber(now) then
+    if tonumber(state[1]) >= tonumber(limit) then
+      return { 0, state[1], state[2] }
+    end
+    count = redis.call('HINCRBY', key, 'n', 1)
+  else
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'n', '1')
+    count = 1
+  end
+  if tonumber(ttl) > 0 then
+    redis.call('HSET', key, 'e', expires)
+    redis.call('PEXPIRE', key, ttl)
+  else
+    redis.call('DEL', key)
+  end
+  return { 1, count, expires }
+end
+`;
+
+/** KEYS: counter. ARGV: now, expiresAt, ttl, limit. Returns what take_attempt answers. */
 export const takeAttemptScript = script(
   'takeAttempt',
-  `
-local state = redis.call('HMGET', KEYS[1], 'n', 'e')
-local count
-if state[1] and state[2] and tonumber(state[2]) > tonumber(ARGV[1]) then
-  if tonumber(state[1]) >= tonumber(ARGV[4]) then
-    return { 0, state[1], state[2] }
-  end
-  count = redis.call('HINCRBY', KEYS[1], 'n', 1)
-else
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'n', '1')
-  count = 1
-end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('HSET', KEYS[1], 'e', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-else
-  redis.call('DEL', KEYS[1])
-end
-return { 1, count, ARGV[2] }
+  `${TAKE_ATTEMPT}
+return take_attempt(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 `,
 );
 
 /**
- * KEYS: counter. ARGV: count, expiresAt. Deletes the counter only while it holds exactly that count
+ * resetCounterIfUnchanged's work: deletes the counter `key` only while it holds exactly that count
  * and `e` (whether or not it has expired since); returns 1 when it deleted it.
  */
+const RESET_COUNTER_IF_UNCHANGED = `
+local function reset_counter_if_unchanged(key, count, expires)
+  local state = redis.call('HMGET', key, 'n', 'e')
+  if not state[1] or not state[2] then
+    return 0
+  end
+  if tonumber(state[1]) ~= tonumber(count) or tonumber(state[2]) ~= tonumber(expires) then
+    return 0
+  end
+  redis.call('DEL', key)
+  return 1
+end
+`;
+
+/** KEYS: counter. ARGV: count, expiresAt. Returns what reset_counter_if_unchanged did (1 or 0). */
 export const resetCounterIfUnchangedScript = script(
   'resetCounterIfUnchanged',
-  `
-local state = redis.call('HMGET', KEYS[1], 'n', 'e')
-if not state[1] or not state[2] then
-  return 0
-end
-if tonumber(state[1]) ~= tonumber(ARGV[1]) or tonumber(state[2]) ~= tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('DEL', KEYS[1])
-return 1
+  `${RESET_COUNTER_IF_UNCHANGED}
+return reset_counter_if_unchanged(KEYS[1], ARGV[1], ARGV[2])
 `,
 );
 
@@ -523,18 +558,64 @@ end
 `;
 
 /**
+ * putNonce's work (needs NONCE_INDEX): replaces the nonce hash `key` whatever it held (value, `e`
+ * = expires, TTL `ttl`; removed instead when `ttl` <= 0) and its member `member` of the index.
+ */
+const PUT_NONCE = `
+local function put_nonce(key, index, member, value, expires, ttl, now)
+  redis.call('DEL', key)
+  if tonumber(ttl) > 0 then
+    redis.call('HSET', key, 'v', value, 'e', expires)
+    redis.call('PEXPIRE', key, ttl)
+  end
+  index_nonce(index, member, expires, ttl, now)
+end
+`;
+
+/**
+ * claimNonce's work (needs NONCE_INDEX and PUT_NONCE): set-if-absent (or expired); returns 1 when it
+ * set (and indexed) the nonce, 0 when a live one holds the key (a refusal touches nothing).
+ */
+const CLAIM_NONCE = `
+local function claim_nonce(key, index, member, value, expires, ttl, now)
+  local stored = redis.call('HGET', key, 'e')
+  if stored and tonumber(stored) > tonumber(now) then
+    return 0
+  end
+  put_nonce(key, index, member, value, expires, ttl, now)
+  return 1
+end
+`;
+
+/**
+ * getNonce's work: the value of the live nonce `key`, or false (deleting an expired one and its
+ * member of the index).
+ */
+const GET_NONCE = `
+local function get_nonce(key, index, member, now)
+  local state = redis.call('HMGET', key, 'v', 'e')
+  if not state[1] or not state[2] then
+    return false
+  end
+  local remaining = tonumber(state[2]) - tonumber(now)
+  if remaining <= 0 then
+    redis.call('DEL', key)
+    redis.call('ZREM', index, member)
+    return false
+  end
+  redis.call('PEXPIRE', key, string.format('%.0f', math.ceil(remaining)))
+  return state[1]
+end
+`;
+
+/**
  * KEYS: nonce, nonce index. ARGV: value, expiresAt, ttl (expiresAt - now), nonce key, now. Replaces
  * the nonce whatever it held, and its index entry.
  */
 export const putNonceScript = script(
   'putNonce',
-  `${NONCE_INDEX}
-redis.call('DEL', KEYS[1])
-if tonumber(ARGV[3]) > 0 then
-  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-index_nonce(KEYS[2], ARGV[4], ARGV[2], ARGV[3], ARGV[5])
+  `${NONCE_INDEX}${PUT_NONCE}
+put_nonce(KEYS[1], KEYS[2], ARGV[4], ARGV[1], ARGV[2], ARGV[3], ARGV[5])
 return 1
 `,
 );
@@ -545,19 +626,8 @@ return 1
  */
 export const getNonceScript = script(
   'getNonce',
-  `
-local state = redis.call('HMGET', KEYS[1], 'v', 'e')
-if not state[1] or not state[2] then
-  return false
-end
-local remaining = tonumber(state[2]) - tonumber(ARGV[1])
-if remaining <= 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[2])
-  return false
-end
-redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.ceil(remaining)))
-return state[1]
+  `${GET_NONCE}
+return get_nonce(KEYS[1], KEYS[2], ARGV[2], ARGV[1])
 `,
 );
 
@@ -567,18 +637,8 @@ return state[1]
  */
 export const claimNonceScript = script(
   'claimNonce',
-  `${NONCE_INDEX}
-local expires = redis.call('HGET', KEYS[1], 'e')
-if expires and tonumber(expires) > tonumber(ARGV[3]) then
-  return 0
-end
-redis.call('DEL', KEYS[1])
-if tonumber(ARGV[4]) > 0 then
-  redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-end
-index_nonce(KEYS[2], ARGV[5], ARGV[2], ARGV[4], ARGV[3])
-return 1
+  `${NONCE_INDEX}${PUT_NONCE}${CLAIM_NONCE}
+return claim_nonce(KEYS[1], KEYS[2], ARGV[5], ARGV[1], ARGV[2], ARGV[4], ARGV[3])
 `,
 );
 
@@ -708,5 +768,88 @@ for i, key in ipairs(KEYS) do
   end
 end
 return result
+`,
+);
+
+/**
+ * KEYS: nonce index, authenticator index, then the claim's nonce (only when ARGV[3] is `1`), the
+ * nonce to read (only when ARGV[8] is `1`), then one counter per attempt, in order. ARGV: now,
+ * authenticator prefix, claim flag, claim key, claim value, claim expiresAt, claim ttl, read flag,
+ * read key, then per attempt its expiresAt, ttl and limit.
+ *
+ * beginSecondFactor in one script, built from the same functions as claimNonce, listAuthenticators,
+ * takeAttempt and getNonce: claims the nonce (a refusal answers { 0 } and does nothing else), reads
+ * the user's authenticators, counts the attempts in order only when one of them is active, stopping
+ * after the first refused, and reads the nonce. Answers { 1, authenticators (as
+ * listAuthenticators), attempt states (as takeAttempt), value or nil }.
+ */
+export const beginSecondFactorScript = script(
+  'beginSecondFactor',
+  `${REFRESH_INDEX}${LIVE_IDS}${READ_AUTHENTICATORS}${NONCE_INDEX}${PUT_NONCE}${CLAIM_NONCE}${GET_NONCE}${TAKE_ATTEMPT}
+local now = ARGV[1]
+local next_key = 3
+if ARGV[3] == '1' then
+  if claim_nonce(KEYS[next_key], KEYS[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7], now) == 0 then
+    return { 0 }
+  end
+  next_key = next_key + 1
+end
+local read_key = false
+if ARGV[8] == '1' then
+  read_key = KEYS[next_key]
+  next_key = next_key + 1
+end
+local found, active = read_authenticators(KEYS[2], ARGV[2], now)
+local attempts = {}
+if active > 0 then
+  for i = next_key, #KEYS do
+    local arg = 10 + (i - next_key) * 3
+    local state = take_attempt(KEYS[i], now, ARGV[arg], ARGV[arg + 1], ARGV[arg + 2])
+    attempts[#attempts + 1] = state
+    if state[1] == 0 then
+      break
+    end
+  end
+end
+local nonce = false
+if read_key then
+  nonce = get_nonce(read_key, KEYS[1], ARGV[9], now)
+end
+return { 1, found, attempts, nonce }
+`,
+);
+
+/**
+ * KEYS: authenticator, counter. ARGV: counter, now, expected count, expected expiresAt.
+ * consumeCounter and, only when it consumed the step, resetCounterIfUnchanged, in one script.
+ * Returns 1 when it consumed the step (whatever the reset did), else 0 (nothing changed).
+ */
+export const consumeCounterAndResetScript = script(
+  'consumeCounterAndReset',
+  `${CONSUME_COUNTER}${RESET_COUNTER_IF_UNCHANGED}
+if consume_counter(KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return 0
+end
+reset_counter_if_unchanged(KEYS[2], ARGV[3], ARGV[4])
+return 1
+`,
+);
+
+/**
+ * KEYS: nonce index, then one nonce hash per nonce. ARGV: now, then per nonce its key, value,
+ * expiresAt and ttl. putNonce for each, in one script. It tidies the index first: a key of another
+ * type there (the only write that could fail, since the store checked the numbers) fails the script
+ * before any nonce is written, so it writes all or none.
+ */
+export const putNoncesScript = script(
+  'putNonces',
+  `${NONCE_INDEX}${PUT_NONCE}
+local now = ARGV[1]
+tidy_nonce_index(KEYS[1], now)
+for i = 2, #KEYS do
+  local arg = 2 + (i - 2) * 4
+  put_nonce(KEYS[i], KEYS[1], ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3], now)
+end
+return 1
 `,
 );
