@@ -77,9 +77,10 @@ export async function twofoldRoutes(
   // Requests whose rate-limit count is under way: a failure then is the shared store's (fail closed, 503).
   const limiting = new WeakSet<FastifyRequest>();
 
-  scope.addHook('onSend', async (_request, reply, payload) => {
+  // Hooks in callback style: an async hook costs a promise and a tick per request on every route.
+  scope.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('cache-control', 'no-store');
-    return payload;
+    done(null, payload);
   });
 
   // A request to no route of the kit, or to a route by another spelling (`/STATUS`, `/status/`,
@@ -98,25 +99,25 @@ export async function twofoldRoutes(
     }
     return pattern.test(path);
   };
-  scope.addHook('onRequest', async (request) => {
+  scope.addHook('onRequest', (request, _reply, done) => {
     const { config, url } = request.routeOptions;
     if (
       config.twofoldRouteId === undefined ||
       url === undefined ||
       !spelledAs(url, request.url.split('?')[0]!)
     ) {
-      throw new RouteNotFoundError(request.method, request.url);
+      done(new RouteNotFoundError(request.method, request.url));
+      return;
     }
+    done();
   });
 
   // JSON only (no text/plain or form bodies: a cross-site form cannot post here without a preflight),
   // in UTF-8, uncompressed: decided from the headers before the body is read.
-  scope.addHook('preParsing', async (request, _reply, payload) => {
-    if (request.routeOptions.config.twofoldBody) {
-      const problem = bodyHeaderProblem(request.headers);
-      if (problem) throw problem;
-    }
-    return payload;
+  scope.addHook('preParsing', (request, _reply, payload, done) => {
+    const problem = request.routeOptions.config.twofoldBody ? bodyHeaderProblem(request.headers) : null;
+    if (problem) done(problem);
+    else done(null, payload);
   });
   // One parser for every media type: what reaches it is JSON, or an empty body of any type.
   scope.removeAllContentTypeParsers();
@@ -166,8 +167,9 @@ export async function twofoldRoutes(
       // The same keys as @twofold/express: mixed deployments share one count.
       ...(redis ? { redis, nameSpace: RATE_LIMIT_REDIS_PREFIX } : {}),
     });
-    scope.addHook('preParsing', async (request) => {
+    scope.addHook('preParsing', (request, _reply, payload, done) => {
       limiting.delete(request);
+      done(null, payload);
     });
   }
 
