@@ -3,14 +3,17 @@ import tap, { type Test } from 'tap';
 import type { BehaviourGroup } from './internal/behaviour.js';
 import { addWebAuthnCredential } from './internal/behaviours/add-webauthn-credential.js';
 import { authenticators } from './internal/behaviours/authenticators.js';
+import { beginSecondFactor } from './internal/behaviours/begin-second-factor.js';
 import { confirm } from './internal/behaviours/confirm.js';
 import { consumeCounter } from './internal/behaviours/consume-counter.js';
+import { consumeCounterAndReset } from './internal/behaviours/consume-counter-and-reset.js';
 import { counters } from './internal/behaviours/counters.js';
 import { deleteTwoFactor } from './internal/behaviours/delete-two-factor.js';
 import { findNonces } from './internal/behaviours/find-nonces.js';
 import { listAuthenticators } from './internal/behaviours/list-authenticators.js';
 import { listNonces } from './internal/behaviours/list-nonces.js';
 import { nonces } from './internal/behaviours/nonces.js';
+import { putNonces } from './internal/behaviours/put-nonces.js';
 import { recoveryCodes } from './internal/behaviours/recovery-codes.js';
 import { removeAuthenticator } from './internal/behaviours/remove-authenticator.js';
 import { renameAuthenticator } from './internal/behaviours/rename-authenticator.js';
@@ -64,6 +67,10 @@ const GROUPS: readonly BehaviourGroup[] = [
   listNonces,
   findNonces,
   takeNonceAndDeleteTwoFactor,
+  // The optional operations: on a store without one, each behaviour of its group is skipped.
+  beginSecondFactor,
+  consumeCounterAndReset,
+  putNonces,
   values,
 ];
 
