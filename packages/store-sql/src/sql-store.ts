@@ -4,7 +4,10 @@ import {
   type AttemptState,
   type AuthenticatorAlgorithm,
   type AuthenticatorRecord,
+  type BeginSecondFactorInput,
+  type BeginSecondFactorResult,
   type CounterState,
+  type NonceWrite,
   type PendingAuthenticator,
   type RemoveAuthenticatorOutcome,
   type Store,
@@ -12,7 +15,7 @@ import {
   StoreUnavailableError,
   type WebAuthnCredentialRecord,
 } from '@twofold/core';
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Expression, type Kysely, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely';
 import { SchemaMismatchError } from './errors.js';
 import { type Connection, connect, type SqlDialect } from './internal/connect.js';
 import { isDuplicateKey, isRetryable, toStoreError } from './internal/failures.js';
@@ -169,6 +172,29 @@ export interface SqlStore extends Store {
   /** How many TOTP authenticators (pending ones included, until swept) the store holds: the total of a full listing. */
   countSealedSecrets(): Promise<number>;
   /**
+   * {@link Store.beginSecondFactor}, always present here. One statement on PostgreSQL (one round
+   * trip; two attempts on one counter, or a refusal whose counter changed during the statement,
+   * take more); the calls it stands for one after the other on MySQL, and in one transaction on
+   * SQLite.
+   */
+  beginSecondFactor(userId: string, input: BeginSecondFactorInput): Promise<BeginSecondFactorResult>;
+  /**
+   * {@link Store.consumeCounterAndReset}, always present here: one statement on PostgreSQL; the
+   * consume, then the reset, on MySQL; both in one transaction on SQLite.
+   */
+  consumeCounterAndReset(
+    userId: string,
+    authenticatorId: string,
+    counter: number,
+    now: number,
+    reset: { key: string; expected: CounterState },
+  ): Promise<boolean>;
+  /**
+   * {@link Store.putNonces}, always present here: one multi-row upsert on PostgreSQL and SQLite, one
+   * transaction on MySQL. Of two nonces with one key the last is written.
+   */
+  putNonces(userId: string, nonces: readonly NonceWrite[], now: number): Promise<void>;
+  /**
    * Resolves at once: the store opens no connection of its own, and never ends the pool, database
    * or Kysely instance it was given; close those yourself when the app stops.
    */
@@ -323,6 +349,52 @@ function toRecord(row: AuthenticatorRow): AuthenticatorRecord {
     expiresAt: toNullableNumber(row.expires_at),
   };
 }
+
+/** The rows of listAuthenticators' query as it resolves them, in its order. */
+function toAuthenticators(rows: readonly ListRow[]): StoredAuthenticator[] {
+  return rows.map((row) => (row.type === 'totp' ? toRecord(row) : toCredential(row))).sort(listOrder);
+}
+
+/** Whether an authenticator counts as active: an active TOTP one, or any WebAuthn credential. */
+function isActive(authenticator: StoredAuthenticator): boolean {
+  return authenticator.type === 'webauthn' || authenticator.status === 'active';
+}
+
+/** beginSecondFactor's answer when the claim's nonce was live: nothing counted, nothing read. */
+function unclaimed(): BeginSecondFactorResult {
+  return { claimed: false, authenticators: [], attempts: [], nonce: null };
+}
+
+/**
+ * The nonces of putNonces, one per key: the last of a key wins, as calls of putNonce one after
+ * the other would leave it (the contract asks for distinct keys; this keeps duplicates harmless).
+ */
+function lastPerKey(nonces: readonly NonceWrite[]): NonceWrite[] {
+  return [...new Map(nonces.map((nonce) => [nonce.key, nonce])).values()];
+}
+
+/** One attempt of beginSecondFactor's list. */
+type AttemptInput = BeginSecondFactorInput['attempts'][number];
+
+/**
+ * Counts one attempt on each of `attempts` in order with `take`, stopping after the first refused
+ * (its state ends the list).
+ */
+async function takeInOrder(
+  attempts: readonly AttemptInput[],
+  take: (attempt: AttemptInput) => Promise<AttemptState>,
+): Promise<AttemptState[]> {
+  const states: AttemptState[] = [];
+  for (const input of attempts) {
+    const state = await take(input);
+    states.push(state);
+    if (!state.taken) break;
+  }
+  return states;
+}
+
+/** A step of an operation made of several statements, run by {@link inSteps}'s caller. */
+type Step = <T>(work: () => Promise<T>) => Promise<T>;
 
 function toCredential(row: CredentialRow): WebAuthnCredentialRecord {
   return {
@@ -651,40 +723,76 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
   }
 
   /**
-   * One round of takeAttempt on PostgreSQL or SQLite: one upsert that counts only while the counter
-   * is absent, expired or below the limit, then (when it counted nothing) the read of the counter
-   * that stands at the limit. Null when that counter was deleted, expired or lowered in between.
+   * takeAttempt's upsert on PostgreSQL and SQLite: it counts only while the counter is absent,
+   * expired or below the limit, and returns the new state (no row when it counted nothing). With
+   * `when`, the row is proposed only when that condition holds (`INSERT ... SELECT ... WHERE`, with
+   * the values cast for PostgreSQL, which types a bare parameter there as text): how
+   * beginSecondFactor chains attempts in one statement.
    */
-  async function takeAttemptUpsert(
+  function takeAttemptQuery(
+    q: Kysely<Database>,
     userId: string,
     key: string,
     limit: number,
     expiresAt: number,
     now: number,
-  ): Promise<AttemptState | null> {
+    when?: Expression<SqlBool>,
+  ) {
     const storedCount = column('counters', 'count');
     const storedExpiry = column('counters', 'expires_at');
     const count = sql<number>`case when ${storedExpiry} <= ${now} then 1 else ${storedCount} + 1 end`;
-    const taken = await db
-      .insertInto(t.counters)
-      .values({ user_id: userId, key, count: 1, expires_at: expiresAt })
+    const into = q.insertInto(t.counters);
+    const insert =
+      when === undefined
+        ? into.values({ user_id: userId, key, count: 1, expires_at: expiresAt })
+        : into
+            .columns(['user_id', 'key', 'count', 'expires_at'])
+            .expression(
+              q
+                .selectNoFrom([
+                  sql<string>`cast(${userId} as text)`.as('user_id'),
+                  sql<string>`cast(${key} as text)`.as('key'),
+                  sql<number>`1`.as('count'),
+                  sql<number>`cast(${expiresAt} as bigint)`.as('expires_at'),
+                ])
+                .where(when),
+            );
+    return insert
       .onConflict((conflict) =>
         conflict
           .columns(['user_id', 'key'])
           .doUpdateSet({ count, expires_at: expiresAt })
           .where((eb) => eb.or([eb(storedExpiry, '<=', now), eb(storedCount, '<', limit)])),
       )
-      .returning(['count', 'expires_at'])
-      .executeTakeFirst();
-    if (taken) return { taken: true, ...toCounter(taken) };
-    const standing = await db
+      .returning(['count', 'expires_at']);
+  }
+
+  /** The live counter `key` of the user (getCounter's query). */
+  function counterQuery(q: Kysely<Database>, userId: string, key: string, now: number) {
+    return q
       .selectFrom(t.counters)
       .select(['count', 'expires_at'])
       .where('user_id', '=', userId)
       .where('key', '=', key)
-      .where('expires_at', '>', now)
-      .where('count', '>=', limit)
-      .executeTakeFirst();
+      .where('expires_at', '>', now);
+  }
+
+  /**
+   * One round of takeAttempt on PostgreSQL or SQLite: the upsert of {@link takeAttemptQuery}, then
+   * (when it counted nothing) the read of the counter that stands at the limit. Null when that
+   * counter was deleted, expired or lowered in between.
+   */
+  async function takeAttemptUpsert(
+    q: Kysely<Database>,
+    userId: string,
+    key: string,
+    limit: number,
+    expiresAt: number,
+    now: number,
+  ): Promise<AttemptState | null> {
+    const taken = await takeAttemptQuery(q, userId, key, limit, expiresAt, now).executeTakeFirst();
+    if (taken) return { taken: true, ...toCounter(taken) };
+    const standing = await counterQuery(q, userId, key, now).where('count', '>=', limit).executeTakeFirst();
     return standing ? { taken: false, ...toCounter(standing) } : null;
   }
 
@@ -734,7 +842,12 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     });
   }
 
+  /**
+   * takeAttempt through `q`: the pool, or on SQLite a transaction's connection (on MySQL always the
+   * pool: takeAttemptLocked needs an insert of its own and a transaction of its own).
+   */
   async function takeAttempt(
+    q: Kysely<Database>,
     userId: string,
     key: string,
     limit: number,
@@ -744,9 +857,11 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     checkLength('userId', [userId]);
     checkLength('the counter key', [key]);
     const expiresAt = now + ttlMs;
-    const round = dialect === 'mysql' ? takeAttemptLocked : takeAttemptUpsert;
     for (let rounds = 1; ; rounds++) {
-      const result = await round(userId, key, limit, expiresAt, now);
+      const result =
+        dialect === 'mysql'
+          ? await takeAttemptLocked(userId, key, limit, expiresAt, now)
+          : await takeAttemptUpsert(q, userId, key, limit, expiresAt, now);
       if (result) return result;
       // The counter changed between the round's two steps (a reset or sweep): decide again.
       if (rounds >= MAX_TAKE_ROUNDS) {
@@ -757,37 +872,320 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     }
   }
 
-  async function claimNonce(userId: string, key: string, value: string, expiresAt: number, now: number) {
+  /**
+   * claimNonce's statement on PostgreSQL and SQLite: inserts, or takes over an expired row; a live
+   * row makes it touch nothing.
+   */
+  function claimNonceQuery(
+    q: Kysely<Database>,
+    userId: string,
+    key: string,
+    value: string,
+    expiresAt: number,
+    now: number,
+  ) {
+    return q
+      .insertInto(t.nonces)
+      .values({ user_id: userId, key, value, expires_at: expiresAt })
+      .onConflict((conflict) =>
+        conflict
+          .columns(['user_id', 'key'])
+          .doUpdateSet({ value, expires_at: expiresAt })
+          .where(column('nonces', 'expires_at'), '<=', now),
+      );
+  }
+
+  async function claimNonce(
+    q: Kysely<Database>,
+    userId: string,
+    key: string,
+    value: string,
+    expiresAt: number,
+    now: number,
+  ) {
     checkLength('userId', [userId]);
     checkLength('the nonce key', [key]);
     if (dialect !== 'mysql') {
-      // Inserts, or takes over an expired row; a live row makes the statement touch nothing.
-      const result = await db
-        .insertInto(t.nonces)
-        .values({ user_id: userId, key, value, expires_at: expiresAt })
-        .onConflict((conflict) =>
-          conflict
-            .columns(['user_id', 'key'])
-            .doUpdateSet({ value, expires_at: expiresAt })
-            .where(column('nonces', 'expires_at'), '<=', now),
-        )
-        .executeTakeFirst();
+      const result = await claimNonceQuery(q, userId, key, value, expiresAt, now).executeTakeFirst();
       return touched(result.numInsertedOrUpdatedRows) > 0;
     }
     // MySQL: drop an expired row, then insert; of concurrent inserts the primary key lets one in.
-    await db
+    await q
       .deleteFrom(t.nonces)
       .where('user_id', '=', userId)
       .where('key', '=', key)
       .where('expires_at', '<=', now)
       .execute();
     try {
-      await db.insertInto(t.nonces).values({ user_id: userId, key, value, expires_at: expiresAt }).execute();
+      await q.insertInto(t.nonces).values({ user_id: userId, key, value, expires_at: expiresAt }).execute();
       return true;
     } catch (error) {
       if (isDuplicateKey(error, dialect)) return false;
       throw error;
     }
+  }
+
+  /** listAuthenticators' query: both tables in one UNION ALL, so one snapshot of both. */
+  function listQuery(q: Kysely<Database>, userId: string, now: number) {
+    return q
+      .selectFrom(t.authenticators)
+      .select(listColumns('totp', TOTP_COLUMNS))
+      .where('user_id', '=', userId)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .unionAll(
+        q
+          .selectFrom(t.webauthn_credentials)
+          .select(listColumns('webauthn', CREDENTIAL_COLUMNS))
+          .where('user_id', '=', userId),
+      )
+      .$castTo<ListRow>();
+  }
+
+  /** getNonce's query: the value of the live nonce `key`. */
+  function nonceQuery(q: Kysely<Database>, userId: string, key: string, now: number) {
+    return q
+      .selectFrom(t.nonces)
+      .select('value')
+      .where('user_id', '=', userId)
+      .where('key', '=', key)
+      .where('expires_at', '>', now);
+  }
+
+  /** consumeCounter's conditional update: one row or none. */
+  function consumeQuery(
+    q: Kysely<Database>,
+    userId: string,
+    authenticatorId: string,
+    counter: number,
+    now: number,
+  ) {
+    return q
+      .updateTable(t.authenticators)
+      .set({ last_counter: counter, last_used_at: now })
+      .where('user_id', '=', userId)
+      .where('id', '=', authenticatorId)
+      .where('status', '=', 'active')
+      .where('last_counter', '<', counter);
+  }
+
+  /** resetCounterIfUnchanged's conditional delete: one row or none. */
+  function resetQuery(q: Kysely<Database>, userId: string, key: string, expected: CounterState) {
+    return q
+      .deleteFrom(t.counters)
+      .where('user_id', '=', userId)
+      .where('key', '=', key)
+      .where('count', '=', expected.count)
+      .where('expires_at', '=', expected.expiresAt);
+  }
+
+  /** putNonce's upsert of one nonce, on every dialect. */
+  function putNonceQuery(q: Kysely<Database>, userId: string, { key, value, expiresAt }: NonceWrite) {
+    const insert = q.insertInto(t.nonces).values({ user_id: userId, key, value, expires_at: expiresAt });
+    return dialect === 'mysql'
+      ? insert.onDuplicateKeyUpdate({ value, expires_at: expiresAt })
+      : insert.onConflict((conflict) =>
+          conflict.columns(['user_id', 'key']).doUpdateSet({ value, expires_at: expiresAt }),
+        );
+  }
+
+  /**
+   * putNonces' statement on PostgreSQL and SQLite: one multi-row upsert taking each row's new values
+   * from `excluded`; one statement, so all rows or none.
+   */
+  function putNoncesQuery(q: Kysely<Database>, userId: string, nonces: readonly NonceWrite[]) {
+    return q
+      .insertInto(t.nonces)
+      .values(
+        nonces.map(({ key, value, expiresAt }) => ({ user_id: userId, key, value, expires_at: expiresAt })),
+      )
+      .onConflict((conflict) =>
+        conflict.columns(['user_id', 'key']).doUpdateSet((eb) => ({
+          value: eb.ref('excluded.value'),
+          expires_at: eb.ref('excluded.expires_at'),
+        })),
+      );
+  }
+
+  /**
+   * Runs an operation made of several statements. On SQLite in one transaction (BEGIN IMMEDIATE:
+   * all or nothing, one commit); elsewhere (MySQL, and PostgreSQL's rare cases) statement by
+   * statement on the pool, each step retried on its own after a deadlock, so a retry never repeats
+   * a step that succeeded (a claim made twice would be refused the second time). Either way each
+   * step keeps the guarantee of the operation it comes from.
+   */
+  function inSteps<T>(work: (q: Kysely<Database>, step: Step) => Promise<T>): Promise<T> {
+    if (dialect === 'sqlite') {
+      return attempt(dialect, () => inTransaction(connection, (trx) => work(trx, (run) => run())));
+    }
+    return work(db, (run) => attempt(dialect, run));
+  }
+
+  /**
+   * beginSecondFactor as the calls it stands for, one after the other (claimNonce, then
+   * listAuthenticators and getNonce, then takeAttempt for each attempt while they are taken), through
+   * {@link inSteps}: MySQL, SQLite, and PostgreSQL when two attempts name one counter (a statement
+   * may not change one row twice).
+   */
+  async function beginInSteps(
+    q: Kysely<Database>,
+    step: Step,
+    userId: string,
+    { claim, attempts, readNonce, now }: BeginSecondFactorInput,
+  ): Promise<BeginSecondFactorResult> {
+    if (claim && !(await step(() => claimNonce(q, userId, claim.key, claim.value, claim.expiresAt, now)))) {
+      return unclaimed();
+    }
+    const authenticators = toAuthenticators(await step(() => listQuery(q, userId, now).execute()));
+    const nonce =
+      readNonce === null
+        ? null
+        : ((await step(() => nonceQuery(q, userId, readNonce, now).executeTakeFirst()))?.value ?? null);
+    const states = authenticators.some(isActive)
+      ? await takeInOrder(attempts, ({ key, limit, ttlMs }) =>
+          step(() => takeAttempt(q, userId, key, limit, ttlMs, now)),
+        )
+      : [];
+    return { claimed: true, authenticators, attempts: states, nonce };
+  }
+
+  /**
+   * beginSecondFactor on PostgreSQL in one statement, data-modifying CTEs chained by their RETURNING:
+   *
+   *     with claim as (insert into nonces ... on conflict do update ... where expired returning 1),
+   *          active as (select exists (active TOTP) or exists (credential) as active),
+   *          a0 as (insert into counters (...) select ... where exists (select 1 from claim)
+   *                   and (select active from active)
+   *                 on conflict do update ... where expired or count < limit returning count, expires_at),
+   *          a1 as (insert ... select ... where exists (select 1 from a0) on conflict ...), ...
+   *     select <claimed, active, nonce, a<i> and the counter a<i> found> left join <the listing>
+   *
+   * Each upsert is claimNonce's or takeAttempt's own, so it decides on the latest committed row
+   * under its row lock, as those do: concurrent claims let one in, concurrent takes stop at the
+   * limit. The reads (the listing, the nonce, whether the user has an active authenticator, the
+   * counters as they were) see the statement's snapshot, taken as it starts. A refused upsert
+   * returns no row: its state is the counter in that snapshot when that one stands live at the
+   * limit, as the refusal says it does at the moment of the lock. Otherwise (another request
+   * changed the counter between the snapshot and the lock) `from` names the attempt to take again
+   * with takeAttempt, after the statement: a rare second round trip.
+   */
+  async function beginInOneStatement(
+    userId: string,
+    { claim, attempts, readNonce, now }: BeginSecondFactorInput,
+  ): Promise<{ result: BeginSecondFactorResult; from: number | null }> {
+    const ctes: RawBuilder<unknown>[] = [];
+    if (claim) {
+      const insert = claimNonceQuery(db, userId, claim.key, claim.value, claim.expiresAt, now);
+      ctes.push(sql`claim as (${insert.returning(sql<number>`1`.as('one'))})`);
+    }
+    const activeTotp = db
+      .selectFrom(t.authenticators)
+      .select(sql<number>`1`.as('one'))
+      .where('user_id', '=', userId)
+      .where('status', '=', 'active');
+    const credentials = db
+      .selectFrom(t.webauthn_credentials)
+      .select(sql<number>`1`.as('one'))
+      .where('user_id', '=', userId);
+    ctes.push(sql`active as (select exists ${activeTotp} or exists ${credentials} as active)`);
+    const columns: RawBuilder<unknown>[] = [
+      sql`${claim ? sql`exists (select 1 from claim)` : sql`true`} as claimed`,
+      sql`(select active from active) as active`,
+      sql`${readNonce === null ? sql`cast(null as text)` : nonceQuery(db, userId, readNonce, now)} as nonce`,
+    ];
+    const joins: RawBuilder<unknown>[] = [];
+    for (const [i, { key, limit, ttlMs }] of attempts.entries()) {
+      const name = sql.raw(`a${i}`);
+      const found = sql.raw(`c${i}`);
+      // The first only once the claim succeeded and the user has an active authenticator; each
+      // next one only once the previous was taken.
+      const when =
+        i === 0
+          ? claim
+            ? sql<SqlBool>`exists (select 1 from claim) and (select active from active)`
+            : sql<SqlBool>`(select active from active)`
+          : sql<SqlBool>`exists (select 1 from ${sql.raw(`a${i - 1}`)})`;
+      ctes.push(sql`${name} as (${takeAttemptQuery(db, userId, key, limit, now + ttlMs, now, when)})`);
+      columns.push(
+        sql`${name}.count as ${sql.raw(`a${i}_count`)}`,
+        sql`${name}.expires_at as ${sql.raw(`a${i}_expires_at`)}`,
+        sql`${found}.count as ${sql.raw(`c${i}_count`)}`,
+        sql`${found}.expires_at as ${sql.raw(`c${i}_expires_at`)}`,
+      );
+      joins.push(
+        sql`left join ${name} on true left join ${counterQuery(db, userId, key, now)} as ${found} on true`,
+      );
+    }
+    const { rows } = await sql<Record<string, unknown>>`
+      with ${sql.join(ctes)}
+      select ${sql.join(columns)}, l.* from (select 1) as one ${sql.join(joins, sql` `)}
+      left join ${listQuery(db, userId, now)} as l on true
+    `.execute(db);
+    // One row per authenticator, or one row of nulls when the user has none; the rest repeats.
+    const first = rows[0] as Record<string, unknown>;
+    if (first.claimed !== true) return { result: unclaimed(), from: null };
+    type Value = number | string | bigint;
+    const states: AttemptState[] = [];
+    let from: number | null = null;
+    if (first.active === true) {
+      for (const [i, { limit }] of attempts.entries()) {
+        const count = first[`a${i}_count`] as Value | null;
+        if (count !== null) {
+          states.push({
+            taken: true,
+            ...toCounter({ count, expires_at: first[`a${i}_expires_at`] as Value }),
+          });
+          continue;
+        }
+        const standing = first[`c${i}_count`] as Value | null;
+        if (standing !== null && toNumber(standing) >= limit) {
+          states.push({
+            taken: false,
+            ...toCounter({ count: standing, expires_at: first[`c${i}_expires_at`] as Value }),
+          });
+        } else {
+          from = i;
+        }
+        break;
+      }
+    }
+    const listed = rows.filter((row) => row.type !== null) as unknown as ListRow[];
+    return {
+      result: {
+        claimed: true,
+        authenticators: toAuthenticators(listed),
+        attempts: states,
+        nonce: (first.nonce as string | null) ?? null,
+      },
+      from,
+    };
+  }
+
+  /**
+   * consumeCounterAndReset on PostgreSQL in one statement: consumeCounter's update, and
+   * resetCounterIfUnchanged's delete only when the update returned its row.
+   *
+   *     with consumed as (update authenticators ... where last_counter < ? returning 1),
+   *          reset as (delete from counters where ... and exists (select 1 from consumed))
+   *     select exists (select 1 from consumed) as consumed
+   */
+  async function consumeAndResetInOneStatement(
+    userId: string,
+    authenticatorId: string,
+    counter: number,
+    now: number,
+    reset: { key: string; expected: CounterState },
+  ): Promise<boolean> {
+    const consume = consumeQuery(db, userId, authenticatorId, counter, now).returning(
+      sql<number>`1`.as('one'),
+    );
+    const remove = resetQuery(db, userId, reset.key, reset.expected).where(
+      sql<SqlBool>`exists (select 1 from consumed)`,
+    );
+    const { rows } = await sql<{ consumed: boolean }>`
+      with consumed as (${consume}), reset as (${remove})
+      select exists (select 1 from consumed) as consumed
+    `.execute(db);
+    return rows[0]?.consumed === true;
   }
 
   const store: SqlStore = {
@@ -804,23 +1202,7 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       }),
 
     listAuthenticators: (userId, now) =>
-      attempt(dialect, async () => {
-        // One statement, so one snapshot of both tables: never a state that did not exist.
-        const rows = await db
-          .selectFrom(t.authenticators)
-          .select(listColumns('totp', TOTP_COLUMNS))
-          .where('user_id', '=', userId)
-          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-          .unionAll(
-            db
-              .selectFrom(t.webauthn_credentials)
-              .select(listColumns('webauthn', CREDENTIAL_COLUMNS))
-              .where('user_id', '=', userId),
-          )
-          .$castTo<ListRow>()
-          .execute();
-        return rows.map((row) => (row.type === 'totp' ? toRecord(row) : toCredential(row))).sort(listOrder);
-      }),
+      attempt(dialect, async () => toAuthenticators(await listQuery(db, userId, now).execute())),
 
     async savePendingAuthenticator(record, now) {
       checkLength('userId', [record.userId]);
@@ -1016,14 +1398,7 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
 
     consumeCounter: (userId, authenticatorId, counter, now) =>
       attempt(dialect, async () => {
-        const result = await db
-          .updateTable(t.authenticators)
-          .set({ last_counter: counter, last_used_at: now })
-          .where('user_id', '=', userId)
-          .where('id', '=', authenticatorId)
-          .where('status', '=', 'active')
-          .where('last_counter', '<', counter)
-          .executeTakeFirst();
+        const result = await consumeQuery(db, userId, authenticatorId, counter, now).executeTakeFirst();
         return touched(result.numUpdatedRows) > 0;
       }),
 
@@ -1090,37 +1465,25 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       // An increment is an attempt whose limit a count never reaches (the column's largest value,
       // the count's own ceiling): one statement for both.
       const { count, expiresAt } = await attempt(dialect, () =>
-        takeAttempt(userId, key, MAX_COUNT, ttlMs, now),
+        takeAttempt(db, userId, key, MAX_COUNT, ttlMs, now),
       );
       return { count, expiresAt };
     },
 
     async takeAttempt(userId, key, limit, ttlMs, now): Promise<AttemptState> {
       await sweepIfDue(now);
-      return attempt(dialect, () => takeAttempt(userId, key, limit, ttlMs, now));
+      return attempt(dialect, () => takeAttempt(db, userId, key, limit, ttlMs, now));
     },
 
     resetCounterIfUnchanged: (userId, key, expected) =>
       attempt(dialect, async () => {
-        const result = await db
-          .deleteFrom(t.counters)
-          .where('user_id', '=', userId)
-          .where('key', '=', key)
-          .where('count', '=', expected.count)
-          .where('expires_at', '=', expected.expiresAt)
-          .executeTakeFirst();
+        const result = await resetQuery(db, userId, key, expected).executeTakeFirst();
         return touched(result.numDeletedRows) > 0;
       }),
 
     getCounter: (userId, key, now) =>
       attempt(dialect, async () => {
-        const row = await db
-          .selectFrom(t.counters)
-          .select(['count', 'expires_at'])
-          .where('user_id', '=', userId)
-          .where('key', '=', key)
-          .where('expires_at', '>', now)
-          .executeTakeFirst();
+        const row = await counterQuery(db, userId, key, now).executeTakeFirst();
         return row ? toCounter(row) : null;
       }),
 
@@ -1134,30 +1497,80 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
         checkLength('userId', [userId]);
         checkLength('the nonce key', [key]);
         await sweepIfDue(now);
-        const insert = db.insertInto(t.nonces).values({ user_id: userId, key, value, expires_at: expiresAt });
-        await (dialect === 'mysql'
-          ? insert.onDuplicateKeyUpdate({ value, expires_at: expiresAt })
-          : insert.onConflict((conflict) =>
-              conflict.columns(['user_id', 'key']).doUpdateSet({ value, expires_at: expiresAt }),
-            )
-        ).execute();
+        await putNonceQuery(db, userId, { key, value, expiresAt }).execute();
       }),
 
     getNonce: (userId, key, now) =>
-      attempt(dialect, async () => {
-        const row = await db
-          .selectFrom(t.nonces)
-          .select('value')
-          .where('user_id', '=', userId)
-          .where('key', '=', key)
-          .where('expires_at', '>', now)
-          .executeTakeFirst();
-        return row?.value ?? null;
-      }),
+      attempt(
+        dialect,
+        async () => (await nonceQuery(db, userId, key, now).executeTakeFirst())?.value ?? null,
+      ),
 
     async claimNonce(userId, key, value, expiresAt, now) {
       await sweepIfDue(now);
-      return attempt(dialect, () => claimNonce(userId, key, value, expiresAt, now));
+      return attempt(dialect, () => claimNonce(db, userId, key, value, expiresAt, now));
+    },
+
+    async beginSecondFactor(userId, input) {
+      const { claim, attempts, now } = input;
+      // Every length checked before anything is written (a claim must not stay for a bad key).
+      checkLength('userId', [userId]);
+      if (claim) checkLength('the nonce key', [claim.key]);
+      checkLength(
+        'the counter key',
+        attempts.map((entry) => entry.key),
+      );
+      await sweepIfDue(now);
+      const keys = new Set(attempts.map((entry) => entry.key));
+      if (dialect !== 'postgres' || keys.size < attempts.length) {
+        return inSteps((q, step) => beginInSteps(q, step, userId, input));
+      }
+      const { result, from } = await attempt(dialect, () => beginInOneStatement(userId, input));
+      if (from === null) return result;
+      const rest = await takeInOrder(attempts.slice(from), ({ key, limit, ttlMs }) =>
+        attempt(dialect, () => takeAttempt(db, userId, key, limit, ttlMs, now)),
+      );
+      return { ...result, attempts: [...result.attempts, ...rest] };
+    },
+
+    consumeCounterAndReset(userId, authenticatorId, counter, now, reset) {
+      if (dialect === 'postgres') {
+        return attempt(dialect, () =>
+          consumeAndResetInOneStatement(userId, authenticatorId, counter, now, reset),
+        );
+      }
+      return inSteps(async (q, step) => {
+        const consumed = await step(() =>
+          consumeQuery(q, userId, authenticatorId, counter, now).executeTakeFirst(),
+        );
+        if (touched(consumed.numUpdatedRows) === 0) return false;
+        await step(() => resetQuery(q, userId, reset.key, reset.expected).execute());
+        return true;
+      });
+    },
+
+    async putNonces(userId, nonces, now) {
+      checkLength('userId', [userId]);
+      checkLength(
+        'the nonce key',
+        nonces.map((nonce) => nonce.key),
+      );
+      const rows = lastPerKey(nonces);
+      if (rows.length === 0) return;
+      await sweepIfDue(now);
+      if (dialect !== 'mysql') {
+        await attempt(dialect, () => putNoncesQuery(db, userId, rows).execute());
+        return;
+      }
+      // MySQL names an upsert's new values with VALUES(), deprecated since 8.0.20: putNonce's
+      // statement per nonce instead, in one transaction, in key order (two of them writing the same
+      // keys lock them in one order); a deadlock runs the whole transaction again.
+      rows.sort((a, b) => (a.key < b.key ? -1 : 1)); // distinct keys: never equal
+      await attempt(dialect, () =>
+        inTransaction(connection, async (trx) => {
+          for (const row of rows) await putNonceQuery(trx, userId, row).execute();
+        }),
+      );
     },
 
     takeNonce: (userId, key, value, now) =>

@@ -47,15 +47,15 @@ export interface SqlTarget {
   peer?(t: Test): Promise<SqlDatabase>;
 }
 
-const NOW = 1_800_000_000_123;
+export const NOW = 1_800_000_000_123;
 
 /** The most active authenticators a user may have, in the tests that are not about the limit. */
-const MAX_ACTIVE = 10;
+export const MAX_ACTIVE = 10;
 
 /** The sealed secret of {@link pending} records, which confirm must name. */
-const SEALED = 'v1.k1.sealed';
+export const SEALED = 'v1.k1.sealed';
 
-function pending(userId: string, overrides: Partial<PendingAuthenticator> = {}): PendingAuthenticator {
+export function pending(userId: string, overrides: Partial<PendingAuthenticator> = {}): PendingAuthenticator {
   return pendingRecord(userId, NOW, {
     sealedSecret: SEALED,
     createdAt: NOW,
@@ -65,7 +65,7 @@ function pending(userId: string, overrides: Partial<PendingAuthenticator> = {}):
 }
 
 /** A WebAuthn credential of `userId` (a random authenticator id and credential id unless given). */
-function credential(
+export function credential(
   userId: string,
   overrides: Partial<WebAuthnCredentialRecord> = {},
 ): WebAuthnCredentialRecord {
@@ -88,26 +88,33 @@ function credential(
 }
 
 /** What addWebAuthnCredential takes besides the record. */
-function registration(overrides: Partial<AddWebAuthnCredentialInput> = {}): AddWebAuthnCredentialInput {
+export function registration(
+  overrides: Partial<AddWebAuthnCredentialInput> = {},
+): AddWebAuthnCredentialInput {
   return { recoveryCodeHashes: ['h1', 'h2'], maxActive: MAX_ACTIVE, now: NOW, ...overrides };
 }
 
 /** A fresh prefix with its tables dropped at teardown. */
-function freshPrefix(t: Test, target: SqlTarget): string {
+export function freshPrefix(t: Test, target: SqlTarget): string {
   const prefix = uniquePrefix('tfa');
   t.teardown(() => dropTables(target.db, target.dialect, prefix));
   return prefix;
 }
 
 /** A migrated fresh prefix and a store on it with the given sweep interval. */
-async function freshStore(t: Test, target: SqlTarget, sweepIntervalMs: number | false = false) {
+export async function freshStore(t: Test, target: SqlTarget, sweepIntervalMs: number | false = false) {
   const prefix = freshPrefix(t, target);
   await migrate(target.db, { prefix });
   return { prefix, store: await sqlStore({ db: target.db, prefix, sweepIntervalMs }) };
 }
 
 /** Rows of `table` (under `prefix`) that belong to `userId`, read directly from the database. */
-async function rowsOf(target: SqlTarget, prefix: string, table: string, userId: string): Promise<number> {
+export async function rowsOf(
+  target: SqlTarget,
+  prefix: string,
+  table: string,
+  userId: string,
+): Promise<number> {
   const rows = await inspect(target.db, target.dialect)
     .selectFrom(`${prefix}${table}`)
     .select(sql<number>`1`.as('one'))
@@ -398,6 +405,31 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
       unavailable,
       'takeNonceAndDeleteTwoFactor',
     );
+    for (const claim of [{ key: 'challenge', value: 'v', expiresAt: NOW + 1000 }, null]) {
+      await t.rejects(
+        store.beginSecondFactor('u1', {
+          claim,
+          attempts: [{ key: 'failures', limit: 5, ttlMs: 1000 }],
+          readNonce: 'recovery',
+          now: NOW,
+        }),
+        unavailable,
+        `beginSecondFactor (claim ${claim ? 'made' : 'none'})`,
+      );
+    }
+    await t.rejects(
+      store.consumeCounterAndReset('u1', 'totp', 6, NOW, {
+        key: 'failures',
+        expected: { count: 1, expiresAt: NOW + 1000 },
+      }),
+      unavailable,
+      'consumeCounterAndReset',
+    );
+    await t.rejects(
+      store.putNonces('u1', [{ key: 'a', value: 'v', expiresAt: NOW + 1000 }], NOW),
+      unavailable,
+      'putNonces',
+    );
   });
 
   const { peer } = target;
@@ -624,7 +656,7 @@ async function refuseRecoveryCodeDeletes(t: Test, target: SqlTarget, prefix: str
  * connections of one process cannot wait for each other's write lock without blocking the thread
  * that would release it.
  */
-async function racingStores(
+export async function racingStores(
   t: Test,
   target: SqlTarget,
   extraPools: number,
@@ -639,8 +671,8 @@ async function racingStores(
   return { prefix, stores };
 }
 
-const byNumber = (a: number, b: number) => a - b;
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+export const byNumber = (a: number, b: number) => a - b;
+export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /**
  * takeAttempt, resetCounterIfUnchanged, takeNonceAndDeleteTwoFactor and confirm's compare-and-set

@@ -4,6 +4,7 @@ import tap from 'tap';
 import { migrate, sqlStore } from '../../src/index.js';
 import { type SqlTarget, sqlAdapterTests } from './adapter-tests.js';
 import { dropTables, uniquePrefix } from './databases.js';
+import { secondFactorTests } from './second-factor-tests.js';
 
 /**
  * Runs the Store conformance suite on `target` under a table prefix of this run (migrated before the
@@ -30,7 +31,9 @@ export function runSqlSuite(name: string, target: SqlTarget | undefined, skip: s
     {
       skip,
       additionalTests: (t) => {
-        if (target) sqlAdapterTests(t, target);
+        if (!target) return;
+        sqlAdapterTests(t, target);
+        secondFactorTests(t, target);
       },
     },
   );
