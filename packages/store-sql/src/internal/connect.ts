@@ -63,7 +63,8 @@ const STATEMENT_CACHE_SIZE = 256;
  * The database as Kysely's SQLite driver sees it, but preparing each SQL text once: the driver
  * prepares a statement for every query, and SQLite parsing and planning it again cost a sixth of a
  * verify's CPU. Statements are reused only for `all` and `run`, which finish before they return
- * (the store never streams, which would hold a statement open); the oldest go past the cache size.
+ * (the store never streams, which would hold a statement open); past the cache size the least
+ * recently used goes.
  */
 function reusingStatements(database: SqliteDatabase): SqliteDatabase {
   const statements = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
@@ -74,8 +75,11 @@ function reusingStatements(database: SqliteDatabase): SqliteDatabase {
       if (statement === undefined) {
         statement = database.prepare(sql);
         if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
-        statements.set(sql, statement);
+      } else {
+        statements.delete(sql);
       }
+      // Last in the map's order: the least recently used goes first.
+      statements.set(sql, statement);
       return statement;
     },
   };
