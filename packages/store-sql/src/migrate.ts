@@ -1,4 +1,4 @@
-import { type Kysely, type MigrationProvider, Migrator, type MigratorProps } from 'kysely';
+import { type Kysely, type MigrationProvider, Migrator, type MigratorProps, sql } from 'kysely';
 import { SchemaMismatchError } from './errors.js';
 import { type Connection, connect, type SqlDatabase } from './internal/connect.js';
 import { toStoreError } from './internal/failures.js';
@@ -67,6 +67,7 @@ export async function migrate(db: SqlDatabase, options: MigrateOptions = {}): Pr
         provider,
         migrationTableName: migrationTableNames(prefix).migration,
         migrationLockTableName: migrationTableNames(prefix).lock,
+        ...(await migrationTableSchema(connection)),
       });
     } catch (error) {
       // A newer release that migrated meanwhile is a schema mismatch, not Kysely's "corrupted migrations".
@@ -79,6 +80,21 @@ export async function migrate(db: SqlDatabase, options: MigrateOptions = {}): Pr
   } catch (error) {
     throw toStoreError(error, connection.dialect);
   }
+}
+
+/**
+ * On PostgreSQL, the schema the tables go to (the first of the search_path that exists). Kysely's
+ * Migrator looks for its own tables among every schema of the database unless it is given one: a
+ * database where another schema already holds the store (one schema per tenant or per environment)
+ * would make it skip creating them here, then fail on the missing lock table.
+ */
+async function migrationTableSchema(connection: Connection): Promise<{ migrationTableSchema?: string }> {
+  if (connection.dialect !== 'postgres') return {};
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(
+    connection.db,
+  );
+  const schema = rows[0]?.schema;
+  return typeof schema === 'string' ? { migrationTableSchema: schema } : {};
 }
 
 /** Rejects with SchemaMismatchError when the database records a version newer than this code. */

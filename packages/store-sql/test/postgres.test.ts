@@ -1,4 +1,6 @@
 import pg from 'pg';
+import tap from 'tap';
+import { migrate, SCHEMA_VERSION, sqlStore, storeTableNames } from '../src/index.js';
 import { closedPort, POSTGRES, reachPostgres } from './helpers/databases.js';
 import { runSqlSuite } from './helpers/run.js';
 
@@ -26,4 +28,38 @@ runSqlSuite(
     },
   },
   skip,
+);
+
+tap.test(
+  'migrate works in a schema of its own while another schema of the database holds the store',
+  async (t) => {
+    if (!pool) return t.skip(skip || 'PostgreSQL not reachable');
+    const schemas = [`tfs_a_${process.pid}`, `tfs_b_${process.pid}`];
+    const pools = schemas.map(
+      (schema) => new pg.Pool({ ...POSTGRES, max: 2, options: `-c search_path=${schema}` }),
+    );
+    t.teardown(async () => {
+      await Promise.all(pools.map((own) => own.end()));
+      for (const schema of schemas) await pool.query(`drop schema if exists ${schema} cascade`);
+    });
+    for (const schema of schemas) await pool.query(`create schema ${schema}`);
+    // The same default prefix in both: each schema gets the store's tables and Kysely's two of its own.
+    for (const own of pools) t.same((await migrate(own)).applied.length, SCHEMA_VERSION);
+    const { rows } = await pool.query<{ schema: string; tables: number }>(
+      `select table_schema as schema, count(*)::int as tables from information_schema.tables
+     where table_schema = any($1) group by table_schema order by table_schema`,
+      [schemas],
+    );
+    t.same(
+      rows,
+      schemas.map((schema) => ({ schema, tables: storeTableNames().length })),
+    );
+    // And each store works on its own schema.
+    for (const [index, own] of pools.entries()) {
+      const store = await sqlStore({ db: own });
+      await store.putNonce(`user-${index}`, 'k', 'v', Date.now() + 60_000, Date.now());
+      t.equal(await store.getNonce(`user-${index}`, 'k', Date.now()), 'v');
+      await store.close?.();
+    }
+  },
 );
