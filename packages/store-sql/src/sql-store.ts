@@ -21,6 +21,7 @@ import { type Connection, connect, type SqlDialect } from './internal/connect.js
 import { isDuplicateKey, isRetryable, toStoreError } from './internal/failures.js';
 import { LATEST_VERSION } from './internal/migrations.js';
 import { readSchemaVersion } from './internal/schema-version.js';
+import { shapes } from './internal/shapes.js';
 import {
   type AuthenticatorsTable,
   type Database,
@@ -452,6 +453,8 @@ async function attempt<T>(
 function createStore(connection: Connection, t: TableNames, sweepIntervalMs: number | false): SqlStore {
   const { db, dialect } = connection;
   let nextSweepAt = Number.NEGATIVE_INFINITY;
+  /** The hot statements, compiled once per shape (see {@link shapes}). */
+  const statements = shapes(db);
 
   /** A column of `table` qualified by the table's real name (needed inside upserts). */
   const column = (table: keyof Database, name: string) => sql.ref(`${t[table]}.${name}`);
@@ -1049,6 +1052,77 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
   }
 
   /**
+   * The statement of {@link beginInOneStatement} for its values (`userId`, `now`; `claimKey`,
+   * `claimValue`, `claimExpiresAt` with a claim; `readNonce`; `key<i>`, `limit<i>`, `expiresAt<i>`
+   * per attempt), as the shape cache builds it once.
+   */
+  function beginStatement(
+    // biome-ignore lint/suspicious/noExplicitAny: the values by name, typed by the single operations' builders.
+    v: Record<string, any>,
+    claimed: boolean,
+    readsNonce: boolean,
+    attemptCount: number,
+  ) {
+    const ctes: RawBuilder<unknown>[] = [];
+    if (claimed) {
+      const insert = claimNonceQuery(db, v.userId, v.claimKey, v.claimValue, v.claimExpiresAt, v.now);
+      ctes.push(sql`claim as (${insert.returning(sql<number>`1`.as('one'))})`);
+    }
+    const activeTotp = db
+      .selectFrom(t.authenticators)
+      .select(sql<number>`1`.as('one'))
+      .where('user_id', '=', v.userId)
+      .where('status', '=', 'active');
+    const credentials = db
+      .selectFrom(t.webauthn_credentials)
+      .select(sql<number>`1`.as('one'))
+      .where('user_id', '=', v.userId);
+    ctes.push(sql`active as (select exists ${activeTotp} or exists ${credentials} as active)`);
+    const columns: RawBuilder<unknown>[] = [
+      sql`${claimed ? sql`exists (select 1 from claim)` : sql`true`} as claimed`,
+      sql`(select active from active) as active`,
+      sql`${readsNonce ? nonceQuery(db, v.userId, v.readNonce, v.now) : sql`cast(null as text)`} as nonce`,
+    ];
+    const joins: RawBuilder<unknown>[] = [];
+    for (let i = 0; i < attemptCount; i++) {
+      const name = sql.raw(`a${i}`);
+      const found = sql.raw(`c${i}`);
+      // The first only once the claim succeeded and the user has an active authenticator; each
+      // next one only once the previous was taken.
+      const when =
+        i === 0
+          ? claimed
+            ? sql<SqlBool>`exists (select 1 from claim) and (select active from active)`
+            : sql<SqlBool>`(select active from active)`
+          : sql<SqlBool>`exists (select 1 from ${sql.raw(`a${i - 1}`)})`;
+      const take = takeAttemptQuery(
+        db,
+        v.userId,
+        v[`key${i}`],
+        v[`limit${i}`],
+        v[`expiresAt${i}`],
+        v.now,
+        when,
+      );
+      ctes.push(sql`${name} as (${take})`);
+      columns.push(
+        sql`${name}.count as ${sql.raw(`a${i}_count`)}`,
+        sql`${name}.expires_at as ${sql.raw(`a${i}_expires_at`)}`,
+        sql`${found}.count as ${sql.raw(`c${i}_count`)}`,
+        sql`${found}.expires_at as ${sql.raw(`c${i}_expires_at`)}`,
+      );
+      joins.push(
+        sql`left join ${name} on true left join ${counterQuery(db, v.userId, v[`key${i}`], v.now)} as ${found} on true`,
+      );
+    }
+    return sql<Record<string, unknown>>`
+      with ${sql.join(ctes)}
+      select ${sql.join(columns)}, l.* from (select 1) as one ${sql.join(joins, sql` `)}
+      left join ${listQuery(db, v.userId, v.now)} as l on true
+    `;
+  }
+
+  /**
    * beginSecondFactor on PostgreSQL in one statement, data-modifying CTEs chained by their RETURNING:
    *
    *     with claim as (insert into nonces ... on conflict do update ... where expired returning 1),
@@ -1072,54 +1146,23 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     userId: string,
     { claim, attempts, readNonce, now }: BeginSecondFactorInput,
   ): Promise<{ result: BeginSecondFactorResult; from: number | null }> {
-    const ctes: RawBuilder<unknown>[] = [];
-    if (claim) {
-      const insert = claimNonceQuery(db, userId, claim.key, claim.value, claim.expiresAt, now);
-      ctes.push(sql`claim as (${insert.returning(sql<number>`1`.as('one'))})`);
-    }
-    const activeTotp = db
-      .selectFrom(t.authenticators)
-      .select(sql<number>`1`.as('one'))
-      .where('user_id', '=', userId)
-      .where('status', '=', 'active');
-    const credentials = db
-      .selectFrom(t.webauthn_credentials)
-      .select(sql<number>`1`.as('one'))
-      .where('user_id', '=', userId);
-    ctes.push(sql`active as (select exists ${activeTotp} or exists ${credentials} as active)`);
-    const columns: RawBuilder<unknown>[] = [
-      sql`${claim ? sql`exists (select 1 from claim)` : sql`true`} as claimed`,
-      sql`(select active from active) as active`,
-      sql`${readNonce === null ? sql`cast(null as text)` : nonceQuery(db, userId, readNonce, now)} as nonce`,
-    ];
-    const joins: RawBuilder<unknown>[] = [];
+    const values: Record<string, string | number> = { userId, now };
+    if (claim)
+      Object.assign(values, {
+        claimKey: claim.key,
+        claimValue: claim.value,
+        claimExpiresAt: claim.expiresAt,
+      });
+    if (readNonce !== null) values.readNonce = readNonce;
     for (const [i, { key, limit, ttlMs }] of attempts.entries()) {
-      const name = sql.raw(`a${i}`);
-      const found = sql.raw(`c${i}`);
-      // The first only once the claim succeeded and the user has an active authenticator; each
-      // next one only once the previous was taken.
-      const when =
-        i === 0
-          ? claim
-            ? sql<SqlBool>`exists (select 1 from claim) and (select active from active)`
-            : sql<SqlBool>`(select active from active)`
-          : sql<SqlBool>`exists (select 1 from ${sql.raw(`a${i - 1}`)})`;
-      ctes.push(sql`${name} as (${takeAttemptQuery(db, userId, key, limit, now + ttlMs, now, when)})`);
-      columns.push(
-        sql`${name}.count as ${sql.raw(`a${i}_count`)}`,
-        sql`${name}.expires_at as ${sql.raw(`a${i}_expires_at`)}`,
-        sql`${found}.count as ${sql.raw(`c${i}_count`)}`,
-        sql`${found}.expires_at as ${sql.raw(`c${i}_expires_at`)}`,
-      );
-      joins.push(
-        sql`left join ${name} on true left join ${counterQuery(db, userId, key, now)} as ${found} on true`,
-      );
+      Object.assign(values, { [`key${i}`]: key, [`limit${i}`]: limit, [`expiresAt${i}`]: now + ttlMs });
     }
-    const { rows } = await sql<Record<string, unknown>>`
-      with ${sql.join(ctes)}
-      select ${sql.join(columns)}, l.* from (select 1) as one ${sql.join(joins, sql` `)}
-      left join ${listQuery(db, userId, now)} as l on true
-    `.execute(db);
+    const shape = `begin:${claim ? 'claim' : '-'}:${readNonce === null ? '-' : 'nonce'}:${attempts.length}`;
+    const { rows } = await db.executeQuery<Record<string, unknown>>(
+      statements.compile(shape, values, (v) =>
+        beginStatement(v, Boolean(claim), readNonce !== null, attempts.length),
+      ),
+    );
     // One row per authenticator, or one row of nulls when the user has none; the rest repeats.
     const first = rows[0] as Record<string, unknown>;
     if (first.claimed !== true) return { result: unclaimed(), from: null };
@@ -1175,16 +1218,29 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     now: number,
     reset: { key: string; expected: CounterState },
   ): Promise<boolean> {
-    const consume = consumeQuery(db, userId, authenticatorId, counter, now).returning(
-      sql<number>`1`.as('one'),
+    const values = {
+      userId,
+      authenticatorId,
+      counter,
+      now,
+      key: reset.key,
+      count: reset.expected.count,
+      expiresAt: reset.expected.expiresAt,
+    };
+    const { rows } = await db.executeQuery<{ consumed: boolean }>(
+      statements.compile('consume-and-reset', values, (v) => {
+        const consume = consumeQuery(db, v.userId, v.authenticatorId, v.counter, v.now).returning(
+          sql<number>`1`.as('one'),
+        );
+        const remove = resetQuery(db, v.userId, v.key, { count: v.count, expiresAt: v.expiresAt }).where(
+          sql<SqlBool>`exists (select 1 from consumed)`,
+        );
+        return sql<{ consumed: boolean }>`
+          with consumed as (${consume}), reset as (${remove})
+          select exists (select 1 from consumed) as consumed
+        `;
+      }),
     );
-    const remove = resetQuery(db, userId, reset.key, reset.expected).where(
-      sql<SqlBool>`exists (select 1 from consumed)`,
-    );
-    const { rows } = await sql<{ consumed: boolean }>`
-      with consumed as (${consume}), reset as (${remove})
-      select exists (select 1 from consumed) as consumed
-    `.execute(db);
     return rows[0]?.consumed === true;
   }
 
