@@ -21,7 +21,7 @@ import { type Connection, connect, type SqlDialect } from './internal/connect.js
 import { isDuplicateKey, isRetryable, toStoreError } from './internal/failures.js';
 import { LATEST_VERSION } from './internal/migrations.js';
 import { readSchemaVersion } from './internal/schema-version.js';
-import { shapes } from './internal/shapes.js';
+import { type Statement, shapes } from './internal/shapes.js';
 import {
   type AuthenticatorsTable,
   type Database,
@@ -456,6 +456,16 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
   /** The hot statements, compiled once per shape (see {@link shapes}). */
   const statements = shapes(db);
 
+  /** Runs on `q` the statement `build` makes of `values`, compiled once per `shape`. */
+  function run<V extends Record<string, unknown>, R = Record<string, unknown>>(
+    q: Kysely<Database>,
+    shape: string,
+    values: V,
+    build: (values: V) => Statement,
+  ) {
+    return q.executeQuery<R>(statements.compile(shape, values, build));
+  }
+
   /** A column of `table` qualified by the table's real name (needed inside upserts). */
   const column = (table: keyof Database, name: string) => sql.ref(`${t[table]}.${name}`);
 
@@ -793,9 +803,18 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     expiresAt: number,
     now: number,
   ): Promise<AttemptState | null> {
-    const taken = await takeAttemptQuery(q, userId, key, limit, expiresAt, now).executeTakeFirst();
+    const values = { userId, key, limit, expiresAt, now };
+    const [taken] = (
+      await run(q, 'take-attempt', values, (v) =>
+        takeAttemptQuery(db, v.userId, v.key, v.limit, v.expiresAt, v.now),
+      )
+    ).rows as CounterRow[];
     if (taken) return { taken: true, ...toCounter(taken) };
-    const standing = await counterQuery(q, userId, key, now).where('count', '>=', limit).executeTakeFirst();
+    const [standing] = (
+      await run(q, 'counter-at-limit', values, (v) =>
+        counterQuery(db, v.userId, v.key, v.now).where('count', '>=', v.limit),
+      )
+    ).rows as CounterRow[];
     return standing ? { taken: false, ...toCounter(standing) } : null;
   }
 
@@ -909,8 +928,10 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     checkLength('userId', [userId]);
     checkLength('the nonce key', [key]);
     if (dialect !== 'mysql') {
-      const result = await claimNonceQuery(q, userId, key, value, expiresAt, now).executeTakeFirst();
-      return touched(result.numInsertedOrUpdatedRows) > 0;
+      const result = await run(q, 'claim-nonce', { userId, key, value, expiresAt, now }, (v) =>
+        claimNonceQuery(db, v.userId, v.key, v.value, v.expiresAt, v.now),
+      );
+      return touched(result.numAffectedRows) > 0;
     }
     // MySQL: drop an expired row, then insert; of concurrent inserts the primary key lets one in.
     await q
@@ -1009,6 +1030,51 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       );
   }
 
+  /** A counters row as the database returns it. */
+  type CounterRow = { count: number | string | bigint; expires_at: number | string | bigint };
+
+  /** listAuthenticators' rows (listQuery, compiled once). */
+  async function list(q: Kysely<Database>, userId: string, now: number): Promise<ListRow[]> {
+    const result = await run<{ userId: string; now: number }, ListRow>(q, 'list', { userId, now }, (v) =>
+      listQuery(db, v.userId, v.now),
+    );
+    return result.rows;
+  }
+
+  /** getNonce's value (nonceQuery, compiled once). */
+  async function readNonceValue(q: Kysely<Database>, userId: string, key: string, now: number) {
+    const result = await run<{ userId: string; key: string; now: number }, { value: string }>(
+      q,
+      'nonce',
+      { userId, key, now },
+      (v) => nonceQuery(db, v.userId, v.key, v.now),
+    );
+    return result.rows[0]?.value ?? null;
+  }
+
+  /** consumeCounter's update (consumeQuery, compiled once): the rows it changed, 1 or 0. */
+  async function consume(
+    q: Kysely<Database>,
+    userId: string,
+    authenticatorId: string,
+    counter: number,
+    now: number,
+  ) {
+    const result = await run(q, 'consume', { userId, authenticatorId, counter, now }, (v) =>
+      consumeQuery(db, v.userId, v.authenticatorId, v.counter, v.now),
+    );
+    return touched(result.numAffectedRows);
+  }
+
+  /** resetCounterIfUnchanged's delete (resetQuery, compiled once): the rows it deleted, 1 or 0. */
+  async function resetIfUnchanged(q: Kysely<Database>, userId: string, key: string, expected: CounterState) {
+    const values = { userId, key, count: expected.count, expiresAt: expected.expiresAt };
+    const result = await run(q, 'reset', values, (v) =>
+      resetQuery(db, v.userId, v.key, { count: v.count, expiresAt: v.expiresAt }),
+    );
+    return touched(result.numAffectedRows);
+  }
+
   /**
    * Runs an operation made of several statements. On SQLite in one transaction (BEGIN IMMEDIATE:
    * all or nothing, one commit); elsewhere (MySQL, and PostgreSQL's rare cases) statement by
@@ -1038,11 +1104,8 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
     if (claim && !(await step(() => claimNonce(q, userId, claim.key, claim.value, claim.expiresAt, now)))) {
       return unclaimed();
     }
-    const authenticators = toAuthenticators(await step(() => listQuery(q, userId, now).execute()));
-    const nonce =
-      readNonce === null
-        ? null
-        : ((await step(() => nonceQuery(q, userId, readNonce, now).executeTakeFirst()))?.value ?? null);
+    const authenticators = toAuthenticators(await step(() => list(q, userId, now)));
+    const nonce = readNonce === null ? null : await step(() => readNonceValue(q, userId, readNonce, now));
     const states = authenticators.some(isActive)
       ? await takeInOrder(attempts, ({ key, limit, ttlMs }) =>
           step(() => takeAttempt(q, userId, key, limit, ttlMs, now)),
@@ -1258,7 +1321,7 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       }),
 
     listAuthenticators: (userId, now) =>
-      attempt(dialect, async () => toAuthenticators(await listQuery(db, userId, now).execute())),
+      attempt(dialect, async () => toAuthenticators(await list(db, userId, now))),
 
     async savePendingAuthenticator(record, now) {
       checkLength('userId', [record.userId]);
@@ -1454,8 +1517,7 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
 
     consumeCounter: (userId, authenticatorId, counter, now) =>
       attempt(dialect, async () => {
-        const result = await consumeQuery(db, userId, authenticatorId, counter, now).executeTakeFirst();
-        return touched(result.numUpdatedRows) > 0;
+        return (await consume(db, userId, authenticatorId, counter, now)) > 0;
       }),
 
     replaceSealedSecret: (userId, authenticatorId, expected, next) =>
@@ -1533,13 +1595,14 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
 
     resetCounterIfUnchanged: (userId, key, expected) =>
       attempt(dialect, async () => {
-        const result = await resetQuery(db, userId, key, expected).executeTakeFirst();
-        return touched(result.numDeletedRows) > 0;
+        return (await resetIfUnchanged(db, userId, key, expected)) > 0;
       }),
 
     getCounter: (userId, key, now) =>
       attempt(dialect, async () => {
-        const row = await counterQuery(db, userId, key, now).executeTakeFirst();
+        const [row] = (
+          await run(db, 'counter', { userId, key, now }, (v) => counterQuery(db, v.userId, v.key, v.now))
+        ).rows as CounterRow[];
         return row ? toCounter(row) : null;
       }),
 
@@ -1556,11 +1619,7 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
         await putNonceQuery(db, userId, { key, value, expiresAt }).execute();
       }),
 
-    getNonce: (userId, key, now) =>
-      attempt(
-        dialect,
-        async () => (await nonceQuery(db, userId, key, now).executeTakeFirst())?.value ?? null,
-      ),
+    getNonce: (userId, key, now) => attempt(dialect, () => readNonceValue(db, userId, key, now)),
 
     async claimNonce(userId, key, value, expiresAt, now) {
       await sweepIfDue(now);
@@ -1596,11 +1655,9 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
         );
       }
       return inSteps(async (q, step) => {
-        const consumed = await step(() =>
-          consumeQuery(q, userId, authenticatorId, counter, now).executeTakeFirst(),
-        );
-        if (touched(consumed.numUpdatedRows) === 0) return false;
-        await step(() => resetQuery(q, userId, reset.key, reset.expected).execute());
+        const consumed = await step(() => consume(q, userId, authenticatorId, counter, now));
+        if (consumed === 0) return false;
+        await step(() => resetIfUnchanged(q, userId, reset.key, reset.expected));
         return true;
       });
     },
@@ -1615,7 +1672,23 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
       if (rows.length === 0) return;
       await sweepIfDue(now);
       if (dialect !== 'mysql') {
-        await attempt(dialect, () => putNoncesQuery(db, userId, rows).execute());
+        const values: Record<string, string | number> = { userId };
+        for (const [i, { key, value, expiresAt }] of rows.entries()) {
+          Object.assign(values, { [`key${i}`]: key, [`value${i}`]: value, [`expiresAt${i}`]: expiresAt });
+        }
+        await attempt(dialect, () =>
+          run(db, `put-nonces:${rows.length}`, values, (v) =>
+            putNoncesQuery(
+              db,
+              v.userId as string,
+              rows.map((_, i) => ({
+                key: v[`key${i}`] as string,
+                value: v[`value${i}`] as string,
+                expiresAt: v[`expiresAt${i}`] as number,
+              })),
+            ),
+          ),
+        );
         return;
       }
       // MySQL names an upsert's new values with VALUES(), deprecated since 8.0.20: putNonce's

@@ -1,4 +1,9 @@
-import { CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
+import { CompiledQuery, type Kysely, type QueryExecutorProvider } from 'kysely';
+
+/** A query builder or a `sql` template: what compiles to one statement. */
+export interface Statement {
+  compile(executorProvider: QueryExecutorProvider): CompiledQuery<unknown>;
+}
 
 /**
  * Statements built once per shape. A hot statement (a login's one-statement begin, its consume and
@@ -21,7 +26,7 @@ export interface Shapes {
   compile<V extends Record<string, unknown>>(
     shape: string,
     values: V,
-    build: (values: V) => RawBuilder<unknown>,
+    build: (values: V) => Statement,
   ): CompiledQuery;
 }
 
@@ -38,7 +43,7 @@ const STAND_IN = '\u0000twofold-shape:';
 export function shapes(db: Kysely<any>): Shapes {
   const cached = new Map<string, { sql: string; slots: Slot[] } | null>();
 
-  function learn(values: Record<string, unknown>, build: (values: never) => RawBuilder<unknown>) {
+  function learn(values: Record<string, unknown>, build: (values: never) => Statement) {
     const standIns: Record<string, string> = {};
     const names = new Map<string, string>();
     for (const name of Object.keys(values)) {
@@ -64,7 +69,7 @@ export function shapes(db: Kysely<any>): Shapes {
     compile(shape, values, build) {
       let entry = cached.get(shape);
       if (entry === undefined) {
-        entry = learn(values, build as (values: never) => RawBuilder<unknown>);
+        entry = learn(values, build as (values: never) => Statement);
         if (cached.size >= MAX_SHAPES) cached.delete(cached.keys().next().value as string);
         cached.set(shape, entry);
       }

@@ -1,6 +1,11 @@
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Connection } from './connect.js';
 import type { Database } from './tables.js';
+
+/** SQLite's transaction statements, compiled once (they run around every multi-step operation). */
+const BEGIN_IMMEDIATE = CompiledQuery.raw('begin immediate');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
 
 /**
  * Runs `work` in one transaction: committed when it resolves, rolled back when it throws.
@@ -16,15 +21,15 @@ export async function inTransaction<T>(
 ): Promise<T> {
   if (dialect !== 'sqlite') return db.transaction().execute(work);
   return db.connection().execute(async (connection) => {
-    await sql`begin immediate`.execute(connection);
+    await connection.executeQuery(BEGIN_IMMEDIATE);
     try {
       const result = await work(connection);
-      await sql`commit`.execute(connection);
+      await connection.executeQuery(COMMIT);
       return result;
     } catch (error) {
       // The error that matters is the one thrown; a failed rollback (SQLite may already have rolled
       // back on its own) must not replace it.
-      await sql`rollback`.execute(connection).catch(() => undefined);
+      await connection.executeQuery(ROLLBACK).catch(() => undefined);
       throw error;
     }
   });
