@@ -48,6 +48,8 @@ export {
   type ImportedAuthenticator,
   importedAuthenticatorId,
 } from './import.js';
+export { isActive as isActiveAuthenticator } from './internal/authenticator-state.js';
+export { type BeginSecondFactorSteps, beginSecondFactorInSteps } from './internal/store-steps.js';
 export { createKeyring, generateKey, type Keyring, parseKeyring } from './keyring.js';
 export { memoryStore } from './memory-store.js';
 export {

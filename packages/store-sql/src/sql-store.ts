@@ -6,6 +6,7 @@ import {
   type AuthenticatorRecord,
   type BeginSecondFactorInput,
   type BeginSecondFactorResult,
+  beginSecondFactorInSteps,
   type CounterState,
   type NonceWrite,
   type PendingAuthenticator,
@@ -354,11 +355,6 @@ function toRecord(row: AuthenticatorRow): AuthenticatorRecord {
 /** The rows of listAuthenticators' query as it resolves them, in its order. */
 function toAuthenticators(rows: readonly ListRow[]): StoredAuthenticator[] {
   return rows.map((row) => (row.type === 'totp' ? toRecord(row) : toCredential(row))).sort(listOrder);
-}
-
-/** Whether an authenticator counts as active: an active TOTP one, or any WebAuthn credential. */
-function isActive(authenticator: StoredAuthenticator): boolean {
-  return authenticator.type === 'webauthn' || authenticator.status === 'active';
 }
 
 /** beginSecondFactor's answer when the claim's nonce was live: nothing counted, nothing read. */
@@ -1095,23 +1091,22 @@ function createStore(connection: Connection, t: TableNames, sweepIntervalMs: num
    * {@link inSteps}: MySQL, SQLite, and PostgreSQL when two attempts name one counter (a statement
    * may not change one row twice).
    */
-  async function beginInSteps(
+  function beginInSteps(
     q: Kysely<Database>,
     step: Step,
     userId: string,
-    { claim, attempts, readNonce, now }: BeginSecondFactorInput,
+    input: BeginSecondFactorInput,
   ): Promise<BeginSecondFactorResult> {
-    if (claim && !(await step(() => claimNonce(q, userId, claim.key, claim.value, claim.expiresAt, now)))) {
-      return unclaimed();
-    }
-    const authenticators = toAuthenticators(await step(() => list(q, userId, now)));
-    const nonce = readNonce === null ? null : await step(() => readNonceValue(q, userId, readNonce, now));
-    const states = authenticators.some(isActive)
-      ? await takeInOrder(attempts, ({ key, limit, ttlMs }) =>
-          step(() => takeAttempt(q, userId, key, limit, ttlMs, now)),
-        )
-      : [];
-    return { claimed: true, authenticators, attempts: states, nonce };
+    const { now } = input;
+    return beginSecondFactorInSteps(
+      {
+        claimNonce: (key, value, expiresAt) => step(() => claimNonce(q, userId, key, value, expiresAt, now)),
+        listAuthenticators: async () => toAuthenticators(await step(() => list(q, userId, now))),
+        getNonce: (key) => step(() => readNonceValue(q, userId, key, now)),
+        takeAttempt: (key, limit, ttlMs) => step(() => takeAttempt(q, userId, key, limit, ttlMs, now)),
+      },
+      input,
+    );
   }
 
   /**

@@ -5,6 +5,7 @@ import type {
   CounterState,
   NonceWrite,
   Store,
+  StoredAuthenticator,
 } from '../store.js';
 import { isActive } from './authenticator-state.js';
 
@@ -14,6 +15,46 @@ import { isActive } from './authenticator-state.js';
  * host's own store keeps working; it only costs more round trips).
  */
 
+/**
+ * The single operations {@link Store.beginSecondFactor} stands for, bound to one user and one `now`:
+ * what {@link beginSecondFactorInSteps} calls.
+ */
+export interface BeginSecondFactorSteps {
+  claimNonce(key: string, value: string, expiresAt: number): Promise<boolean>;
+  listAuthenticators(): Promise<StoredAuthenticator[]>;
+  getNonce(key: string): Promise<string | null>;
+  takeAttempt(key: string, limit: number, ttlMs: number): Promise<AttemptState>;
+}
+
+/**
+ * {@link Store.beginSecondFactor} made of the single operations, one after the other: the claim;
+ * then the authenticators and the nonce; then, only when the user has an active authenticator, one
+ * attempt per counter in order, stopping after the first refused. Nothing is undone. The engine's
+ * way for a store without the shortcut, and an adapter's for the dialects where it has no single
+ * step (store-sql on MySQL and SQLite, each step in its own retry or one transaction).
+ */
+export async function beginSecondFactorInSteps(
+  steps: BeginSecondFactorSteps,
+  { claim, attempts, readNonce }: BeginSecondFactorInput,
+): Promise<BeginSecondFactorResult> {
+  if (claim && !(await steps.claimNonce(claim.key, claim.value, claim.expiresAt))) {
+    return { claimed: false, authenticators: [], attempts: [], nonce: null };
+  }
+  const [authenticators, nonce] = await Promise.all([
+    steps.listAuthenticators(),
+    readNonce === null ? null : steps.getNonce(readNonce),
+  ]);
+  const states: AttemptState[] = [];
+  if (authenticators.some(isActive)) {
+    for (const { key, limit, ttlMs } of attempts) {
+      const state = await steps.takeAttempt(key, limit, ttlMs);
+      states.push(state);
+      if (!state.taken) break;
+    }
+  }
+  return { claimed: true, authenticators, attempts: states, nonce };
+}
+
 /** {@link Store.beginSecondFactor}, or the calls it stands for. */
 export async function beginSecondFactor(
   store: Store,
@@ -21,23 +62,16 @@ export async function beginSecondFactor(
   input: BeginSecondFactorInput,
 ): Promise<BeginSecondFactorResult> {
   if (store.beginSecondFactor) return store.beginSecondFactor(userId, input);
-  const { claim, now } = input;
-  if (claim && !(await store.claimNonce(userId, claim.key, claim.value, claim.expiresAt, now))) {
-    return { claimed: false, authenticators: [], attempts: [], nonce: null };
-  }
-  const [authenticators, nonce] = await Promise.all([
-    store.listAuthenticators(userId, now),
-    input.readNonce === null ? null : store.getNonce(userId, input.readNonce, now),
-  ]);
-  const attempts: AttemptState[] = [];
-  if (authenticators.some(isActive)) {
-    for (const { key, limit, ttlMs } of input.attempts) {
-      const attempt = await store.takeAttempt(userId, key, limit, ttlMs, now);
-      attempts.push(attempt);
-      if (!attempt.taken) break;
-    }
-  }
-  return { claimed: true, authenticators, attempts, nonce };
+  const { now } = input;
+  return beginSecondFactorInSteps(
+    {
+      claimNonce: (key, value, expiresAt) => store.claimNonce(userId, key, value, expiresAt, now),
+      listAuthenticators: () => store.listAuthenticators(userId, now),
+      getNonce: (key) => store.getNonce(userId, key, now),
+      takeAttempt: (key, limit, ttlMs) => store.takeAttempt(userId, key, limit, ttlMs, now),
+    },
+    input,
+  );
 }
 
 /** {@link Store.consumeCounterAndReset}, or the two calls it stands for. */
