@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { hasStackTrace, mapConcurrent, runCli } from './helpers.js';
+import { hasStackTrace, mapConcurrent, runCliProcess as runCli } from './helpers.js';
 
 const COMMANDS = [
   ['keygen'],

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from '@twofold/core';
 import t from 'tap';
-import { hasStackTrace, runCli } from './helpers.js';
+import { hasStackTrace, runCli, runCliProcess } from './helpers.js';
 
 const KEYS = generateKey('app');
 const dir = mkdtempSync(join(tmpdir(), 'twofold-cli-import-'));
@@ -138,7 +138,8 @@ t.test(
   '--max-authenticators: a row past the limit is skipped with the reason; --report has every row',
   async (t) => {
     const report = join(dir, 'report.jsonl');
-    const result = await runCli(
+    // The real bin: standard input piped in, and the process exits once the store is closed.
+    const result = await runCliProcess(
       ['import', '--from', 'otpauth', '-', '--url', URL, '--max-authenticators', '1', '--report', report],
       { ...env, input: readFileSync(LIST, 'utf8') },
     );

@@ -10,7 +10,14 @@ import t, { type Test } from 'tap';
 import { migrateAsRelease01 } from '../../store-sql/test/fixtures/release-0.1-migrate.js';
 import { migrateAsSchema1, schema1Enrollment } from '../../store-sql/test/fixtures/schema-1-release.js';
 import { slowStatement } from '../../store-sql/test/fixtures/slow-statement.js';
-import { hasStackTrace, mapConcurrent, requiredByCi, runCli, uniquePrefix } from './helpers.js';
+import {
+  hasStackTrace,
+  mapConcurrent,
+  requiredByCi,
+  runCli,
+  runCliProcess,
+  uniquePrefix,
+} from './helpers.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -90,7 +97,8 @@ t.test(
     // The first run pauses 3 s in the middle of step 1; the process starts meanwhile and must wait.
     const started = Date.now();
     const first = migrate(slowStatement(db, /^create table .*"twofold_authenticators"/, 3000));
-    const second = await runCli(['migrate', '--url', file]);
+    // A process: better-sqlite3 waits for a lock synchronously, which in this process would hold up the first run.
+    const second = await runCliProcess(['migrate', '--url', file]);
     t.strictSame(await first, { from: 0, to: SCHEMA_VERSION, applied: ALL_VERSIONS });
     t.ok(Date.now() - started >= 3000, 'the first run paused');
     t.equal(second.code, 0, second.stderr);

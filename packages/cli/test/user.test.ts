@@ -14,7 +14,14 @@ import { reachBetterSqlite3 } from '@twofold/test-support';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import t, { type Test } from 'tap';
-import { hasStackTrace, mapConcurrent, requiredByCi, runCli, uniquePrefix } from './helpers.js';
+import {
+  hasStackTrace,
+  mapConcurrent,
+  requiredByCi,
+  runCli,
+  runCliProcess,
+  uniquePrefix,
+} from './helpers.js';
 
 const KEYS = generateKey('app');
 const dir = mkdtempSync(join(tmpdir(), 'twofold-cli-user-'));
@@ -149,7 +156,9 @@ for (const target of TARGETS) {
       const out = join(dir, `${randomBytes(4).toString('hex')}.jsonl`);
       const env = { HOOKS_OUT: out };
 
-      const status = await runCli(['user', 'status', userId, ...base, '--hooks', HOOKS, '--json'], { env });
+      const status = await runCliProcess(['user', 'status', userId, ...base, '--hooks', HOOKS, '--json'], {
+        env,
+      });
       t.equal(status.code, 0, status.stderr);
       const shown = JSON.parse(status.stdout);
       t.match(shown, { enabled: true, failures: 5, recoveryCodesRemaining: 10, authenticators: { totp: 1 } });
@@ -165,7 +174,7 @@ for (const target of TARGETS) {
       t.match(text.stdout, /app {2}"Authenticator app"/);
 
       await t.rejects(twoFactor.verify(userId, totp.generate(Date.now()).token), { code: 'TWOFOLD_LOCKED' });
-      const unlock = await runCli(
+      const unlock = await runCliProcess(
         ['user', 'unlock', userId, ...base, '--hooks', HOOKS, '--actor', 'ops:bob', '--reason', 'T-1'],
         { env },
       );
@@ -174,9 +183,12 @@ for (const target of TARGETS) {
       // The next step's code (the current one confirmed the app), within the window.
       await twoFactor.verify(userId, totp.generate(Date.now() + 30_000).token);
 
-      const reset = await runCli(['user', 'reset', userId, ...base, '--hooks', HOOKS, '--actor', 'ops:bob'], {
-        env,
-      });
+      const reset = await runCliProcess(
+        ['user', 'reset', userId, ...base, '--hooks', HOOKS, '--actor', 'ops:bob'],
+        {
+          env,
+        },
+      );
       t.equal(reset.code, 0, reset.stderr);
       t.equal(
         reset.stdout,
@@ -286,7 +298,7 @@ for (const target of TARGETS) {
       await scheduleFor(`later-${run}`, 86_400_000);
       await new Promise((resolve) => setTimeout(resolve, 5));
       const out = join(dir, `${randomBytes(4).toString('hex')}.jsonl`);
-      const result = await runCli(
+      const result = await runCliProcess(
         ['recovery', 'process-due', '--url', url, '--prefix', prefix, '--hooks', HOOKS, '--batch-size', '1'],
         { env: { HOOKS_OUT: out } },
       );
