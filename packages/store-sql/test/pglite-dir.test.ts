@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import tap from 'tap';
 import { migrate, sqlStore } from '../src/index.js';
-import { pgliteTarget, runSqlSuite } from './helpers/run.js';
+import { PGLITE_RACES, pgliteTarget, runSqlSuite } from './helpers/run.js';
 
 // PGlite runs every statement in WebAssembly on this thread, one at a time, and a new database
 // starts with initdb: on a loaded machine this file takes minutes, more than tap's default limit.
@@ -36,4 +36,4 @@ tap.test('data written through the store is there after close and reopen', async
   t.strictSame(await reopened.getCounter('u1', 'failures', NOW), { count: 1, expiresAt: NOW + 60_000 });
 });
 
-runSqlSuite('sqlStore on PGlite with a data directory', pgliteTarget(db), false);
+runSqlSuite('sqlStore on PGlite with a data directory', pgliteTarget(db), false, PGLITE_RACES);

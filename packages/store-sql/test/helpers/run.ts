@@ -9,9 +9,15 @@ import { secondFactorTests } from './second-factor-tests.js';
 /**
  * Runs the Store conformance suite on `target` under a table prefix of this run (migrated before the
  * first store, dropped at the end), with the SQL store's own tests as additional tests; skips it all
- * with `skip` when the database is missing.
+ * with `skip` when the database is missing. `races`: the suite's race size, when not its default
+ * (100 calls at once, 5 rounds).
  */
-export function runSqlSuite(name: string, target: SqlTarget | undefined, skip: string | false): void {
+export function runSqlSuite(
+  name: string,
+  target: SqlTarget | undefined,
+  skip: string | false,
+  races: { concurrency?: number; rounds?: number } = {},
+): void {
   const prefix = uniquePrefix('tfs');
   let migrated: Promise<unknown> | undefined;
   if (target) {
@@ -30,6 +36,7 @@ export function runSqlSuite(name: string, target: SqlTarget | undefined, skip: s
     },
     {
       skip,
+      ...races,
       additionalTests: (t) => {
         if (!target) return;
         sqlAdapterTests(t, target);
@@ -38,6 +45,14 @@ export function runSqlSuite(name: string, target: SqlTarget | undefined, skip: s
     },
   );
 }
+
+/**
+ * The races for a PGlite instance: it is one session that runs one statement at a time, so 100
+ * calls at once are 100 calls in a row, and the suite's default rounds spend most of the file's time
+ * proving the same order again. Twenty at once, twice, still make every race's calls queue behind
+ * each other (the losers see the winner's write), which is what a race can show on it.
+ */
+export const PGLITE_RACES = { concurrency: 20, rounds: 2 } as const;
 
 /**
  * The suite's target for a PGlite instance (in memory or on a data directory): the stores it needs
