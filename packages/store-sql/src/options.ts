@@ -53,6 +53,13 @@ export const sqlStoreOptionsSchema = z.strictObject({
       error: 'must be a whole number of milliseconds from 1000 to 86400000, or false',
     })
     .default(60_000),
+  /**
+   * PostgreSQL through a pg Pool: run the statements of a login (begin, consume, nonces...) as named
+   * prepared statements, parsed and planned once per connection (default `true`). `false` for a
+   * pooler between the app and the database that cannot keep them, such as PgBouncer in transaction
+   * mode before 1.21. No effect on other databases, or on a Kysely instance.
+   */
+  preparedStatements: z.boolean({ error: 'must be true or false' }).default(true),
 });
 
 /** Options of `migrate(db, options)` (defaults filled in when omitted). */

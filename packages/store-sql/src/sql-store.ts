@@ -229,7 +229,11 @@ export interface SqlStore extends Store {
  * const store = await sqlStore({ db: pool });
  */
 export async function sqlStore(options: SqlStoreOptions): Promise<SqlStore> {
-  const { db, prefix, dialect, sweepIntervalMs } = parseOptions(sqlStoreOptionsSchema, options, 'sqlStore');
+  const { db, prefix, dialect, sweepIntervalMs, preparedStatements } = parseOptions(
+    sqlStoreOptionsSchema,
+    options,
+    'sqlStore',
+  );
   const connection = connect(db, 'Invalid sqlStore options: "db"', dialect);
   const t = tableNames(prefix);
   let found: number;
@@ -239,7 +243,7 @@ export async function sqlStore(options: SqlStoreOptions): Promise<SqlStore> {
     throw toStoreError(error, connection.dialect);
   }
   if (found !== LATEST_VERSION) throw new SchemaMismatchError(LATEST_VERSION, found, prefix);
-  return createStore(connection, t, sweepIntervalMs);
+  return createStore(connection, t, sweepIntervalMs, preparedStatements);
 }
 
 /** Checks the options of listSealedSecrets, filling in the default limit. */
@@ -446,11 +450,16 @@ async function attempt<T>(
   }
 }
 
-function createStore(connection: Connection, t: TableNames, sweepIntervalMs: number | false): SqlStore {
+function createStore(
+  connection: Connection,
+  t: TableNames,
+  sweepIntervalMs: number | false,
+  preparedStatements: boolean,
+): SqlStore {
   const { db, dialect } = connection;
   let nextSweepAt = Number.NEGATIVE_INFINITY;
-  /** The hot statements, compiled once per shape (see {@link shapes}). */
-  const statements = shapes(db);
+  /** The hot statements, compiled once per shape (see {@link shapes}), named on a pg Pool. */
+  const statements = shapes(db, preparedStatements ? connection.named : undefined);
 
   /** Runs on `q` the statement `build` makes of `values`, compiled once per `shape`. */
   function run<V extends Record<string, unknown>, R = Record<string, unknown>>(

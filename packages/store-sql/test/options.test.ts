@@ -30,6 +30,11 @@ t.test('sqlStore and migrate reject bad options with a TypeError naming the opti
     ['empty prefix', { db, prefix: '' }, /"prefix"/],
     ['sweepIntervalMs below a second', { db, sweepIntervalMs: 10 }, /"sweepIntervalMs"/],
     ['sweepIntervalMs true', { db, sweepIntervalMs: true }, /"sweepIntervalMs"/],
+    [
+      'preparedStatements not a boolean',
+      { db, preparedStatements: 'yes' },
+      /"preparedStatements" must be true or false/,
+    ],
     ['dialect unknown', { db, dialect: 'oracle' }, /"dialect"/],
     [
       'dialect with a pool rather than a Kysely instance',

@@ -64,3 +64,55 @@ tap.test(
     }
   },
 );
+
+tap.test(
+  "a login's statements run as named statements on a pg Pool, and still after a table gains a column",
+  { skip },
+  async (t) => {
+    if (!pool) throw new Error('no database');
+    const schema = `tfs_named_${process.pid}`;
+    // One connection per pool: pg_prepared_statements shows that session's own statements.
+    const open = () => new pg.Pool({ ...POSTGRES, max: 1, options: `-c search_path=${schema}` });
+    const named = open();
+    const unnamed = open();
+    t.teardown(async () => {
+      await Promise.all([named.end(), unnamed.end()]);
+      await pool.query(`drop schema if exists ${schema} cascade`);
+    });
+    await pool.query(`create schema ${schema}`);
+    await migrate(named);
+    const prepared = async (own: pg.Pool) =>
+      (
+        await own.query<{ statement: string }>(
+          `select statement from pg_prepared_statements where name like 'twofold\\_%' order by statement`,
+        )
+      ).rows.map((row) => row.statement);
+    const login = async (store: Awaited<ReturnType<typeof sqlStore>>, user: string) => {
+      const now = Date.now();
+      await store.putNonces(user, [{ key: 'k', value: 'v', expiresAt: now + 60_000 }], now);
+      return store.getNonce(user, 'k', now);
+    };
+
+    const store = await sqlStore({ db: named });
+    t.equal(await login(store, 'user-1'), 'v');
+    const statements = await prepared(named);
+    t.equal(statements.length, 2, 'the nonce upsert and read, each prepared once');
+    t.ok(
+      statements.every((statement) => statement.includes('twofold_nonces')),
+      'both on the nonces table',
+    );
+    t.equal(await login(store, 'user-2'), 'v');
+    t.same(await prepared(named), statements, 'the same two reused, none added');
+
+    // A migration that adds a column must not break a connection's prepared statements: they name
+    // their columns, so PostgreSQL replans them and their results keep their type.
+    await pool.query(`alter table ${schema}.twofold_nonces add column extra text`);
+    t.equal(await login(store, 'user-3'), 'v', 'still answers after the table changed');
+    await store.close?.();
+
+    const plain = await sqlStore({ db: unnamed, preparedStatements: false });
+    t.equal(await login(plain, 'user-4'), 'v');
+    t.same(await prepared(unnamed), [], 'preparedStatements: false names nothing');
+    await plain.close?.();
+  },
+);

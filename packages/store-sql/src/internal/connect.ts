@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   Kysely,
   MysqlAdapter,
@@ -6,6 +7,7 @@ import {
   PostgresAdapter,
   PostgresDialect,
   type PostgresPool,
+  type PostgresPoolClient,
   SqliteAdapter,
   type SqliteDatabase,
   SqliteDialect,
@@ -34,6 +36,25 @@ export type SqlDatabase =
 export interface Connection {
   db: Kysely<Database>;
   dialect: SqlDialect;
+  /**
+   * On a pg Pool only: the statements to run as named (prepared) statements, parsed and planned
+   * once per connection. A text added here runs under its name from then on (see {@link nameStatement}).
+   */
+  named?: NamedStatements;
+}
+
+/** Statement texts the connection runs as named statements, and their names. */
+export type NamedStatements = Map<string, string>;
+
+/**
+ * Marks `text` to run as a named statement on `named`'s pool. The name comes from the text itself,
+ * so two stores on one pool give one text one name, and no two texts share a name (pg refuses a
+ * name reused for another text).
+ */
+export function nameStatement(named: NamedStatements, text: string): void {
+  if (!named.has(text)) {
+    named.set(text, `twofold_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`);
+  }
 }
 
 type Candidate = Record<string, unknown>;
@@ -82,6 +103,36 @@ function reusingStatements(database: SqliteDatabase): SqliteDatabase {
       statements.set(sql, statement);
       return statement;
     },
+  };
+}
+
+/**
+ * The pg Pool as Kysely's PostgreSQL driver sees it, but running the texts in `named` as named
+ * statements: PostgreSQL then parses and plans each of them once per connection instead of on
+ * every call (a login's one-statement begin is a chain of CTEs, and planning it cost the server
+ * more than running it). Every other query, and a cursor, goes to the pool's client unchanged.
+ */
+function namingStatements(pool: PostgresPool, named: NamedStatements): PostgresPool {
+  const clients = new WeakMap<PostgresPoolClient, PostgresPoolClient>();
+  return {
+    async connect() {
+      const client = await pool.connect();
+      let naming = clients.get(client);
+      if (naming === undefined) {
+        const query = client.query.bind(client) as (...args: unknown[]) => never;
+        naming = {
+          query(...args: unknown[]) {
+            const [text, values] = args;
+            const name = typeof text === 'string' ? named.get(text) : undefined;
+            return name === undefined ? query(...args) : query({ name, text, values });
+          },
+          release: () => client.release(),
+        } as PostgresPoolClient;
+        clients.set(client, naming);
+      }
+      return naming;
+    },
+    end: () => pool.end(),
   };
 }
 
@@ -186,12 +237,15 @@ export function connect(db: unknown, option: string, dialect?: SqlDialect): Conn
   }
   if (isPgPool(candidate)) {
     guardPgClients(candidate);
-    return wrap(candidate, () => ({
-      db: new Kysely<Database>({
-        dialect: new PostgresDialect({ pool: candidate as unknown as PostgresPool }),
-      }),
-      dialect: 'postgres',
-    }));
+    return wrap(candidate, () => {
+      const named: NamedStatements = new Map();
+      const pool = namingStatements(candidate as unknown as PostgresPool, named);
+      return {
+        db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+        dialect: 'postgres',
+        named,
+      };
+    });
   }
   if (has(candidate, 'connect', 'query')) {
     throw new TypeError(`${option}: got what looks like a single pg Client; pass a pg Pool instead`);

@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely, type QueryExecutorProvider } from 'kysely';
+import { type NamedStatements, nameStatement } from './connect.js';
 
 /** A query builder or a `sql` template: what compiles to one statement. */
 export interface Statement {
@@ -14,9 +15,14 @@ export interface Statement {
  * same text with its own values.
  *
  * The builders stay the one home of each statement: the cache only replays what they compiled. A
- * builder that does anything with a value besides passing it on as a parameter (arithmetic, a
- * branch, inlining it into the text) would make the stand-ins show in the text or in a parameter
- * of their own: such a shape is never cached, and is built afresh on every call.
+ * builder that does anything with a value besides passing it on as a parameter (arithmetic,
+ * inlining it into the text) makes the stand-ins show in the text or in a parameter of their own:
+ * such a shape is never cached, and is built afresh on every call. A branch on a value cannot be
+ * seen that way (the stand-in takes one branch, which would then be replayed for every value), so
+ * whatever a builder branches on must be part of the shape's name.
+ *
+ * On a pg Pool the texts of cached shapes also run as named statements (`Connection.named`
+ * in connect.ts), so PostgreSQL plans them once per connection.
  */
 export interface Shapes {
   /**
@@ -38,9 +44,13 @@ const MAX_SHAPES = 64;
 
 const STAND_IN = '\u0000twofold-shape:';
 
-/** The shapes of statements run on `db`. */
+/**
+ * The shapes of statements run on `db`.
+ *
+ * @param named where the texts of cached shapes are marked to run as named statements, if anywhere
+ */
 // biome-ignore lint/suspicious/noExplicitAny: any database: the cache only compiles.
-export function shapes(db: Kysely<any>): Shapes {
+export function shapes(db: Kysely<any>, named?: NamedStatements): Shapes {
   const cached = new Map<string, { sql: string; slots: Slot[] } | null>();
 
   function learn(values: Record<string, unknown>, build: (values: never) => Statement) {
@@ -62,6 +72,7 @@ export function shapes(db: Kysely<any>): Shapes {
         slots.push({ constant: parameter });
       }
     }
+    if (named) nameStatement(named, compiled.sql);
     return { sql: compiled.sql, slots };
   }
 
