@@ -90,7 +90,7 @@ export function runCliProcess(args: readonly string[], options: CliOptions = {})
 }
 
 /** An output that keeps what is written, as a pipe (not a terminal). */
-function captured(): Output & { text: string } {
+export function captured(): Output & { text: string } {
   return {
     text: '',
     isTTY: false,

@@ -1,25 +1,15 @@
 import t from 'tap';
 import { runCli } from '../src/cli.js';
 import type { Io, Output } from '../src/io.js';
+import { captured } from './helpers.js';
 
 // The CLI driven in process through its Io seam, for what a child process cannot easily show:
 // an output stream that fails under a command, and the help text of `uri` on its own.
 
-function capture(): Output & { text: string } {
-  return {
-    text: '',
-    isTTY: false,
-    columns: undefined,
-    write(text: string) {
-      this.text += text;
-    },
-  };
-}
-
 function io(env: Record<string, string> = {}, failingOut?: Output) {
-  const captured = capture();
-  const stdout = failingOut ?? captured;
-  const stderr = capture();
+  const kept = captured();
+  const stdout = failingOut ?? kept;
+  const stderr = captured();
   const value: Io = {
     stdout,
     stderr,
@@ -27,7 +17,7 @@ function io(env: Record<string, string> = {}, failingOut?: Output) {
     readStdin: async () => '',
     onStop: () => () => {},
   };
-  return { io: value, stdout: captured, stderr };
+  return { io: value, stdout: kept, stderr };
 }
 
 /** A stdout whose writes fail as a full disk does. */
