@@ -33,7 +33,7 @@ import {
   toNumber,
   type WebauthnCredentialsTable,
 } from './internal/tables.js';
-import { inTransaction } from './internal/transaction.js';
+import { execute, inTransaction } from './internal/transaction.js';
 import { parseOptions, type SqlStoreOptions, sqlStoreOptionsSchema } from './options.js';
 
 /**
@@ -468,7 +468,7 @@ function createStore(
     values: V,
     build: (values: V) => Statement,
   ) {
-    return q.executeQuery<R>(statements.compile(shape, values, build));
+    return execute<R>(q, statements.compile(shape, values, build));
   }
 
   /** A column of `table` qualified by the table's real name (needed inside upserts). */
@@ -1680,7 +1680,7 @@ function createStore(
         for (const [i, { key, value, expiresAt }] of rows.entries()) {
           Object.assign(values, { [`key${i}`]: key, [`value${i}`]: value, [`expiresAt${i}`]: expiresAt });
         }
-        await attempt(dialect, () =>
+        await attempt(dialect, async () =>
           run(db, `put-nonces:${rows.length}`, values, (v) =>
             putNoncesQuery(
               db,

@@ -9,6 +9,12 @@ import { reachBetterSqlite3 } from './helpers/databases.js';
 
 const { db: Database, skip } = await reachBetterSqlite3();
 
+/** A property of a native object, methods bound to it (they refuse to run on a Proxy). */
+function bound(target: object, property: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, property, target);
+  return typeof value === 'function' ? value.bind(target) : value;
+}
+
 tap.test('each SQL text is prepared once', { skip }, async (t) => {
   const db = new Database!(':memory:');
   t.teardown(() => db.close());
@@ -95,3 +101,82 @@ tap.test('past the cache size the answers stay right', { skip }, async (t) => {
     'the one-code insert, unused for 299 rounds, had gone from the cache and was prepared again',
   );
 });
+
+tap.test(
+  "a failing statement in a login's transaction rolls back the statements before it and frees the database",
+  { skip },
+  async (t) => {
+    const db = new Database!(':memory:');
+    t.teardown(() => db.close());
+    await migrate(db);
+    const store = await sqlStore({ db, sweepIntervalMs: false });
+    const now = Date.now();
+    const userId = 'u1';
+    await store.savePendingAuthenticator(
+      {
+        type: 'totp',
+        userId,
+        id: 'totp',
+        name: null,
+        status: 'pending',
+        sealedSecret: 'sealed',
+        algorithm: 'SHA1',
+        digits: 6,
+        period: 30,
+        lastCounter: -1,
+        createdAt: now,
+        confirmedAt: null,
+        lastUsedAt: null,
+        expiresAt: now + 600_000,
+      },
+      now,
+    );
+    await store.confirmAuthenticator(userId, 'totp', {
+      sealedSecret: 'sealed',
+      counter: 1,
+      recoveryCodeHashes: [],
+      maxActive: 5,
+      now,
+    });
+    const failures = await store.incrementCounter(userId, 'failures', 60_000, now);
+
+    // consumeCounterAndReset on SQLite: BEGIN IMMEDIATE, the consume, the reset, COMMIT, run on
+    // better-sqlite3 directly. The reset fails once (as a full disk would), after the consume
+    // succeeded. (The store keeps the prepared statement, so the failure is switched off after.)
+    let failing = true;
+    const prepare = db.prepare.bind(db);
+    db.prepare = ((source: string) => {
+      const statement = prepare(source);
+      if (!source.startsWith('delete from "twofold_counters"')) return statement;
+      return new Proxy(statement, {
+        get: (target, property) =>
+          property === 'run' && failing
+            ? () => {
+                throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+              }
+            : bound(target, property),
+      });
+    }) as typeof db.prepare;
+    await t.rejects(
+      store.consumeCounterAndReset(userId, 'totp', 5, now, { key: 'failures', expected: failures }),
+      'the failure reaches the caller',
+    );
+    failing = false;
+
+    t.equal(db.inTransaction, false, 'no transaction is left open');
+    t.match(
+      await store.getAuthenticator(userId, 'totp', now),
+      { lastCounter: 1 },
+      'the consume before the failure was rolled back',
+    );
+    t.same(await store.getCounter(userId, 'failures', now), failures, 'the failures counter is as it was');
+    // The database is free for the next operation (the transaction released Kysely's connection).
+    t.equal(
+      await store.consumeCounterAndReset(userId, 'totp', 5, now, { key: 'failures', expected: failures }),
+      true,
+      'the same call succeeds once the database works',
+    );
+    t.match(await store.getAuthenticator(userId, 'totp', now), { lastCounter: 5 });
+    t.equal(await store.getCounter(userId, 'failures', now), null, 'and resets the counter');
+  },
+);

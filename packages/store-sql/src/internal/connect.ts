@@ -41,6 +41,11 @@ export interface Connection {
    * once per connection. A text added here runs under its name from then on (see {@link nameStatement}).
    */
   named?: NamedStatements;
+  /**
+   * On a better-sqlite3 Database only: the database itself (preparing each text once), on which a
+   * transaction of the store runs its statements directly (see `inTransaction`).
+   */
+  sqlite?: SqliteDatabase;
 }
 
 /** Statement texts the connection runs as named statements, and their names. */
@@ -217,12 +222,14 @@ export function connect(db: unknown, option: string, dialect?: SqlDialect): Conn
     }));
   }
   if (isBetterSqlite3(candidate)) {
-    return wrap(candidate, () => ({
-      db: new Kysely<Database>({
-        dialect: new SqliteDialect({ database: reusingStatements(candidate as unknown as SqliteDatabase) }),
-      }),
-      dialect: 'sqlite',
-    }));
+    return wrap(candidate, () => {
+      const sqlite = reusingStatements(candidate as unknown as SqliteDatabase);
+      return {
+        db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
+        dialect: 'sqlite',
+        sqlite,
+      };
+    });
   }
   const mysqlPool = isMysql2Pool(candidate)
     ? candidate
