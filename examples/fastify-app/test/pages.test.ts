@@ -1,10 +1,22 @@
 /**
  * The example pages' problems found in a real browser (issue 14, item 7), each checked in Chromium
- * (/usr/bin/chromium driven by playwright-core). The apps run in-process, each test on its own app
- * (a fresh data folder, fresh rate limits; 10 to 12, which need neither, share one, each with its own
- * accounts); accounts are made with `example.users.create`, 2FA is
- * turned on over the API with codes from @twofold/otp, and the browser gets the tokens in its
- * sessionStorage as the login page would leave them.
+ * (/usr/bin/chromium driven by playwright-core, launched once; each test has browser contexts of
+ * its own, so its own cookies and sessionStorage). Accounts are made with `example.users.create`,
+ * 2FA is turned on over the API with codes from @twofold/otp, and the browser gets the tokens in
+ * its sessionStorage as the login page would leave them.
+ *
+ * The apps run in-process. One Fastify app serves most tests, each with accounts of its own (its
+ * own usernames and addresses, so its own mails), and one Express app serves 7 and 8; both start at
+ * their first use and stop at the end of the file. Two tests have an app of their own: 1 (its
+ * browser sends 7 of the 10 POST /2fa/login/verify a minute the kit allows one address, and it
+ * moves the server's clock) and 13 (RECOVERY_DELAY=1h). Every app starts on a copy of one data
+ * folder, made by a first app on an empty one: PGlite's first start in a folder (its initdb) is
+ * most of an app's start.
+ *
+ * The kit's rate limits count per client address and route: the API calls a test makes itself
+ * come from a loopback address of its own (127.0.0.2, 127.0.0.3, ...: on Linux all of 127.0.0.0/8
+ * is this machine), so only the browser's, from 127.0.0.1, add up across the tests of an app (on
+ * the shared one, at most 7 of the 10 a minute on any route that checks a password or a code).
  *
  * 1. an expired challenge, or one out of attempts, goes back to the password form with a message;
  * 2. a lock (429 with Retry-After) says when to try again;
@@ -29,8 +41,8 @@
  * forward to let a challenge expire.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,24 +70,27 @@ let clockOffsetMs = 0;
 const realNow = Date.now.bind(Date);
 Date.now = () => realNow() + clockOffsetMs;
 
+/** A running app, as one test sees it. */
 interface RunningApp {
   kind: 'fastify' | 'express';
   baseUrl: string;
   outboxDir: string;
   example: Example;
+  /** Where this test's own API calls (`call`) come from: a loopback address no other test uses. */
+  clientAddress: string;
 }
 
-/**
- * Starts an app in-process on a free port with its own data folder; stopped at the end of `t`.
- * `env`: more settings (e.g. RECOVERY_DELAY).
- */
-async function startApp(
-  t: Test,
-  kind: RunningApp['kind'] = 'fastify',
-  env: Record<string, string> = {},
-): Promise<RunningApp> {
-  const dir = await mkdtemp(join(tmpdir(), `twofold-pages-${kind}-`));
-  const config = loadConfig(
+let lastClientHost = 1;
+/** The next unused loopback address (127.0.0.1 is the browser's). */
+function nextClientAddress(): string {
+  lastClientHost += 1;
+  if (lastClientHost > 254) throw new Error('out of loopback addresses');
+  return `127.0.0.${lastClientHost}`;
+}
+
+/** An app's settings, its folders in `dir`. */
+function appConfig(dir: string, kind: RunningApp['kind'], env: Record<string, string> = {}) {
+  return loadConfig(
     {
       DATA_DIR: 'data',
       TWOFOLD_OUTBOX: 'outbox',
@@ -87,46 +102,125 @@ async function startApp(
     dir,
     { issuer: `twofold ${kind} example` },
   );
+}
+
+let freshDataDir: Promise<string> | undefined;
+/**
+ * A data folder as a new app leaves it (PGlite's database made, the schemas migrated, no account),
+ * made once by starting and stopping an app on an empty folder. PGlite's first start in a folder
+ * (its initdb) is most of an app's start: each app starts on a copy of this one instead.
+ */
+function freshData(): Promise<string> {
+  freshDataDir ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'twofold-pages-fresh-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const config = appConfig(dir, 'fastify');
+    const { app } = await buildApp(config);
+    await app.close();
+    return config.dataDir;
+  })();
+  return freshDataDir;
+}
+
+/**
+ * Starts an app in-process on a free port with its own folder (data, outbox), its data a copy of
+ * {@link freshData}; stopped at the end of `owner` (a test, or the whole file). `env`: more
+ * settings (e.g. RECOVERY_DELAY).
+ */
+async function startApp(
+  owner: Test,
+  kind: RunningApp['kind'] = 'fastify',
+  env: Record<string, string> = {},
+): Promise<Omit<RunningApp, 'clientAddress'>> {
+  const dir = await mkdtemp(join(tmpdir(), `twofold-pages-${kind}-`));
+  owner.teardown(() => rm(dir, { recursive: true, force: true }));
+  const config = appConfig(dir, kind, env);
+  await cp(await freshData(), config.dataDir, { recursive: true });
   let baseUrl: string;
   let example: Example;
   if (kind === 'fastify') {
     const built = await buildApp(config);
     example = built.example;
+    // Registered before the folder's removal above: teardowns run last registered first.
+    owner.teardown(() => built.app.close());
     await built.app.listen({ host: '127.0.0.1', port: 0 });
     baseUrl = `http://127.0.0.1:${(built.app.server.address() as AddressInfo).port}`;
-    t.teardown(() => built.app.close());
   } else {
     const built = await buildExpressApp(config, () => {});
     example = built.example;
     const server = createServer(built.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    t.teardown(async () => {
+    owner.teardown(async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await built.example.close();
     });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
   return { kind, baseUrl, outboxDir: config.outboxDir, example };
 }
 
+/** An app of this test alone, stopped at its end. */
+async function ownApp(
+  t: Test,
+  kind: RunningApp['kind'] = 'fastify',
+  env: Record<string, string> = {},
+): Promise<RunningApp> {
+  return { ...(await startApp(t, kind, env)), clientAddress: nextClientAddress() };
+}
+
+/** The apps the tests share, each started at its first use and stopped at the end of the file. */
+const sharedApps = new Map<RunningApp['kind'], ReturnType<typeof startApp>>();
+
+/** The shared app of `kind`, for one test: its API calls from an address of its own. */
+async function sharedApp(kind: RunningApp['kind'] = 'fastify'): Promise<RunningApp> {
+  let started = sharedApps.get(kind);
+  if (!started) {
+    started = startApp(t, kind);
+    sharedApps.set(kind, started);
+  }
+  return { ...(await started), clientAddress: nextClientAddress() };
+}
+
+/** A POST to the app from the test's own address (`app.clientAddress`); the status and JSON body. */
 async function call(
   app: RunningApp,
   path: string,
   body?: unknown,
   accessToken?: string,
-): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'content-length': String(Buffer.byteLength(payload)),
+  };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (accessToken) headers.authorization = `Bearer ${accessToken}`;
-  const response = await fetch(`${app.baseUrl}${path}`, {
-    method: 'POST',
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const request = httpRequest(
+      `${app.baseUrl}${path}`,
+      { method: 'POST', headers, localAddress: app.clientAddress, agent: false },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRNOTAVAIL'
+          ? new Error(`cannot send from ${app.clientAddress}: these tests need 127.0.0.0/8 on loopback`, {
+              cause: error,
+            })
+          : error,
+      ),
+    );
+    request.end(payload);
   });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
+  return { status, body: text ? JSON.parse(text) : {} };
 }
 
 interface Account {
@@ -162,22 +256,29 @@ async function newTwoFactorAccount(app: RunningApp, username: string) {
   return { ...account, phone, recoveryCodes: confirm.body.recoveryCodes as string[] };
 }
 
-/** The link of the last recovery mail, on this app's address (PUBLIC_URL says port 0 here). */
-async function recoveryLink(app: RunningApp): Promise<string> {
-  const mail = await waitForMail(app.outboxDir, 'recovery-link');
+/** The link of the recovery mail to `to`, on this app's address (PUBLIC_URL says port 0 here). */
+async function recoveryLink(app: RunningApp, to: string): Promise<string> {
+  const mail = await waitForMail(app.outboxDir, 'recovery-link', to);
   const link = new URL(/(http\S+\/recover\.html#uid=\S+)/.exec(mail)![1]!);
   return `${app.baseUrl}${link.pathname}${link.hash}`;
 }
 
-/** Waits (bounded) for a new mail of `kind` in the outbox; its text. */
-async function waitForMail(outbox: string, kind: string): Promise<string> {
+/**
+ * Waits (bounded) for a mail of `kind` to `to` in the outbox (a shared app's holds other tests'
+ * mails too); its text.
+ */
+async function waitForMail(outbox: string, kind: string, to: string): Promise<string> {
+  // The mailer's file names: `<time>-<kind>-<6 hex digits>.eml`.
+  const ofKind = new RegExp(`-${kind}-[0-9a-f]{6}\\.eml$`);
   for (let attempt = 0; attempt < 200; attempt++) {
     const files = await readdir(outbox).catch(() => [] as string[]);
-    const file = files.find((name) => name.includes(kind));
-    if (file) return readFile(join(outbox, file), 'utf8');
+    for (const file of files.filter((name) => ofKind.test(name))) {
+      const mail = await readFile(join(outbox, file), 'utf8');
+      if (mail.split('\n').includes(`To: ${to}`)) return mail;
+    }
     await sleep(50);
   }
-  throw new Error(`no "${kind}" mail arrived`);
+  throw new Error(`no "${kind}" mail to ${to} arrived`);
 }
 
 async function pagesTest(): Promise<void> {
@@ -233,7 +334,7 @@ async function pagesTest(): Promise<void> {
   await t.test(
     '1. a challenge out of attempts, or expired, goes back to the password with a message',
     async (t) => {
-      const app = await startApp(t);
+      const app = await ownApp(t);
       const ada = await newTwoFactorAccount(app, 'ada');
       const { page } = await openPage(t);
 
@@ -267,7 +368,7 @@ async function pagesTest(): Promise<void> {
   );
 
   await t.test('2. a locked account is told when to try again (Retry-After)', async (t) => {
-    const app = await startApp(t);
+    const app = await sharedApp();
     const bob = await newTwoFactorAccount(app, 'bob');
     // Nine consecutive failures (the lock comes at ten), through another route than the login's.
     for (let i = 0; i < 9; i++) {
@@ -292,10 +393,10 @@ async function pagesTest(): Promise<void> {
   });
 
   await t.test('3. recover.html follows a new link opened in the same tab', async (t) => {
-    const app = await startApp(t);
+    const app = await sharedApp();
     const cy = await newTwoFactorAccount(app, 'cy');
     t.equal((await call(app, '/2fa/recovery/request', { email: cy.email })).status, 202);
-    const link = await recoveryLink(app);
+    const link = await recoveryLink(app, cy.email);
     const uid = new URLSearchParams(new URL(link).hash.slice(1)).get('uid')!;
     const { page } = await openPage(t);
 
@@ -316,14 +417,14 @@ async function pagesTest(): Promise<void> {
   });
 
   await t.test('3b. confirm-signup.html follows a new signup link opened in the same tab', async (t) => {
-    const app = await startApp(t);
+    const app = await sharedApp();
     const signup = await call(app, '/signup', {
       username: 'ezra',
       email: 'ezra@example.com',
       password: PASSWORD,
     });
     t.equal(signup.status, 202);
-    const mail = await waitForMail(app.outboxDir, 'signup-confirm');
+    const mail = await waitForMail(app.outboxDir, 'signup-confirm', 'ezra@example.com');
     const sent = new URL(/(http\S+\/confirm-signup\.html#token=\S+)/.exec(mail)![1]!);
     const link = `${app.baseUrl}${sent.pathname}${sent.hash}`;
     const { page } = await openPage(t);
@@ -343,10 +444,10 @@ async function pagesTest(): Promise<void> {
   });
 
   await t.test('4. a spent recovery link offers to ask for a new one', async (t) => {
-    const app = await startApp(t);
+    const app = await sharedApp();
     const dee = await newTwoFactorAccount(app, 'dee');
     await call(app, '/2fa/recovery/request', { email: dee.email });
-    const link = await recoveryLink(app);
+    const link = await recoveryLink(app, dee.email);
     const { page } = await openPage(t);
     for (const round of ['first', 'again']) {
       await page.goto('about:blank');
@@ -369,7 +470,7 @@ async function pagesTest(): Promise<void> {
   await t.test(
     '5. on a phone: an otpauth:// link, and the key in groups of 4 that never break',
     async (t) => {
-      const app = await startApp(t);
+      const app = await sharedApp();
       const eve = await newAccount(app, 'eve');
       const { page } = await openPage(t, {
         viewport: { width: 360, height: 740 },
@@ -435,7 +536,7 @@ async function pagesTest(): Promise<void> {
   );
 
   await t.test('6. recovery codes: Copy and Download buttons', async (t) => {
-    const app = await startApp(t);
+    const app = await sharedApp();
     const fay = await newAccount(app, 'fay');
     const { context, page } = await openPage(t, { acceptDownloads: true });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.baseUrl });
@@ -501,7 +602,7 @@ async function pagesTest(): Promise<void> {
 
   for (const kind of ['fastify', 'express'] as const) {
     await t.test(`7. ${kind}: every page has a favicon, and /favicon.ico answers`, async (t) => {
-      const app = await startApp(t, kind);
+      const app = await sharedApp(kind);
       const { page } = await openPage(t);
       const notFound: string[] = [];
       page.on('response', (response) => {
@@ -525,7 +626,7 @@ async function pagesTest(): Promise<void> {
     });
 
     await t.test(`8. ${kind}: an unknown page is HTML for a browser, JSON for API clients`, async (t) => {
-      const app = await startApp(t, kind);
+      const app = await sharedApp(kind);
       const { page } = await openPage(t);
       const response = await page.goto(`${app.baseUrl}/no-such-page`);
       t.equal(response?.status(), 404);
@@ -555,7 +656,7 @@ async function pagesTest(): Promise<void> {
   }
 
   await t.test('9. signup shows every invalid field at once', async (t) => {
-    const app = await startApp(t);
+    const app = await sharedApp();
     const { page } = await openPage(t);
     await page.goto(`${app.baseUrl}/signup.html`);
     await page.fill('#username', 'a');
@@ -587,15 +688,8 @@ async function pagesTest(): Promise<void> {
     }
   });
 
-  // 10, 11, 12 and 14 share one app (starting one takes seconds), stopped at the end of the file.
-  let sharedApp: Promise<RunningApp> | undefined;
-  const startSharedApp = () => {
-    sharedApp ??= startApp(t);
-    return sharedApp;
-  };
-
   await t.test('10. times are shown with their time zone', async (t) => {
-    const app = await startSharedApp();
+    const app = await sharedApp();
     const hal = await newTwoFactorAccount(app, 'hal');
     const ivy = await newAccount(app, 'ivy');
     const { page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
@@ -629,7 +723,7 @@ async function pagesTest(): Promise<void> {
   }
 
   await t.test('11. the settings list the sessions and sign one out', async (t) => {
-    const app = await startSharedApp();
+    const app = await sharedApp();
     await app.example.users.create({ username: 'jo', email: 'jo@example.com', password: PASSWORD });
     const { page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
     const { page: phone } = await openPage(t, {
@@ -695,7 +789,7 @@ async function pagesTest(): Promise<void> {
   });
 
   await t.test('12. mandatory 2FA: to enable.html when required, the grace in the settings', async (t) => {
-    const app = await startSharedApp();
+    const app = await sharedApp();
     const kai = await newAccount(app, 'kai');
     await app.example.users.create({ username: 'lee', email: 'lee@example.com', password: PASSWORD });
     const { page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
@@ -770,7 +864,7 @@ async function pagesTest(): Promise<void> {
   await t.test(
     '13. a delayed recovery: scheduled, shown in the settings, cancelled by the mailed link',
     async (t) => {
-      const app = await startApp(t, 'fastify', { RECOVERY_DELAY: '1h' });
+      const app = await ownApp(t, 'fastify', { RECOVERY_DELAY: '1h' });
       const max = await newTwoFactorAccount(app, 'max');
       const zone = { locale: 'en-US', timezoneId: 'America/New_York' };
       const withZone = /\d{1,2}:\d{2}\s*(AM|PM)\s*(EST|EDT)\b/;
@@ -781,7 +875,7 @@ async function pagesTest(): Promise<void> {
       await page.fill('#email', max.email);
       await page.click('#lost-form button[type="submit"]');
       await page.locator('#lost-done').waitFor({ state: 'visible' });
-      await page.goto(await recoveryLink(app));
+      await page.goto(await recoveryLink(app, max.email));
       await page.locator('#recover-form').waitFor({ state: 'visible' });
       await page.fill('#password', PASSWORD);
       const confirmed = page.waitForResponse('**/2fa/recovery/confirm');
@@ -811,7 +905,7 @@ async function pagesTest(): Promise<void> {
       t.ok(dueAt >= before + 3_600_000 - 1_000 && dueAt <= Date.now() + 3_600_000 + 1_000, 'due in an hour');
 
       // The cancel link mail.
-      const mail = await waitForMail(app.outboxDir, 'recovery-cancel-link');
+      const mail = await waitForMail(app.outboxDir, 'recovery-cancel-link', max.email);
       const sent = new URL(/(http\S+\/recover\.html#uid=\S+&cancel=\S+)/.exec(mail)![1]!);
       const cancelLink = `${app.baseUrl}${sent.pathname}${sent.hash}`;
 
@@ -848,7 +942,7 @@ async function pagesTest(): Promise<void> {
         'Two-factor authentication stays on. If you did not ask for this, change your password and your email password.',
         'the page says 2FA stays on',
       );
-      await waitForMail(app.outboxDir, 'recovery-cancelled');
+      await waitForMail(app.outboxDir, 'recovery-cancelled', max.email);
       t.pass('the "cancelled" notice is mailed');
 
       // The settings no longer show it.
@@ -885,7 +979,7 @@ async function pagesTest(): Promise<void> {
   );
 
   await t.test('14. a remembered browser skips the code step until it is forgotten', async (t) => {
-    const app = await startSharedApp();
+    const app = await sharedApp();
     const lu = await newTwoFactorAccount(app, 'lu');
     const { context, page } = await openPage(t, { locale: 'en-US', timezoneId: 'America/New_York' });
     const logOut = async () => {
