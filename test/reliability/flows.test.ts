@@ -46,6 +46,11 @@
  *    users: exactly 5 answers get full sessions, the other 35 sessions that may only enroll (and
  *    those get 403 TWOFOLD_ENROLLMENT_REQUIRED on GET /sessions).
  *
+ * The stores run side by side only where that overlaps waiting: first every store's setup and app
+ * processes start at once; then the racing scenarios of one store after the other (in the order
+ * below), with nothing else of this file running (the other stores' processes idle); then, once all
+ * are done, scenario 14 of every store at once (mostly waiting for its delay), and the processes stop.
+ *
  * "Judged" counts the answers that evaluated a code (400 TWOFOLD_INVALID_CODE). The counts of every
  * burst are in the test comments (`# flows <store> ...`); TWOFOLD_FLOWS_REPORT=<file> also writes them
  * as JSON. TWOFOLD_FLOWS_STORES=memory,redis,redis-cluster,postgres,mysql,sqlite and
@@ -54,7 +59,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTwoFactor, generateKey, generateRecoveryCodes, memoryStore } from '@twofold/core';
 import {
@@ -978,24 +983,10 @@ async function graceLoginsBurst(t: Test, run: Run, users: AppUser[]): Promise<vo
   t.equal(wrong, 0, `${scenario}: exactly ${GRACE_LOGINS} full sessions per user`);
 }
 
-// 14. Delayed recovery: confirm twice, and cancel racing the removal when it comes due.
-async function delayedRecoveryRaces(
-  t: Test,
-  run: Run,
-  config: Omit<AppConfig, 'framework'>,
-  frameworks: AppConfig['framework'][],
-): Promise<void> {
+// 14. Delayed recovery: confirm twice, and cancel racing the removal when it comes due. `apps` are
+// the store's processes with recovery.delayMs DELAY_MS (started with its others, see `flows`).
+async function delayedRecoveryRaces(t: Test, run: Run, apps: AppProcess[]): Promise<void> {
   const scenario = '14 delayed recovery: confirm twice, cancel racing the due removal';
-  const apps = await Promise.all(
-    frameworks.map((framework) =>
-      startApp(
-        t,
-        { ...config, framework, recoveryDelayMs: DELAY_MS },
-        run.logs,
-        `${run.name}-delayed-${framework}`,
-      ),
-    ),
-  );
   const delayed = new Run(
     `${run.name}-delayed`,
     apps,
@@ -1149,14 +1140,102 @@ function familyOf(accessToken: string): string {
   return String(payload.fam);
 }
 
-/** Starts the apps of one store (`frameworks`, one process each) and runs every scenario on them. */
+// ---------------------------------------------------------------------------------------------
+// The schedule of the store runs
+
+/** A promise and the function that settles it (once; later calls do nothing). */
+function signal(): { promise: Promise<void>; settle: () => void } {
+  let settle!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  return { promise, settle };
+}
+
+/** One store's place in the {@link Schedule}. */
+interface Slot {
+  /** Its setup is done and its processes listen (or it ended early): the races may begin. */
+  ready(): void;
+  /** Resolves when it may race: every store ready, and every store queued before it done racing. */
+  turn(): Promise<void>;
+  /** Its racing scenarios are over: the next store's turn. */
+  raced(): void;
+  /** Resolves once every store is done racing. */
+  afterAll(): Promise<void>;
+}
+
+/**
+ * When the stores' runs do what, so that mostly waiting overlaps and no burst of scenarios 1-13 and
+ * 15 shares the machine with other work of this file: first every store's setup (servers,
+ * migrations) and process starts at once; then the racing scenarios one store at a time, in the
+ * order the stores were queued, as if each ran alone; then, once every store is done racing,
+ * scenario 14 of every store at once (it mostly waits for its delay). A slot is taken when its test
+ * is queued; `seal()` once all are.
+ */
+class Schedule {
+  private readonly readies: Promise<void>[] = [];
+  private readonly raceds: Promise<void>[] = [];
+  private readonly sealed = signal();
+
+  slot(): Slot {
+    const ready = signal();
+    const raced = signal();
+    const earlier = [...this.raceds];
+    this.readies.push(ready.promise);
+    this.raceds.push(raced.promise);
+    const all = (promises: () => Promise<void>[]) =>
+      this.sealed.promise.then(() => Promise.all(promises())).then(() => undefined);
+    return {
+      ready: ready.settle,
+      turn: () => all(() => [...this.readies, ...earlier]),
+      raced: raced.settle,
+      afterAll: () => all(() => this.raceds),
+    };
+  }
+
+  seal(): void {
+    this.sealed.settle();
+  }
+}
+
+/** Runs the tasks given to it, at most `limit` at a time, the others in the order they came. */
+function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active < limit) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      // The place goes straight to the next one waiting, if any.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
+/**
+ * The app starts of every store, a few at a time: a start is mostly CPU (loading the sources), so
+ * more at once would only make each of them slower (and nearer the 60 s limit of `startApp`).
+ */
+const starting = limiter(Math.max(2, availableParallelism() * 2));
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * Starts the apps of one store (`frameworks`, one process each, and as many with recovery.delayMs
+ * DELAY_MS for scenario 14) and runs every scenario on them, each part when `slot` says.
+ */
 async function flows(
   t: Test,
   name: string,
   store: StoreSpec,
   frameworks: AppConfig['framework'][],
+  slot: Slot,
+  began: number,
 ): Promise<void> {
-  const started = Date.now();
   const keyring = generateKey();
   const logs = new LogBook();
   logs.remember(keyring, keyring.slice(keyring.indexOf(':') + 1));
@@ -1185,9 +1264,20 @@ async function flows(
     mandatory: { userIds: mandatoryUsers.map((user) => user.userId), graceLogins: GRACE_LOGINS },
     trustedDevices: { maxAgeDays: 30 },
   };
-  const apps = await Promise.all(
-    frameworks.map((framework) => startApp(t, { ...config, framework }, logs, `${name}-${framework}`)),
-  );
+  const wanted = (title: string) => !SCENARIOS || SCENARIOS.includes(title.slice(0, title.indexOf('.')));
+  const delayedTitle = '14. delayed recovery: confirm twice, cancel racing the removal';
+  const start = (extra: Partial<AppConfig>, suffix: string) =>
+    frameworks.map((framework) =>
+      starting(() => startApp(t, { ...config, ...extra, framework }, logs, `${name}${suffix}-${framework}`)),
+    );
+  // Scenario 14's apps of their own start now too, while nothing races.
+  const starts = start({}, '');
+  const delayedStarts = wanted(delayedTitle) ? start({ recoveryDelayMs: DELAY_MS }, '-delayed') : [];
+  // Every start settles before a failed one ends the test, so that each process is stopped by the
+  // teardown it registered.
+  await Promise.allSettled([...starts, ...delayedStarts]);
+  const apps = await Promise.all(starts);
+  const delayedApps = await Promise.all(delayedStarts);
   const run = new Run(name, apps, logs, users);
 
   const scenarios: [string, (t: Test) => Promise<void>][] = [
@@ -1205,66 +1295,118 @@ async function flows(
     ['12. one session revoked by id while it refreshes', (t) => revokeOneRacingRefresh(t, run)],
     ['13. grace logins of mandatory 2FA at once', (t) => graceLoginsBurst(t, run, mandatoryUsers)],
     ['15. one trusted device token used many times at once', (t) => deviceTokenBurst(t, run)],
-    [
-      '14. delayed recovery: confirm twice, cancel racing the removal',
-      (t) => delayedRecoveryRaces(t, run, config, frameworks),
-    ],
   ];
-  for (const [title, scenario] of scenarios) {
-    if (!SCENARIOS || SCENARIOS.includes(title.slice(0, title.indexOf('.')))) await t.test(title, scenario);
-  }
+  slot.ready();
+  await slot.turn();
+  const racingFrom = Date.now();
+  for (const [title, scenario] of scenarios) if (wanted(title)) await t.test(title, scenario);
+  const racing = Date.now() - racingFrom;
+  slot.raced();
 
-  await Promise.all(apps.map((app) => app.stop()));
+  // Scenario 14 of every store at once, while the racing apps stop.
+  await slot.afterAll();
+  const delayedFrom = Date.now();
+  const stopped = Promise.all(apps.map((app) => app.stop()));
+  if (wanted(delayedTitle)) await t.test(delayedTitle, (t) => delayedRecoveryRaces(t, run, delayedApps));
+  await Promise.all([stopped, ...delayedApps.map((app) => app.stop())]);
   logs.check(t);
-  t.comment(`flows ${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const delayed = wanted(delayedTitle)
+    ? `, then ${seconds(Date.now() - delayedFrom)} at scenario 14 with the other stores`
+    : '';
+  t.comment(
+    `flows ${name}: ${seconds(racing)} racing alone${delayed}, ${seconds(Date.now() - began)} in all`,
+  );
+}
+
+const schedule = new Schedule();
+/** The store names in the order their tests are queued: the order of the report. */
+const storeOrder: string[] = [];
+/** The store tests, queued all at once below (once the pool has a place for each). */
+const storeTests: (() => void)[] = [];
+
+/**
+ * Adds the test of a store; `body` sets the store up and calls `flows` with the slot. The slot is
+ * settled whatever happens (a missing server, a failed setup, a skipped or filtered test), so that
+ * no other store waits for it.
+ */
+function storeTest(
+  title: string,
+  name: string,
+  skip: string | false | undefined,
+  body: (t: Test, slot: Slot, began: number) => Promise<void>,
+): void {
+  storeOrder.push(name);
+  storeTests.push(() => {
+    const slot = schedule.slot();
+    const settle = () => {
+      slot.ready();
+      slot.raced();
+    };
+    void tap
+      .test(title, { skip }, async (t) => {
+        try {
+          await body(t, slot, Date.now());
+        } finally {
+          settle();
+        }
+      })
+      .then(settle, settle);
+  });
 }
 
 const runPrefix = randomBytes(4).toString('hex');
 
 if (selected('memory')) {
-  tap.test('flow races on memory, Fastify', (t) =>
-    flows(t, 'memory-fastify', { kind: 'memory' }, ['fastify']),
+  storeTest('flow races on memory, Fastify', 'memory-fastify', undefined, (t, slot, began) =>
+    flows(t, 'memory-fastify', { kind: 'memory' }, ['fastify'], slot, began),
   );
-  tap.test('flow races on memory, Express', (t) =>
-    flows(t, 'memory-express', { kind: 'memory' }, ['express']),
+  storeTest('flow races on memory, Express', 'memory-express', undefined, (t, slot, began) =>
+    flows(t, 'memory-express', { kind: 'memory' }, ['express'], slot, began),
   );
 }
 
 if (selected('redis'))
-  tap.test('flow races on Redis', async (t) => {
+  storeTest('flow races on Redis', 'redis', undefined, async (t, slot, began) => {
     const prefix = `twofold-flows:${runPrefix}:`;
     const redis = await sharedRedis(t, prefix);
     if (!redis) return;
-    await flows(t, 'redis', { kind: 'redis', prefix }, ['fastify', 'express']);
+    await flows(t, 'redis', { kind: 'redis', prefix }, ['fastify', 'express'], slot, began);
   });
 
 if (selected('redis-cluster'))
-  tap.test('flow races on a Redis Cluster (3 masters, started here)', async (t) => {
-    const missing = [];
-    if (!(await hasCommand('redis-server'))) missing.push('redis-server');
-    if (!(await hasCommand('redis-cli'))) missing.push('redis-cli');
-    if (missing.length > 0)
-      return reportMissing(t, `${missing.join(' and ')} (on PATH, to start a Redis Cluster)`);
-    const cluster = await startLocalCluster();
-    // The whole cluster is this test's own: stopping it removes every key.
-    t.teardown(() => cluster.stop());
-    await flows(
-      t,
-      'redis-cluster',
-      { kind: 'redis-cluster', ports: [...cluster.ports], prefix: `twofold-flows:${runPrefix}:` },
-      ['fastify', 'express'],
-    );
-  });
+  storeTest(
+    'flow races on a Redis Cluster (3 masters, started here)',
+    'redis-cluster',
+    undefined,
+    async (t, slot, began) => {
+      const missing = [];
+      if (!(await hasCommand('redis-server'))) missing.push('redis-server');
+      if (!(await hasCommand('redis-cli'))) missing.push('redis-cli');
+      if (missing.length > 0)
+        return reportMissing(t, `${missing.join(' and ')} (on PATH, to start a Redis Cluster)`);
+      const cluster = await startLocalCluster();
+      // The whole cluster is this test's own: stopping it removes every key.
+      t.teardown(() => cluster.stop());
+      await flows(
+        t,
+        'redis-cluster',
+        { kind: 'redis-cluster', ports: [...cluster.ports], prefix: `twofold-flows:${runPrefix}:` },
+        ['fastify', 'express'],
+        slot,
+        began,
+      );
+    },
+  );
 
 if (selected('postgres'))
-  tap.test('flow races on PostgreSQL', async (t) => {
+  storeTest('flow races on PostgreSQL', 'postgres', undefined, async (t, slot, began) => {
     const prefix = `tfflow${runPrefix}_`;
     if (!(await migratedPostgres(t, prefix))) return;
-    await flows(t, 'postgres', { kind: 'postgres', prefix }, ['fastify', 'express']);
+    await flows(t, 'postgres', { kind: 'postgres', prefix }, ['fastify', 'express'], slot, began);
   });
 
 if (selected('mysql'))
-  tap.test('flow races on MariaDB', async (t) => {
+  storeTest('flow races on MariaDB', 'mysql', undefined, async (t, slot, began) => {
     const pool = createMysqlPool({ connectionLimit: 2 });
     const reachable = await mysqlQuery(pool, 'select 1').then(
       () => true,
@@ -1285,11 +1427,11 @@ if (selected('mysql'))
       await endMysqlPool(pool);
     });
     await migrate(pool, { prefix });
-    await flows(t, 'mysql', { kind: 'mysql', prefix }, ['fastify', 'express']);
+    await flows(t, 'mysql', { kind: 'mysql', prefix }, ['fastify', 'express'], slot, began);
   });
 
 if (selected('sqlite'))
-  tap.test('flow races on a SQLite file', { skip: sqlite?.skip }, async (t) => {
+  storeTest('flow races on a SQLite file', 'sqlite', sqlite?.skip, async (t, slot, began) => {
     const dir = await mkdtemp(join(tmpdir(), 'twofold-flows-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'twofold.db');
@@ -1299,10 +1441,17 @@ if (selected('sqlite'))
     db.pragma('journal_mode = WAL');
     await migrate(db, { prefix });
     db.close();
-    await flows(t, 'sqlite', { kind: 'sqlite', file, prefix }, ['fastify', 'express']);
+    await flows(t, 'sqlite', { kind: 'sqlite', file, prefix }, ['fastify', 'express'], slot, began);
   });
+
+// The store tests run at once (see `Schedule`): each needs a place in the pool from the start.
+tap.jobs = Math.max(1, storeTests.length);
+for (const queue of storeTests) queue();
+schedule.seal();
 
 tap.teardown(() => {
   const file = process.env.TWOFOLD_FLOWS_REPORT;
-  if (file) writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  // Scenario 14 of every store runs at once: the rows go back into the stores' order.
+  const rows = [...report].sort((a, b) => storeOrder.indexOf(a.store) - storeOrder.indexOf(b.store));
+  if (file) writeFileSync(file, `${JSON.stringify(rows, null, 2)}\n`);
 });
