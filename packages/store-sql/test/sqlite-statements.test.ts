@@ -3,11 +3,32 @@
  * would prepare every query again): counted on the database's own `prepare`, and the answers stay
  * right past the cache's size, when the oldest statements are dropped and prepared again.
  */
+import type { PendingAuthenticator } from '@twofold/core';
 import { migrate, sqlStore } from '@twofold/store-sql';
 import tap from 'tap';
 import { reachBetterSqlite3 } from './helpers/databases.js';
 
 const { db: Database, skip } = await reachBetterSqlite3();
+
+/** A pending TOTP authenticator `totp` of `userId`, its secret sealed as 'sealed'. */
+function pendingTotp(userId: string, now: number): PendingAuthenticator {
+  return {
+    type: 'totp',
+    userId,
+    id: 'totp',
+    name: null,
+    status: 'pending',
+    sealedSecret: 'sealed',
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+    lastCounter: -1,
+    createdAt: now,
+    confirmedAt: null,
+    lastUsedAt: null,
+    expiresAt: now + 600_000,
+  };
+}
 
 /** A property of a native object, methods bound to it (they refuse to run on a Proxy). */
 function bound(target: object, property: string | symbol): unknown {
@@ -53,28 +74,7 @@ tap.test('past the cache size the answers stay right', { skip }, async (t) => {
 
   const now = Date.now();
   const userId = 'many';
-  t.equal(
-    await store.savePendingAuthenticator(
-      {
-        type: 'totp',
-        userId,
-        id: 'totp',
-        name: null,
-        status: 'pending',
-        sealedSecret: 'sealed',
-        algorithm: 'SHA1',
-        digits: 6,
-        period: 30,
-        lastCounter: -1,
-        createdAt: now,
-        confirmedAt: null,
-        lastUsedAt: null,
-        expiresAt: now + 600_000,
-      },
-      now,
-    ),
-    true,
-  );
+  t.equal(await store.savePendingAuthenticator(pendingTotp(userId, now), now), true);
   await store.confirmAuthenticator(userId, 'totp', {
     sealedSecret: 'sealed',
     counter: 1,
@@ -112,25 +112,7 @@ tap.test(
     const store = await sqlStore({ db, sweepIntervalMs: false });
     const now = Date.now();
     const userId = 'u1';
-    await store.savePendingAuthenticator(
-      {
-        type: 'totp',
-        userId,
-        id: 'totp',
-        name: null,
-        status: 'pending',
-        sealedSecret: 'sealed',
-        algorithm: 'SHA1',
-        digits: 6,
-        period: 30,
-        lastCounter: -1,
-        createdAt: now,
-        confirmedAt: null,
-        lastUsedAt: null,
-        expiresAt: now + 600_000,
-      },
-      now,
-    );
+    await store.savePendingAuthenticator(pendingTotp(userId, now), now);
     await store.confirmAuthenticator(userId, 'totp', {
       sealedSecret: 'sealed',
       counter: 1,
