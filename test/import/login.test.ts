@@ -224,7 +224,9 @@ async function dump(store: Store, users: readonly string[]) {
 }
 
 async function dumpUser(store: Store, userId: string, now: number) {
-  const records = await store.listAuthenticators(userId, now);
+  // Sorted by id: the store lists oldest first, and which of a user's rows was written first differs
+  // from run to run (six runs at once, or --concurrency above 1), so creation order is not compared.
+  const records = (await store.listAuthenticators(userId, now)).sort((a, b) => (a.id < b.id ? -1 : 1));
   return {
     codes: await store.countRecoveryCodes(userId),
     authenticators: records.map((record) =>
