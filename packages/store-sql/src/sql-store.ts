@@ -394,6 +394,16 @@ async function takeInOrder(
   return states;
 }
 
+/**
+ * The one rule every takeAttempt path applies to a counter it read: the counter refuses another
+ * attempt while it is live at `now` and at or above `limit`. The upserts say the same in SQL (they
+ * count only when the counter is absent, expired or below the limit); this decides what a refusal
+ * reports, or that the counter changed since and the attempt is taken again.
+ */
+function refuses(counter: CounterState, limit: number, now: number): boolean {
+  return counter.expiresAt > now && counter.count >= limit;
+}
+
 /** A step of an operation made of several statements, run by {@link inSteps}'s caller. */
 type Step = <T>(work: () => Promise<T>) => Promise<T>;
 
@@ -797,7 +807,7 @@ function createStore(
 
   /**
    * One round of takeAttempt on PostgreSQL or SQLite: the upsert of {@link takeAttemptQuery}, then
-   * (when it counted nothing) the read of the counter that stands at the limit. Null when that
+   * (when it counted nothing) the read of the counter, refused by {@link refuses}. Null when that
    * counter was deleted, expired or lowered in between.
    */
   async function takeAttemptUpsert(
@@ -815,12 +825,10 @@ function createStore(
       )
     ).rows as CounterRow[];
     if (taken) return { taken: true, ...toCounter(taken) };
-    const [standing] = (
-      await run(q, 'counter-at-limit', values, (v) =>
-        counterQuery(db, v.userId, v.key, v.now).where('count', '>=', v.limit),
-      )
-    ).rows as CounterRow[];
-    return standing ? { taken: false, ...toCounter(standing) } : null;
+    const [row] = (await run(q, 'counter', values, (v) => counterQuery(db, v.userId, v.key, v.now)))
+      .rows as CounterRow[];
+    const standing = row && toCounter(row);
+    return standing && refuses(standing, limit, now) ? { taken: false, ...standing } : null;
   }
 
   /**
@@ -856,9 +864,8 @@ function createStore(
         .executeTakeFirst();
       if (!row) return null;
       const current = toCounter(row);
-      const live = current.expiresAt > now;
-      if (live && current.count >= limit) return { taken: false, ...current };
-      const count = live ? current.count + 1 : 1;
+      if (refuses(current, limit, now)) return { taken: false, ...current };
+      const count = current.expiresAt > now ? current.count + 1 : 1;
       await trx
         .updateTable(t.counters)
         .set({ count, expires_at: expiresAt })
@@ -1246,15 +1253,12 @@ function createStore(
           });
           continue;
         }
-        const standing = first[`c${i}_count`] as Value | null;
-        if (standing !== null && toNumber(standing) >= limit) {
-          states.push({
-            taken: false,
-            ...toCounter({ count: standing, expires_at: first[`c${i}_expires_at`] as Value }),
-          });
-        } else {
-          from = i;
-        }
+        // The counter as the statement's snapshot saw it (counterQuery: live ones only).
+        const found = first[`c${i}_count`] as Value | null;
+        const standing =
+          found === null ? null : toCounter({ count: found, expires_at: first[`c${i}_expires_at`] as Value });
+        if (standing && refuses(standing, limit, now)) states.push({ taken: false, ...standing });
+        else from = i;
         break;
       }
     }
