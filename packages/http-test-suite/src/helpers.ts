@@ -62,6 +62,13 @@ export interface Answer<T = Json> {
   body: T;
 }
 
+/**
+ * How long {@link KitClient} waits for a whole answer, unless a request sets `timeoutMs`: a server
+ * that never answers fails the test with the route named, instead of holding it until the runner's
+ * own timeout (which skips the test's teardowns).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export interface RequestOptions {
   method?: string;
   /** Sent as JSON with `Content-Type: application/json`. */
@@ -72,6 +79,8 @@ export interface RequestOptions {
   /** Sent as `Authorization: Bearer <token>`. */
   token?: string;
   headers?: Record<string, string>;
+  /** How long to wait for the whole answer, in ms. Default: {@link REQUEST_TIMEOUT_MS}. */
+  timeoutMs?: number;
 }
 
 /** A client of one ContractApp: paths under `/host/` go to the origin, others under the kit prefix. */
@@ -106,8 +115,20 @@ export class KitClient {
     }
     if (options.contentType !== undefined) headers['content-type'] = options.contentType;
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    const response = await fetch(url, { method: options.method ?? 'GET', headers, body });
-    const text = await response.text();
+    const method = options.method ?? 'GET';
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      text = await response.text();
+    } catch (error) {
+      if ((error as Error | null)?.name !== 'TimeoutError') throw error;
+      // The path only: a query string may carry a token (a recovery link's).
+      throw new Error(`${method} ${new URL(url).pathname}: no answer within ${timeoutMs} ms`, {
+        cause: error,
+      });
+    }
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
