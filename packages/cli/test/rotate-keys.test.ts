@@ -404,7 +404,9 @@ t.test('rotate-keys refuses a missing or malformed keyring and bad options with 
     ],
     [
       'no colon',
-      ['--url', file, '--keys', key],
+      // `--keys=<value>`: a random key starts with "-" one time in 64, and as a separate argument
+      // the option parser would take it for an option ("argument is ambiguous").
+      ['--url', file, `--keys=${key}`],
       {},
       /^twofold rotate-keys: --keys: entry 1 has no ":" between tag and key/,
     ],
