@@ -49,6 +49,15 @@ function parseOrUsage<T>(parse: () => T): T {
     if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) throw error;
     const unknown = /^Unknown option '([^']*)'/.exec(String(message));
     if (unknown) throw new UsageError(`unknown option '${unknown[1]}'`);
+    // An option whose next argument starts with "-": a forgotten value, or a value that starts with
+    // a dash (a random key does, one time in 64), which parseArgs takes only as --name=<value>.
+    const ambiguous = /^Option '([^' ]*)' argument is ambiguous/.exec(String(message));
+    if (ambiguous) {
+      const name = ambiguous[1]!;
+      throw new UsageError(
+        `${name} is followed by an argument starting with "-": give ${name} its value, or write ${name}=<value> when the value starts with "-"`,
+      );
+    }
     throw new UsageError(String(message).split('\n')[0]!.replace(/\.$/, ''));
   }
 }

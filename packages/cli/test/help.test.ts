@@ -67,6 +67,11 @@ t.test('usage errors exit 2 with one message naming the problem and no stack tra
       ['keygen', '--tag'],
       /^twofold keygen: Option '--tag <value>' argument missing/,
     ],
+    [
+      'option followed by another option',
+      ['migrate', '--url', '--prefix', 'p_'],
+      /^twofold migrate: --url is followed by an argument starting with "-": give --url its value, or write --url=<value> when the value starts with "-"\n/,
+    ],
     ['boolean option with a value', ['keygen', '--env=yes'], /^twofold keygen: Option '--env' does not take/],
     ['stray argument', ['keygen', 'extra'], /^twofold keygen: this command takes no arguments, got 1/],
     [
