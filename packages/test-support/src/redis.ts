@@ -7,9 +7,29 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
+import { onExit } from 'signal-exit';
 import { freePort, isListening, tempDir } from './net.js';
 
 const execFileAsync = promisify(execFile);
+
+/**
+ * Every redis-server of this process still running. When the test process ends without its
+ * teardowns (tap's per-file timeout ends it with SIGALRM, then SIGKILL; a Ctrl-C), they are killed
+ * on the way out, so no cluster node outlives its test holding a port. (SIGKILL itself leaves no
+ * way out: the nodes then stay, as before.)
+ */
+const running = new Set<ChildProcess>();
+let reaping = false;
+
+function reapOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (reaping) return;
+  reaping = true;
+  onExit(() => {
+    for (const server of running) server.kill('SIGKILL');
+  });
+}
 
 /** A redis-server this test started on a loopback port, without persistence. */
 export interface RedisServer {
@@ -44,6 +64,7 @@ export async function startRedisServer(
     ],
     { stdio: 'ignore' },
   );
+  reapOnExit(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const server: RedisServer = {
     port,
