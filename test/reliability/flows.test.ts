@@ -42,6 +42,10 @@
  *    the second factor) or the removal did (2FA off, every cancel refused), never both.
  * 15. One trusted device token sent with 20 password logins at once, three rounds: at most one login
  *    skips the second factor, and afterwards the device is trusted no more (its newest token too).
+ * 16. One valid TOTP code sent on 20 challenges of one user at once, three rounds (a fresh user
+ *    each): exactly one 200, the others 400 TWOFOLD_INVALID_CODE or 429 TWOFOLD_LOCKED, and the
+ *    user's sessions (GET /sessions) grew by exactly one: a login whose code another request spent
+ *    first stores no session (the session is written with the step's consumption).
  * 13. Mandatory 2FA with a grace of 5 logins: 40 password logins of a user it covers at once, two
  *    users: exactly 5 answers get full sessions, the other 35 sessions that may only enroll (and
  *    those get 403 TWOFOLD_ENROLLMENT_REQUIRED on GET /sessions).
@@ -131,6 +135,8 @@ const DELAY_RACERS = 15;
 const DEVICE_RACERS = 20;
 const DEVICE_ROUNDS = 3;
 const ADD_ROUNDS = 5;
+const ONE_CODE_RACERS = 20;
+const ONE_CODE_ROUNDS = 3;
 /** The origin the reliability apps accept security keys from (server.ts). */
 const ORIGIN = 'https://reliability.test';
 
@@ -309,6 +315,55 @@ function judgeBurst(
 function expectAnswer(t: Test, answer: Answer, expected: Expected, what: string): void {
   const { problem } = classify(answer, [expected]);
   t.equal(problem, undefined, `${what}: ${label(expected)}`);
+}
+
+// 16. One valid code on many challenges of one user at once: one login, one session.
+async function oneCodeManyChallenges(t: Test, run: Run): Promise<void> {
+  const counts: Record<string, number> = {};
+  let broken = 0;
+  for (let round = 1; round <= ONE_CODE_ROUNDS; round++) {
+    const scenario = `16 one valid code on ${ONE_CODE_RACERS} challenges (round ${round})`;
+    const { user, enabled } = await run.enabledUser();
+    // A session to list with, and the sessions there are before the race.
+    const lister = await run.signIn(user, enabled.recoveryCodes[0]!);
+    const listSessions = async () =>
+      (
+        must(
+          await run.app(0).client.get('/sessions', { token: lister, headers: forwardedFor(run.ip()) }),
+          200,
+          'list',
+        ) as { sessions: { id: string }[] }
+      ).sessions.map((session) => session.id);
+    const before = await listSessions();
+    const tokens = await run.burst(ONE_CODE_RACERS, (app) => run.challenge(app, user));
+    const code = nextCode(enabled);
+    run.logs.remember(code);
+    const answers = await run.burst(ONE_CODE_RACERS, (app, index) =>
+      run.post(app, '/login/verify', { challengeToken: tokens[index], code }),
+    );
+    run.remember(answers);
+    const tally = tallyAnswers(answers, [{ status: 200 }, JUDGED, LOCKED]);
+    for (const [kind, count] of Object.entries(tally.counts)) counts[kind] = (counts[kind] ?? 0) + count;
+    t.strictSame(tally.unexpected, [], `${scenario}: each 200, 400 or 429`);
+    const winners = answers.filter((answer) => answer.status === 200);
+    t.equal(winners.length, 1, `${scenario}: exactly one 200`);
+    const after = await listSessions();
+    const added = after.filter((id) => !before.includes(id));
+    const winner = winners[0]?.body?.accessToken;
+    t.strictSame(
+      added,
+      typeof winner === 'string' ? [familyOf(winner)] : [],
+      `${scenario}: one session more, the winner's`,
+    );
+    if (winners.length !== 1 || added.length !== 1) broken++;
+  }
+  record(
+    t,
+    run.name,
+    '16 one valid code on many challenges',
+    `${broken} of ${ONE_CODE_ROUNDS} rounds broken`,
+    counts,
+  );
 }
 
 // 1 and 2. Parallel wrong second factors on POST /login/verify, each on its own challenge.
@@ -1249,7 +1304,8 @@ async function flows(
       ADD_ROUNDS +
       1 +
       DELAY_ROUNDS +
-      1,
+      1 +
+      ONE_CODE_ROUNDS,
     'flow',
   );
   const mandatoryUsers = makeUsers(GRACE_ROUNDS, 'mandatory');
@@ -1295,6 +1351,7 @@ async function flows(
     ['12. one session revoked by id while it refreshes', (t) => revokeOneRacingRefresh(t, run)],
     ['13. grace logins of mandatory 2FA at once', (t) => graceLoginsBurst(t, run, mandatoryUsers)],
     ['15. one trusted device token used many times at once', (t) => deviceTokenBurst(t, run)],
+    ['16. one valid code on many challenges at once', (t) => oneCodeManyChallenges(t, run)],
   ];
   slot.ready();
   await slot.turn();

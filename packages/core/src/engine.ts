@@ -56,6 +56,7 @@ import type {
   AddAuthenticatorOutcome,
   AttemptState,
   AuthenticatorRecord,
+  NonceWrite,
   Store,
   StoredAuthenticator,
   WebAuthnCredentialRecord,
@@ -201,6 +202,24 @@ export interface VerifiedFactor {
   amr: FactorAmr;
 }
 
+/** Options of {@link TwoFactor.completeChallenge}. */
+export interface CompleteChallengeOptions {
+  /**
+   * The nonces of the session the login starts (how the HTTP layer stores its refresh family),
+   * asked for once the factor has been judged valid, at most once. They are written before
+   * completeChallenge resolves and only when the factor is accepted; for a code from an app, in the
+   * same store call that spends its time step ({@link Store.finishSecondFactor}): one round trip
+   * fewer, and no session is stored for a code that a concurrent request spent first.
+   */
+  sessionNonces?: (verified: VerifiedFactor) => readonly NonceWrite[];
+}
+
+/** The session nonces of a login under way, and whether they have been written. */
+interface SessionWrite {
+  nonces: (verified: VerifiedFactor) => readonly NonceWrite[];
+  written: boolean;
+}
+
 export interface Challenge {
   challengeToken: string;
   /** Seconds until the challenge token expires. */
@@ -327,8 +346,15 @@ export interface TwoFactor {
   createChallenge(userId: string): Promise<Challenge>;
   /** What the second step of a login can take, with WebAuthn options bound to this challenge token. */
   loginOptions(challengeToken: unknown): Promise<LoginOptions>;
-  /** Completes a two-step login: the challenge token plus a second factor; single use. */
-  completeChallenge(challengeToken: unknown, factor: SecondFactor): Promise<VerifiedFactor>;
+  /**
+   * Completes a two-step login: the challenge token plus a second factor; single use. With
+   * `sessionNonces`, the session the login starts is stored along (see {@link CompleteChallengeOptions}).
+   */
+  completeChallenge(
+    challengeToken: unknown,
+    factor: SecondFactor,
+    options?: CompleteChallengeOptions,
+  ): Promise<VerifiedFactor>;
   /** Issues an email recovery token (the previous one stops working). */
   createRecoveryToken(userId: string): Promise<{ token: string; expiresAt: number }>;
   /**
@@ -732,7 +758,12 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
   }
 
   /** Checks a code from an app; `begun` is the login's start (see {@link begin}), when in one. */
-  async function verifyTotp(userId: string, code: unknown, begun?: Begun): Promise<VerifiedFactor> {
+  async function verifyTotp(
+    userId: string,
+    code: unknown,
+    begun?: Begun,
+    session?: SessionWrite,
+  ): Promise<VerifiedFactor> {
     const now = clock();
     if (!begun) checkUserId(userId);
     const { records, attempt, due } = begun ?? (await begin(userId, now, null));
@@ -746,11 +777,23 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
         reasons.push(counter);
         continue;
       }
-      // The step is spent and the failure count ends in one store call.
+      const verified: VerifiedFactor = { userId, method: 'totp', authenticatorId: record.id, amr: 'otp' };
+      // The step is spent and the failure count ends in one store call, with the login's session
+      // when nothing else is left to store after it (a pending recovery to cancel, a reseal): a
+      // session is never stored for a login that then fails.
       const reset = { key: FAILURES_KEY, expected: attempt };
-      if (!(await steps.consumeCounterAndReset(store, userId, record.id, counter, now, reset))) {
-        return fail(userId, attempt, 'totp', 'replayed');
-      }
+      const along = session && due === null && !opened.needsReseal ? session : undefined;
+      const spent = along
+        ? await steps.finishSecondFactor(store, userId, {
+            authenticatorId: record.id,
+            counter,
+            reset,
+            nonces: along.nonces(verified),
+            now,
+          })
+        : await steps.consumeCounterAndReset(store, userId, record.id, counter, now, reset);
+      if (!spent) return fail(userId, attempt, 'totp', 'replayed');
+      if (along) along.written = true;
       await succeed(userId, attempt, { due, counted: true });
       if (opened.needsReseal) {
         const resealed = keyring.seal(opened.plaintext, userId);
@@ -759,7 +802,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
         }
       }
       events.emit('verified', { userId, method: 'totp' });
-      return { userId, method: 'totp', authenticatorId: record.id, amr: 'otp' };
+      return verified;
     }
     return fail(userId, attempt, 'totp', worstReason(reasons));
   }
@@ -869,9 +912,10 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     factor: SecondFactor,
     loginChallenge: string | null,
     begun?: Begun,
+    session?: SessionWrite,
   ): Promise<VerifiedFactor> {
     const kind = secondFactorKind(factor);
-    if (kind === 'code') return verifyTotp(userId, (factor as { code: unknown }).code, begun);
+    if (kind === 'code') return verifyTotp(userId, (factor as { code: unknown }).code, begun, session);
     if (kind === 'webauthn') {
       return verifyAssertion(userId, (factor as { webauthn: unknown }).webauthn, loginChallenge, begun);
     }
@@ -1325,22 +1369,30 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       return { factors, webauthn };
     },
 
-    async completeChallenge(challengeToken, factor) {
+    async completeChallenge(challengeToken, factor, completeOptions = {}) {
       const kind = secondFactorKind(factor);
       const now = clock();
       const claims = await challenges.verify(challengeToken, now);
       const { userId, jti } = claims;
+      const { sessionNonces } = completeOptions;
+      const session = sessionNonces ? { nonces: sessionNonces, written: false } : undefined;
       // The token is claimed and the attempt counted before the factor is judged (see begin).
       const begun = await begin(userId, now, claims);
+      let verified: VerifiedFactor;
       try {
         const loginChallenge = kind === 'webauthn' ? encodeBase64url(loginChallengeFor(jti)) : null;
-        return await verifyFactor(userId, factor, loginChallenge, begun);
+        verified = await verifyFactor(userId, factor, loginChallenge, begun, session);
       } catch (error) {
         if (!(error instanceof StoreUnavailableError)) {
           await store.deleteNonce(userId, challengeSpentKey(jti));
         }
         throw error;
       }
+      // A factor that had no store call to carry the session (a security key, a recovery code, a
+      // code whose login had more to store): the session's own call, after it was accepted.
+      if (session && !session.written)
+        await steps.putNonces(store, userId, session.nonces(verified), clock());
+      return verified;
     },
 
     async createRecoveryToken(userId) {

@@ -366,6 +366,14 @@ export function memoryStore(): Store {
       return true;
     },
 
+    async finishSecondFactor(userId, { authenticatorId, counter, reset, nonces, now }) {
+      sweep(now);
+      if (!consumeStep(userId, authenticatorId, counter, now)) return false;
+      resetIfUnchanged(userId, reset.key, reset.expected);
+      for (const { key, value, expiresAt } of nonces) setNonce(userId, key, value, expiresAt);
+      return true;
+    },
+
     async replaceSealedSecret(userId, authenticatorId, expected, next) {
       const record = users.get(userId)?.authenticators?.find((other) => other.id === authenticatorId);
       if (record?.type !== 'totp' || record.sealedSecret !== expected) return false;

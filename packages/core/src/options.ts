@@ -40,7 +40,12 @@ const STORE_METHOD_SET = {
 } as const satisfies Record<Exclude<keyof Store, 'close' | OptionalStoreMethod>, true>;
 
 /** The Store methods that combine several others in one call: used when the store has them. */
-export const OPTIONAL_STORE_METHODS = ['beginSecondFactor', 'consumeCounterAndReset', 'putNonces'] as const;
+export const OPTIONAL_STORE_METHODS = [
+  'beginSecondFactor',
+  'finishSecondFactor',
+  'consumeCounterAndReset',
+  'putNonces',
+] as const;
 type OptionalStoreMethod = (typeof OPTIONAL_STORE_METHODS)[number];
 
 export const STORE_METHODS = Object.keys(STORE_METHOD_SET) as (keyof typeof STORE_METHOD_SET)[];

@@ -226,6 +226,21 @@ export interface NonceWrite {
   expiresAt: number;
 }
 
+/** What {@link Store.finishSecondFactor} is asked to do, in this order. */
+export interface FinishSecondFactorInput {
+  /** The authenticator whose time step is spent, as {@link Store.consumeCounter} spends it. */
+  authenticatorId: string;
+  counter: number;
+  /** The counter ended when the step was spent, as {@link Store.resetCounterIfUnchanged} ends it. */
+  reset: { key: string; expected: CounterState };
+  /**
+   * Written when the step was spent, as {@link Store.putNonces} writes them (the session the login
+   * starts). Distinct keys; may be empty.
+   */
+  nonces: readonly NonceWrite[];
+  now: number;
+}
+
 export interface Store {
   /**
    * The TOTP authenticator `authenticatorId` of `userId`, or null when there is none, when it is a
@@ -464,8 +479,8 @@ export interface Store {
    * refused attempt the claim stays (the engine deletes it). The reads may see the state just before
    * the writes (they concern other records).
    *
-   * Optional, like {@link consumeCounterAndReset} and {@link putNonces}: they exist so that a verify
-   * costs three round trips instead of eight. A store without them works: the engine then makes the
+   * Optional, like {@link finishSecondFactor}, {@link consumeCounterAndReset} and {@link putNonces}:
+   * they exist so that a sign-in's second step costs two round trips instead of eight. A store without them works: the engine then makes the
    * same calls one by one.
    */
   beginSecondFactor?(userId: string, input: BeginSecondFactorInput): Promise<BeginSecondFactorResult>;
@@ -489,6 +504,17 @@ export interface Store {
    * Optional.
    */
   putNonces?(userId: string, nonces: readonly NonceWrite[], now: number): Promise<void>;
+
+  /**
+   * The end of a sign-in's second step, in one call: {@link consumeCounter} of `input.counter` on
+   * `input.authenticatorId`; only when that spent the step, {@link resetCounterIfUnchanged} of
+   * `input.reset` and {@link putNonces} of `input.nonces`. Resolves whether the step was spent. The
+   * writes are atomic, or the consume comes first: a step that was not spent (replayed, or spent by a
+   * concurrent call) leaves the counter and the nonces untouched, so of concurrent calls for one
+   * step exactly one writes its nonces. Optional: without it the engine calls
+   * {@link consumeCounterAndReset} (or the two calls it stands for), then {@link putNonces}.
+   */
+  finishSecondFactor?(userId: string, input: FinishSecondFactorInput): Promise<boolean>;
 
   /** Releases what the store opened itself (never a client the host passed in). Optional. */
   close?(): Promise<void>;

@@ -6,6 +6,7 @@ import {
   type BeginSecondFactorResult,
   type CounterState,
   InvalidInputError,
+  type NonceWrite,
   type RemoveAuthenticatorOutcome,
   type Store,
   type StoredAuthenticator,
@@ -23,6 +24,7 @@ import {
   consumeCounterScript,
   deleteNonceScript,
   deleteTwoFactorScript,
+  finishSecondFactorScript,
   getAuthenticatorScript,
   getCounterScript,
   getNonceScript,
@@ -120,6 +122,27 @@ export function redisStore(options: RedisStoreOptions): Store {
 
   function ttl(expiresAt: number, now: number): string {
     return String(Math.ceil(expiresAt - now));
+  }
+  /**
+   * Appends the keys and arguments of putNonce for each of `nonces` to a script's: the nonce hash,
+   * then its key, value, expiresAt and ttl. Duplicate keys and expiries that are not finite numbers
+   * are refused here, before anything is sent, so the script cannot fail half way.
+   */
+  function addNonces(
+    userId: string,
+    nonces: readonly NonceWrite[],
+    now: number,
+    scriptKeys: string[],
+    args: string[],
+  ): void {
+    const seen = new Set<string>();
+    for (const { key, value, expiresAt } of nonces) {
+      if (seen.has(key)) throw new InvalidInputError('nonces', 'The nonce keys must be distinct');
+      seen.add(key);
+      checkTime('expiresAt', expiresAt);
+      scriptKeys.push(keys.nonce(userId, key));
+      args.push(key, value, String(expiresAt), ttl(expiresAt, now));
+    }
   }
 
   /**
@@ -330,6 +353,28 @@ export function redisStore(options: RedisStoreOptions): Store {
       );
     },
 
+    /**
+     * consumeCounter, then (only when it consumed) resetCounterIfUnchanged and putNonces: one script,
+     * one round trip. The nonces are checked as putNonces checks them, before anything is sent.
+     */
+    async finishSecondFactor(userId, { authenticatorId, counter, reset, nonces, now }) {
+      checkUserId(userId);
+      checkTime('now', now);
+      const scriptKeys = [
+        keys.authenticator(userId, authenticatorId),
+        keys.counter(userId, reset.key),
+        keys.nonceIndex(userId),
+      ];
+      const args = [
+        String(counter),
+        String(now),
+        String(reset.expected.count),
+        String(reset.expected.expiresAt),
+      ];
+      addNonces(userId, nonces, now, scriptKeys, args);
+      return await run(finishSecondFactorScript, scriptKeys, args, parseFlag);
+    },
+
     async replaceSealedSecret(userId, authenticatorId, expected, next) {
       checkUserId(userId);
       return await run(
@@ -433,16 +478,9 @@ export function redisStore(options: RedisStoreOptions): Store {
     async putNonces(userId, nonces, now) {
       checkUserId(userId);
       checkTime('now', now);
-      const seen = new Set<string>();
       const scriptKeys = [keys.nonceIndex(userId)];
       const args = [String(now)];
-      for (const { key, value, expiresAt } of nonces) {
-        if (seen.has(key)) throw new InvalidInputError('nonces', 'The nonce keys must be distinct');
-        seen.add(key);
-        checkTime('expiresAt', expiresAt);
-        scriptKeys.push(keys.nonce(userId, key));
-        args.push(key, value, String(expiresAt), ttl(expiresAt, now));
-      }
+      addNonces(userId, nonces, now, scriptKeys, args);
       if (scriptKeys.length === 1) return;
       await run(putNoncesScript, scriptKeys, args, () => undefined);
     },

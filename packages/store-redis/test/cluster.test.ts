@@ -178,6 +178,17 @@ if (missing.length > 0) {
               true,
             );
             t.equal(await store.getCounter(userId, 'failures', now), null, 'reset');
+            t.equal(
+              await store.finishSecondFactor!(userId, {
+                authenticatorId: 'totp',
+                counter: 8,
+                reset: { key: 'failures', expected: { count: 1, expiresAt: now + 1 } },
+                nonces: [{ key: 'refresh:0', value: 'z', expiresAt: now + 60_000 }],
+                now,
+              }),
+              true,
+              'finishSecondFactor in one slot',
+            );
             await store.putNonces!(
               userId,
               [
@@ -188,7 +199,7 @@ if (missing.length > 0) {
             );
             t.strictSame(
               (await store.listNonces(userId, 'refresh:', now)).map((entry) => entry.value),
-              ['a', 'b'],
+              ['z', 'a', 'b'],
             );
             const keys = await scanClusterKeys(client, base);
             t.same(keys.map((key) => key.slice(base.length)).sort(), [
@@ -200,6 +211,7 @@ if (missing.length > 0) {
               'n:challenge:1',
               'n:challenge:2',
               'n:recovery',
+              'n:refresh:0',
               'n:refresh:1',
               'n:refresh:2',
               'ni',

@@ -6,6 +6,7 @@ import { type RedisClientLike, redisStore } from '../src/index.js';
 import {
   beginSecondFactorScript,
   consumeCounterAndResetScript,
+  finishSecondFactorScript,
   putNoncesScript,
 } from '../src/internal/scripts.js';
 import {
@@ -23,8 +24,8 @@ import {
   webAuthnRecord,
 } from './helpers.js';
 
-// The three optional shortcuts of the Store contract (beginSecondFactor, consumeCounterAndReset,
-// putNonces), Redis side: each is one script, hence one round trip, counted by MONITOR on a private
+// The four optional shortcuts of the Store contract (beginSecondFactor, finishSecondFactor,
+// consumeCounterAndReset, putNonces), Redis side: each is one script, hence one round trip, counted by MONITOR on a private
 // redis-server (only the commands of the store's own connection, identified by its address); the
 // records they write are the very records the one-by-one operations write (compared key by key);
 // and their guarantees hold under concurrency on the shared Redis. The general contract is checked
@@ -181,6 +182,27 @@ tap.test('invalid input is refused before anything is sent', async (t) => {
     store.putNonces!('u', [{ key: 'a', value: 'v', expiresAt: 2 }], Number.POSITIVE_INFINITY),
     invalid,
     'putNonces: a clock that is no finite number',
+  );
+  const finishInput = {
+    authenticatorId: 'totp',
+    counter: 1,
+    reset: { key: 'k', expected: { count: 1, expiresAt: 2 } },
+    nonces: [{ key: 'a', value: 'v', expiresAt: 2 }],
+    now: 1,
+  };
+  await t.rejects(store.finishSecondFactor!('', finishInput), invalid, 'finishSecondFactor: empty user id');
+  await t.rejects(
+    store.finishSecondFactor!('u', {
+      ...finishInput,
+      nonces: [...finishInput.nonces, ...finishInput.nonces],
+    }),
+    invalid,
+    'finishSecondFactor: the same key twice',
+  );
+  await t.rejects(
+    store.finishSecondFactor!('u', { ...finishInput, now: Number.NaN }),
+    invalid,
+    'finishSecondFactor: a clock that is no number',
   );
   await store.putNonces!('u', [], 1);
   t.equal(sent, 0, 'nothing was sent, not even for an empty list of nonces');
@@ -466,6 +488,65 @@ if (!(await isListening(host, port))) {
       t.strictSame(await store.getCounter(other, 'lockout', now), expected, 'and never reset');
     });
 
+    await t.test(
+      'finishSecondFactor writes exactly what the single operations write, or nothing',
+      async (t) => {
+        const now = Date.now();
+        const [viaShortcut, oneByOne] = [freshUser('finish-a'), freshUser('finish-b')];
+        for (const userId of [viaShortcut, oneByOne]) {
+          await activeTotp(store, userId, 'totp', now);
+          await store.incrementCounter(userId, 'lockout', HOUR, now);
+          await store.putNonce(userId, 'refresh:1', 'old', now + HOUR, now);
+        }
+        const expected = { count: 1, expiresAt: now + HOUR };
+        const nonces = [
+          { key: 'refresh:1', value: 'a', expiresAt: now + 60_000 },
+          { key: 'session:1', value: 'b', expiresAt: now + 2 * HOUR },
+        ];
+        const input = {
+          authenticatorId: 'totp',
+          counter: 5,
+          reset: { key: 'lockout', expected },
+          nonces,
+          now,
+        };
+        t.equal(await store.finishSecondFactor!(viaShortcut, input), true);
+        t.equal(await store.consumeCounter(oneByOne, 'totp', 5, now), true);
+        t.equal(await store.resetCounterIfUnchanged(oneByOne, 'lockout', expected), true);
+        for (const nonce of nonces)
+          await store.putNonce(oneByOne, nonce.key, nonce.value, nonce.expiresAt, now);
+        t.strictSame(
+          await snapshot(raw, prefix, viaShortcut),
+          await snapshot(raw, prefix, oneByOne),
+          'the same authenticator fields, no counter, the same nonces and index',
+        );
+
+        await store.incrementCounter(viaShortcut, 'lockout', HOUR, now);
+        const replay = [{ key: 'refresh:9', value: 'x', expiresAt: now + HOUR }];
+        t.equal(
+          await store.finishSecondFactor!(viaShortcut, { ...input, nonces: replay }),
+          false,
+          'a spent step',
+        );
+        t.strictSame(await store.getCounter(viaShortcut, 'lockout', now), expected, 'nothing reset');
+        t.equal(await store.getNonce(viaShortcut, 'refresh:9', now), null, 'no nonce written');
+
+        // A key of another type at the nonce index fails the script before the step is consumed.
+        const base = userKeyBase(prefix, viaShortcut);
+        await raw.del(`${base}ni`);
+        await raw.set(`${base}ni`, 'not a sorted set');
+        await t.rejects(store.finishSecondFactor!(viaShortcut, { ...input, counter: 6, nonces: replay }), {
+          code: 'TWOFOLD_STORE_UNAVAILABLE',
+        });
+        t.equal(
+          (await store.getAuthenticator(viaShortcut, 'totp', now))?.lastCounter,
+          5,
+          'the step not spent',
+        );
+        t.strictSame(await store.getCounter(viaShortcut, 'lockout', now), expected, 'nothing reset');
+      },
+    );
+
     await t.test('putNonces writes exactly what putNonce writes, index included', async (t) => {
       const now = Date.now();
       const [viaShortcut, oneByOne] = [freshUser('put-a'), freshUser('put-b')];
@@ -583,6 +664,31 @@ if (!(await isListening(host, port))) {
       t.equal((await store.getCounter(userId, 'lockout', now))?.count, 5);
     });
 
+    await t.test('concurrent finishSecondFactor of one step: exactly one consumes and writes', async (t) => {
+      const now = Date.now();
+      const userId = freshUser('race-finish');
+      await activeTotp(store, userId, 'totp', now);
+      const expected = await store.incrementCounter(userId, 'lockout', HOUR, now);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          stores[i % stores.length]!.finishSecondFactor!(userId, {
+            authenticatorId: 'totp',
+            counter: 100,
+            reset: { key: 'lockout', expected },
+            nonces: [{ key: `family:${i}`, value: `jti ${i}`, expiresAt: now + HOUR }],
+            now,
+          }),
+        ),
+      );
+      t.equal(results.filter(Boolean).length, 1);
+      t.equal(await store.getCounter(userId, 'lockout', now), null, 'the winner reset the counter');
+      t.strictSame(
+        (await store.listNonces(userId, 'family:', now)).map((nonce) => nonce.value),
+        [`jti ${results.indexOf(true)}`],
+        "only the winner's nonce",
+      );
+    });
+
     await t.test('concurrent consumeCounterAndReset of one step: exactly one consumes', async (t) => {
       const now = Date.now();
       const userId = freshUser('race-consume');
@@ -697,8 +803,20 @@ if (!(await hasCommand('redis-server'))) {
         ],
         now,
       );
+    const finish = () =>
+      store.finishSecondFactor!(userId, {
+        authenticatorId: 'totp',
+        counter: step++,
+        reset: { key: 'lockout', expected: { count: 1, expiresAt: now + HOUR } },
+        nonces: [
+          { key: 'session:1', value: 'a', expiresAt: now + HOUR },
+          { key: 'family:1', value: 'b', expiresAt: now + HOUR },
+        ],
+        now,
+      });
     const operations: Array<[string, () => Promise<unknown>, string]> = [
       ['beginSecondFactor', begin, beginSecondFactorScript.sha],
+      ['finishSecondFactor', finish, finishSecondFactorScript.sha],
       ['consumeCounterAndReset', consume, consumeCounterAndResetScript.sha],
       ['putNonces', put, putNoncesScript.sha],
     ];

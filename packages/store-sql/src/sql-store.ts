@@ -8,6 +8,7 @@ import {
   type BeginSecondFactorResult,
   beginSecondFactorInSteps,
   type CounterState,
+  type FinishSecondFactorInput,
   type NonceWrite,
   type PendingAuthenticator,
   type RemoveAuthenticatorOutcome,
@@ -16,7 +17,16 @@ import {
   StoreUnavailableError,
   type WebAuthnCredentialRecord,
 } from '@twofold/core';
-import { type Expression, type Kysely, type RawBuilder, type Selectable, type SqlBool, sql } from 'kysely';
+import {
+  type Expression,
+  type InsertQueryBuilder,
+  type InsertResult,
+  type Kysely,
+  type RawBuilder,
+  type Selectable,
+  type SqlBool,
+  sql,
+} from 'kysely';
 import { SchemaMismatchError } from './errors.js';
 import { type Connection, connect, type SqlDialect } from './internal/connect.js';
 import { isDuplicateKey, isRetryable, toStoreError } from './internal/failures.js';
@@ -197,6 +207,11 @@ export interface SqlStore extends Store {
    */
   putNonces(userId: string, nonces: readonly NonceWrite[], now: number): Promise<void>;
   /**
+   * {@link Store.finishSecondFactor}, always present here: one statement on PostgreSQL; the consume,
+   * then the reset, then putNonces' transaction on MySQL; all in one transaction on SQLite.
+   */
+  finishSecondFactor(userId: string, input: FinishSecondFactorInput): Promise<boolean>;
+  /**
    * Resolves at once: the store opens no connection of its own, and never ends the pool, database
    * or Kysely instance it was given; close those yourself when the app stops.
    */
@@ -370,6 +385,24 @@ function unclaimed(): BeginSecondFactorResult {
  * The nonces of putNonces, one per key: the last of a key wins, as calls of putNonce one after
  * the other would leave it (the contract asks for distinct keys; this keeps duplicates harmless).
  */
+/** The values of a statement writing `rows` (shapes.ts): `userId`, then `key<i>`, `value<i>`, `expiresAt<i>`. */
+function nonceValues(userId: string, rows: readonly NonceWrite[]): Record<string, string | number> {
+  const values: Record<string, string | number> = { userId };
+  for (const [i, { key, value, expiresAt }] of rows.entries()) {
+    Object.assign(values, { [`key${i}`]: key, [`value${i}`]: value, [`expiresAt${i}`]: expiresAt });
+  }
+  return values;
+}
+
+/** The `count` rows named in `values` by {@link nonceValues}. */
+function nonceRows(values: Record<string, unknown>, count: number): NonceWrite[] {
+  return Array.from({ length: count }, (_, i) => ({
+    key: values[`key${i}`] as string,
+    value: values[`value${i}`] as string,
+    expiresAt: values[`expiresAt${i}`] as number,
+  }));
+}
+
 function lastPerKey(nonces: readonly NonceWrite[]): NonceWrite[] {
   return [...new Map(nonces.map((nonce) => [nonce.key, nonce])).values()];
 }
@@ -1029,17 +1062,43 @@ function createStore(
    * from `excluded`; one statement, so all rows or none.
    */
   function putNoncesQuery(q: Kysely<Database>, userId: string, nonces: readonly NonceWrite[]) {
-    return q
-      .insertInto(t.nonces)
-      .values(
-        nonces.map(({ key, value, expiresAt }) => ({ user_id: userId, key, value, expires_at: expiresAt })),
-      )
-      .onConflict((conflict) =>
-        conflict.columns(['user_id', 'key']).doUpdateSet((eb) => ({
-          value: eb.ref('excluded.value'),
-          expires_at: eb.ref('excluded.expires_at'),
-        })),
+    return upsertNonces(
+      q
+        .insertInto(t.nonces)
+        .values(
+          nonces.map(({ key, value, expiresAt }) => ({ user_id: userId, key, value, expires_at: expiresAt })),
+        ),
+    );
+  }
+
+  /** The conflict clause of putNonces' upsert: a row of a key already there takes the new value and expiry. */
+  function upsertNonces(insert: InsertQueryBuilder<Database, 'nonces', InsertResult>) {
+    return insert.onConflict((conflict) =>
+      conflict.columns(['user_id', 'key']).doUpdateSet((eb) => ({
+        value: eb.ref('excluded.value'),
+        expires_at: eb.ref('excluded.expires_at'),
+      })),
+    );
+  }
+
+  /**
+   * putNonces' rows (distinct keys) on `q`: {@link putNoncesQuery}, compiled once per number of rows,
+   * on PostgreSQL and SQLite; putNonce's statement per row in one transaction of its own on MySQL.
+   */
+  async function putRows(q: Kysely<Database>, userId: string, rows: readonly NonceWrite[]): Promise<void> {
+    if (dialect !== 'mysql') {
+      await run(q, `put-nonces:${rows.length}`, nonceValues(userId, rows), (v) =>
+        putNoncesQuery(q, v.userId as string, nonceRows(v, rows.length)),
       );
+      return;
+    }
+    // MySQL names an upsert's new values with VALUES(), deprecated since 8.0.20: putNonce's
+    // statement per nonce instead, in one transaction, in key order (two of them writing the same
+    // keys lock them in one order); a deadlock runs the whole transaction again.
+    const sorted = [...rows].sort((a, b) => (a.key < b.key ? -1 : 1)); // distinct keys: never equal
+    await inTransaction(connection, async (trx) => {
+      for (const row of sorted) await putNonceQuery(trx, userId, row).execute();
+    });
   }
 
   /** A counters row as the database returns it. */
@@ -1313,6 +1372,84 @@ function createStore(
       }),
     );
     return rows[0]?.consumed === true;
+  }
+
+  /** What putNonces checks before anything is written: the lengths of the user id and of the keys. */
+  function checkNonces(userId: string, nonces: readonly NonceWrite[]): void {
+    checkLength('userId', [userId]);
+    checkLength(
+      'the nonce key',
+      nonces.map((nonce) => nonce.key),
+    );
+  }
+
+  /**
+   * finishSecondFactor on PostgreSQL in one statement: consumeCounter's update; resetCounterIfUnchanged's
+   * delete and putNonces' upsert, each only when the update returned its row (the upsert selects its
+   * rows from it).
+   *
+   *     with consumed as (update authenticators ... where last_counter < ? returning 1),
+   *          reset as (delete from counters where ... and exists (select 1 from consumed)),
+   *          put as (insert into nonces (...) select ? , v.key, v.value, v.expires_at
+   *                  from consumed, (values (?, ?, cast(? as bigint)), ...) as v (key, value, expires_at)
+   *                  on conflict ... do update ...)
+   *     select exists (select 1 from consumed) as consumed
+   */
+  async function finishInOneStatement(
+    userId: string,
+    authenticatorId: string,
+    counter: number,
+    now: number,
+    reset: { key: string; expected: CounterState },
+    rows: readonly NonceWrite[],
+  ): Promise<boolean> {
+    const values: Record<string, string | number> = {
+      ...nonceValues(userId, rows),
+      authenticatorId,
+      counter,
+      now,
+      resetKey: reset.key,
+      count: reset.expected.count,
+      expiresAt: reset.expected.expiresAt,
+    };
+    const { rows: result } = await db.executeQuery<{ consumed: boolean }>(
+      statements.compile(`finish:${rows.length}`, values, (v) => {
+        const consume = consumeQuery(
+          db,
+          v.userId as string,
+          v.authenticatorId as string,
+          v.counter as number,
+          v.now as number,
+        ).returning(sql<number>`1`.as('one'));
+        const remove = resetQuery(db, v.userId as string, v.resetKey as string, {
+          count: v.count as number,
+          expiresAt: v.expiresAt as number,
+        }).where(sql<SqlBool>`exists (select 1 from consumed)`);
+        const written = nonceRows(v, rows.length);
+        if (written.length === 0) {
+          return sql<{ consumed: boolean }>`
+            with consumed as (${consume}), reset as (${remove})
+            select exists (select 1 from consumed) as consumed
+          `;
+        }
+        const listed = sql.join(
+          written.map(({ key, value, expiresAt }) => sql`(${key}, ${value}, cast(${expiresAt} as bigint))`),
+        );
+        const put = upsertNonces(
+          db
+            .insertInto(t.nonces)
+            .columns(['user_id', 'key', 'value', 'expires_at'])
+            .expression(
+              sql`select ${v.userId}, v.key, v.value, v.expires_at from consumed, (values ${listed}) as v (key, value, expires_at)`,
+            ),
+        );
+        return sql<{ consumed: boolean }>`
+          with consumed as (${consume}), reset as (${remove}), put as (${put})
+          select exists (select 1 from consumed) as consumed
+        `;
+      }),
+    );
+    return result[0]?.consumed === true;
   }
 
   const store: SqlStore = {
@@ -1671,43 +1808,29 @@ function createStore(
     },
 
     async putNonces(userId, nonces, now) {
-      checkLength('userId', [userId]);
-      checkLength(
-        'the nonce key',
-        nonces.map((nonce) => nonce.key),
-      );
+      checkNonces(userId, nonces);
       const rows = lastPerKey(nonces);
       if (rows.length === 0) return;
       await sweepIfDue(now);
-      if (dialect !== 'mysql') {
-        const values: Record<string, string | number> = { userId };
-        for (const [i, { key, value, expiresAt }] of rows.entries()) {
-          Object.assign(values, { [`key${i}`]: key, [`value${i}`]: value, [`expiresAt${i}`]: expiresAt });
-        }
-        await attempt(dialect, async () =>
-          run(db, `put-nonces:${rows.length}`, values, (v) =>
-            putNoncesQuery(
-              db,
-              v.userId as string,
-              rows.map((_, i) => ({
-                key: v[`key${i}`] as string,
-                value: v[`value${i}`] as string,
-                expiresAt: v[`expiresAt${i}`] as number,
-              })),
-            ),
-          ),
+      await attempt(dialect, () => putRows(db, userId, rows));
+    },
+
+    async finishSecondFactor(userId, { authenticatorId, counter, reset, nonces, now }) {
+      checkNonces(userId, nonces);
+      const rows = lastPerKey(nonces);
+      await sweepIfDue(now);
+      if (dialect === 'postgres') {
+        return attempt(dialect, () =>
+          finishInOneStatement(userId, authenticatorId, counter, now, reset, rows),
         );
-        return;
       }
-      // MySQL names an upsert's new values with VALUES(), deprecated since 8.0.20: putNonce's
-      // statement per nonce instead, in one transaction, in key order (two of them writing the same
-      // keys lock them in one order); a deadlock runs the whole transaction again.
-      rows.sort((a, b) => (a.key < b.key ? -1 : 1)); // distinct keys: never equal
-      await attempt(dialect, () =>
-        inTransaction(connection, async (trx) => {
-          for (const row of rows) await putNonceQuery(trx, userId, row).execute();
-        }),
-      );
+      return inSteps(async (q, step) => {
+        const consumed = await step(() => consume(q, userId, authenticatorId, counter, now));
+        if (consumed === 0) return false;
+        await step(() => resetIfUnchanged(q, userId, reset.key, reset.expected));
+        if (rows.length > 0) await step(() => putRows(q, userId, rows));
+        return true;
+      });
     },
 
     takeNonce: (userId, key, value, now) =>

@@ -10,6 +10,7 @@ import { consumeCounterAndReset } from './internal/behaviours/consume-counter-an
 import { counters } from './internal/behaviours/counters.js';
 import { deleteTwoFactor } from './internal/behaviours/delete-two-factor.js';
 import { findNonces } from './internal/behaviours/find-nonces.js';
+import { finishSecondFactor } from './internal/behaviours/finish-second-factor.js';
 import { listAuthenticators } from './internal/behaviours/list-authenticators.js';
 import { listNonces } from './internal/behaviours/list-nonces.js';
 import { nonces } from './internal/behaviours/nonces.js';
@@ -69,6 +70,7 @@ const GROUPS: readonly BehaviourGroup[] = [
   takeNonceAndDeleteTwoFactor,
   // The optional operations: on a store without one, each behaviour of its group is skipped.
   beginSecondFactor,
+  finishSecondFactor,
   consumeCounterAndReset,
   putNonces,
   values,

@@ -4,6 +4,7 @@ import t from 'tap';
 import type { BehaviourGroup } from '../src/internal/behaviour.js';
 import { beginSecondFactor } from '../src/internal/behaviours/begin-second-factor.js';
 import { consumeCounterAndReset } from '../src/internal/behaviours/consume-counter-and-reset.js';
+import { finishSecondFactor } from '../src/internal/behaviours/finish-second-factor.js';
 import { putNonces } from '../src/internal/behaviours/put-nonces.js';
 import { notImplemented, type OptionalOperation } from '../src/internal/optional.js';
 import type { NaiveStoreBug } from './fixtures/naive-store.js';
@@ -50,6 +51,7 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'of concurrent beginSecondFactor calls with distinct claims on a lockout counter at 7 with limit 10 exactly 3 are taken, as 8..10',
     'of concurrent consumeCounterAndReset calls with the same step exactly one succeeds, and the counter is reset',
     'consumeCounterAndReset racing takeAttempt calls never erases an attempt counted after the expected state',
+    'of concurrent finishSecondFactor calls with the same step exactly one succeeds, and only its nonces are written',
     'putNonces is one step: no reader sees some nonces of the batch written without the others',
   ],
   'lenient-expiry': [
@@ -298,6 +300,13 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
     'of concurrent consumeCounterAndReset calls with the same step exactly one succeeds, and the counter is reset',
     'consumeCounterAndReset racing takeAttempt calls never erases an attempt counted after the expected state',
   ],
+  'finish-unconsumed-nonces': [
+    'finishSecondFactor refuses what consumeCounter refuses (an equal or lower step, a pending, missing or WebAuthn authenticator) and writes nothing',
+    'of concurrent finishSecondFactor calls with the same step exactly one succeeds, and only its nonces are written',
+  ],
+  'racy-finish': [
+    'of concurrent finishSecondFactor calls with the same step exactly one succeeds, and only its nonces are written',
+  ],
   'put-nonces-one-by-one': [
     'putNonces is one step: no reader sees some nonces of the batch written without the others',
   ],
@@ -342,6 +351,7 @@ function readBehaviours(tap: string): {
 /** The groups of the optional operations, whose behaviours skip on a store without them. */
 const OPTIONAL: ReadonlyArray<[OptionalOperation, BehaviourGroup]> = [
   ['beginSecondFactor', beginSecondFactor],
+  ['finishSecondFactor', finishSecondFactor],
   ['consumeCounterAndReset', consumeCounterAndReset],
   ['putNonces', putNonces],
 ];

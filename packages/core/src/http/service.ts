@@ -821,10 +821,18 @@ export function createTwofoldHttp<Request = unknown>(
         ],
         async handle(request) {
           const body = parseBody('loginVerify', request.body);
-          const verified = await engine.completeChallenge(body.challengeToken, secondFactor(body));
-          const pair = await tokens.issue(verified.userId, amrAfter(verified), clock(), {
-            client: request.client,
+          // The session is stored along with the login's last store call (see completeChallenge).
+          let pair: TokenPair | undefined;
+          const verified = await engine.completeChallenge(body.challengeToken, secondFactor(body), {
+            sessionNonces: (factor) => {
+              const prepared = tokens.prepare(factor.userId, amrAfter(factor), clock(), {
+                client: request.client,
+              });
+              pair = prepared.pair;
+              return prepared.nonces;
+            },
           });
+          if (!pair) throw new Error('completeChallenge resolved without asking for the session');
           if (!devices || body.rememberDevice !== true) return { status: 200, body: pair };
           const device = await devices.trust(verified.userId, request.client, body.deviceName);
           engine.reportTrustedDevice(verified.userId, device.id, body.deviceName?.trim() || null);

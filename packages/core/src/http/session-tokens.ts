@@ -35,7 +35,7 @@ import { SESSIONS_REVOKED_BEFORE_KEY } from '../internal/session-keys.js';
 import { createSignedTokens } from '../internal/signed-tokens.js';
 import { putNonces } from '../internal/store-steps.js';
 import type { Keyring } from '../keyring.js';
-import type { Store } from '../store.js';
+import type { NonceWrite, Store } from '../store.js';
 
 export const ACCESS_TOKEN_TYPE = 'twofold-access+jwt';
 export const ACCESS_TOKEN_AUDIENCE = 'twofold:access';
@@ -113,6 +113,17 @@ export interface SessionTokens {
     authTime: number,
     options?: IssueOptions,
   ): Promise<TokenPair>;
+  /**
+   * {@link issue} without the store write: the pair, and the nonces that make its session live once
+   * written (by the caller, e.g. along with the login's last store call; see
+   * `TwoFactor.completeChallenge`). The pair must not be handed out before they are written.
+   */
+  prepare(
+    userId: string,
+    amr: AuthenticationMethod[],
+    authTime: number,
+    options?: IssueOptions,
+  ): { pair: TokenPair; nonces: NonceWrite[] };
   /** Checks an access token, including that its session has not been ended. @throws InvalidTokenError */
   verifyAccess(token: unknown): Promise<AccessClaims>;
   /**
@@ -354,28 +365,39 @@ export function createSessionTokens(options: SessionTokenOptions): SessionTokens
     if ((secondFactor && !mfa) || !recent) throw stepUpRequired(maxAgeSeconds, mfa || secondFactor);
   }
 
+  function prepare(
+    userId: string,
+    amr: AuthenticationMethod[],
+    authTime: number,
+    issueOptions: IssueOptions = {},
+  ): { pair: TokenPair; nonces: NonceWrite[]; now: number } {
+    const { notBefore, client } = issueOptions;
+    const now = notBefore === undefined ? clock() : Math.max(clock(), notBefore + 1);
+    const family = encodeBase64url(takeRandom(cryptoRandom, 16));
+    const marks = {
+      enrollmentOnly: issueOptions.enrollmentOnly === true,
+      trustedDevice: issueOptions.trustedDevice === true,
+    };
+    const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now, marks);
+    // The description first: written one by one, a session is live only once its family nonce is there.
+    const nonces = [
+      { key: sessionKey(family), value: sessionMeta(now, now, client), expiresAt },
+      { key: familyKey(family), value: jti, expiresAt },
+    ];
+    return { pair, nonces, now };
+  }
+
   return {
-    async issue(userId, amr, authTime, issueOptions = {}) {
-      const { notBefore, client } = issueOptions;
-      const now = notBefore === undefined ? clock() : Math.max(clock(), notBefore + 1);
-      const family = encodeBase64url(takeRandom(cryptoRandom, 16));
-      const marks = {
-        enrollmentOnly: issueOptions.enrollmentOnly === true,
-        trustedDevice: issueOptions.trustedDevice === true,
-      };
-      const { pair, jti, expiresAt } = signPair(userId, amr, authTime, family, now, now, marks);
-      // Both in one step where the store can (else the description first: a session is live only
-      // once its family nonce is there).
-      await putNonces(
-        store,
-        userId,
-        [
-          { key: sessionKey(family), value: sessionMeta(now, now, client), expiresAt },
-          { key: familyKey(family), value: jti, expiresAt },
-        ],
-        now,
-      );
+    async issue(userId, amr, authTime, issueOptions) {
+      const { pair, nonces, now } = prepare(userId, amr, authTime, issueOptions);
+      // Both in one step where the store can.
+      await putNonces(store, userId, nonces, now);
       return pair;
+    },
+
+    prepare(userId, amr, authTime, issueOptions) {
+      const { pair, nonces } = prepare(userId, amr, authTime, issueOptions);
+      return { pair, nonces };
     },
 
     async verifyAccess(token) {

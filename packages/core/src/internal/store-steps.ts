@@ -3,6 +3,7 @@ import type {
   BeginSecondFactorInput,
   BeginSecondFactorResult,
   CounterState,
+  FinishSecondFactorInput,
   NonceWrite,
   Store,
   StoredAuthenticator,
@@ -95,4 +96,20 @@ export async function consumeCounterAndReset(
 export async function putNonces(store: Store, userId: string, nonces: readonly NonceWrite[], now: number) {
   if (store.putNonces) return store.putNonces(userId, nonces, now);
   for (const { key, value, expiresAt } of nonces) await store.putNonce(userId, key, value, expiresAt, now);
+}
+
+/**
+ * {@link Store.finishSecondFactor}, or the calls it stands for: {@link consumeCounterAndReset}, then,
+ * only when the step was spent, {@link putNonces}.
+ */
+export async function finishSecondFactor(
+  store: Store,
+  userId: string,
+  input: FinishSecondFactorInput,
+): Promise<boolean> {
+  if (store.finishSecondFactor) return store.finishSecondFactor(userId, input);
+  const { authenticatorId, counter, now, reset, nonces } = input;
+  if (!(await consumeCounterAndReset(store, userId, authenticatorId, counter, now, reset))) return false;
+  if (nonces.length > 0) await putNonces(store, userId, nonces, now);
+  return true;
 }

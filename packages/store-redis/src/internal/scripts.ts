@@ -836,6 +836,33 @@ return 1
 );
 
 /**
+ * KEYS: authenticator, counter, nonce index, then one nonce hash per nonce. ARGV: counter, now,
+ * expected count, expected expiresAt, then per nonce its key, value, expiresAt and ttl.
+ * finishSecondFactor: consumeCounter and, only when it consumed the step, resetCounterIfUnchanged
+ * and putNonce for each nonce, in one script. The nonce index is tidied first (as putNoncesScript
+ * does), so a key of another type there fails the script before anything is written. Returns 1 when
+ * it consumed the step, else 0 (nothing changed).
+ */
+export const finishSecondFactorScript = script(
+  'finishSecondFactor',
+  `${CONSUME_COUNTER}${RESET_COUNTER_IF_UNCHANGED}${NONCE_INDEX}${PUT_NONCE}
+local now = ARGV[2]
+if #KEYS > 3 then
+  tidy_nonce_index(KEYS[3], now)
+end
+if consume_counter(KEYS[1], ARGV[1], now) == 0 then
+  return 0
+end
+reset_counter_if_unchanged(KEYS[2], ARGV[3], ARGV[4])
+for i = 4, #KEYS do
+  local arg = 5 + (i - 4) * 4
+  put_nonce(KEYS[i], KEYS[3], ARGV[arg], ARGV[arg + 1], ARGV[arg + 2], ARGV[arg + 3], now)
+end
+return 1
+`,
+);
+
+/**
  * KEYS: nonce index, then one nonce hash per nonce. ARGV: now, then per nonce its key, value,
  * expiresAt and ttl. putNonce for each, in one script. It tidies the index first: a key of another
  * type there (the only write that could fail, since the store checked the numbers) fails the script

@@ -430,6 +430,17 @@ export function sqlAdapterTests(t: Test, target: SqlTarget): void {
       unavailable,
       'putNonces',
     );
+    await t.rejects(
+      store.finishSecondFactor('u1', {
+        authenticatorId: 'totp',
+        counter: 6,
+        reset: { key: 'failures', expected: { count: 1, expiresAt: NOW + 1000 } },
+        nonces: [{ key: 'a', value: 'v', expiresAt: NOW + 1000 }],
+        now: NOW,
+      }),
+      unavailable,
+      'finishSecondFactor',
+    );
   });
 
   const { peer } = target;

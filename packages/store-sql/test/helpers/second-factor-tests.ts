@@ -1,5 +1,5 @@
 /**
- * The SQL store's beginSecondFactor, consumeCounterAndReset and putNonces beyond the conformance
+ * The SQL store's beginSecondFactor, finishSecondFactor, consumeCounterAndReset and putNonces beyond the conformance
  * suite: the rows they write are the ones the single operations read, the edges of each dialect's
  * implementation, races over several pools, and on PostgreSQL one query per operation, counted at
  * the pg client.
@@ -436,6 +436,98 @@ export function secondFactorTests(t: Test, target: SqlTarget): void {
     t.equal(await rowsOf(target, prefix, 'nonces', 'u1'), 1);
   });
 
+  t.test('finishSecondFactor consumes, resets and writes the nonces, or writes nothing', async (t) => {
+    const { prefix, store } = await freshStore(t, target);
+    await activeUser(store, 'u1');
+    const { taken: _, ...expected } = await store.takeAttempt('u1', 'failures', 5, 600_000, NOW);
+    const reset = { key: 'failures', expected };
+    const session = [
+      { key: 'session:a', value: 'meta', expiresAt: NOW + 2000 },
+      { key: 'family:a', value: 'jti', expiresAt: NOW + 3000 },
+    ];
+    const finish = (counter: number, nonces = session, now = NOW + 5) =>
+      store.finishSecondFactor('u1', { authenticatorId: 'totp', counter, reset, nonces, now });
+    t.equal(await finish(10), false, 'a used step');
+    t.strictSame(await store.getCounter('u1', 'failures', NOW), expected, 'no reset without a consume');
+    t.equal(await rowsOf(target, prefix, 'nonces', 'u1'), 0, 'no nonce without a consume');
+
+    await t.rejects(
+      finish(11, [...session, { key: 'x'.repeat(256), value: 'v', expiresAt: NOW + 1000 }]),
+      { name: 'RangeError' },
+      'a key too long: refused before anything is written',
+    );
+    t.match(await store.getAuthenticator('u1', 'totp', NOW), { lastCounter: 10 }, 'the step not spent');
+
+    t.equal(await finish(11), true);
+    t.equal(await store.getCounter('u1', 'failures', NOW), null, 'reset');
+    t.match(await store.getAuthenticator('u1', 'totp', NOW), { lastCounter: 11, lastUsedAt: NOW + 5 });
+    t.strictSame(
+      [await store.getNonce('u1', 'session:a', NOW), await store.getNonce('u1', 'family:a', NOW)],
+      ['meta', 'jti'],
+      'the nonces written',
+    );
+    t.equal(await store.getNonce('u1', 'family:a', NOW + 3000), null, 'with their own expiry');
+
+    t.equal(await finish(12, []), true, 'no nonces: a consume and a reset');
+    t.match(await store.getAuthenticator('u1', 'totp', NOW), { lastCounter: 12 });
+    const replaced = [
+      { key: 'family:a', value: 'next', expiresAt: NOW + 4000 },
+      { key: 'family:a', value: 'last', expiresAt: NOW + 5000 },
+    ];
+    t.equal(await finish(13, replaced), true);
+    t.strictSame(
+      await store.listNonces('u1', 'family:', NOW),
+      [{ key: 'family:a', value: 'last', expiresAt: NOW + 5000 }],
+      'a key written before is replaced; of one key twice the last wins',
+    );
+
+    await refuseNonce(t, target, prefix);
+    const refused = [...session, { key: 'refused', value: 'v', expiresAt: NOW + 1000 }];
+    await t.rejects(finish(14, refused), /refused by the test/);
+    t.equal(await store.getNonce('u1', 'session:a', NOW + 3000), null, 'no nonce of the batch written');
+    // MySQL spends the step first, then writes the nonces in a transaction of their own ("or the
+    // consume first"); elsewhere one statement or one transaction, so the step is not spent either.
+    t.match(
+      await store.getAuthenticator('u1', 'totp', NOW),
+      { lastCounter: target.dialect === 'mysql' ? 14 : 13 },
+      target.dialect === 'mysql' ? 'MySQL: the step was spent first' : 'the step not spent',
+    );
+  });
+
+  t.test(
+    'finishSecondFactor over 3 pools (1 for SQLite): of 50 calls with one step exactly one consumes and writes',
+    async (t) => {
+      const { stores } = await racingStores(t, target, 2, true);
+      for (let round = 0; round < 5; round++) {
+        const userId = `race-${round}`;
+        await activeUser(stores[0]!, userId);
+        const { taken: _, ...expected } = await stores[0]!.takeAttempt(userId, 'failures', 5, 600_000, NOW);
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            stores[i % stores.length]!.finishSecondFactor(userId, {
+              authenticatorId: 'totp',
+              counter: 11,
+              reset: { key: 'failures', expected },
+              nonces: [
+                { key: `session:${i}`, value: `meta ${i}`, expiresAt: NOW + 1000 },
+                { key: `family:${i}`, value: `jti ${i}`, expiresAt: NOW + 1000 },
+              ],
+              now: NOW + i,
+            }),
+          ),
+        );
+        t.equal(results.filter(Boolean).length, 1, `round ${round}`);
+        const winner = results.indexOf(true);
+        t.equal(await stores[0]!.getCounter(userId, 'failures', NOW), null, 'reset once');
+        t.strictSame(
+          (await stores[0]!.listNonces(userId, '', NOW)).map((nonce) => nonce.value),
+          [`jti ${winner}`, `meta ${winner}`],
+          "only the winner's nonces",
+        );
+      }
+    },
+  );
+
   t.test(
     'beginSecondFactor over 3 pools (1 for SQLite): of 100 verifies of one challenge exactly one claims',
     async (t) => {
@@ -569,7 +661,7 @@ function postgresTests(t: Test, target: SqlTarget): void {
     return { prefix, queries, store: await quietStore(pool, prefix) };
   };
 
-  t.test('PostgreSQL: each of the three operations is one query', async (t) => {
+  t.test('PostgreSQL: each of the four operations is one query', async (t) => {
     const { queries, store } = await countingStore(t);
     await activeUser(store, 'u1');
     await store.addWebAuthnCredential(credential('u1'), registration());
@@ -612,6 +704,24 @@ function postgresTests(t: Test, target: SqlTarget): void {
       await once('a used step', () => store.consumeCounterAndReset('u1', 'totp', 11, NOW, reset)),
       false,
     );
+
+    const session = ['s', 'f'].map((key) => ({ key, value: key, expiresAt: NOW + 1000 }));
+    const finish = (counter: number, nonces = session) =>
+      store.finishSecondFactor('u1', {
+        authenticatorId: 'totp',
+        counter,
+        reset: { key: 'failures', expected: { count: 1, expiresAt: NOW + 600_000 } },
+        nonces,
+        now: NOW,
+      });
+    await countUp(store, 'u1', 'failures', 1);
+    t.equal(await once('a finished login', () => finish(12)), true);
+    t.strictSame(
+      [await store.getCounter('u1', 'failures', NOW), await store.getNonce('u1', 'f', NOW)],
+      [null, 'f'],
+    );
+    t.equal(await once('a spent step', () => finish(12)), false);
+    t.equal(await once('no nonces', () => finish(13, [])), true);
 
     await once('three nonces', () =>
       store.putNonces(

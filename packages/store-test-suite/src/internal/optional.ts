@@ -5,7 +5,11 @@ import type { Behaviour, BehaviourGroup } from './behaviour.js';
 // the same calls one by one), so their behaviours skip on a store without them.
 
 /** The Store operations a store may leave out, each checked by a group of its own. */
-export type OptionalOperation = 'beginSecondFactor' | 'consumeCounterAndReset' | 'putNonces';
+export type OptionalOperation =
+  | 'beginSecondFactor'
+  | 'finishSecondFactor'
+  | 'consumeCounterAndReset'
+  | 'putNonces';
 
 /** Why a behaviour of an optional operation is skipped on a store without it. */
 export function notImplemented(operation: OptionalOperation): string {
