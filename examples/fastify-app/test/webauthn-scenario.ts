@@ -198,6 +198,11 @@ export async function webauthnPagesTest(t: Test, app: WebAuthnPagesApp): Promise
     await page.locator('#key-codes-section').waitFor({ state: 'visible' });
     const codes = (await page.locator('#key-recovery-codes li').allTextContents()).map((code) => code.trim());
     t.equal(codes.length, 10, 'ten recovery codes');
+    // The page moves the focus once it has refreshed the account's status (a request after the codes
+    // are shown): wait for it, then read where the focus is.
+    await page
+      .waitForFunction("document.activeElement?.id === 'key-codes-title'", undefined, { timeout: 5_000 })
+      .catch(() => undefined);
     t.equal(await page.evaluate('document.activeElement?.id'), 'key-codes-title', 'focus moves to them');
     await page.locator('#status-enabled').filter({ hasText: 'on' }).waitFor();
     t.equal(await page.textContent('#status-remaining'), '10');
