@@ -4,10 +4,13 @@ import type {
   AddWebAuthnCredentialInput,
   AuthenticatorRecord,
   ConfirmAuthenticatorInput,
+  CounterState,
   PendingAuthenticator,
   WebAuthnCredentialRecord,
 } from '@twofold/core';
+import type { Test } from 'tap';
 import type { BehaviourEnv } from './behaviour.js';
+import { readAuthenticator, readList } from './reads.js';
 
 // The records, values and setup steps the behaviours share. Lifetimes are odd numbers of
 // milliseconds, so that a store which rounds to seconds fails.
@@ -269,4 +272,51 @@ export async function countFailures(env: BehaviourEnv, userId: string, times: nu
   for (let i = 0; i < times; i++) {
     await env.store.incrementCounter(userId, 'failures', COUNTER_TTL_MS, env.clock.now());
   }
+}
+
+/** The counter part of a state takeAttempt resolved (what getCounter reads while it stands). */
+export function counterOf({ count, expiresAt }: CounterState): CounterState {
+  return { count, expiresAt };
+}
+
+/** One step that consumeCounter refuses: the user, the authenticator id, the step, and why. */
+export type RefusedStep = readonly [userId: string, authenticatorId: string, counter: number, label: string];
+
+/**
+ * The steps consumeCounter refuses, and the operations that stand for it (consumeCounterAndReset,
+ * finishSecondFactor) must refuse too: an equal or lower step, a missing authenticator, a WebAuthn
+ * credential, a pending authenticator, a user without authenticators. `unchanged` then checks that
+ * none of the records involved changed and that nothing was created.
+ */
+export async function refusedSteps(
+  env: BehaviourEnv,
+): Promise<{ cases: readonly RefusedStep[]; unchanged(t: Test): Promise<void> }> {
+  const userId = env.userId();
+  const { record } = await activate(env, userId, { counter: 100 });
+  const { record: credential } = await register(env, userId);
+  const pendingUser = env.userId();
+  const pending = await enroll(env, pendingUser);
+  const stranger = env.userId();
+  env.clock.advance(1_000);
+  const cases: readonly RefusedStep[] = [
+    [userId, 'totp', 100, 'the same step'],
+    [userId, 'totp', 99, 'a lower step'],
+    [userId, 'tablet', 101, 'a missing authenticator'],
+    [userId, credential.id, 101, 'a WebAuthn credential'],
+    [pendingUser, 'totp', 5, 'a pending authenticator'],
+    [stranger, 'totp', 5, 'a user without authenticators'],
+  ];
+  return {
+    cases,
+    async unchanged(t) {
+      t.strictSame(await readAuthenticator(env, userId), record, 'the active authenticator unchanged');
+      t.strictSame(
+        (await readList(env, userId)).find((other) => other.id === credential.id),
+        credential,
+        'the WebAuthn credential unchanged',
+      );
+      t.strictSame(await readAuthenticator(env, pendingUser), pending, 'the pending authenticator unchanged');
+      t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'nothing created');
+    },
+  };
 }

@@ -1,10 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CounterState } from '@twofold/core';
 import type { BehaviourEnv } from '../behaviour.js';
-import { activate, enroll, register, COUNTER_TTL_MS as TTL_MS } from '../fixtures.js';
+import { activate, counterOf, refusedSteps, COUNTER_TTL_MS as TTL_MS } from '../fixtures.js';
 import { implementation, optionalGroup } from '../optional.js';
 import { expectOneWinner, race, raceOneAmong, range } from '../race.js';
-import { readAuthenticator, readCounter, readList } from '../reads.js';
+import { readAuthenticator, readCounter } from '../reads.js';
 
 // consumeCounterAndReset stands for consumeCounter and, when it succeeds, resetCounterIfUnchanged.
 
@@ -26,11 +26,6 @@ function consumeAndReset(
       expected: { ...expected },
     },
   );
-}
-
-/** The counter part of a state takeAttempt resolved (what getCounter reads while it stands). */
-function counterOf({ count, expiresAt }: CounterState): CounterState {
-  return { count, expiresAt };
 }
 
 export const consumeCounterAndReset = optionalGroup('consumeCounterAndReset', [
@@ -61,35 +56,14 @@ export const consumeCounterAndReset = optionalGroup('consumeCounterAndReset', [
   {
     name: 'consumeCounterAndReset refuses what consumeCounter refuses (an equal or lower step, a pending, missing or WebAuthn authenticator) and resets nothing',
     async run(t, env) {
-      const userId = env.userId();
-      const { record } = await activate(env, userId, { counter: 100 });
-      const { record: credential } = await register(env, userId);
-      const pendingUser = env.userId();
-      const pending = await enroll(env, pendingUser);
-      const stranger = env.userId();
-      env.clock.advance(1_000);
+      const { cases, unchanged } = await refusedSteps(env);
       const now = env.clock.now();
-      const cases = [
-        [userId, 'totp', 100, 'the same step'],
-        [userId, 'totp', 99, 'a lower step'],
-        [userId, 'tablet', 101, 'a missing authenticator'],
-        [userId, credential.id, 101, 'a WebAuthn credential'],
-        [pendingUser, 'totp', 5, 'a pending authenticator'],
-        [stranger, 'totp', 5, 'a user without authenticators'],
-      ] as const;
       for (const [user, id, counter, label] of cases) {
         const expected = await env.store.takeAttempt(user, 'failures', 100, TTL_MS, now);
         t.equal(await consumeAndReset(env, user, id, counter, expected), false, `${label}: refused`);
         t.strictSame(await readCounter(env, user), counterOf(expected), `${label}: the counter kept`);
       }
-      t.strictSame(await readAuthenticator(env, userId), record, 'the active authenticator unchanged');
-      t.strictSame(
-        (await readList(env, userId)).find((other) => other.id === credential.id),
-        credential,
-        'the WebAuthn credential unchanged',
-      );
-      t.strictSame(await readAuthenticator(env, pendingUser), pending, 'the pending authenticator unchanged');
-      t.equal(await readAuthenticator(env, userId, 'tablet'), null, 'nothing created');
+      await unchanged(t);
     },
   },
   {
