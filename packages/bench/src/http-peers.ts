@@ -249,7 +249,14 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
 
     const of = (name: string) => runs.get(name)!;
     const med = (name: string, pick: (run: PeerRun) => number) => median(of(name).map(pick));
-    const failed = [...runs.values()].flat().reduce((sum, run) => sum + run.failed, 0);
+    // better-auth on memory is shown for the record only (its memory adapter copies its database per
+    // write, so it slows down as users are enrolled and its requests time out): its failures are
+    // reported in its row, and do not void the figures the targets are read from.
+    const RECORD_ONLY = 'better-auth/memory';
+    const failed = [...runs]
+      .filter(([name]) => name !== RECORD_ONLY)
+      .flatMap(([, list]) => list)
+      .reduce((sum, run) => sum + run.failed, 0);
     console.log(
       `\n${rounds} round(s) of ${seconds} s per contender, alternating, ${CONNECTIONS} connections; one server ` +
         'process per kit and database; every request a different user enrolled through the kit, its code ' +
@@ -360,8 +367,11 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
         !name.startsWith('twofold/') || (replay.firstStatus === 200 && replay.secondStatus !== 200),
     );
     if (!twofoldRefuses) console.log('\ntwofold accepted a replayed code: a bug');
+    const recordOnly = runs.has(RECORD_ONLY) ? of(RECORD_ONLY).reduce((sum, run) => sum + run.failed, 0) : 0;
     if (failed > 0) console.log(`\n${failed} requests failed: the figures are not valid`);
-    else console.log('\nevery timed request answered 200 with a session');
+    else if (recordOnly === 0) console.log('\nevery timed request answered 200 with a session');
+    else console.log(`\nevery timed request but ${RECORD_ONLY}'s answered 200 with a session`);
+    if (recordOnly > 0) console.log(`${RECORD_ONLY} (for the record only): ${recordOnly} requests failed`);
     return met && twofoldRefuses && failed === 0;
   } finally {
     await Promise.all([...servers.values()].map(stop));
