@@ -22,8 +22,8 @@ import tap, { type Test } from 'tap';
 import { type AppProcess, enable, LINK_URL, LogBook, makeUsers, sharedRedis, startApp } from './cluster.js';
 import type { AppConfig, StoreSpec } from './config.js';
 
-const MAX_ITERATIONS = Number(process.env.TWOFOLD_CRASH_ITERATIONS ?? 20);
-const BUDGET_MS = Number(process.env.TWOFOLD_CRASH_BUDGET_MS ?? 20_000);
+const MAX_ITERATIONS = Number(process.env.TWOFOLD_CRASH_ITERATIONS ?? 12);
+const BUDGET_MS = Number(process.env.TWOFOLD_CRASH_BUDGET_MS ?? 10_000);
 const RECOVERY_CODES = 10;
 const STANDBY = 2;
 
