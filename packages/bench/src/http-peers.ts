@@ -253,10 +253,11 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
     // write, so it slows down as users are enrolled and its requests time out): its failures are
     // reported in its row, and do not void the figures the targets are read from.
     const RECORD_ONLY = 'better-auth/memory';
-    const failed = [...runs]
-      .filter(([name]) => name !== RECORD_ONLY)
-      .flatMap(([, list]) => list)
-      .reduce((sum, run) => sum + run.failed, 0);
+    /** The failed requests of every round of `name`; 0 for a contender that did not run. */
+    const failuresOf = (name: string) => (runs.get(name) ?? []).reduce((sum, run) => sum + run.failed, 0);
+    const failed = [...runs.keys()]
+      .filter((name) => name !== RECORD_ONLY)
+      .reduce((sum, name) => sum + failuresOf(name), 0);
     console.log(
       `\n${rounds} round(s) of ${seconds} s per contender, alternating, ${CONNECTIONS} connections; one server ` +
         'process per kit and database; every request a different user enrolled through the kit, its code ' +
@@ -274,7 +275,7 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
         med(name, (run) => run.p99).toFixed(1),
         med(name, (run) => run.cpuUs).toFixed(0),
         spread(of(name).map((run) => run.cpuUs)),
-        String(of(name).reduce((sum, run) => sum + run.failed, 0)),
+        String(failuresOf(name)),
       ]);
     }
     console.log(
@@ -367,7 +368,7 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
         !name.startsWith('twofold/') || (replay.firstStatus === 200 && replay.secondStatus !== 200),
     );
     if (!twofoldRefuses) console.log('\ntwofold accepted a replayed code: a bug');
-    const recordOnly = runs.has(RECORD_ONLY) ? of(RECORD_ONLY).reduce((sum, run) => sum + run.failed, 0) : 0;
+    const recordOnly = failuresOf(RECORD_ONLY);
     if (failed > 0) console.log(`\n${failed} requests failed: the figures are not valid`);
     else if (recordOnly === 0) console.log('\nevery timed request answered 200 with a session');
     else console.log(`\nevery timed request but ${RECORD_ONLY}'s answered 200 with a session`);

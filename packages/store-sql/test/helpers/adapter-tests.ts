@@ -134,7 +134,7 @@ async function migrationNames(target: SqlTarget, prefix: string): Promise<string
 }
 
 /** The schema versions after `version`, up to the one this code needs. */
-function versionsAfter(version: number): number[] {
+export function versionsAfter(version: number): number[] {
   return Array.from({ length: SCHEMA_VERSION - version }, (_, index) => version + index + 1);
 }
 
