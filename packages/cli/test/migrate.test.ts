@@ -175,7 +175,7 @@ async function expectEnrolled(
 }
 
 t.test(
-  'migrate brings a SQLite file of schema 1 to version 2 (prefix kept), and its users stay enrolled',
+  'migrate brings a SQLite file of schema 1 to version 3 (prefix kept), and its users stay enrolled',
   { skip: sqliteSkip },
   async (t) => {
     const file = join(dir, 'schema-1.db');
@@ -185,8 +185,8 @@ t.test(
     await enrollAsSchema1(db, 'app_', 'u1');
     const { code, stdout } = await runCli(['migrate', '--url', file, '--prefix', 'app_']);
     t.equal(code, 0);
-    t.equal(stdout, `${file}: migrated from version 1 to 2 (prefix app_); applied 2\n`);
-    t.equal(SCHEMA_VERSION, 2);
+    t.equal(stdout, `${file}: migrated from version 1 to 3 (prefix app_); applied 2, 3\n`);
+    t.equal(SCHEMA_VERSION, 3);
     const tables = db
       .prepare("select name from sqlite_master where type = 'table' order by name")
       .pluck()
@@ -366,7 +366,7 @@ t.test(
 );
 
 t.test(
-  'migrate upgrades schema 1 to version 2 on PostgreSQL and MariaDB, and the users stay enrolled',
+  'migrate upgrades schema 1 to version 3 on PostgreSQL and MariaDB, and the users stay enrolled',
   { skip: pgSkip || mysqlSkip },
   async (t) => {
     for (const [url, db] of [
@@ -385,7 +385,7 @@ t.test(
       await enrollAsSchema1(db, prefix, 'u1');
       const { code, stdout, stderr } = await runCli(['migrate', '--url', url, '--prefix', prefix]);
       t.equal(code, 0, stderr);
-      t.equal(stdout, `${url}: migrated from version 1 to 2 (prefix ${prefix}); applied 2\n`);
+      t.equal(stdout, `${url}: migrated from version 1 to 3 (prefix ${prefix}); applied 2, 3\n`);
       await expectEnrolled(t, db, prefix, 'u1');
     }
   },

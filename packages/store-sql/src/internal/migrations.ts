@@ -111,6 +111,45 @@ async function addColumn(
   }
 }
 
+/** The columns of the nonces and counters tables (schema version 1), for their rebuild in version 3. */
+const SHORT_LIVED_TABLES = {
+  nonces: ['user_id', 'key', 'value', 'expires_at'],
+  counters: ['user_id', 'key', 'count', 'expires_at'],
+} as const;
+
+/**
+ * SQLite only: rebuilds `table` (nonces or counters) as a WITHOUT ROWID table clustered on its
+ * primary key (user_id, key), without the expires_at index, keeping its rows. SQLite cannot change
+ * either in place: the rows go to a new table, the old one is dropped (its index with it) and the
+ * new one takes its name. The migration runs in one transaction, so a failure leaves the old table.
+ */
+async function rebuildWithoutRowid(
+  db: Kysely<Database>,
+  context: MigrationContext,
+  kind: keyof typeof SHORT_LIVED_TABLES,
+): Promise<void> {
+  const table = context.t[kind];
+  const rebuilt = `${table}_v3`;
+  let builder = createTable(db, context, rebuilt)
+    .addColumn('user_id', USER_ID, (c) => c.notNull())
+    .addColumn('key', KEY, (c) => c.notNull());
+  builder =
+    kind === 'nonces'
+      ? builder.addColumn('value', 'text', (c) => c.notNull())
+      : builder.addColumn('count', 'integer', (c) => c.notNull());
+  await builder
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint(`${table}_pk`, ['user_id', 'key'])
+    .modifyEnd(sql`without rowid`)
+    .execute();
+  const columns = sql.join(SHORT_LIVED_TABLES[kind].map((name) => sql.ref(name)));
+  await sql`insert into ${sql.table(rebuilt)} (${columns}) select ${columns} from ${sql.table(table)}`.execute(
+    db,
+  );
+  await db.schema.dropTable(table).execute();
+  await db.schema.alterTable(rebuilt).renameTo(table).execute();
+}
+
 /** Every migration, in order. The last one's version is the schema version this code needs. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -197,6 +236,23 @@ export const MIGRATIONS: readonly Migration[] = [
         .addColumn('user_id', USER_ID, (c) => c.notNull())
         .addPrimaryKeyConstraint(`${t.user_locks}_pk`, ['user_id'])
         .execute();
+    },
+  },
+  {
+    version: 3,
+    name: '0003_sqlite_short_lived_tables_without_rowid',
+    async up(db, context) {
+      // Every login writes and deletes rows of nonces and counters (challenge attempts, the spent
+      // step, the session family). On SQLite a table clustered on (user_id, key), with no expires_at
+      // index to keep up, makes those writes cheaper (about a seventh less CPU per POST
+      // /2fa/login/verify, measured in process); the sweep of expired rows, once a minute at most,
+      // then reads the whole table instead of an index range (~7 ms per 100,000 rows). PostgreSQL
+      // and MySQL keep their tables: the version is recorded there and nothing else changes (InnoDB
+      // tables are clustered on the primary key already, and a sweep without an index would lock
+      // every row it reads).
+      if (context.dialect !== 'sqlite') return;
+      await rebuildWithoutRowid(db, context, 'nonces');
+      await rebuildWithoutRowid(db, context, 'counters');
     },
   },
 ];

@@ -133,6 +133,59 @@ async function migrationNames(target: SqlTarget, prefix: string): Promise<string
   return rows.map((row) => String(row.name));
 }
 
+/**
+ * What the schema says of the nonces and counters tables: on SQLite (schema version 3) whether each
+ * is a WITHOUT ROWID table and the indexes it has; elsewhere only the indexes on expires_at.
+ */
+async function shortLivedTables(target: SqlTarget, prefix: string): Promise<Record<string, unknown>> {
+  const raw = inspect(target.db, target.dialect);
+  const described: Record<string, unknown> = {};
+  for (const kind of ['nonces', 'counters']) {
+    const table = `${prefix}${kind}`;
+    if (target.dialect === 'sqlite') {
+      const { rows } = await sql<{ type: string; name: string; sql: string | null }>`
+        select type, name, sql from sqlite_master where tbl_name = ${table} order by type, name`.execute(raw);
+      described[kind] = {
+        withoutRowid: /without rowid\s*$/i.test(rows.find((row) => row.type === 'table')?.sql ?? ''),
+        indexes: rows.filter((row) => row.type === 'index').map((row) => row.name),
+      };
+    } else {
+      const tables = await raw.introspection.getTables();
+      const found = tables.find((candidate) => candidate.name === table);
+      const indexed =
+        target.dialect === 'postgres'
+          ? await sql<{ name: string }>`
+              select indexname as name from pg_indexes
+              where tablename = ${table} and indexdef like '%(expires_at)%'`.execute(raw)
+          : await sql<{ name: string }>`
+              select distinct index_name as name from information_schema.statistics
+              where table_schema = database() and table_name = ${table} and column_name = 'expires_at'`.execute(
+              raw,
+            );
+      described[kind] = {
+        exists: found !== undefined,
+        expiresAtIndexes: indexed.rows.map((row) => row.name),
+      };
+    }
+  }
+  return described;
+}
+
+/** {@link shortLivedTables} of a database at the current schema version. */
+function shortLivedSchema(dialect: SqlDialect, prefix: string): Record<string, unknown> {
+  // Version 3 on SQLite: clustered on (user_id, key), no index to keep up on every login.
+  if (dialect === 'sqlite') {
+    return {
+      nonces: { withoutRowid: true, indexes: [] },
+      counters: { withoutRowid: true, indexes: [] },
+    };
+  }
+  return {
+    nonces: { exists: true, expiresAtIndexes: [`${prefix}nonces_expires_at_idx`] },
+    counters: { exists: true, expiresAtIndexes: [`${prefix}counters_expires_at_idx`] },
+  };
+}
+
 /** The schema versions after `version`, up to the one this code needs. */
 export function versionsAfter(version: number): number[] {
   return Array.from({ length: SCHEMA_VERSION - version }, (_, index) => version + index + 1);
@@ -1050,7 +1103,7 @@ async function expectConsistent(t: Test, store: SqlStore, userId: string, label:
  * able to log in, with the engine.
  */
 function upgradeTests(t: Test, target: SqlTarget): void {
-  t.test('users enrolled on schema 1 keep logging in after migrate brings it to version 2', async (t) => {
+  t.test('users enrolled on schema 1 keep logging in after migrate brings it up to date', async (t) => {
     const prefix = freshPrefix(t, target);
     t.strictSame(await migrateAsSchema1(target.db, { prefix }), { from: 0, to: 1, applied: [1] });
     const keyring = createKeyring({ keys: { k1: randomBytes(32) }, current: 'k1' });
@@ -1093,14 +1146,37 @@ function upgradeTests(t: Test, target: SqlTarget): void {
       createdAt: NOW - 1000,
       expiresAt: NOW + 3_600_000,
     });
+    // Rows of the short-lived tables, which version 3 rebuilds on SQLite: a session family, a
+    // failure count, and one nonce already expired.
+    const raw = inspect(target.db, target.dialect);
+    await raw
+      .insertInto(`${prefix}nonces`)
+      .values([
+        { user_id: 'alice', key: 'family:f1', value: 'kept', expires_at: NOW + 3_600_000 },
+        { user_id: 'bob', key: 'gone', value: 'old', expires_at: NOW - 1 },
+      ])
+      .execute();
+    await raw
+      .insertInto(`${prefix}counters`)
+      .values({ user_id: 'bob', key: 'failures', count: 3, expires_at: NOW + 3_600_000 })
+      .execute();
     await t.rejects(sqlStore({ db: target.db, prefix }), { code: 'TWOFOLD_SCHEMA_MISMATCH', found: 1 });
 
-    t.strictSame(await migrate(target.db, { prefix }), { from: 1, to: 2, applied: [2] });
+    t.strictSame(await migrate(target.db, { prefix }), {
+      from: 1,
+      to: SCHEMA_VERSION,
+      applied: versionsAfter(1),
+    });
     t.strictSame(
       await migrationNames(target, prefix),
       MIGRATIONS.map((migration) => migration.name),
     );
     const store = await sqlStore({ db: target.db, prefix });
+    t.equal(await store.getNonce('alice', 'family:f1', NOW), 'kept', 'a nonce survives the upgrade');
+    t.match(await store.getCounter('bob', 'failures', NOW), { count: 3 }, 'a counter survives it');
+    t.strictSame(await shortLivedTables(target, prefix), shortLivedSchema(target.dialect, prefix));
+    t.match(await store.sweep(NOW), { nonces: 1, counters: 0 }, 'the sweep finds the expired nonce');
+    t.equal(await store.getNonce('alice', 'family:f1', NOW), 'kept', 'and only that one');
     let now = NOW;
     const engine = createTwoFactor({ store, keyring, issuer: 'Acme', clock: () => now });
     for (const [userId, { secret, codes }] of users) {
@@ -1149,19 +1225,25 @@ function upgradeTests(t: Test, target: SqlTarget): void {
     t.strictSame(await store.listAuthenticators('alice', now), [key]);
     t.strictSame(
       await migrate(target.db, { prefix }),
-      { from: 2, to: 2, applied: [] },
+      { from: SCHEMA_VERSION, to: SCHEMA_VERSION, applied: [] },
       'the next run has nothing to do',
     );
   });
 
-  t.test('concurrent migrate runs bring a schema-1 database to version 2 once', async (t) => {
+  t.test('a new database has the short-lived tables of its dialect', async (t) => {
+    const prefix = freshPrefix(t, target);
+    await migrate(target.db, { prefix });
+    t.strictSame(await shortLivedTables(target, prefix), shortLivedSchema(target.dialect, prefix));
+  });
+
+  t.test('concurrent migrate runs bring a schema-1 database to the current version once', async (t) => {
     const prefix = freshPrefix(t, target);
     await migrateAsSchema1(target.db, { prefix });
     const dbs = [target.db, ...(target.peer && target.dialect !== 'sqlite' ? [await target.peer(t)] : [])];
     const results = await Promise.all([0, 1, 2, 3].map((i) => migrate(dbs[i % dbs.length]!, { prefix })));
     t.strictSame(
       results.map((result) => result.applied).sort((a, b) => b.length - a.length),
-      [[2], [], [], []],
+      [versionsAfter(1), [], [], []],
     );
     t.strictSame(
       await migrationNames(target, prefix),
