@@ -24,6 +24,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { generateKey } from '@twofold/core';
 import { type Example, type ExampleConfig, loadConfig } from '@twofold/example-web';
 import { waitForMail } from '@twofold/example-web/http-scenario';
@@ -199,10 +200,13 @@ export async function webauthnPagesTest(t: Test, app: WebAuthnPagesApp): Promise
     const codes = (await page.locator('#key-recovery-codes li').allTextContents()).map((code) => code.trim());
     t.equal(codes.length, 10, 'ten recovery codes');
     // The page moves the focus once it has refreshed the account's status (a request after the codes
-    // are shown): wait for it, then read where the focus is.
-    await page
-      .waitForFunction("document.activeElement?.id === 'key-codes-title'", undefined, { timeout: 5_000 })
-      .catch(() => undefined);
+    // are shown): wait for it, then read where the focus is. Polled from here: page.waitForFunction
+    // with a string evals in the page once it has to poll, which the page's CSP forbids (no
+    // 'unsafe-eval'), so it failed whenever the focus had not moved at its first look.
+    for (let tries = 0; tries < 100; tries++) {
+      if ((await page.evaluate('document.activeElement?.id')) === 'key-codes-title') break;
+      await delay(50);
+    }
     t.equal(await page.evaluate('document.activeElement?.id'), 'key-codes-title', 'focus moves to them');
     await page.locator('#status-enabled').filter({ hasText: 'on' }).waitFor();
     t.equal(await page.textContent('#status-remaining'), '10');
