@@ -22,6 +22,7 @@ import {
   sqlStore,
 } from '../../src/index.js';
 import { MIGRATIONS } from '../../src/internal/migrations.js';
+import { tableNames } from '../../src/internal/tables.js';
 import { migrateAsRelease01 } from '../fixtures/release-0.1-migrate.js';
 import { migrateAsSchema1, schema1Enrollment } from '../fixtures/schema-1-release.js';
 import { dropTables, inspect, uniquePrefix } from './databases.js';
@@ -1235,6 +1236,40 @@ function upgradeTests(t: Test, target: SqlTarget): void {
     await migrate(target.db, { prefix });
     t.strictSame(await shortLivedTables(target, prefix), shortLivedSchema(target.dialect, prefix));
   });
+
+  // The rebuild of version 3 run from another connection (as `twofold migrate` from a shell) while a
+  // store is open and has its statements prepared (as a running process of the previous version).
+  t.test(
+    'a store open during the SQLite rebuild of version 3 keeps working on the rebuilt tables',
+    { skip: target.dialect !== 'sqlite' || !target.peer ? 'a second SQLite connection only' : false },
+    async (t) => {
+      const prefix = freshPrefix(t, target);
+      await migrate(target.db, { prefix });
+      const store = await sqlStore({ db: target.db, prefix, sweepIntervalMs: false });
+      await store.putNonce('u1', 'family:f1', 'kept', NOW + 60_000, NOW);
+      t.match(await store.incrementCounter('u1', 'failures', 60_000, NOW), { count: 1 });
+      t.equal(await store.getNonce('u1', 'family:f1', NOW), 'kept');
+
+      const other = inspect(await target.peer!(t), 'sqlite');
+      const rebuild = MIGRATIONS.find((migration) => migration.version === 3)!;
+      await other
+        .transaction()
+        // The inspection instance is untyped; the step only names the tables of `t`.
+        .execute((trx) =>
+          rebuild.up(trx as unknown as Parameters<typeof rebuild.up>[0], {
+            dialect: 'sqlite',
+            t: tableNames(prefix),
+            collation: '',
+          }),
+        );
+
+      t.equal(await store.getNonce('u1', 'family:f1', NOW), 'kept', 'the rows were copied');
+      t.match(await store.incrementCounter('u1', 'failures', 60_000, NOW), { count: 2 }, 'counts go on');
+      await store.putNonce('u1', 'family:f2', 'new', NOW + 60_000, NOW);
+      t.equal(await store.getNonce('u1', 'family:f2', NOW), 'new', 'writes go on');
+      t.strictSame(await shortLivedTables(target, prefix), shortLivedSchema('sqlite', prefix));
+    },
+  );
 
   t.test('concurrent migrate runs bring a schema-1 database to the current version once', async (t) => {
     const prefix = freshPrefix(t, target);
