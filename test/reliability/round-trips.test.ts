@@ -1,30 +1,41 @@
 /**
  * Store round trips of a sign-in's second step (issue 18: at most three; two since the session is
  * written with the step's consumption). A real Fastify app with the
- * kit, on memoryStore, on the shared Redis and on PostgreSQL, each with the default options; a user
- * enrolled and signed in over HTTP; then `POST /2fa/login/verify` with the next code, counted three
- * ways: the Store calls the kit made (every backend), the commands the Redis client sent, and the
- * queries the PostgreSQL clients ran. A warm-up sign-in first (Lua scripts loaded, pool connected,
- * store-sql's once-a-minute sweep of expired rows done).
+ * kit, on memoryStore, on the shared Redis, on PostgreSQL and on a SQLite file, each with the default
+ * options; a user enrolled and signed in over HTTP; then `POST /2fa/login/verify` with the next code,
+ * counted four ways: the Store calls the kit made (every backend), the commands the Redis client
+ * sent, the queries the PostgreSQL clients ran, and the transactions SQLite committed. A warm-up
+ * sign-in first (Lua scripts loaded, pool connected, store-sql's once-a-minute sweep of expired rows
+ * done).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createKeyring, createTwoFactor, memoryStore, type Store } from '@twofold/core';
 import twofold from '@twofold/fastify';
 import { codeAt, PERIOD_MS } from '@twofold/http-test-suite/helpers';
 import { redisStore } from '@twofold/store-redis';
-import { sqlStore } from '@twofold/store-sql';
+import { migrate, sqlStore } from '@twofold/store-sql';
+import { reachBetterSqlite3 } from '@twofold/test-support';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import tap, { type Test } from 'tap';
 import { migratedPostgres, POSTGRES, sharedRedis } from './cluster.js';
 
-/** The Store calls made, by name, in order. */
+/** The Store calls made, by name, in order; those inside `atomically` too. */
 function countingStore(store: Store, calls: string[]): Store {
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== 'function' || typeof property !== 'string') return value;
+      if (property === 'atomically') {
+        return (work: (view: Store) => Promise<unknown>) => {
+          calls.push(property);
+          return value.call(target, (view: Store) => work(countingStore(view, calls)));
+        };
+      }
       return (...args: unknown[]) => {
         calls.push(property);
         return value.apply(target, args);
@@ -134,4 +145,49 @@ tap.test('PostgreSQL: two queries per verify', async (t) => {
   const measured = await measure(t, { store: await sqlStore({ db: pool, prefix }), wire });
   t.strictSame(measured.calls, EXPECTED, measured.calls.join(', '));
   t.equal(measured.wire, 2, `${measured.wire} queries sent to PostgreSQL`);
+});
+
+tap.test('SQLite: one transaction per verify', async (t) => {
+  const { db: Database } = await reachBetterSqlite3(t, () => import('better-sqlite3'));
+  if (!Database) return;
+  const dir = mkdtempSync(join(tmpdir(), 'twofold-round-trips-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = new Database(join(dir, 'twofold.sqlite'));
+  t.teardown(() => db.close());
+  db.pragma('journal_mode = WAL');
+  // The transactions committed, counted at the statements the store prepares on the database (each
+  // text once, from the first call on it: migrate's).
+  let commits = 0;
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((source: string) => {
+    const statement = prepare(source);
+    if (source.toLowerCase() !== 'commit') return statement;
+    return {
+      reader: false,
+      run(...args: unknown[]) {
+        commits++;
+        return (statement.run as (...args: unknown[]) => unknown)(...args);
+      },
+    };
+  }) as unknown as typeof db.prepare;
+  const wire = () => {
+    const count = commits;
+    commits = 0;
+    return count;
+  };
+  await migrate(db);
+  const store = await sqlStore({ db });
+  const measured = await measure(t, { store, wire });
+  t.strictSame(
+    measured.calls,
+    ['atomically', ...EXPECTED],
+    `the same two calls, in one atomically: ${measured.calls.join(', ')}`,
+  );
+  t.equal(measured.wire, 1, `${measured.wire} commit`);
+
+  // The count sees the difference: the same store without atomically commits each call.
+  const { atomically: _atomically, ...stepByStep } = store;
+  const apart = await measure(t, { store: stepByStep, wire });
+  t.strictSame(apart.calls, EXPECTED, apart.calls.join(', '));
+  t.equal(apart.wire, 2, `without atomically: ${apart.wire} commits`);
 });

@@ -554,6 +554,8 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     attempt: AttemptState;
     /** A delayed recovery in progress, if any (a second factor cancels it). */
     due: PendingRecovery | null;
+    /** The store the judging goes on with: the engine's, or the one of its `atomically`. */
+    store: Store;
   }
 
   /**
@@ -562,12 +564,13 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
    * spends it for good), counts the attempt on the challenge and then toward the user's lockout
    * before anything is judged (atomically with each limit: of any number of concurrent attempts, at
    * most `maxFailures` per lock period get past this), and reads the user's authenticators and any
-   * delayed recovery. A refusal after the claim gives the claim back.
+   * delayed recovery. A refusal after the claim gives the claim back. Every call goes to `s`.
    */
   async function begin(
     userId: string,
     now: number,
     challenge: { jti: string; expiresAt: number } | null,
+    s: Store = store,
   ): Promise<Begun> {
     const attempts = [{ key: FAILURES_KEY, limit: lockout.maxFailures, ttlMs: lockout.durationMs }];
     if (challenge) {
@@ -580,7 +583,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     const claim = challenge
       ? { key: challengeSpentKey(challenge.jti), value: 'spent', expiresAt: challenge.expiresAt }
       : null;
-    const begun = await steps.beginSecondFactor(store, userId, {
+    const begun = await steps.beginSecondFactor(s, userId, {
       claim,
       attempts,
       readNonce: RECOVERY_DUE_KEY,
@@ -594,9 +597,9 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       }
       const attempt = begun.attempts.at(-1)!;
       if (!attempt.taken) throw new LockedError(attempt.expiresAt - now);
-      return { records: begun.authenticators, attempt, due: parseDue(begun.nonce) };
+      return { records: begun.authenticators, attempt, due: parseDue(begun.nonce), store: s };
     } catch (error) {
-      if (claim) await store.deleteNonce(userId, claim.key);
+      if (claim) await s.deleteNonce(userId, claim.key);
       throw error;
     }
   }
@@ -635,27 +638,28 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
    * A judged attempt succeeded: the failure count ends, unless other attempts were counted since
    * this one (a burst in flight); those stay counted, so a success never frees more guesses.
    * `known` is what {@link begin} read (the delayed recovery) and whether the count was ended
-   * already, in the store call that accepted a code.
+   * already, in the store call that accepted a code. Every call goes to `s`.
    */
   async function succeed(
     userId: string,
     attempt: AttemptState,
     known?: { due: PendingRecovery | null; counted: boolean },
+    s: Store = store,
   ): Promise<void> {
     // A second factor proves the user still has one: a delayed recovery in progress is cancelled.
     await Promise.all([
-      known?.counted ? undefined : store.resetCounterIfUnchanged(userId, FAILURES_KEY, attempt),
+      known?.counted ? undefined : s.resetCounterIfUnchanged(userId, FAILURES_KEY, attempt),
       !known
-        ? cancelPendingRecovery(userId, 'second-factor')
+        ? cancelPendingRecovery(userId, 'second-factor', undefined, s)
         : known.due
-          ? cancelPendingRecovery(userId, 'second-factor', known.due)
+          ? cancelPendingRecovery(userId, 'second-factor', known.due, s)
           : undefined,
     ]);
   }
 
   /** Reads the user's delayed recovery: its stored value, when it is due, its cancel hash; or null. */
-  async function readDue(userId: string, now: number): Promise<PendingRecovery | null> {
-    return parseDue(await store.getNonce(userId, RECOVERY_DUE_KEY, now));
+  async function readDue(userId: string, now: number, s: Store = store): Promise<PendingRecovery | null> {
+    return parseDue(await s.getNonce(userId, RECOVERY_DUE_KEY, now));
   }
 
   /** Cancels a delayed recovery in progress, if any, by compare-and-delete of what was read. */
@@ -663,11 +667,12 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     userId: string,
     by: 'link' | 'second-factor',
     read?: PendingRecovery,
+    s: Store = store,
   ): Promise<boolean> {
     const now = clock();
-    const pending = read ?? (await readDue(userId, now));
+    const pending = read ?? (await readDue(userId, now, s));
     if (!pending || pending.due <= now) return false;
-    if (!(await store.takeNonce(userId, RECOVERY_DUE_KEY, pending.value, now))) return false;
+    if (!(await s.takeNonce(userId, RECOVERY_DUE_KEY, pending.value, now))) return false;
     events.emit('recoveryCancelled', { userId, by });
     return true;
   }
@@ -766,7 +771,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
   ): Promise<VerifiedFactor> {
     const now = clock();
     if (!begun) checkUserId(userId);
-    const { records, attempt, due } = begun ?? (await begin(userId, now, null));
+    const { records, attempt, due, store: s } = begun ?? (await begin(userId, now, null));
     if (typeof code !== 'string') return fail(userId, attempt, 'totp', 'malformed');
     // Every app of the user is tried: a code is each one's to match (constant time within each).
     const reasons: ('invalid' | 'malformed' | 'replayed')[] = [];
@@ -784,20 +789,20 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       const reset = { key: FAILURES_KEY, expected: attempt };
       const along = session && due === null && !opened.needsReseal ? session : undefined;
       const spent = along
-        ? await steps.finishSecondFactor(store, userId, {
+        ? await steps.finishSecondFactor(s, userId, {
             authenticatorId: record.id,
             counter,
             reset,
             nonces: along.nonces(verified),
             now,
           })
-        : await steps.consumeCounterAndReset(store, userId, record.id, counter, now, reset);
+        : await steps.consumeCounterAndReset(s, userId, record.id, counter, now, reset);
       if (!spent) return fail(userId, attempt, 'totp', 'replayed');
       if (along) along.written = true;
-      await succeed(userId, attempt, { due, counted: true });
+      await succeed(userId, attempt, { due, counted: true }, s);
       if (opened.needsReseal) {
         const resealed = keyring.seal(opened.plaintext, userId);
-        if (await store.replaceSealedSecret(userId, record.id, record.sealedSecret, resealed)) {
+        if (await s.replaceSealedSecret(userId, record.id, record.sealedSecret, resealed)) {
           events.emit('resealed', { userId, tag: keyring.currentTag });
         }
       }
@@ -815,20 +820,20 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
   ): Promise<VerifiedFactor & { remaining: number }> {
     const now = clock();
     if (!begun) checkUserId(userId);
-    const { attempt, due } = begun ?? (await begin(userId, now, null));
+    const { attempt, due, store: s } = begun ?? (await begin(userId, now, null));
     // twofold's own codes, then codes imported from another system (their own hash), under every key.
     const candidates = submittedCodeHashCandidates(keyring, userId, recoveryCode);
     if (candidates === null) return fail(userId, attempt, 'recovery-code', 'malformed');
     let spent = false;
     for (const hash of candidates) {
-      if (await store.consumeRecoveryCode(userId, hash)) {
+      if (await s.consumeRecoveryCode(userId, hash)) {
         spent = true;
         break;
       }
     }
     if (!spent) return fail(userId, attempt, 'recovery-code', 'invalid');
-    await succeed(userId, attempt, { due, counted: false });
-    const remaining = await store.countRecoveryCodes(userId);
+    await succeed(userId, attempt, { due, counted: false }, s);
+    const remaining = await s.countRecoveryCodes(userId);
     events.emit('verified', { userId, method: 'recovery-code' });
     events.emit('recoveryCodeUsed', { userId, remaining });
     return { userId, method: 'recovery-code', authenticatorId: null, amr: 'otp', remaining };
@@ -848,7 +853,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     const config = requireWebAuthn();
     const now = clock();
     if (!begun) checkUserId(userId);
-    const { records, attempt, due } = begun ?? (await begin(userId, now, null));
+    const { records, attempt, due, store: s } = begun ?? (await begin(userId, now, null));
     const assertion = parseAuthenticationResponse(response);
     const challenge = assertion ? clientChallenge(assertion.response.clientDataJSON) : null;
     if (!assertion || challenge === null) return fail(userId, attempt, 'webauthn', 'malformed');
@@ -859,7 +864,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     if (!credential) return fail(userId, attempt, 'webauthn', 'invalid');
     if (loginChallenge !== null) {
       if (!equalStrings(challenge, loginChallenge)) return fail(userId, attempt, 'webauthn', 'invalid');
-    } else if (!(await store.takeNonce(userId, WEBAUTHN_ASSERTION_KEY, challenge, now))) {
+    } else if (!(await s.takeNonce(userId, WEBAUTHN_ASSERTION_KEY, challenge, now))) {
       return fail(userId, attempt, 'webauthn', 'replayed');
     }
     const { verifyAuthenticationResponse } = await simpleWebAuthn();
@@ -889,7 +894,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     // The counter moves forward in one atomic step: of two answers with the same counter (a cloned
     // key, or one answer sent twice), one at most is accepted.
     if (
-      !(await store.useWebAuthnCredential(userId, credential.id, {
+      !(await s.useWebAuthnCredential(userId, credential.id, {
         counter: newCounter,
         backupState: backedUp,
         now,
@@ -897,7 +902,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     ) {
       return fail(userId, attempt, 'webauthn', 'replayed');
     }
-    await succeed(userId, attempt, { due, counted: false });
+    await succeed(userId, attempt, { due, counted: false }, s);
     events.emit('verified', { userId, method: 'webauthn' });
     return {
       userId,
@@ -924,7 +929,20 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
     );
   }
 
-  const verifySecondFactor = (userId: string, factor: SecondFactor) => verifyFactor(userId, factor, null);
+  /**
+   * A check outside a login (`judge`, given what {@link begin} started) in one transaction where the
+   * store has `atomically` (see completeChallenge), and otherwise as `judge` starts it itself.
+   */
+  function inOneStep<T>(userId: string, judge: (begun?: Begun) => Promise<T>): Promise<T> {
+    if (!store.atomically) return judge();
+    checkUserId(userId);
+    return store.atomically(async (s) => judge(await begin(userId, clock(), null, s)));
+  }
+
+  const verifySecondFactor = (userId: string, factor: SecondFactor) =>
+    secondFactorKind(factor) === 'webauthn'
+      ? verifyFactor(userId, factor, null)
+      : inOneStep(userId, (begun) => verifyFactor(userId, factor, null, begun));
 
   function freshRecoveryCodes(userId: string): { codes: string[]; hashes: string[] } {
     const codes = generateRecoveryCodes(resolved.recoveryCodes.count);
@@ -1071,8 +1089,9 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       return added(userId, record.id, 'totp', outcome, codes);
     },
 
-    verify: verifyTotp,
-    useRecoveryCode: verifyRecoveryCode,
+    verify: (userId, code) => inOneStep(userId, (begun) => verifyTotp(userId, code, begun)),
+    useRecoveryCode: (userId, recoveryCode) =>
+      inOneStep(userId, (begun) => verifyRecoveryCode(userId, recoveryCode, begun)),
     verifySecondFactor,
 
     async verifyPasswordStepUp(userId, check) {
@@ -1376,23 +1395,27 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
       const { userId, jti } = claims;
       const { sessionNonces } = completeOptions;
       const session = sessionNonces ? { nonces: sessionNonces, written: false } : undefined;
-      // The token is claimed and the attempt counted before the factor is judged (see begin).
-      const begun = await begin(userId, now, claims);
-      let verified: VerifiedFactor;
-      try {
-        const loginChallenge = kind === 'webauthn' ? encodeBase64url(loginChallengeFor(jti)) : null;
-        verified = await verifyFactor(userId, factor, loginChallenge, begun, session);
-      } catch (error) {
-        if (!(error instanceof StoreUnavailableError)) {
-          await store.deleteNonce(userId, challengeSpentKey(jti));
+      const judge = async (s: Store): Promise<VerifiedFactor> => {
+        // The token is claimed and the attempt counted before the factor is judged (see begin).
+        const begun = await begin(userId, now, claims, s);
+        let verified: VerifiedFactor;
+        try {
+          const loginChallenge = kind === 'webauthn' ? encodeBase64url(loginChallengeFor(jti)) : null;
+          verified = await verifyFactor(userId, factor, loginChallenge, begun, session);
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError)) {
+            await s.deleteNonce(userId, challengeSpentKey(jti));
+          }
+          throw error;
         }
-        throw error;
-      }
-      // A factor that had no store call to carry the session (a security key, a recovery code, a
-      // code whose login had more to store): the session's own call, after it was accepted.
-      if (session && !session.written)
-        await steps.putNonces(store, userId, session.nonces(verified), clock());
-      return verified;
+        // A factor that had no store call to carry the session (a security key, a recovery code, a
+        // code whose login had more to store): the session's own call, after it was accepted.
+        if (session && !session.written) await steps.putNonces(s, userId, session.nonces(verified), clock());
+        return verified;
+      };
+      // On a store that runs one call at a time (SQLite), the whole step in one transaction: one
+      // commit instead of two or three. Not for a security key, whose check may load its library.
+      return store.atomically && kind !== 'webauthn' ? store.atomically(judge) : judge(store);
     },
 
     async createRecoveryToken(userId) {
@@ -1652,6 +1675,11 @@ function equalStrings(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+/** What `work` of a guarded `atomically` rejected with, told apart from the store's own failures. */
+class WorkRejected {
+  constructor(readonly error: unknown) {}
+}
+
 /**
  * Wraps a store so that anything it throws that is not a TwofoldError becomes a
  * StoreUnavailableError: a host-written store that throws a driver error still fails closed.
@@ -1665,6 +1693,32 @@ export function guardStore(store: Store): Store {
       try {
         return await operation.apply(store, args);
       } catch (error) {
+        if (error instanceof TwofoldError) throw error;
+        throw new StoreUnavailableError(undefined, { cause: error });
+      }
+    };
+  }
+  if (typeof store.atomically === 'function') {
+    // The store inside is guarded too, once per store object the host's store hands out.
+    const views = new WeakMap<Store, Store>();
+    const guardedView = (view: Store) => {
+      let wrapped = views.get(view);
+      if (!wrapped) {
+        wrapped = guardStore(view);
+        views.set(view, wrapped);
+      }
+      return wrapped;
+    };
+    guarded.atomically = async <T>(work: (view: Store) => Promise<T>): Promise<T> => {
+      // work's own rejection passes unchanged (it is the engine's); the store's become unavailable.
+      try {
+        return await store.atomically!((view) =>
+          work(guardedView(view)).catch((error: unknown) => {
+            throw new WorkRejected(error);
+          }),
+        );
+      } catch (error) {
+        if (error instanceof WorkRejected) throw error.error;
         if (error instanceof TwofoldError) throw error;
         throw new StoreUnavailableError(undefined, { cause: error });
       }

@@ -37,7 +37,7 @@ const STORE_METHOD_SET = {
   listNonces: true,
   findNonces: true,
   takeNonceAndDeleteTwoFactor: true,
-} as const satisfies Record<Exclude<keyof Store, 'close' | OptionalStoreMethod>, true>;
+} as const satisfies Record<Exclude<keyof Store, 'close' | 'atomically' | OptionalStoreMethod>, true>;
 
 /** The Store methods that combine several others in one call: used when the store has them. */
 export const OPTIONAL_STORE_METHODS = [

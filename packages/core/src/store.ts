@@ -516,6 +516,20 @@ export interface Store {
    */
   finishSecondFactor?(userId: string, input: FinishSecondFactorInput): Promise<boolean>;
 
+  /**
+   * Runs `work` once with `store`, a store of the same records whose calls all belong to one
+   * transaction: committed together when `work` settles, whether it resolves or rejects (a refused
+   * code must stay counted), and rolled back instead when one of those calls rejected. Resolves or
+   * rejects as `work` did; a failed commit rejects with its own error. Until then, calls on this
+   * store itself wait: `work` must make its calls on `store`, never on this one.
+   *
+   * Optional, and only for a store that runs one call at a time anyway (an embedded database such
+   * as SQLite): a sign-in's second step then costs one commit instead of two or three. It saves
+   * no round trip, so a store with concurrent clients (Redis, PostgreSQL) leaves it out and gets the
+   * same calls one by one.
+   */
+  atomically?<T>(work: (store: Store) => Promise<T>): Promise<T>;
+
   /** Releases what the store opened itself (never a client the host passed in). Optional. */
   close?(): Promise<void>;
 }

@@ -43,7 +43,7 @@ import {
   toNumber,
   type WebauthnCredentialsTable,
 } from './internal/tables.js';
-import { execute, inTransaction } from './internal/transaction.js';
+import { batchConnection, execute, inBatch, inTransaction } from './internal/transaction.js';
 import { parseOptions, type SqlStoreOptions, sqlStoreOptionsSchema } from './options.js';
 
 /**
@@ -211,6 +211,13 @@ export interface SqlStore extends Store {
    * then the reset, then putNonces' transaction on MySQL; all in one transaction on SQLite.
    */
   finishSecondFactor(userId: string, input: FinishSecondFactorInput): Promise<boolean>;
+  /**
+   * {@link Store.atomically}: present on a better-sqlite3 Database only (given as `db` itself), where
+   * `work`'s calls run in one transaction (BEGIN IMMEDIATE, one commit). The engine uses it for a
+   * sign-in's second step. Absent on PostgreSQL and MySQL, whose clients run concurrently, and on a
+   * Kysely instance of the host.
+   */
+  atomically?<T>(work: (store: Store) => Promise<T>): Promise<T>;
   /**
    * Resolves at once: the store opens no connection of its own, and never ends the pool, database
    * or Kysely instance it was given; close those yourself when the app stops.
@@ -1972,5 +1979,51 @@ function createStore(
 
     async close() {},
   };
+  const { sqlite } = connection;
+  if (sqlite !== undefined && !connection.batched) {
+    // The same store on the batch's connection, made once; whether a call of the batch failed.
+    let failed = false;
+    const inner = createStore(
+      batchConnection({ ...connection, sqlite }),
+      t,
+      sweepIntervalMs,
+      preparedStatements,
+    );
+    const view = noticingFailures(inner, () => {
+      failed = true;
+    });
+    store.atomically = (work) =>
+      inBatch(
+        connection,
+        () => {
+          // Batches take turns on the database: this flag is the running one's.
+          failed = false;
+          return work(view);
+        },
+        () => failed,
+        (begin) => attempt(dialect, begin),
+      );
+  }
   return store;
+}
+
+/**
+ * `store` with every call that rejects reported to `onFailure` (then rejecting as it did); without
+ * `close`, which is not the view's to call.
+ */
+function noticingFailures(store: SqlStore, onFailure: () => void): Store {
+  const view: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(store)) {
+    if (typeof method !== 'function' || name === 'close') continue;
+    const call = method as (...args: unknown[]) => Promise<unknown>;
+    view[name] = async (...args: unknown[]) => {
+      try {
+        return await call(...args);
+      } catch (error) {
+        onFailure();
+        throw error;
+      }
+    };
+  }
+  return view as unknown as Store;
 }

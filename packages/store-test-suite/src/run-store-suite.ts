@@ -2,6 +2,7 @@ import type { Store } from '@twofold/core';
 import tap, { type Test } from 'tap';
 import type { BehaviourGroup } from './internal/behaviour.js';
 import { addWebAuthnCredential } from './internal/behaviours/add-webauthn-credential.js';
+import { atomically } from './internal/behaviours/atomically.js';
 import { authenticators } from './internal/behaviours/authenticators.js';
 import { beginSecondFactor } from './internal/behaviours/begin-second-factor.js';
 import { confirm } from './internal/behaviours/confirm.js';
@@ -73,6 +74,7 @@ const GROUPS: readonly BehaviourGroup[] = [
   finishSecondFactor,
   consumeCounterAndReset,
   putNonces,
+  atomically,
   values,
 ];
 

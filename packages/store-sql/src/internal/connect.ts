@@ -46,6 +46,8 @@ export interface Connection {
    * transaction of the store runs its statements directly (see `inTransaction`).
    */
   sqlite?: SqliteDatabase;
+  /** The store inside a batch (`inBatch`): its transactions are the batch's. */
+  batched?: true;
 }
 
 /** Statement texts the connection runs as named statements, and their names. */

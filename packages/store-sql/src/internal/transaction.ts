@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely, type QueryResult, type SqliteDatabase } from 'kysely';
+import { CompiledQuery, Kysely, type QueryResult, type SqliteDatabase, SqliteDialect } from 'kysely';
 import type { Connection } from './connect.js';
 import type { Database } from './tables.js';
 
@@ -46,9 +46,11 @@ export function execute<R>(
  * holds Kysely's one connection to the database, so no other query can come between them.
  */
 export async function inTransaction<T>(
-  { db, dialect, sqlite }: Connection,
+  { db, dialect, sqlite, batched }: Connection,
   work: (trx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
+  // Inside a batch (see inBatch): its transaction is this one.
+  if (batched) return work(db);
   if (dialect !== 'sqlite') return db.transaction().execute(work);
   return db.connection().execute(async (connection) => {
     if (sqlite !== undefined) held.set(connection, sqlite);
@@ -66,6 +68,62 @@ export async function inTransaction<T>(
         } catch {}
         throw error;
       }
+    } finally {
+      held.delete(connection);
+    }
+  });
+}
+
+/**
+ * The connection of the store that {@link inBatch} hands to its work, for a better-sqlite3
+ * Database (`connection.sqlite`): its statements run straight on the database, and its own
+ * transactions are the batch's. Only to be used inside a batch, which holds the database.
+ */
+export function batchConnection({ sqlite }: Connection & { sqlite: SqliteDatabase }): Connection {
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  held.set(db, sqlite);
+  return { db, dialect: 'sqlite', sqlite, batched: true };
+}
+
+/**
+ * Runs `work` in one SQLite transaction (BEGIN IMMEDIATE, on the connection's better-sqlite3
+ * Database, which it holds meanwhile): committed once `work` settles, resolved or rejected, unless
+ * `failed()` then says a statement of it failed, in which case rolled back. Resolves or rejects as
+ * `work` did, or with the error of the commit. `retry` runs the BEGIN, which is the only step that
+ * may be run again: `work` runs once.
+ */
+export function inBatch<T>(
+  { db, sqlite }: Connection,
+  work: () => Promise<T>,
+  failed: () => boolean,
+  retry: (begin: () => Promise<unknown>) => Promise<unknown>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    held.set(connection, sqlite!);
+    try {
+      await retry(async () => execute(connection, BEGIN_IMMEDIATE));
+      let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+      try {
+        outcome = { ok: true, value: await work() };
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+      if (failed()) {
+        try {
+          await execute(connection, ROLLBACK);
+        } catch {}
+      } else {
+        try {
+          await execute(connection, COMMIT);
+        } catch (error) {
+          try {
+            await execute(connection, ROLLBACK);
+          } catch {}
+          throw error;
+        }
+      }
+      if (outcome.ok) return outcome.value;
+      throw outcome.error;
     } finally {
       held.delete(connection);
     }

@@ -9,7 +9,8 @@ export type OptionalOperation =
   | 'beginSecondFactor'
   | 'finishSecondFactor'
   | 'consumeCounterAndReset'
-  | 'putNonces';
+  | 'putNonces'
+  | 'atomically';
 
 /** Why a behaviour of an optional operation is skipped on a store without it. */
 export function notImplemented(operation: OptionalOperation): string {

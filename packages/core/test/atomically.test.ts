@@ -1,0 +1,212 @@
+/**
+ * completeChallenge on a store with `atomically` (store-sql on better-sqlite3): the whole second step
+ * runs inside it, and every store call of the step goes to the store it hands over, never to the
+ * store itself, which waits meanwhile (a call there would wait on itself). Each way a code or a
+ * recovery code can go is walked on a memoryStore whose `atomically` fails the test on any outer call
+ * made while work runs; a security key's answer is judged outside, as before.
+ */
+import t from 'tap';
+import { createKeyring, InvalidCodeError, memoryStore, type NonceWrite, type Store } from '../src/index.js';
+import { codeAt, enrolledUser, makeEngine, wrongCode } from './helpers.js';
+
+/** memoryStore with an `atomically` that logs every call, inside (`in:`) and outside (`out:`). */
+function batchingStore(inner: Store = memoryStore()) {
+  const log: string[] = [];
+  let running = 0;
+  const logged = (prefix: 'in' | 'out'): Store =>
+    new Proxy(inner, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function' || typeof property !== 'string') return value;
+        return (...args: unknown[]) => {
+          log.push(`${prefix}:${property}`);
+          if (prefix === 'out' && running > 0) log.push('OUTER CALL INSIDE ATOMICALLY');
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      },
+    });
+  const view = logged('in');
+  const outer = logged('out');
+  const store: Store = new Proxy(outer, {
+    get(target, property, receiver) {
+      if (property !== 'atomically') return Reflect.get(target, property, receiver);
+      return async <T>(work: (store: Store) => Promise<T>) => {
+        log.push('atomically');
+        running++;
+        try {
+          return await work(view);
+        } finally {
+          running--;
+          log.push('settled');
+        }
+      };
+    },
+  });
+  return { store, inner, log };
+}
+
+const HOUR = 3_600_000;
+const sessionOf = (name: string, expiresAt: number) => ({
+  sessionNonces: (): NonceWrite[] => [{ key: `${name}:family`, value: name, expiresAt }],
+});
+
+/** The log between `atomically` and `settled`, and whether anything came before or after it. */
+function inside(log: readonly string[]) {
+  const start = log.indexOf('atomically');
+  const end = log.indexOf('settled');
+  return { calls: log.slice(start + 1, end), outside: [...log.slice(0, start), ...log.slice(end + 1)] };
+}
+
+t.test('a code accepted: begin and finish inside atomically, nothing outside', async (t) => {
+  const { store, inner, log } = batchingStore();
+  const env = makeEngine({ store });
+  const user = await enrolledUser(env);
+  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+  log.length = 0;
+  const now = env.clock.now();
+  await env.twoFactor.completeChallenge(
+    challengeToken,
+    { code: codeAt(user.secret, now) },
+    sessionOf('ok', now + HOUR),
+  );
+  const { calls, outside } = inside(log);
+  t.strictSame(calls, ['in:beginSecondFactor', 'in:finishSecondFactor'], calls.join(', '));
+  t.strictSame(outside, [], 'no call outside it');
+  t.equal(await inner.getNonce(user.userId, 'ok:family', now), 'ok', 'the session is stored');
+});
+
+t.test('a wrong code: counted, the claim given back, inside atomically; the token then works', async (t) => {
+  const { store, inner, log } = batchingStore();
+  const env = makeEngine({ store });
+  const user = await enrolledUser(env);
+  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+  log.length = 0;
+  const now = env.clock.now();
+  await t.rejects(
+    env.twoFactor.completeChallenge(challengeToken, { code: wrongCode(user.secret, now) }),
+    InvalidCodeError,
+  );
+  const { calls, outside } = inside(log);
+  t.strictSame(calls, ['in:beginSecondFactor', 'in:deleteNonce'], calls.join(', '));
+  t.strictSame(outside, [], 'no call outside it');
+  t.equal((await inner.getCounter(user.userId, 'failures', now))?.count, 1, 'the failure is counted');
+  await env.twoFactor.completeChallenge(challengeToken, { code: codeAt(user.secret, now) });
+  t.pass('the same challenge token then takes the right code');
+});
+
+t.test('a recovery code: spent and counted inside atomically, with the session', async (t) => {
+  const { store, inner, log } = batchingStore();
+  const env = makeEngine({ store });
+  const user = await enrolledUser(env);
+  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+  log.length = 0;
+  const now = env.clock.now();
+  await env.twoFactor.completeChallenge(
+    challengeToken,
+    { recoveryCode: user.recoveryCodes[0]! },
+    sessionOf('rc', now + HOUR),
+  );
+  const { calls, outside } = inside(log);
+  t.ok(calls.includes('in:consumeRecoveryCode') && calls.includes('in:putNonces'), calls.join(', '));
+  t.strictSame(outside, [], 'no call outside it');
+  t.equal(await inner.countRecoveryCodes(user.userId), user.recoveryCodes.length - 1, 'the code is spent');
+});
+
+t.test('a delayed recovery in progress is cancelled inside atomically', async (t) => {
+  const { store, inner, log } = batchingStore();
+  const env = makeEngine({ store });
+  const user = await enrolledUser(env);
+  const { token } = await env.twoFactor.createRecoveryToken(user.userId);
+  await env.twoFactor.completeRecovery(user.userId, token, { delayMs: HOUR });
+  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+  log.length = 0;
+  const now = env.clock.now();
+  await env.twoFactor.completeChallenge(
+    challengeToken,
+    { code: codeAt(user.secret, now) },
+    sessionOf('due', now + HOUR),
+  );
+  const { calls, outside } = inside(log);
+  t.ok(calls.includes('in:takeNonce'), `the schedule taken inside: ${calls.join(', ')}`);
+  t.strictSame(outside, [], 'no call outside it');
+  t.equal(await env.twoFactor.processDueRecovery(user.userId), false, 'nothing left to carry out');
+  t.equal((await inner.listAuthenticators(user.userId, now)).length, 1, '2FA stays on');
+});
+
+t.test('a secret resealed under a new key: the reseal inside atomically', async (t) => {
+  const keyA = new Uint8Array(32).fill(1);
+  const { store, log } = batchingStore();
+  const before = makeEngine({ store, keyring: createKeyring({ keys: { a: keyA }, current: 'a' }) });
+  const user = await enrolledUser(before);
+  const env = makeEngine({
+    store,
+    keyring: createKeyring({ keys: { b: new Uint8Array(32).fill(2), a: keyA }, current: 'b' }),
+  });
+  env.clock.advance(before.clock.now() - env.clock.now());
+  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+  log.length = 0;
+  const now = env.clock.now();
+  await env.twoFactor.completeChallenge(
+    challengeToken,
+    { code: codeAt(user.secret, now) },
+    sessionOf('reseal', now + HOUR),
+  );
+  const { calls, outside } = inside(log);
+  t.ok(calls.includes('in:replaceSealedSecret'), calls.join(', '));
+  t.strictSame(outside, [], 'no call outside it');
+});
+
+t.test('locked out: the refusal comes from inside atomically, and nothing is called outside', async (t) => {
+  const { store, log } = batchingStore();
+  const env = makeEngine({ store, lockout: { maxFailures: 3 } });
+  const user = await enrolledUser(env);
+  const now = env.clock.now();
+  for (let i = 0; i < 3; i++) {
+    const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+    await t.rejects(env.twoFactor.completeChallenge(challengeToken, { code: wrongCode(user.secret, now) }));
+  }
+  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
+  log.length = 0;
+  await t.rejects(env.twoFactor.completeChallenge(challengeToken, { code: codeAt(user.secret, now) }), {
+    code: 'TWOFOLD_LOCKED',
+  });
+  const { calls, outside } = inside(log);
+  t.strictSame(calls, ['in:beginSecondFactor', 'in:deleteNonce'], calls.join(', '));
+  t.strictSame(outside, [], 'no call outside it');
+});
+
+t.test('outside a login, verify, useRecoveryCode and verifySecondFactor run inside atomically', async (t) => {
+  const { store, inner, log } = batchingStore();
+  const env = makeEngine({ store });
+  const user = await enrolledUser(env);
+  const now = env.clock.now();
+  const checks: [string, () => Promise<unknown>, string][] = [
+    [
+      'verify',
+      () => env.twoFactor.verify(user.userId, codeAt(user.secret, now)),
+      'in:consumeCounterAndReset',
+    ],
+    [
+      'useRecoveryCode',
+      () => env.twoFactor.useRecoveryCode(user.userId, user.recoveryCodes[0]!),
+      'in:consumeRecoveryCode',
+    ],
+    [
+      'verifySecondFactor',
+      () => env.twoFactor.verifySecondFactor(user.userId, { code: codeAt(user.secret, now, 1) }),
+      'in:consumeCounterAndReset',
+    ],
+  ];
+  for (const [name, check, spends] of checks) {
+    log.length = 0;
+    await check();
+    const { calls, outside } = inside(log);
+    t.equal(calls[0], 'in:beginSecondFactor', `${name}: begins inside`);
+    t.ok(calls.includes(spends), `${name}: ${calls.join(', ')}`);
+    t.strictSame(outside, [], `${name}: no call outside it`);
+  }
+  log.length = 0;
+  await t.rejects(env.twoFactor.verify(user.userId, codeAt(user.secret, now)), InvalidCodeError);
+  t.equal((await inner.getCounter(user.userId, 'failures', now))?.count, 1, 'a replayed code is counted');
+  t.strictSame(inside(log).outside, [], 'and refused inside');
+});
