@@ -933,7 +933,7 @@ export function engineOf(resolved: ResolvedOptions): TwoFactor {
    * A check outside a login (`judge`, given what {@link begin} started) in one transaction where the
    * store has `atomically` (see completeChallenge), and otherwise as `judge` starts it itself.
    */
-  function inOneStep<T>(userId: string, judge: (begun?: Begun) => Promise<T>): Promise<T> {
+  async function inOneStep<T>(userId: string, judge: (begun?: Begun) => Promise<T>): Promise<T> {
     if (!store.atomically) return judge();
     checkUserId(userId);
     return store.atomically(async (s) => judge(await begin(userId, clock(), null, s)));

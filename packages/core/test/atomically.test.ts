@@ -210,3 +210,19 @@ t.test('outside a login, verify, useRecoveryCode and verifySecondFactor run insi
   t.equal((await inner.getCounter(user.userId, 'failures', now))?.count, 1, 'a replayed code is counted');
   t.strictSame(inside(log).outside, [], 'and refused inside');
 });
+
+t.test('a malformed user id rejects (never throws) on a store with atomically', async (t) => {
+  const { store } = batchingStore();
+  const env = makeEngine({ store });
+  for (const [name, call] of [
+    ['verify', () => env.twoFactor.verify('', '123456')],
+    ['useRecoveryCode', () => env.twoFactor.useRecoveryCode('', 'abcd-efgh')],
+    ['verifySecondFactor', () => env.twoFactor.verifySecondFactor('', { code: '123456' })],
+  ] as const) {
+    let pending: Promise<unknown> | undefined;
+    t.doesNotThrow(() => {
+      pending = call();
+    }, `${name}: no synchronous throw`);
+    await t.rejects(pending!, { code: 'TWOFOLD_INVALID_INPUT' }, `${name}: rejects`);
+  }
+});
