@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { BehaviourGroup } from '../src/internal/behaviour.js';
+import { atomically } from '../src/internal/behaviours/atomically.js';
 import { beginSecondFactor } from '../src/internal/behaviours/begin-second-factor.js';
 import { consumeCounterAndReset } from '../src/internal/behaviours/consume-counter-and-reset.js';
 import { finishSecondFactor } from '../src/internal/behaviours/finish-second-factor.js';
@@ -313,6 +314,9 @@ const MUST_CATCH: Record<NaiveStoreBug, readonly string[]> = {
   'put-nonces-keeps-existing': [
     "putNonces replaces existing values and expiries, and leaves the user's other nonces and other users'",
   ],
+  'atomically-no-wait': [
+    'atomically: a call on the store itself, made meanwhile, waits until work has settled',
+  ],
 };
 
 /**
@@ -354,6 +358,7 @@ const OPTIONAL: ReadonlyArray<[OptionalOperation, BehaviourGroup]> = [
   ['finishSecondFactor', finishSecondFactor],
   ['consumeCounterAndReset', consumeCounterAndReset],
   ['putNonces', putNonces],
+  ['atomically', atomically],
 ];
 
 const bugs = Object.keys(MUST_CATCH) as NaiveStoreBug[];

@@ -75,12 +75,17 @@ t.test('a skipped suite never makes a store', async (t) => {
 
 /**
  * Records every user id a store sees and whether it was closed. findNonces takes a key, not a user
- * id: the user ids it resolves are recorded instead.
+ * id: the user ids it resolves are recorded instead; atomically takes work: the calls of work on the
+ * store it is given are recorded.
  */
 function recording(store: Store, seen: Set<string>, onClose: () => void): Store {
   const wrapped = {} as Record<string, unknown>;
   for (const [name, operation] of Object.entries(store)) {
     wrapped[name] = async (...args: unknown[]) => {
+      if (name === 'atomically') {
+        const work = args[0] as (view: Store) => Promise<unknown>;
+        return store.atomically!((view) => work(recording(view, seen, () => undefined)));
+      }
       if (name === 'findNonces') {
         const found = await store.findNonces(...(args as Parameters<Store['findNonces']>));
         for (const entry of found) seen.add(entry.userId);
