@@ -57,40 +57,53 @@ function inside(log: readonly string[]) {
   return { calls: log.slice(start + 1, end), outside: [...log.slice(0, start), ...log.slice(end + 1)] };
 }
 
+type Env = ReturnType<typeof makeEngine>;
+type Factor = Parameters<Env['twoFactor']['completeChallenge']>[1];
+
+/**
+ * A login's second step for `userId` with the factor made from the current time, the log cleared
+ * just before it: the calls made inside `atomically` and outside it, and the time used. With
+ * `session`, the step also stores a session-family nonce of that name (an hour ahead).
+ */
+async function secondStep(
+  env: Env,
+  log: string[],
+  userId: string,
+  factor: (now: number) => Factor,
+  session?: string,
+) {
+  const { challengeToken } = await env.twoFactor.createChallenge(userId);
+  log.length = 0;
+  const now = env.clock.now();
+  const hooks = session === undefined ? undefined : sessionOf(session, now + HOUR);
+  const outcome = await env.twoFactor.completeChallenge(challengeToken, factor(now), hooks).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  return { ...inside(log), now, challengeToken, error: outcome };
+}
+
 t.test('a code accepted: begin and finish inside atomically, nothing outside', async (t) => {
   const { store, inner, log } = batchingStore();
   const env = makeEngine({ store });
   const user = await enrolledUser(env);
-  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
-  log.length = 0;
-  const now = env.clock.now();
-  await env.twoFactor.completeChallenge(
-    challengeToken,
-    { code: codeAt(user.secret, now) },
-    sessionOf('ok', now + HOUR),
-  );
-  const { calls, outside } = inside(log);
-  t.strictSame(calls, ['in:beginSecondFactor', 'in:finishSecondFactor'], calls.join(', '));
-  t.strictSame(outside, [], 'no call outside it');
-  t.equal(await inner.getNonce(user.userId, 'ok:family', now), 'ok', 'the session is stored');
+  const step = await secondStep(env, log, user.userId, (now) => ({ code: codeAt(user.secret, now) }), 'ok');
+  t.equal(step.error, undefined, 'accepted');
+  t.strictSame(step.calls, ['in:beginSecondFactor', 'in:finishSecondFactor'], step.calls.join(', '));
+  t.strictSame(step.outside, [], 'no call outside it');
+  t.equal(await inner.getNonce(user.userId, 'ok:family', step.now), 'ok', 'the session is stored');
 });
 
 t.test('a wrong code: counted, the claim given back, inside atomically; the token then works', async (t) => {
   const { store, inner, log } = batchingStore();
   const env = makeEngine({ store });
   const user = await enrolledUser(env);
-  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
-  log.length = 0;
-  const now = env.clock.now();
-  await t.rejects(
-    env.twoFactor.completeChallenge(challengeToken, { code: wrongCode(user.secret, now) }),
-    InvalidCodeError,
-  );
-  const { calls, outside } = inside(log);
-  t.strictSame(calls, ['in:beginSecondFactor', 'in:deleteNonce'], calls.join(', '));
-  t.strictSame(outside, [], 'no call outside it');
-  t.equal((await inner.getCounter(user.userId, 'failures', now))?.count, 1, 'the failure is counted');
-  await env.twoFactor.completeChallenge(challengeToken, { code: codeAt(user.secret, now) });
+  const step = await secondStep(env, log, user.userId, (now) => ({ code: wrongCode(user.secret, now) }));
+  t.type(step.error, InvalidCodeError, 'refused');
+  t.strictSame(step.calls, ['in:beginSecondFactor', 'in:deleteNonce'], step.calls.join(', '));
+  t.strictSame(step.outside, [], 'no call outside it');
+  t.equal((await inner.getCounter(user.userId, 'failures', step.now))?.count, 1, 'the failure is counted');
+  await env.twoFactor.completeChallenge(step.challengeToken, { code: codeAt(user.secret, step.now) });
   t.pass('the same challenge token then takes the right code');
 });
 
@@ -98,17 +111,19 @@ t.test('a recovery code: spent and counted inside atomically, with the session',
   const { store, inner, log } = batchingStore();
   const env = makeEngine({ store });
   const user = await enrolledUser(env);
-  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
-  log.length = 0;
-  const now = env.clock.now();
-  await env.twoFactor.completeChallenge(
-    challengeToken,
-    { recoveryCode: user.recoveryCodes[0]! },
-    sessionOf('rc', now + HOUR),
+  const step = await secondStep(
+    env,
+    log,
+    user.userId,
+    () => ({ recoveryCode: user.recoveryCodes[0]! }),
+    'rc',
   );
-  const { calls, outside } = inside(log);
-  t.ok(calls.includes('in:consumeRecoveryCode') && calls.includes('in:putNonces'), calls.join(', '));
-  t.strictSame(outside, [], 'no call outside it');
+  t.equal(step.error, undefined, 'accepted');
+  t.ok(
+    step.calls.includes('in:consumeRecoveryCode') && step.calls.includes('in:putNonces'),
+    step.calls.join(', '),
+  );
+  t.strictSame(step.outside, [], 'no call outside it');
   t.equal(await inner.countRecoveryCodes(user.userId), user.recoveryCodes.length - 1, 'the code is spent');
 });
 
@@ -118,19 +133,12 @@ t.test('a delayed recovery in progress is cancelled inside atomically', async (t
   const user = await enrolledUser(env);
   const { token } = await env.twoFactor.createRecoveryToken(user.userId);
   await env.twoFactor.completeRecovery(user.userId, token, { delayMs: HOUR });
-  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
-  log.length = 0;
-  const now = env.clock.now();
-  await env.twoFactor.completeChallenge(
-    challengeToken,
-    { code: codeAt(user.secret, now) },
-    sessionOf('due', now + HOUR),
-  );
-  const { calls, outside } = inside(log);
-  t.ok(calls.includes('in:takeNonce'), `the schedule taken inside: ${calls.join(', ')}`);
-  t.strictSame(outside, [], 'no call outside it');
+  const step = await secondStep(env, log, user.userId, (now) => ({ code: codeAt(user.secret, now) }), 'due');
+  t.equal(step.error, undefined, 'accepted');
+  t.ok(step.calls.includes('in:takeNonce'), `the schedule taken inside: ${step.calls.join(', ')}`);
+  t.strictSame(step.outside, [], 'no call outside it');
   t.equal(await env.twoFactor.processDueRecovery(user.userId), false, 'nothing left to carry out');
-  t.equal((await inner.listAuthenticators(user.userId, now)).length, 1, '2FA stays on');
+  t.equal((await inner.listAuthenticators(user.userId, step.now)).length, 1, '2FA stays on');
 });
 
 t.test('a secret resealed under a new key: the reseal inside atomically', async (t) => {
@@ -143,36 +151,30 @@ t.test('a secret resealed under a new key: the reseal inside atomically', async 
     keyring: createKeyring({ keys: { b: new Uint8Array(32).fill(2), a: keyA }, current: 'b' }),
   });
   env.clock.advance(before.clock.now() - env.clock.now());
-  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
-  log.length = 0;
-  const now = env.clock.now();
-  await env.twoFactor.completeChallenge(
-    challengeToken,
-    { code: codeAt(user.secret, now) },
-    sessionOf('reseal', now + HOUR),
+  const step = await secondStep(
+    env,
+    log,
+    user.userId,
+    (now) => ({ code: codeAt(user.secret, now) }),
+    'reseal',
   );
-  const { calls, outside } = inside(log);
-  t.ok(calls.includes('in:replaceSealedSecret'), calls.join(', '));
-  t.strictSame(outside, [], 'no call outside it');
+  t.equal(step.error, undefined, 'accepted');
+  t.ok(step.calls.includes('in:replaceSealedSecret'), step.calls.join(', '));
+  t.strictSame(step.outside, [], 'no call outside it');
 });
 
 t.test('locked out: the refusal comes from inside atomically, and nothing is called outside', async (t) => {
   const { store, log } = batchingStore();
   const env = makeEngine({ store, lockout: { maxFailures: 3 } });
   const user = await enrolledUser(env);
-  const now = env.clock.now();
   for (let i = 0; i < 3; i++) {
-    const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
-    await t.rejects(env.twoFactor.completeChallenge(challengeToken, { code: wrongCode(user.secret, now) }));
+    const wrong = await secondStep(env, log, user.userId, (now) => ({ code: wrongCode(user.secret, now) }));
+    t.type(wrong.error, InvalidCodeError, `wrong code ${i + 1} refused`);
   }
-  const { challengeToken } = await env.twoFactor.createChallenge(user.userId);
-  log.length = 0;
-  await t.rejects(env.twoFactor.completeChallenge(challengeToken, { code: codeAt(user.secret, now) }), {
-    code: 'TWOFOLD_LOCKED',
-  });
-  const { calls, outside } = inside(log);
-  t.strictSame(calls, ['in:beginSecondFactor', 'in:deleteNonce'], calls.join(', '));
-  t.strictSame(outside, [], 'no call outside it');
+  const step = await secondStep(env, log, user.userId, (now) => ({ code: codeAt(user.secret, now) }));
+  t.match(step.error, { code: 'TWOFOLD_LOCKED' }, 'the right code is refused: locked');
+  t.strictSame(step.calls, ['in:beginSecondFactor', 'in:deleteNonce'], step.calls.join(', '));
+  t.strictSame(step.outside, [], 'no call outside it');
 });
 
 t.test('outside a login, verify, useRecoveryCode and verifySecondFactor run inside atomically', async (t) => {
