@@ -12,7 +12,7 @@
  * needs besides the code (challenge token or cookie). `{ replay: true }` signs one fresh user in
  * twice with the same code and answers both statuses. `{ cpu: true }` answers `process.cpuUsage()`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -148,4 +148,55 @@ export function expectStatus(
   if (response.statusCode !== status) {
     throw new Error(`${what}: HTTP ${response.statusCode} ${response.body.slice(0, 300)}`);
   }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux x86-64). */
+const TICKS_PER_SECOND = 100;
+
+/** CPU used so far by each PostgreSQL process, in clock ticks by pid. */
+export type PostgresCpu = ReadonlyMap<string, number>;
+
+/**
+ * CPU (user + system) used so far by every PostgreSQL process of this machine, from /proc: its
+ * backends (one per connection) and its helpers (WAL writer, checkpointer, autovacuum), which work
+ * for the writes of a run too. Undefined where that cannot be read (no /proc, or no process named
+ * postgres: a database on another machine). See {@link postgresCpuSince}.
+ */
+export function readPostgresCpu(): PostgresCpu | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  const ticks = new Map<string, number>();
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+    // After the command: the state is field 3 of the line, utime field 14, stime field 15.
+    const fields = stat.slice(close + 2).split(' ');
+    ticks.set(pid, Number(fields[11]) + Number(fields[12]));
+  }
+  return ticks.size > 0 ? ticks : undefined;
+}
+
+/**
+ * The CPU in microseconds PostgreSQL's processes used since `before` (a {@link readPostgresCpu}):
+ * per process alive now, what it used since then (all of it for a process started since). A process
+ * that ended meanwhile is missed (an autovacuum worker, say). A tick is 10 ms: meaningful over
+ * thousands of requests, not over one. Undefined when either reading is.
+ */
+export function postgresCpuSince(before: PostgresCpu | undefined): number | undefined {
+  const now = readPostgresCpu();
+  if (before === undefined || now === undefined) return undefined;
+  let ticks = 0;
+  // A pid reused by a new process since would count negative: at least 0 each.
+  for (const [pid, used] of now) ticks += Math.max(0, used - (before.get(pid) ?? 0));
+  return (ticks * 1_000_000) / TICKS_PER_SECOND;
 }

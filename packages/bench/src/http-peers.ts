@@ -9,8 +9,12 @@
  * first step, not timed); every request of a run is a different user, every answer is checked (a
  * 200 with a session: tokens, or better-auth's session cookie). Server CPU per request is the
  * server's `process.cpuUsage()` (over IPC) across the run, divided by the requests answered; for
- * PostgreSQL it leaves out the database server's own CPU. Replay is tried once per kit and database:
- * a code just accepted, sent again on a fresh sign-in of the same user.
+ * PostgreSQL it leaves out the database server's own CPU, which is measured beside it (the CPU of
+ * every PostgreSQL process of this machine across the run, from /proc; blank where the database runs
+ * elsewhere), as is the load generator's own (this process). With PostgreSQL on the same two cores,
+ * the sum of the three is what bounds a kit's rate once the cores are busy; the report shows it per
+ * kit. Replay is tried once per kit and database: a code just accepted, sent again on a fresh
+ * sign-in of the same user.
  *
  * Targets (ratios within the run): on SQLite and on PostgreSQL, twofold >= 10x better-auth's
  * verifies per second, <= 1/10 of its CPU per verify and a lower p99; on memoryStore, twofold's
@@ -28,7 +32,9 @@ import {
   type PeerDb,
   type PeerKit,
   type PeerUser,
+  postgresCpuSince,
   type ReplayResult,
+  readPostgresCpu,
   totpCode,
 } from './http-peers-common.js';
 
@@ -43,6 +49,10 @@ interface PeerRun extends Run {
   requests: number;
   /** Server CPU (user + system) per request, in microseconds. */
   cpuUs: number;
+  /** PostgreSQL's own CPU (its processes on this machine) per request, in microseconds; PostgreSQL runs only. */
+  dbCpuUs?: number;
+  /** This process's CPU per request (the load generator), in microseconds. */
+  loadCpuUs: number;
   failed: number;
   /** Requests past the prepared users (each one a failure): the run was sized too small. */
   overrun: number;
@@ -132,6 +142,8 @@ async function timedRun(
     totpCode(user.secret, (step + 1) * 30_000),
   ]);
   const before = await cpuOf(server);
+  const databaseBefore = server.db === 'postgres' ? readPostgresCpu() : undefined;
+  const loadBefore = process.cpuUsage();
   // Every prepared user once: a run that goes faster than sized ends early instead of reusing users.
   const run = await load(`http://127.0.0.1:${server.port}${path}`, [], seconds, {
     amount: users.length,
@@ -146,10 +158,15 @@ async function timedRun(
     },
     check: checker(server.kit),
   });
+  const loadUsed = process.cpuUsage(loadBefore);
+  const database = databaseBefore === undefined ? undefined : postgresCpuSince(databaseBefore);
   const cpu = (await cpuOf(server)) - before;
+  const answered = Math.max(run.requests, 1);
   return {
     ...run,
-    cpuUs: cpu / Math.max(run.requests, 1),
+    cpuUs: cpu / answered,
+    ...(database === undefined ? {} : { dbCpuUs: database / answered }),
+    loadCpuUs: (loadUsed.user + loadUsed.system) / answered,
     // Past the prepared users a request reuses one and is refused: it counts as a non-2xx answer.
     failed: run.errors + run.non2xx + run.refused,
     overrun: Math.max(0, run.requests - users.length),
@@ -159,13 +176,28 @@ async function timedRun(
 async function bareRun(server: Server, seconds: number): Promise<PeerRun> {
   const bodies = Array.from({ length: 1000 }, (_, n) => JSON.stringify({ n }));
   const before = await cpuOf(server);
+  const loadBefore = process.cpuUsage();
   const run = await load(`http://127.0.0.1:${server.port}/bare`, bodies, seconds);
+  const used = process.cpuUsage(loadBefore);
   const cpu = (await cpuOf(server)) - before;
-  return { ...run, cpuUs: cpu / Math.max(run.requests, 1), failed: run.errors + run.non2xx, overrun: 0 };
+  const answered = Math.max(run.requests, 1);
+  return {
+    ...run,
+    cpuUs: cpu / answered,
+    loadCpuUs: (used.user + used.system) / answered,
+    failed: run.errors + run.non2xx,
+    overrun: 0,
+  };
 }
 
 const spread = (values: readonly number[], digits = 0) =>
   `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`;
+
+/** PostgreSQL's CPU per request of some runs, median and spread; empty where it was not measured. */
+function databaseCell(runs: readonly PeerRun[]): string {
+  const measured = runs.flatMap((run) => (run.dbCpuUs === undefined ? [] : [run.dbCpuUs]));
+  return measured.length === 0 ? '' : `${median(measured).toFixed(0)} (${spread(measured)})`;
+}
 
 export async function runHttpPeersBench(options: HarnessOptions): Promise<boolean> {
   const quick = options.rounds < 5;
@@ -240,7 +272,9 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
         }
         console.error(
           `  ${key(contender)}: ${run.requestsPerSecond.toFixed(0)} req/s, p99 ${run.p99} ms, ` +
-            `${run.cpuUs.toFixed(0)} us CPU/req, ${run.failed} failed` +
+            `${run.cpuUs.toFixed(0)} us CPU/req` +
+            (run.dbCpuUs === undefined ? '' : ` (+ ${run.dbCpuUs.toFixed(0)} us PostgreSQL)`) +
+            `, load generator ${run.loadCpuUs.toFixed(0)} us/req, ${run.failed} failed` +
             (run.overrun > 0 ? ` (${run.overrun} past the prepared users)` : ''),
         );
         runs.get(key(contender))!.push(run);
@@ -275,12 +309,26 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
         med(name, (run) => run.p99).toFixed(1),
         med(name, (run) => run.cpuUs).toFixed(0),
         spread(of(name).map((run) => run.cpuUs)),
+        databaseCell(of(name)),
+        med(name, (run) => run.loadCpuUs).toFixed(0),
         String(failuresOf(name)),
       ]);
     }
     console.log(
       markdownTable(
-        ['route', 'db', 'req/s', 'req/s spread', 'p50 ms', 'p99 ms', 'CPU us/req', 'CPU spread', 'failed'],
+        [
+          'route',
+          'db',
+          'req/s',
+          'req/s spread',
+          'p50 ms',
+          'p99 ms',
+          'CPU us/req',
+          'CPU spread',
+          'PostgreSQL CPU us/req',
+          'load generator CPU us/req',
+          'failed',
+        ],
         rows,
       ),
     );
@@ -335,6 +383,43 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
         `\n${db}: req/s ${formatRatio(rpsRatio)} (target >= 10x): ${rpsRatio >= 10 ? 'met' : 'MISSED'}; ` +
           `CPU ${formatRatio(cpuRatio)} (target <= 0.10x): ${cpuRatio <= 0.1 ? 'met' : 'MISSED'}; ` +
           `lower p99: ${p99Lower ? 'met' : 'MISSED'}`,
+      );
+    }
+    // PostgreSQL runs beside the servers and the load generator on this machine: the rate a kit
+    // reaches once the cores are busy follows all the CPU a verify costs here, not its server's alone.
+    const machineRows = PEER_KITS.flatMap((kit) => {
+      const name = `${kit}/postgres`;
+      const database = of(name).flatMap((run) => (run.dbCpuUs === undefined ? [] : [run.dbCpuUs]));
+      if (database.length === 0) return [];
+      const server = med(name, (run) => run.cpuUs);
+      const generator = med(name, (run) => run.loadCpuUs);
+      return [{ kit, server, database: median(database), generator }];
+    });
+    const total = (row: (typeof machineRows)[number]) => row.server + row.database + row.generator;
+    const tfMachine = machineRows.find((row) => row.kit === 'twofold');
+    const baMachine = machineRows.find((row) => row.kit === 'better-auth');
+    if (tfMachine && baMachine) {
+      console.log(
+        '\nPostgreSQL: all the CPU of this machine per verify (medians; PostgreSQL runs here too):\n',
+      );
+      console.log(
+        markdownTable(
+          ['kit', 'server us', 'PostgreSQL us', 'load generator us', 'total us'],
+          machineRows.map((row) => [
+            KIT_LABELS[row.kit],
+            row.server.toFixed(0),
+            row.database.toFixed(0),
+            row.generator.toFixed(0),
+            total(row).toFixed(0),
+          ]),
+        ),
+      );
+      const totalRatio = total(tfMachine) / total(baMachine);
+      const databaseRatio = tfMachine.database / baMachine.database;
+      console.log(
+        `\ntwofold / better-auth: PostgreSQL's CPU ${formatRatio(databaseRatio)}, all of it ` +
+          `${formatRatio(totalRatio)}: with every core busy, the rate ratio this machine allows is about ` +
+          `${formatRatio(1 / totalRatio)} (the rates' own ratio is above it only while cores are idle)`,
       );
     }
     const bareCpu = med('bare', (run) => run.cpuUs);
