@@ -54,6 +54,8 @@ interface PeerRun extends Run {
   /** This process's CPU per request (the load generator), in microseconds. */
   loadCpuUs: number;
   failed: number;
+  /** The first few answers that failed: status and the start of the body (`load`'s `failures`). */
+  failures: readonly string[];
   /** Requests past the prepared users (each one a failure): the run was sized too small. */
   overrun: number;
 }
@@ -277,6 +279,7 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
             `, load generator ${run.loadCpuUs.toFixed(0)} us/req, ${run.failed} failed` +
             (run.overrun > 0 ? ` (${run.overrun} past the prepared users)` : ''),
         );
+        for (const failure of run.failures) console.error(`    failed answer: ${failure}`);
         runs.get(key(contender))!.push(run);
       }
     }

@@ -23,6 +23,9 @@ export interface Run {
 
 export const CONNECTIONS = 10;
 
+/** How many failed answers of a run `load` keeps (status and the start of the body) for the report. */
+const FAILURES_KEPT = 5;
+
 /**
  * `sized` is a control: a Fastify route that takes the verify request body and answers a body of
  * the size of a token pair, doing nothing else. It separates what the larger payloads cost from
@@ -98,9 +101,10 @@ export async function load(
   bodies: readonly string[],
   seconds: number,
   options: LoadOptions = {},
-): Promise<Run & { requests: number; refused: number }> {
+): Promise<Run & { requests: number; refused: number; failures: string[] }> {
   let next = 0;
   let refused = 0;
+  const failures: string[] = [];
   const { request: build, check } = options;
   const started = performance.now();
   let lastAnswer = started;
@@ -123,7 +127,13 @@ export async function load(
           ? {
               onResponse: (status: number, body: string, _context: object, headers?: IncomingHttpHeaders) => {
                 lastAnswer = performance.now();
-                if (check && status >= 200 && status < 300 && !check(status, body, headers ?? {})) refused++;
+                const success = status >= 200 && status < 300;
+                const accepted = success && (!check || check(status, body, headers ?? {}));
+                if (success && !accepted) refused++;
+                // The first few answers that failed, to tell why (an error body, never a request's code).
+                if (!accepted && failures.length < FAILURES_KEPT) {
+                  failures.push(`${status} ${body.replace(/\s+/g, ' ').slice(0, 160)}`);
+                }
               },
             }
           : {}),
@@ -139,6 +149,7 @@ export async function load(
     non2xx: result.non2xx,
     requests: result.requests.total,
     refused,
+    failures,
   };
 }
 
