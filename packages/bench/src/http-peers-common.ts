@@ -111,12 +111,20 @@ export function previousCode(secret: string, now = Date.now()): string {
  * Confirms an enrollment with the code of the previous step (`attempt` resolves whether it was
  * accepted). When a step boundary passed between computing the code and checking it, that code is two
  * steps old and refused: the attempt is made once more with a fresh one.
+ *
+ * When the previous step's code is also the current step's (one secret in a million), a login in this
+ * step would send the code just confirmed: a kit that takes the first step a code matches (otpauth's
+ * `validate`, so the hand-written route) reads it as the spent step and refuses a replay. Such a
+ * confirmation waits for the next step, whose previous code is then a different step's.
  */
 export async function confirmWithPreviousCode(
   secret: string,
   attempt: (code: string) => Promise<boolean>,
 ): Promise<void> {
   for (let tries = 0; tries < 2; tries++) {
+    while (previousCode(secret) === totpCode(secret)) {
+      await new Promise((resolve) => setTimeout(resolve, 30_000 - (Date.now() % 30_000) + 10));
+    }
     const step = Math.floor(Date.now() / 30_000);
     if (await attempt(previousCode(secret))) return;
     if (Math.floor(Date.now() / 30_000) === step) break;

@@ -168,7 +168,7 @@ async function timedRun(
     ...run,
     cpuUs: cpu / answered,
     ...(database === undefined ? {} : { dbCpuUs: database / answered }),
-    loadCpuUs: (loadUsed.user + loadUsed.system) / answered,
+    loadCpuUs: perRequest(loadUsed, answered),
     // Past the prepared users a request reuses one and is refused: it counts as a non-2xx answer.
     failed: run.errors + run.non2xx + run.refused,
     overrun: Math.max(0, run.requests - users.length),
@@ -186,7 +186,7 @@ async function bareRun(server: Server, seconds: number): Promise<PeerRun> {
   return {
     ...run,
     cpuUs: cpu / answered,
-    loadCpuUs: (used.user + used.system) / answered,
+    loadCpuUs: perRequest(used, answered),
     failed: run.errors + run.non2xx,
     overrun: 0,
   };
@@ -195,9 +195,16 @@ async function bareRun(server: Server, seconds: number): Promise<PeerRun> {
 const spread = (values: readonly number[], digits = 0) =>
   `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`;
 
+/** The load generator's CPU (user + system, microseconds) per request answered. */
+const perRequest = (usage: NodeJS.CpuUsage, answered: number) => (usage.user + usage.system) / answered;
+
+/** PostgreSQL's CPU per request of the runs that measured it. */
+const databaseCpus = (runs: readonly PeerRun[]) =>
+  runs.flatMap((run) => (run.dbCpuUs === undefined ? [] : [run.dbCpuUs]));
+
 /** PostgreSQL's CPU per request of some runs, median and spread; empty where it was not measured. */
 function databaseCell(runs: readonly PeerRun[]): string {
-  const measured = runs.flatMap((run) => (run.dbCpuUs === undefined ? [] : [run.dbCpuUs]));
+  const measured = databaseCpus(runs);
   return measured.length === 0 ? '' : `${median(measured).toFixed(0)} (${spread(measured)})`;
 }
 
@@ -392,7 +399,7 @@ export async function runHttpPeersBench(options: HarnessOptions): Promise<boolea
     // reaches once the cores are busy follows all the CPU a verify costs here, not its server's alone.
     const machineRows = PEER_KITS.flatMap((kit) => {
       const name = `${kit}/postgres`;
-      const database = of(name).flatMap((run) => (run.dbCpuUs === undefined ? [] : [run.dbCpuUs]));
+      const database = databaseCpus(of(name));
       if (database.length === 0) return [];
       const server = med(name, (run) => run.cpuUs);
       const generator = med(name, (run) => run.loadCpuUs);
