@@ -130,9 +130,14 @@ export async function load(
                 const success = status >= 200 && status < 300;
                 const accepted = success && (!check || check(status, body, headers ?? {}));
                 if (success && !accepted) refused++;
-                // The first few answers that failed, to tell why (an error body, never a request's code).
+                // The first few answers that failed, to tell why: an error's body; never the body of a
+                // 2xx the check refused, which may hold a token.
                 if (!accepted && failures.length < FAILURES_KEPT) {
-                  failures.push(`${status} ${body.replace(/\s+/g, ' ').slice(0, 160)}`);
+                  failures.push(
+                    success
+                      ? `${status} (refused by the check)`
+                      : `${status} ${body.replace(/\s+/g, ' ').slice(0, 160)}`,
+                  );
                 }
               },
             }
