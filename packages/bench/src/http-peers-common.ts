@@ -113,9 +113,10 @@ export function previousCode(secret: string, now = Date.now()): string {
  * steps old and refused: the attempt is made once more with a fresh one.
  *
  * When the previous step's code is also the current step's (one secret in a million), a login in this
- * step would send the code just confirmed: a kit that takes the first step a code matches (otpauth's
- * `validate`, so the hand-written route) reads it as the spent step and refuses a replay. Such a
- * confirmation waits for the next step, whose previous code is then a different step's.
+ * step would send the code just confirmed. twofold and otpauth's `validate` (the hand-written route)
+ * both try the current step first, so the confirmation spends the current step and that login is
+ * refused as a replay, rightly. Such a confirmation waits for the next step, whose previous code is
+ * then a different step's.
  */
 export async function confirmWithPreviousCode(
   secret: string,

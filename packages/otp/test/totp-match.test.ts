@@ -212,6 +212,28 @@ t.test('preference when a code matches two steps: current first, then nearest, p
   }
 });
 
+t.test('a code shown by two consecutive steps works once per step it can still spend', async (t) => {
+  // 56188870 and 56188871 share their code. Sent once during 56188871 (an enrollment confirmed with
+  // "the previous step's code", which is also the current one), the match spends the current step,
+  // so the same code sent again in that step is a replay and is refused, whoever sends it.
+  const [previous, current] = [56188870, 56188871];
+  const code = codeAt(previous);
+  t.equal(codeAt(current), code, 'precondition: both steps share the code');
+  const during = (step: number) => step * STEP + 10_000;
+  const first = totp.match(code, { time: during(current) });
+  t.equal(first.counter, current, 'the current step is spent, not the previous one');
+  t.throws(() => totp.match(code, { time: during(current), lastCounter: first.counter }), {
+    code: 'OTP_REUSED',
+  });
+  // Spent during the previous step, the code still stands for the next one, once.
+  const early = totp.match(code, { time: during(previous) });
+  t.equal(early.counter, previous);
+  const next = totp.match(code, { time: during(current), lastCounter: early.counter });
+  t.equal(next.counter, current, 'the next step, not yet spent, accepts the same code');
+  t.throws(() => totp.match(code, { time: during(current), lastCounter: next.counter }), {
+    code: 'OTP_REUSED',
+  });
+});
 t.test('skew (seconds) shifts the server time before steps are computed', async (t) => {
   t.same(totp.match(codeAt(N + 1), { time: now, skew: 30, window: 0 }), {
     counter: N + 1,
