@@ -91,9 +91,10 @@ export function formatOps(opsPerSecond: number): string {
   return Math.round(opsPerSecond).toLocaleString('en-US');
 }
 
-/** Formats a ratio as `2.34x`. */
+/** Formats a ratio as `2.34x` (or `0.103x` below 1). */
 export function formatRatio(ratio: number): string {
-  return `${ratio.toFixed(2)}x`;
+  // Three decimals below 1: a CPU ratio of 0.103 against a target of 0.10 must not print as "0.10x".
+  return `${ratio.toFixed(ratio < 1 ? 3 : 2)}x`;
 }
 
 /** Renders rows as a Markdown table (also readable in a terminal). Numeric-looking cells align right. */

@@ -234,6 +234,7 @@ t.test('a code shown by two consecutive steps works once per step it can still s
     code: 'OTP_REUSED',
   });
 });
+
 t.test('skew (seconds) shifts the server time before steps are computed', async (t) => {
   t.same(totp.match(codeAt(N + 1), { time: now, skew: 30, window: 0 }), {
     counter: N + 1,
