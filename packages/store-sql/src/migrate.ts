@@ -141,6 +141,27 @@ async function migrateToLatest(connection: Connection, props: Omit<MigratorProps
     const { error } = await new Migrator({ ...props, db, disableTransactions }).migrateToLatest();
     if (error !== undefined) throw error;
   };
-  if (connection.dialect !== 'sqlite') return run(connection.db, false);
-  return inTransaction(connection, (db) => run(db, true));
+  if (connection.dialect === 'sqlite') return inTransaction(connection, (db) => run(db, true));
+  for (let round = 1; ; round++) {
+    try {
+      return await run(connection.db, false);
+    } catch (error) {
+      if (connection.dialect !== 'postgres' || round >= LISTING_ROUNDS || !isUndefinedTable(error))
+        throw error;
+    }
+  }
+}
+
+/**
+ * How many times a PostgreSQL run starts again after the Migrator's look at the catalog failed on a
+ * table dropped meanwhile. Kysely's Migrator lists every table of the database to find its own, and
+ * its listing names each table it found by its current name: a table that another connection drops
+ * between the two (another app's, a test's) fails the listing with "relation ... does not exist".
+ * The run before it changed nothing, and the next listing no longer sees that table.
+ */
+const LISTING_ROUNDS = 20;
+
+/** PostgreSQL's undefined_table (42P01). */
+function isUndefinedTable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '42P01';
 }
