@@ -157,7 +157,7 @@ async function migrateToLatest(connection: Connection, props: Omit<MigratorProps
  * table dropped meanwhile. Kysely's Migrator lists every table of the database to find its own, and
  * its listing names each table it found by its current name: a table that another connection drops
  * between the two (another app's, a test's) fails the listing with "relation ... does not exist".
- * The run before it changed nothing, and the next listing no longer sees that table.
+ * The failed run changed nothing, and the next listing no longer sees that table.
  */
 const LISTING_ROUNDS = 20;
 
